@@ -1,0 +1,93 @@
+package kernels
+
+import "fmt"
+
+// Gemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is set,
+// for row-major matrices with leading dimensions (row strides) lda, ldb, ldc.
+// op(A) is (M, K): A itself (M, K) with lda >= K, or, with transA, Aᵀ where A
+// is stored (K, M) with lda >= M. op(B) is (K, N) likewise: B (K, N) with
+// ldb >= N, or, with transB, B stored (N, K) with ldb >= K. C is (M, N) with
+// ldc >= N.
+func Gemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)
+	if M == 0 || N == 0 {
+		return
+	}
+	gemmRef(transA, transB, M, N, K, a, lda, b, ldb, c, ldc, accumulate)
+}
+
+// MatMul computes c (M, N) = a (M, K) · b (K, N), or += with accumulate.
+func MatMul(c, a, b []float32, M, K, N int, accumulate bool) {
+	Gemm(false, false, M, N, K, a, K, b, N, c, N, accumulate)
+}
+
+// MatMulBT computes c (M, N) = a (M, K) · bᵀ with b (N, K), or += with
+// accumulate. This is a linear layer's forward, x·Wᵀ.
+func MatMulBT(c, a, b []float32, M, K, N int, accumulate bool) {
+	Gemm(false, true, M, N, K, a, K, b, K, c, N, accumulate)
+}
+
+// MatMulAT computes c (M, N) = aᵀ · b with a (K, M), b (K, N), or += with
+// accumulate. This is a linear layer's weight gradient, dyᵀ·x.
+func MatMulAT(c, a, b []float32, M, K, N int, accumulate bool) {
+	Gemm(true, false, M, N, K, a, M, b, N, c, N, accumulate)
+}
+
+// checkGemm panics with both shapes when the slices are too short for the
+// sizes given: a broken internal invariant, never a user error.
+func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if M < 0 || N < 0 || K < 0 {
+		panic(fmt.Sprintf("kernels.Gemm: negative size M=%d N=%d K=%d", M, N, K))
+	}
+	need := func(rows, cols, ld int) int {
+		if rows == 0 || cols == 0 {
+			return 0
+		}
+		return (rows-1)*ld + cols
+	}
+	ar, ac := M, K
+	if transA {
+		ar, ac = K, M
+	}
+	br, bc := K, N
+	if transB {
+		br, bc = N, K
+	}
+	switch {
+	case ar > 1 && lda < ac, len(a) < need(ar, ac, lda):
+		panic(fmt.Sprintf("kernels.Gemm: A is %dx%d with lda %d but has %d elements", ar, ac, lda, len(a)))
+	case br > 1 && ldb < bc, len(b) < need(br, bc, ldb):
+		panic(fmt.Sprintf("kernels.Gemm: B is %dx%d with ldb %d but has %d elements", br, bc, ldb, len(b)))
+	case M > 1 && ldc < N, len(c) < need(M, N, ldc):
+		panic(fmt.Sprintf("kernels.Gemm: C is %dx%d with ldc %d but has %d elements", M, N, ldc, len(c)))
+	}
+}
+
+// gemmRef is the slow, obvious reference: every fast path is tested
+// against it. It accumulates in float32 in k order.
+func gemmRef(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	for i := 0; i < M; i++ {
+		for j := 0; j < N; j++ {
+			var s float32
+			for p := 0; p < K; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if accumulate {
+				c[i*ldc+j] += s
+			} else {
+				c[i*ldc+j] = s
+			}
+		}
+	}
+}
