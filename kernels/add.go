@@ -1,0 +1,33 @@
+package kernels
+
+// AddForward writes out = a + b (the residual connection); out, a, b (N).
+// out may alias a or b.
+func AddForward(out, a, b []float32, N int) {
+	addForward(out, a, b, N)
+}
+
+// AddBackward accumulates da += dout and db += dout; da, db, dout (N).
+// A nil da or db is skipped.
+func AddBackward(da, db, dout []float32, N int) {
+	addBackward(da, db, dout, N)
+}
+
+func addForward[F float](out, a, b []F, N int) {
+	out, a, b = out[:N], a[:N], b[:N]
+	for i := range out {
+		out[i] = a[i] + b[i]
+	}
+}
+
+func addBackward[F float](da, db, dout []F, N int) {
+	dout = dout[:N]
+	for _, d := range [2][]F{da, db} {
+		if d == nil {
+			continue
+		}
+		d = d[:N]
+		for i, g := range dout {
+			d[i] += g
+		}
+	}
+}

@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// useVecAVX2 selects the assembly paths; it is a variable so tests can compare
+// them with the pure-Go loops.
+var useVecAVX2 = false
+
+func expAVX2(dst, src []float32)     { panic("kernels: expAVX2 without amd64 assembly") }
+func tanhAVX2(dst, src []float32)    { panic("kernels: tanhAVX2 without amd64 assembly") }
+func sigmoidAVX2(dst, src []float32) { panic("kernels: sigmoidAVX2 without amd64 assembly") }
+
+func geluTanhFwdAVX2(out, inp []float32)             { panic("unreachable") }
+func geluTanhBwdAVX2(dinp, dout, inp []float32)      { panic("unreachable") }
+func siluFwdAVX2(out, inp []float32)                 { panic("unreachable") }
+func siluBwdAVX2(dinp, dout, inp []float32)          { panic("unreachable") }
+func swigluFwdAVX2(out, gate, up []float32)          { panic("unreachable") }
+func swigluBwdAVX2(dg, du, dout, gate, up []float32) { panic("unreachable") }
+
+func maxAVX2(x []float32) float32                            { panic("unreachable") }
+func expShiftAVX2(dst, src []float32, shift float32) float32 { panic("unreachable") }
