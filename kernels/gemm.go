@@ -13,7 +13,8 @@ func Gemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, l
 	if M == 0 || N == 0 {
 		return
 	}
-	gemmRef(transA, transB, M, N, K, a, lda, b, ldb, c, ldc, accumulate)
+	g := gemmArgs{transA: transA, transB: transB, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate}
+	gemmRun(&g, M, N, K, gemmThreads(M, N, K), fastKernel)
 }
 
 // MatMul computes c (M, N) = a (M, K) · b (K, N), or += with accumulate.
@@ -36,6 +37,11 @@ func MatMulAT(c, a, b []float32, M, K, N int, accumulate bool) {
 // checkGemm panics with both shapes when the slices are too short for the
 // sizes given: a broken internal invariant, never a user error.
 func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	checkGemmLen(transA, transB, M, N, K, len(a), lda, len(b), ldb, len(c), ldc)
+}
+
+// checkGemmLen is checkGemm on slice lengths, shared with the bf16 variant.
+func checkGemmLen(transA, transB bool, M, N, K int, lenA, lda, lenB, ldb, lenC, ldc int) {
 	if M < 0 || N < 0 || K < 0 {
 		panic(fmt.Sprintf("kernels.Gemm: negative size M=%d N=%d K=%d", M, N, K))
 	}
@@ -54,12 +60,12 @@ func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float
 		br, bc = N, K
 	}
 	switch {
-	case ar > 1 && lda < ac, len(a) < need(ar, ac, lda):
-		panic(fmt.Sprintf("kernels.Gemm: A is %dx%d with lda %d but has %d elements", ar, ac, lda, len(a)))
-	case br > 1 && ldb < bc, len(b) < need(br, bc, ldb):
-		panic(fmt.Sprintf("kernels.Gemm: B is %dx%d with ldb %d but has %d elements", br, bc, ldb, len(b)))
-	case M > 1 && ldc < N, len(c) < need(M, N, ldc):
-		panic(fmt.Sprintf("kernels.Gemm: C is %dx%d with ldc %d but has %d elements", M, N, ldc, len(c)))
+	case ar > 1 && lda < ac, lenA < need(ar, ac, lda):
+		panic(fmt.Sprintf("kernels.Gemm: A is %dx%d with lda %d but has %d elements", ar, ac, lda, lenA))
+	case br > 1 && ldb < bc, lenB < need(br, bc, ldb):
+		panic(fmt.Sprintf("kernels.Gemm: B is %dx%d with ldb %d but has %d elements", br, bc, ldb, lenB))
+	case M > 1 && ldc < N, lenC < need(M, N, ldc):
+		panic(fmt.Sprintf("kernels.Gemm: C is %dx%d with ldc %d but has %d elements", M, N, ldc, lenC))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // threads is the number of workers kernels use: LOFT_THREADS when set to a
@@ -40,9 +41,63 @@ func SetThreads(n int) {
 }
 
 // ParallelFor splits [0, n) into at most Threads() contiguous chunks and
-// runs fn(lo, hi) on each, returning when all are done.
+// runs fn(lo, hi) on each, returning when all are done. The chunks run on a
+// pool of long-lived worker goroutines and on the caller; fn may itself call
+// ParallelFor.
 func ParallelFor(n int, fn func(lo, hi int)) {
-	t := Threads()
+	parallelFor(n, Threads(), fn)
+}
+
+// parallelJob is one ParallelFor call: chunks are claimed through next by
+// the caller and by any worker that picks the job up, so the caller never
+// waits on a busy pool: with every worker occupied it runs all chunks
+// itself, which also makes nested calls deadlock-free.
+type parallelJob struct {
+	fn   func(lo, hi int)
+	n, t int
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// run claims and runs chunks until none is left.
+func (j *parallelJob) run() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.t {
+			return
+		}
+		j.fn(c*j.n/j.t, (c+1)*j.n/j.t)
+		j.wg.Done()
+	}
+}
+
+// workerPool holds the persistent workers; jobs is where they wait.
+var workerPool struct {
+	mu      sync.Mutex
+	started int
+	jobs    chan *parallelJob
+}
+
+// ensureWorkers starts workers until at least n are running.
+func ensureWorkers(n int) chan *parallelJob {
+	p := &workerPool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.jobs == nil {
+		p.jobs = make(chan *parallelJob, 256)
+	}
+	for ; p.started < n; p.started++ {
+		go func(jobs chan *parallelJob) {
+			for j := range jobs {
+				j.run()
+			}
+		}(p.jobs)
+	}
+	return p.jobs
+}
+
+// parallelFor is ParallelFor on t threads.
+func parallelFor(n, t int, fn func(lo, hi int)) {
 	if t > n {
 		t = n
 	}
@@ -52,14 +107,15 @@ func ParallelFor(n int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < t; w++ {
-		lo, hi := w*n/t, (w+1)*n/t
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	jobs := ensureWorkers(t - 1)
+	j := &parallelJob{fn: fn, n: n, t: t}
+	j.wg.Add(t)
+	for w := 0; w < t-1; w++ {
+		select {
+		case jobs <- j:
+		default: // queue full: the caller runs the chunk itself
+		}
 	}
-	wg.Wait()
+	j.run()
+	j.wg.Wait()
 }

@@ -1,0 +1,207 @@
+// Command gemm generates kernels/gemm_amd64.s, the AVX2/FMA micro-kernels of
+// loft's float32 GEMM. Run it through `go generate ./kernels/`.
+//
+// Each kernel computes one 6x16 tile of C = A·B over k steps, keeping the
+// tile in 12 ymm accumulators (2 ymm of 8 floats per row), as in the BLIS
+// Haswell sgemm kernel design (Van Zee & van de Geijn, "BLIS: A Framework for
+// Rapidly Instantiating BLAS Functionality", 2015). Per k step it loads one
+// row of 16 B values into two ymm registers, broadcasts each of the 6 A values
+// and issues 12 FMAs: 15 of the 16 ymm registers are live.
+//
+// B is read as rows of 16 floats, row p at b + p*bks (a packed panel has
+// bks = 16; a row-major B read in place has bks = ldb). A comes in two
+// layouts, one kernel each:
+//
+//	gemmKernRC: row-contiguous, A[i,p] at a + i + p*aks (a packed panel has
+//	            aks = 6; a transposed A read in place has aks = lda)
+//	gemmKernKC: k-contiguous,   A[i,p] at a + i*lda + p (row-major A in place)
+//
+// With acc set the tile is added to C, otherwise it overwrites C.
+package main
+
+import (
+	"flag"
+
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+const (
+	mr     = 6  // rows of the register tile
+	unroll = 4  // k steps per loop iteration
+	f32    = 4  // bytes per float32
+	nrByte = 64 // bytes in one row of 16 B values
+)
+
+// accs holds the 12 accumulators: row i uses accs[2i] (columns 0-7) and
+// accs[2i+1] (columns 8-15).
+var accs = []reg.VecPhysical{
+	reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5,
+	reg.Y6, reg.Y7, reg.Y8, reg.Y9, reg.Y10, reg.Y11,
+}
+
+// aLayout says how a kernel addresses A.
+type aLayout int
+
+const (
+	rowContiguous aLayout = iota // A[i,p] at a + 4*i, next p at +aks bytes
+	kContiguous                  // A[i,p] at a + i*lda bytes, next p at +4
+)
+
+func main() {
+	flag.Parse()
+	build.ConstraintExpr("amd64,!purego") // amd64 && !purego
+
+	kernel("gemmKernRC", rowContiguous,
+		"gemmKernRC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or",
+		"adds it to c when acc is set. A[i,p] is a[i + p*aks]; B[p,j] is b[p*bks + j].")
+	kernel("gemmKernKC", kContiguous,
+		"gemmKernKC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or",
+		"adds it to c when acc is set. A[i,p] is a[i*lda + p]; B[p,j] is b[p*bks + j].")
+	build.Generate()
+}
+
+func kernel(name string, layout aLayout, doc ...string) {
+	sig := "func(k int, a *float32, aks int, b *float32, bks int, c *float32, ldc int, acc bool)"
+	if layout == kContiguous {
+		sig = "func(k int, a *float32, lda int, b *float32, bks int, c *float32, ldc int, acc bool)"
+	}
+	build.TEXT(name, build.NOSPLIT, sig)
+	build.Pragma("noescape")
+	build.Doc(doc...)
+
+	k := build.Load(build.Param("k"), reg.RCX)
+	a := build.Load(build.Param("a"), reg.RSI)
+	var as reg.Register // aks or lda, in bytes
+	if layout == kContiguous {
+		as = build.Load(build.Param("lda"), reg.R8)
+	} else {
+		as = build.Load(build.Param("aks"), reg.R8)
+	}
+	build.SHLQ(operand.Imm(2), as)
+	b := build.Load(build.Param("b"), reg.RDI)
+	bks := build.Load(build.Param("bks"), reg.R9)
+	build.SHLQ(operand.Imm(2), bks)
+
+	// a3 addresses A's row 3 in the k-contiguous layout, so that rows 0-5
+	// are a, a+lda, a+2lda, a3, a+4lda, a3+2lda: all base+index*scale forms.
+	var a3 reg.Register
+	if layout == kContiguous {
+		a3 = reg.R10
+		build.LEAQ(operand.Mem{Base: a, Index: as, Scale: 2}, a3)
+		build.ADDQ(as, a3)
+	}
+	aAddr := func(i int) operand.Mem {
+		if layout == rowContiguous {
+			return operand.Mem{Base: a, Disp: f32 * i}
+		}
+		switch i {
+		case 0:
+			return operand.Mem{Base: a}
+		case 1:
+			return operand.Mem{Base: a, Index: as, Scale: 1}
+		case 2:
+			return operand.Mem{Base: a, Index: as, Scale: 2}
+		case 3:
+			return operand.Mem{Base: a3}
+		case 4:
+			return operand.Mem{Base: a, Index: as, Scale: 4}
+		default:
+			return operand.Mem{Base: a3, Index: as, Scale: 2}
+		}
+	}
+	advanceA := func() {
+		if layout == rowContiguous {
+			build.ADDQ(as, a)
+			return
+		}
+		build.ADDQ(operand.Imm(f32), a)
+		build.ADDQ(operand.Imm(f32), a3)
+	}
+
+	// C rows 0-5 are c, c+ldc, c+2ldc, c3, c+4ldc, c3+2ldc.
+	c := build.Load(build.Param("c"), reg.RDX)
+	ldc := build.Load(build.Param("ldc"), reg.R11)
+	build.SHLQ(operand.Imm(2), ldc)
+	c3 := reg.R12
+	build.LEAQ(operand.Mem{Base: c, Index: ldc, Scale: 2}, c3)
+	build.ADDQ(ldc, c3)
+	cRow := func(i int) operand.Mem {
+		switch i {
+		case 0:
+			return operand.Mem{Base: c}
+		case 1:
+			return operand.Mem{Base: c, Index: ldc, Scale: 1}
+		case 2:
+			return operand.Mem{Base: c, Index: ldc, Scale: 2}
+		case 3:
+			return operand.Mem{Base: c3}
+		case 4:
+			return operand.Mem{Base: c, Index: ldc, Scale: 4}
+		default:
+			return operand.Mem{Base: c3, Index: ldc, Scale: 2}
+		}
+	}
+
+	build.Comment("Warm the C tile's cache lines while the k loop runs.")
+	for i := 0; i < mr; i++ {
+		build.PREFETCHT0(cRow(i))
+		build.PREFETCHT0(cRow(i).Offset(nrByte - 1))
+	}
+	build.Comment("Zero the 12 accumulators.")
+	for _, y := range accs {
+		build.VXORPS(y, y, y)
+	}
+
+	step := func() {
+		build.VMOVUPS(operand.Mem{Base: b}, reg.Y12)
+		build.VMOVUPS(operand.Mem{Base: b, Disp: 32}, reg.Y13)
+		for i := 0; i < mr; i++ {
+			t := reg.Y14
+			if i%2 == 1 {
+				t = reg.Y15
+			}
+			build.VBROADCASTSS(aAddr(i), t)
+			build.VFMADD231PS(reg.Y12, t, accs[2*i])
+			build.VFMADD231PS(reg.Y13, t, accs[2*i+1])
+		}
+		advanceA()
+		build.ADDQ(bks, b)
+	}
+
+	build.Comment("Main loop, unrolled by 4 k steps.")
+	build.Label(name + "_loop4")
+	build.CMPQ(k, operand.Imm(unroll))
+	build.JL(operand.LabelRef(name + "_tail"))
+	for u := 0; u < unroll; u++ {
+		step()
+	}
+	build.SUBQ(operand.Imm(unroll), k)
+	build.JMP(operand.LabelRef(name + "_loop4"))
+
+	build.Comment("Remaining k steps, one at a time.")
+	build.Label(name + "_tail")
+	build.TESTQ(k, k)
+	build.JE(operand.LabelRef(name + "_store"))
+	step()
+	build.DECQ(k)
+	build.JMP(operand.LabelRef(name + "_tail"))
+
+	build.Label(name + "_store")
+	accFlag := build.Load(build.Param("acc"), reg.AL)
+	build.TESTB(accFlag, accFlag)
+	build.JE(operand.LabelRef(name + "_write"))
+	build.Comment("acc: add the current C tile.")
+	for i := 0; i < mr; i++ {
+		build.VADDPS(cRow(i), accs[2*i], accs[2*i])
+		build.VADDPS(cRow(i).Offset(32), accs[2*i+1], accs[2*i+1])
+	}
+	build.Label(name + "_write")
+	for i := 0; i < mr; i++ {
+		build.VMOVUPS(accs[2*i], cRow(i))
+		build.VMOVUPS(accs[2*i+1], cRow(i).Offset(32))
+	}
+	build.VZEROUPPER()
+	build.RET()
+}

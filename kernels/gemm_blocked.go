@@ -1,0 +1,350 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// The blocked GEMM follows Goto & van de Geijn, "Anatomy of High-Performance
+// Matrix Multiplication" (ACM TOMS 34(3), 2008), in the loop order of BLIS:
+//
+//	for jc over N by NC:          B block (KC, NC) packed once, lives in L3
+//	  for pc over K by KC:
+//	    for ic over M by MC:      A block (MC, KC) packed once, lives in L2
+//	      for jr over NC by NR:   B micro-panel (KC, NR) stays in L1
+//	        for ir over MC by MR: micro-kernel, C tile (MR, NR) in registers
+//
+// Packing lays out A in panels of MR rows stored k-major (A[i,p] at p*MR+i)
+// and B in panels of NR columns stored k-major (B[p,j] at p*NR+j), zero-padded
+// to full panels; transposes and bf16 conversion happen there, so one
+// micro-kernel serves every variant. Skinny operands skip packing where the
+// packing would cost as much as the multiply (see gemmDirectA, gemmDirectB).
+const (
+	gemmMR = 6    // rows of a register tile
+	gemmNR = 16   // columns of a register tile (two 8-float vectors)
+	gemmKC = 256  // depth of a packed block: a (KC, NR) B panel is 16 KiB, in L1
+	gemmMC = 168  // rows of a packed A block: (MC, KC) is 168 KiB, in L2
+	gemmNC = 4080 // columns of a packed B block: (KC, NC) is 4 MiB, in L3
+
+	// gemmParallelMinFlops is the size (2·M·N·K) below which Gemm stays on
+	// the calling goroutine: waking workers costs a few microseconds.
+	gemmParallelMinFlops = 1 << 22
+
+	// gemmDirectN is the widest op(B) for which A is read in place instead
+	// of packed: packing A costs about one multiply pass over one B panel,
+	// so it only pays off when there are many panels.
+	gemmDirectN = 4 * gemmNR
+	// gemmDirectM is likewise the tallest op(A) for which a row-major B is
+	// read in place.
+	gemmDirectM = 8 * gemmMR
+)
+
+// microKernel computes the (MR, NR) tile c = a·b over kc >= 1 steps, or adds
+// it to c when acc is set. A[i,p] is a[i*ars + p*aks] with ars == 1 or
+// aks == 1; B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
+type microKernel func(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool)
+
+// gemmArgs holds one Gemm call's operands; see Gemm for their meaning.
+type gemmArgs struct {
+	transA, transB bool
+	a              []float32 // op(A) (M, K)
+	lda            int
+	b              []float32 // op(B) (K, N), unless bh is set
+	bh             []uint16  // op(B) (K, N) as bf16 bits; replaces b when non-nil
+	ldb            int
+	c              []float32 // (M, N)
+	ldc            int
+	accumulate     bool
+}
+
+// gemmBufs are one goroutine's packing buffers, reused through gemmBufPool.
+type gemmBufs struct {
+	a     []float32 // packed A block (MC, KC)
+	b     []float32 // packed B block (KC, NC)
+	aEdge []float32 // one packed A panel (KC, MR) for in-place A's last rows
+	bEdge []float32 // one packed B panel (KC, NR) for in-place B's last columns
+	tile  []float32 // (MR, NR) scratch tile for C's edges
+}
+
+var gemmBufPool = sync.Pool{New: func() any {
+	return &gemmBufs{
+		aEdge: make([]float32, gemmKC*gemmMR),
+		bEdge: make([]float32, gemmKC*gemmNR),
+		tile:  make([]float32, gemmMR*gemmNR),
+	}
+}}
+
+// grow returns s resized to n elements, reallocating only when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemmThreads is the number of threads Gemm uses for sizes M, N, K: one
+// below gemmParallelMinFlops, else Threads().
+func gemmThreads(M, N, K int) int {
+	if 2*float64(M)*float64(N)*float64(K) < gemmParallelMinFlops {
+		return 1
+	}
+	return Threads()
+}
+
+// gemmRun computes g's product of sizes M, N, K >= 0 on up to threads
+// workers with the micro-kernel kern. Each worker takes a contiguous range
+// of C's row tiles (or column tiles, when C is short and wide) and runs the
+// whole blocked algorithm on it with its own buffers, so the skinny LoRA
+// shapes split as well as the square ones, and results do not depend on the
+// number of threads: every C element sees the same sums in the same order.
+func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
+	if M == 0 || N == 0 {
+		return
+	}
+	if K == 0 {
+		if !g.accumulate {
+			for i := 0; i < M; i++ {
+				clear(g.c[i*g.ldc : i*g.ldc+N])
+			}
+		}
+		return
+	}
+	mt := (M + gemmMR - 1) / gemmMR
+	nt := (N + gemmNR - 1) / gemmNR
+	if threads <= 1 {
+		gemmBlock(g, 0, M, 0, N, K, kern)
+		return
+	}
+	if mt >= 4*threads || mt >= nt {
+		parallelFor(mt, threads, func(lo, hi int) {
+			gemmBlock(g, lo*gemmMR, min(hi*gemmMR, M), 0, N, K, kern)
+		})
+		return
+	}
+	parallelFor(nt, threads, func(lo, hi int) {
+		gemmBlock(g, 0, M, lo*gemmNR, min(hi*gemmNR, N), K, kern)
+	})
+}
+
+// gemmBlock computes the part C[i0:i1, j0:j1] of the product.
+func gemmBlock(g *gemmArgs, i0, i1, j0, j1, K int, kern microKernel) {
+	bufs := gemmBufPool.Get().(*gemmBufs)
+	defer gemmBufPool.Put(bufs)
+
+	// In place, A must be a full panel of MR rows: A[i,p] at i*lda+p, or, with
+	// transA, at p*lda+i. B likewise, only without transB or bf16.
+	directA := j1-j0 <= gemmDirectN
+	directB := !g.transB && g.bh == nil && i1-i0 <= gemmDirectM
+	ars, aks := g.lda, 1
+	if g.transA {
+		ars, aks = 1, g.lda
+	}
+
+	for jc := j0; jc < j1; jc += gemmNC {
+		nc := min(gemmNC, j1-jc)
+		for pc := 0; pc < K; pc += gemmKC {
+			kc := min(gemmKC, K-pc)
+			acc := g.accumulate || pc > 0
+			if directB {
+				if r := nc % gemmNR; r != 0 {
+					g.packBPanel(bufs.bEdge[:kc*gemmNR], jc+nc-r, r, pc, kc)
+				}
+			} else {
+				bufs.b = grow(bufs.b, kc*((nc+gemmNR-1)/gemmNR*gemmNR))
+				for jr := 0; jr < nc; jr += gemmNR {
+					g.packBPanel(bufs.b[jr*kc:(jr+gemmNR)*kc], jc+jr, min(gemmNR, nc-jr), pc, kc)
+				}
+			}
+			for ic := i0; ic < i1; ic += gemmMC {
+				mc := min(gemmMC, i1-ic)
+				if directA {
+					if r := mc % gemmMR; r != 0 {
+						g.packAPanel(bufs.aEdge[:kc*gemmMR], ic+mc-r, r, pc, kc)
+					}
+				} else {
+					bufs.a = grow(bufs.a, kc*((mc+gemmMR-1)/gemmMR*gemmMR))
+					for ir := 0; ir < mc; ir += gemmMR {
+						g.packAPanel(bufs.a[ir*kc:(ir+gemmMR)*kc], ic+ir, min(gemmMR, mc-ir), pc, kc)
+					}
+				}
+
+				for jr := 0; jr < nc; jr += gemmNR {
+					nr := min(gemmNR, nc-jr)
+					var bp []float32
+					bks := gemmNR
+					switch {
+					case !directB:
+						bp = bufs.b[jr*kc:]
+					case nr < gemmNR:
+						bp = bufs.bEdge
+					default:
+						bp, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
+					}
+					for ir := 0; ir < mc; ir += gemmMR {
+						mr := min(gemmMR, mc-ir)
+						var ap []float32
+						ar, ak := 1, gemmMR
+						switch {
+						case !directA:
+							ap = bufs.a[ir*kc:]
+						case mr < gemmMR:
+							ap = bufs.aEdge
+						default:
+							ar, ak = ars, aks
+							if g.transA {
+								ap = g.a[pc*g.lda+ic+ir:]
+							} else {
+								ap = g.a[(ic+ir)*g.lda+pc:]
+							}
+						}
+						c := g.c[(ic+ir)*g.ldc+jc+jr:]
+						if mr == gemmMR && nr == gemmNR {
+							kern(kc, ap, ar, ak, bp, bks, c, g.ldc, acc)
+							continue
+						}
+						// An edge tile: compute it whole, then write only
+						// C's valid (mr, nr) corner.
+						t := bufs.tile
+						kern(kc, ap, ar, ak, bp, bks, t, gemmNR, false)
+						for i := 0; i < mr; i++ {
+							ci := c[i*g.ldc : i*g.ldc+nr]
+							ti := t[i*gemmNR : i*gemmNR+nr]
+							if acc {
+								for j, v := range ti {
+									ci[j] += v
+								}
+							} else {
+								copy(ci, ti)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packAPanel packs op(A)[i0:i0+mr, pc:pc+kc] into d (kc, MR), A[i,p] at
+// d[p*MR+i], zero-padding rows mr..MR.
+func (g *gemmArgs) packAPanel(d []float32, i0, mr, pc, kc int) {
+	d = d[:kc*gemmMR]
+	lda := g.lda
+	if g.transA {
+		// op(A)[i,p] = a[p*lda+i]: each step p is mr contiguous values.
+		for p := 0; p < kc; p++ {
+			dp := d[p*gemmMR : p*gemmMR+gemmMR]
+			src := g.a[(pc+p)*lda+i0:]
+			if mr == gemmMR {
+				src = src[:gemmMR]
+				dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				continue
+			}
+			copy(dp, src[:mr])
+			clear(dp[mr:])
+		}
+		return
+	}
+	// op(A)[i,p] = a[i*lda+p]: interleave mr rows.
+	if mr == gemmMR {
+		r0 := g.a[i0*lda+pc:][:kc]
+		r1 := g.a[(i0+1)*lda+pc:][:len(r0)]
+		r2 := g.a[(i0+2)*lda+pc:][:len(r0)]
+		r3 := g.a[(i0+3)*lda+pc:][:len(r0)]
+		r4 := g.a[(i0+4)*lda+pc:][:len(r0)]
+		r5 := g.a[(i0+5)*lda+pc:][:len(r0)]
+		for p := range r0 {
+			dp := d[p*gemmMR : p*gemmMR+gemmMR]
+			dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+		return
+	}
+	clear(d)
+	for i := 0; i < mr; i++ {
+		for p, v := range g.a[(i0+i)*lda+pc:][:kc] {
+			d[p*gemmMR+i] = v
+		}
+	}
+}
+
+// packBPanel packs op(B)[pc:pc+kc, j0:j0+nr] into d (kc, NR), B[p,j] at
+// d[p*NR+j], zero-padding columns nr..NR.
+func (g *gemmArgs) packBPanel(d []float32, j0, nr, pc, kc int) {
+	d = d[:kc*gemmNR]
+	ldb := g.ldb
+	switch {
+	case g.bh != nil && g.transB:
+		// op(B)[p,j] = bf16(b[j*ldb+p]).
+		if nr < gemmNR {
+			clear(d)
+		}
+		for j := 0; j < nr; j++ {
+			for p, v := range g.bh[(j0+j)*ldb+pc:][:kc] {
+				d[p*gemmNR+j] = math.Float32frombits(uint32(v) << 16)
+			}
+		}
+	case g.bh != nil:
+		// op(B)[p,j] = bf16(b[p*ldb+j]).
+		for p := 0; p < kc; p++ {
+			dp := d[p*gemmNR : p*gemmNR+gemmNR]
+			for j, v := range g.bh[(pc+p)*ldb+j0:][:nr] {
+				dp[j] = math.Float32frombits(uint32(v) << 16)
+			}
+			clear(dp[nr:])
+		}
+	case g.transB:
+		// op(B)[p,j] = b[j*ldb+p]: transpose nr rows.
+		if nr < gemmNR {
+			clear(d)
+		}
+		for j := 0; j < nr; j++ {
+			for p, v := range g.b[(j0+j)*ldb+pc:][:kc] {
+				d[p*gemmNR+j] = v
+			}
+		}
+	default:
+		for p := 0; p < kc; p++ {
+			dp := d[p*gemmNR : p*gemmNR+gemmNR]
+			copy(dp, g.b[(pc+p)*ldb+j0:][:nr])
+			clear(dp[nr:])
+		}
+	}
+}
+
+// gemmKernGo is the pure-Go micro-kernel: the same tile, order of sums and
+// operand layouts as the assembly ones, for other CPUs and as their twin.
+func gemmKernGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool) {
+	var t [gemmMR][gemmNR]float32
+	for p := 0; p < kc; p++ {
+		bp := (*[gemmNR]float32)(b[p*bks : p*bks+gemmNR])
+		for i := range t {
+			av := a[i*ars+p*aks]
+			ti := &t[i]
+			for j, bv := range bp {
+				ti[j] += av * bv
+			}
+		}
+	}
+	for i := range t {
+		ci := (*[gemmNR]float32)(c[i*ldc : i*ldc+gemmNR])
+		if acc {
+			for j, v := range t[i] {
+				ci[j] += v
+			}
+		} else {
+			*ci = t[i]
+		}
+	}
+}
+
+// checkKernelArgs panics unless a micro-kernel call stays inside its slices;
+// the assembly kernels run unchecked after it.
+func checkKernelArgs(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int) {
+	if kc < 1 || (ars != 1 && aks != 1) ||
+		len(a) <= (gemmMR-1)*ars+(kc-1)*aks ||
+		len(b) < (kc-1)*bks+gemmNR ||
+		len(c) < (gemmMR-1)*ldc+gemmNR {
+		panic(fmt.Sprintf("kernels: gemm micro-kernel kc=%d a[%d] (ars %d, aks %d) b[%d] (bks %d) c[%d] (ldc %d) out of range",
+			kc, len(a), ars, aks, len(b), bks, len(c), ldc))
+	}
+}

@@ -1,0 +1,58 @@
+package kernels
+
+import (
+	"sync/atomic"
+	"testing"
+)
+
+// TestParallelForCoversEachIndexOnce checks that the chunks tile [0, n)
+// exactly, for thread counts below, at and above n, with nested calls.
+func TestParallelForCoversEachIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7, 100} {
+		for _, threads := range []int{1, 2, 3, 8} {
+			hits := make([]atomic.Int32, n)
+			chunks := atomic.Int32{}
+			parallelFor(n, threads, func(lo, hi int) {
+				chunks.Add(1)
+				if lo >= hi {
+					t.Errorf("n=%d threads=%d: empty chunk [%d, %d)", n, threads, lo, hi)
+				}
+				for i := lo; i < hi; i++ {
+					// A nested call must finish even with every worker busy.
+					parallelFor(3, threads, func(lo2, hi2 int) {})
+					hits[i].Add(1)
+				}
+			})
+			for i := range hits {
+				if h := hits[i].Load(); h != 1 {
+					t.Fatalf("n=%d threads=%d: index %d ran %d times", n, threads, i, h)
+				}
+			}
+			if want := int32(min(n, threads)); chunks.Load() != want {
+				t.Fatalf("n=%d threads=%d: %d chunks, want %d", n, threads, chunks.Load(), want)
+			}
+		}
+	}
+}
+
+func TestSetThreads(t *testing.T) {
+	old := Threads()
+	defer SetThreads(old)
+	SetThreads(0)
+	if Threads() != 1 {
+		t.Fatalf("SetThreads(0) gave %d threads, want 1", Threads())
+	}
+	SetThreads(2)
+	var calls atomic.Int32
+	ParallelFor(10, func(lo, hi int) { calls.Add(1) })
+	if calls.Load() != 2 {
+		t.Fatalf("ParallelFor on 2 threads made %d calls", calls.Load())
+	}
+}
+
+// BenchmarkParallelForOverhead measures one empty two-way ParallelFor.
+func BenchmarkParallelForOverhead(b *testing.B) {
+	for b.Loop() {
+		parallelFor(2, 2, func(lo, hi int) {})
+	}
+}
