@@ -14,5 +14,6 @@ func newBenchCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	cmd.AddCommand(newBenchGemmCmd())
 	return cmd
 }
