@@ -23,7 +23,12 @@ const (
 	expP3    = 4.1665795894e-2
 	expP4    = 1.6666665459e-1
 	expP5    = 5.0000001201e-1
-	tanhTiny = 0.0625 // below this |x|, tanh uses its odd Taylor series
+	tanhT3   = -1.0 / 3 // Taylor coefficients of tanh(x)/x in x²
+	tanhT5   = 2.0 / 15
+	tanhT7   = -17.0 / 315
+	tanhT9   = 62.0 / 2835
+	tanhT11  = -1382.0 / 155925
+	tanhTiny = 0.3 // below this |x|, tanh uses its odd Taylor series
 )
 
 // exp32 returns e^x in float32: relative error about 2 ulp, +Inf above
@@ -64,8 +69,9 @@ func tanh32(x float32) float32 {
 	}
 	if a < tanhTiny {
 		x2 := x * x
-		// x - x³/3 + 2x⁵/15 - 17x⁷/315: the next term is below 1e-10·x.
-		return x * (1 + x2*(-1.0/3+x2*(2.0/15+x2*(-17.0/315))))
+		// x - x³/3 + 2x⁵/15 - 17x⁷/315 + 62x⁹/2835 - 1382x¹¹/155925: the
+		// next term, 21844x¹³/6081075, is below 2e-9·x for |x| < 0.3.
+		return x * (1 + x2*(tanhT3+x2*(tanhT5+x2*(tanhT7+x2*(tanhT9+x2*tanhT11)))))
 	}
 	t := 1 - 2/(exp32(2*a)+1)
 	if x < 0 {
