@@ -1,0 +1,672 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testRepo = "acme/tiny-llm"
+
+// cleanEnv isolates a test from the machine's Hugging Face settings.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "XDG_CACHE_HOME"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("HF_HOME", t.TempDir())
+}
+
+// tinyFiles is a repo with two regular files and one LFS weight file.
+func tinyFiles() map[string]fakeFile {
+	return map[string]fakeFile{
+		"config.json":           {data: []byte(`{"model_type":"llama","hidden_size":8}`)},
+		"tokenizer_config.json": {data: []byte(`{"add_bos_token":true}`)},
+		"model.safetensors":     {data: randomBytes(1, 300_000), lfs: true},
+	}
+}
+
+func testOptions(f *fakeHub, cache string) Options {
+	return Options{CacheDir: cache, Endpoint: f.hub.URL}
+}
+
+// tree lists every path under dir (relative, slash-separated, symlinks not followed).
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestFreshDownloadLayout(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	commit := commitOf("c1")
+	f.addRepo(testRepo, commit, files)
+	cache := t.TempDir()
+	var progress bytes.Buffer
+	opts := testOptions(f, cache)
+	opts.Progress = &progress
+
+	dir, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(cache, "models--acme--tiny-llm")
+	if want := filepath.Join(repoDir, "snapshots", commit); dir != want {
+		t.Fatalf("dir = %s, want %s", dir, want)
+	}
+	ref, err := os.ReadFile(filepath.Join(repoDir, "refs", "main"))
+	if err != nil || string(ref) != commit {
+		t.Fatalf("refs/main = %q (%v), want %q without newline", ref, err, commit)
+	}
+	want := []string{"blobs", "refs", "refs/main", "snapshots", "snapshots/" + commit}
+	for name, file := range files {
+		want = append(want, "blobs/"+file.etag(), "snapshots/"+commit+"/"+name)
+	}
+	slices.Sort(want)
+	if got := tree(t, repoDir); !slices.Equal(got, want) {
+		t.Fatalf("cache tree:\n got %q\nwant %q", got, want)
+	}
+	for name, file := range files {
+		p := filepath.Join(dir, name)
+		target, err := os.Readlink(p)
+		if err != nil {
+			t.Fatalf("%s is not a symlink: %v", name, err)
+		}
+		if wantT := "../../blobs/" + file.etag(); target != wantT {
+			t.Errorf("%s -> %s, want %s", name, target, wantT)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, file.data) {
+			t.Errorf("%s: content differs (%d bytes, want %d, err %v)", name, len(got), len(file.data), err)
+		}
+	}
+	if api, file, cdn := f.counts(); api != 1 || file != 3 || cdn != 1 {
+		t.Errorf("requests: api %d, resolve %d, cdn %d; want 1, 3, 1", api, file, cdn)
+	}
+	if !strings.Contains(progress.String(), "model.safetensors") || !strings.Contains(progress.String(), "300 kB") {
+		t.Errorf("progress output lacks the file name or its size: %q", progress.String())
+	}
+}
+
+func TestSecondResolveMakesNoFileRequests(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("c1")
+	f.addRepo(testRepo, commit, tinyFiles())
+	opts := testOptions(f, t.TempDir())
+	first, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api0, file0, cdn0 := f.counts()
+	second, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api1, file1, cdn1 := f.counts()
+	if second != first || api1 != api0+1 || file1 != file0 || cdn1 != cdn0 {
+		t.Errorf("second Resolve: dir %s (first %s), api +%d, resolve +%d, cdn +%d; want same dir, +1, +0, +0",
+			second, first, api1-api0, file1-file0, cdn1-cdn0)
+	}
+	// A commit hash never moves: a complete snapshot needs no request at all.
+	third, err := Resolve(context.Background(), testRepo+"@"+commit, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api2, file2, cdn2 := f.counts(); third != first || api2 != api1 || file2 != file1 || cdn2 != cdn1 {
+		t.Errorf("Resolve @commit: dir %s, api +%d, resolve +%d, cdn +%d; want %s and no requests", third, api2-api1, file2-file1, cdn2-cdn1, first)
+	}
+}
+
+func TestOffline(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("c1")
+	f.addRepo(testRepo, commit, tinyFiles())
+	cache := t.TempDir()
+	opts := testOptions(f, cache)
+
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	_, err := Resolve(context.Background(), testRepo, opts)
+	if err == nil || !strings.Contains(err.Error(), testRepo) || !strings.Contains(err.Error(), filepath.Join(cache, "models--acme--tiny-llm")) {
+		t.Fatalf("offline without cache: err = %v, want one naming the repo and the cache folder", err)
+	}
+	if api, file, cdn := f.counts(); api+file+cdn != 0 {
+		t.Fatalf("offline made %d requests", api+file+cdn)
+	}
+
+	t.Setenv("HF_HUB_OFFLINE", "")
+	online, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api0, file0, cdn0 := f.counts()
+	for _, env := range []string{"1", "true", "YES"} {
+		t.Setenv("HF_HUB_OFFLINE", env)
+		dir, err := Resolve(context.Background(), testRepo, opts)
+		if err != nil || dir != online {
+			t.Errorf("HF_HUB_OFFLINE=%s: %s, %v; want %s", env, dir, err, online)
+		}
+	}
+	t.Setenv("HF_HUB_OFFLINE", "")
+	opts.Offline = true
+	if dir, err := Resolve(context.Background(), testRepo, opts); err != nil || dir != online {
+		t.Errorf("Options.Offline: %s, %v; want %s", dir, err, online)
+	}
+	if _, err := Resolve(context.Background(), testRepo+"@dev", opts); err == nil || !strings.Contains(err.Error(), `"dev"`) {
+		t.Errorf("offline, uncached branch: err = %v, want one naming the revision", err)
+	}
+	if api, file, cdn := f.counts(); api != api0 || file != file0 || cdn != cdn0 {
+		t.Errorf("offline Resolve made requests")
+	}
+}
+
+func TestResumeAfterCut(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noRange   bool
+		wantRange string
+		wantCDN   int // bytes the CDN sends on the second call
+	}{
+		{name: "range", wantRange: "bytes=100000-", wantCDN: 200_000},
+		{name: "server ignores range", noRange: true, wantRange: "bytes=100000-", wantCDN: 300_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			f := newFakeHub(t)
+			files := tinyFiles()
+			f.addRepo(testRepo, commitOf("c1"), files)
+			f.set(func() { f.cutAfter, f.noRange = 100_000, tc.noRange })
+			cache := t.TempDir()
+			opts := testOptions(f, cache)
+			_, err := Resolve(context.Background(), testRepo, opts)
+			if err == nil || !strings.Contains(err.Error(), "resumed next time") {
+				t.Fatalf("cut download: err = %v, want an interrupted-download error", err)
+			}
+			blob := filepath.Join(cache, "models--acme--tiny-llm", "blobs", files["model.safetensors"].etag())
+			fi, err := os.Stat(blob + ".incomplete")
+			if err != nil || fi.Size() != 100_000 {
+				t.Fatalf("partial file after the cut: %v, %v; want 100000 bytes", fi, err)
+			}
+			if _, err := os.Stat(blob); err == nil {
+				t.Fatal("blob exists after an interrupted download")
+			}
+
+			dir, err := Resolve(context.Background(), testRepo, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.lastRange(); got != tc.wantRange {
+				t.Errorf("second call sent Range %q, want %q", got, tc.wantRange)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+			if err != nil || !bytes.Equal(got, files["model.safetensors"].data) {
+				t.Fatalf("resumed file differs: %d bytes, err %v", len(got), err)
+			}
+			if _, err := os.Stat(blob + ".incomplete"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("partial file left behind: %v", err)
+			}
+		})
+	}
+}
+
+func TestCancelKeepsPartial(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	f.addRepo(testRepo, commitOf("c1"), files)
+	f.set(func() { f.hold, f.holdAfter = make(chan struct{}), 120_000 })
+	cache := t.TempDir()
+	partial := filepath.Join(cache, "models--acme--tiny-llm", "blobs", files["model.safetensors"].etag()+".incomplete")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the download has written something; the server then
+		// holds the connection open with the rest of the body unsent.
+		for range 500 {
+			if fi, err := os.Stat(partial); err == nil && fi.Size() > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := Resolve(ctx, testRepo, testOptions(f, cache))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	fi, err := os.Stat(partial)
+	if err != nil || fi.Size() == 0 || fi.Size() > 120_000 {
+		t.Fatalf("partial file after cancel: %v, %v; want 1..120000 bytes", fi, err)
+	}
+	n := fi.Size()
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.lastRange(), "bytes="+itoa(n)+"-"; got != want {
+		t.Errorf("resume sent Range %q, want %q", got, want)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if !bytes.Equal(got, files["model.safetensors"].data) {
+		t.Errorf("resumed file differs")
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestSHA256Mismatch(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	commit := commitOf("c1")
+	f.addRepo(testRepo, commit, files)
+	f.set(func() { f.corrupt = true })
+	cache := t.TempDir()
+	_, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err == nil || !strings.Contains(err.Error(), "sha256") || !strings.Contains(err.Error(), "model.safetensors") {
+		t.Fatalf("err = %v, want a sha256 mismatch naming the file", err)
+	}
+	repoDir := filepath.Join(cache, "models--acme--tiny-llm")
+	etag := files["model.safetensors"].etag()
+	for _, p := range []string{"blobs/" + etag, "blobs/" + etag + ".incomplete", "snapshots/" + commit + "/model.safetensors"} {
+		if _, err := os.Lstat(filepath.Join(repoDir, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists after a failed check", p)
+		}
+	}
+}
+
+func TestShardedSafetensors(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	index, _ := json.Marshal(map[string]any{
+		"metadata": map[string]any{"total_size": 500},
+		"weight_map": map[string]string{
+			"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+			"model.norm.weight":         "model-00002-of-00002.safetensors",
+			"lm_head.weight":            "model-00002-of-00002.safetensors",
+		},
+	})
+	files := map[string]fakeFile{
+		"config.json":                      {data: []byte(`{}`)},
+		indexFile:                          {data: index},
+		"model-00001-of-00002.safetensors": {data: randomBytes(2, 70_000), lfs: true},
+		"model-00002-of-00002.safetensors": {data: randomBytes(3, 50_000), lfs: true},
+	}
+	commit := commitOf("sharded")
+	r := f.addRepo(testRepo, commit, files)
+	cache := t.TempDir()
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, file.data) {
+			t.Errorf("%s: %d bytes, err %v", name, len(got), err)
+		}
+	}
+	if !(repoCache{dir: filepath.Join(cache, "models--acme--tiny-llm")}).complete(commit) {
+		t.Error("complete() = false for a fully downloaded sharded snapshot")
+	}
+
+	// An index naming a shard the repo lacks is an error naming the shard.
+	commit2 := commitOf("broken")
+	files2 := map[string]fakeFile{indexFile: files[indexFile], "model-00001-of-00002.safetensors": files["model-00001-of-00002.safetensors"]}
+	f.set(func() {
+		r.commits[commit2] = files2
+		r.refs["broken"] = commit2
+	})
+	_, err = Resolve(context.Background(), testRepo+"@broken", testOptions(f, cache))
+	if err == nil || !strings.Contains(err.Error(), "model-00002-of-00002.safetensors") {
+		t.Errorf("missing shard: err = %v", err)
+	}
+}
+
+func TestTokenAndGatedRepo(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.set(func() { f.token = "hf_secret" })
+	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	f.set(func() { gated.gated = true })
+	cache := t.TempDir()
+
+	_, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err == nil || !strings.Contains(err.Error(), "HF_TOKEN") || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no token: err = %v, want a 401 error mentioning HF_TOKEN", err)
+	}
+	t.Setenv("HF_TOKEN", "hf_wrong")
+	_, err = Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err == nil || !strings.Contains(err.Error(), "gated") || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("wrong token: err = %v, want a 403 gated-repo error", err)
+	}
+	t.Setenv("HF_TOKEN", "hf_secret")
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil {
+		t.Fatal(err)
+	}
+	hubAuth, cdnAuth := f.auths()
+	if last := hubAuth[len(hubAuth)-1]; last != "Bearer hf_secret" {
+		t.Errorf("Authorization = %q, want Bearer hf_secret", last)
+	}
+	if len(cdnAuth) == 0 {
+		t.Error("no CDN request seen")
+	}
+	for _, a := range cdnAuth {
+		if a != "" {
+			t.Errorf("the token was sent to the CDN: %q", a)
+		}
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.set(func() { f.token = "hf_from_file" })
+	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	f.set(func() { gated.gated = true })
+	if err := os.WriteFile(filepath.Join(os.Getenv("HF_HOME"), "token"), []byte("hf_from_file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, t.TempDir())); err != nil {
+		t.Fatalf("token from $HF_HOME/token: %v", err)
+	}
+}
+
+func TestEndpointFromEnv(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	t.Setenv("HF_ENDPOINT", f.hub.URL+"/")
+	if _, err := Resolve(context.Background(), testRepo, Options{CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if api, _, _ := f.counts(); api != 1 {
+		t.Errorf("HF_ENDPOINT not used: %d API calls", api)
+	}
+	t.Setenv("HF_ENDPOINT", "ftp://example")
+	if _, err := Resolve(context.Background(), testRepo, Options{CacheDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "HF_ENDPOINT") {
+		t.Errorf("bad HF_ENDPOINT: err = %v", err)
+	}
+}
+
+func TestCacheDirPrecedence(t *testing.T) {
+	home := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"HF_HUB_CACHE wins", map[string]string{"HF_HUB_CACHE": "/c/hub", "HUGGINGFACE_HUB_CACHE": "/legacy", "HF_HOME": "/h", "XDG_CACHE_HOME": "/x"}, "/c/hub"},
+		{"legacy HUGGINGFACE_HUB_CACHE", map[string]string{"HUGGINGFACE_HUB_CACHE": "/legacy", "HF_HOME": "/h", "XDG_CACHE_HOME": "/x"}, "/legacy"},
+		{"HF_HOME", map[string]string{"HF_HOME": "/h", "XDG_CACHE_HOME": "/x"}, "/h/hub"},
+		{"XDG_CACHE_HOME", map[string]string{"XDG_CACHE_HOME": "/x"}, "/x/huggingface/hub"},
+		{"home", nil, filepath.Join(home, ".cache", "huggingface", "hub")},
+		{"tilde", map[string]string{"HF_HOME": "~/hf"}, filepath.Join(home, "hf", "hub")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"} {
+				t.Setenv(k, tc.env[k])
+			}
+			t.Setenv("HOME", home)
+			got, err := CacheDir()
+			if err != nil || got != tc.want {
+				t.Errorf("CacheDir() = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+
+	// End to end: with no CacheDir option, files land in $HF_HOME/hub.
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	dir, err := Resolve(context.Background(), testRepo, Options{Endpoint: f.hub.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(os.Getenv("HF_HOME"), "hub", "models--acme--tiny-llm", "snapshots", commitOf("c1")); dir != want {
+		t.Errorf("dir = %s, want %s", dir, want)
+	}
+}
+
+func TestBadReferences(t *testing.T) {
+	cleanEnv(t)
+	local := t.TempDir()
+	gguf := filepath.Join(local, "m.gguf")
+	other := filepath.Join(local, "notes.txt")
+	os.WriteFile(gguf, []byte("GGUF"), 0o644)
+	os.WriteFile(other, []byte("x"), 0o644)
+	for _, ref := range []string{local, gguf} {
+		if got, err := Resolve(context.Background(), ref, Options{Offline: true}); err != nil || got != ref {
+			t.Errorf("Resolve(%q) = %q, %v; want it back unchanged", ref, got, err)
+		}
+	}
+	for _, tc := range []struct{ ref, want string }{
+		{"", "empty model reference"},
+		{"a/b/c", "exactly one '/'"},
+		{"gpt2", "exactly one '/'"},
+		{"org/", "empty part"},
+		{"org/name@", "empty revision"},
+		{"org/name@../../etc", "not a valid branch"},
+		{"org/na me", "not allowed"},
+		{"org/a--b", "'--'"},
+		{"org/-name", "start or end"},
+		{other, "not a .gguf file"},
+		{filepath.Join(local, "missing.gguf"), "does not exist"},
+	} {
+		_, err := Resolve(context.Background(), tc.ref, Options{Offline: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Resolve(%q): err = %v, want one containing %q", tc.ref, err, tc.want)
+		}
+	}
+}
+
+func TestRevisionBranch(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	r := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	dev := commitOf("dev")
+	devFiles := tinyFiles()
+	devFiles["config.json"] = fakeFile{data: []byte(`{"model_type":"llama","hidden_size":16}`)}
+	f.set(func() {
+		r.commits[dev] = devFiles
+		r.refs["dev"] = dev
+	})
+	cache := t.TempDir()
+	dir, err := Resolve(context.Background(), testRepo+"@dev", testOptions(f, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(cache, "models--acme--tiny-llm")
+	if dir != filepath.Join(repoDir, "snapshots", dev) {
+		t.Errorf("dir = %s, want the dev commit's snapshot", dir)
+	}
+	if ref, err := os.ReadFile(filepath.Join(repoDir, "refs", "dev")); err != nil || string(ref) != dev {
+		t.Errorf("refs/dev = %q, %v; want %s", ref, err, dev)
+	}
+	if _, err := os.Stat(filepath.Join(repoDir, "refs", "main")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refs/main written for @dev")
+	}
+	// main shares the weights blob: it is linked, not downloaded again.
+	_, _, cdn0 := f.counts()
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, cdn1 := f.counts(); cdn1 != cdn0 {
+		t.Errorf("shared blob downloaded again (%d CDN requests)", cdn1-cdn0)
+	}
+	if _, err := Resolve(context.Background(), testRepo+"@nope", testOptions(f, cache)); err == nil || !strings.Contains(err.Error(), `revision "nope" not found`) {
+		t.Errorf("unknown revision: err = %v", err)
+	}
+}
+
+func TestRepoNotFoundAndNoWeights(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo("acme/no-weights", commitOf("nw"), map[string]fakeFile{"config.json": {data: []byte(`{}`)}})
+	_, err := Resolve(context.Background(), "acme/missing", testOptions(f, t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "acme/missing not found") {
+		t.Errorf("unknown repo: err = %v", err)
+	}
+	_, err = Resolve(context.Background(), "acme/no-weights", testOptions(f, t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "acme/no-weights") || !strings.Contains(err.Error(), "no safetensors weights") {
+		t.Errorf("no weights: err = %v", err)
+	}
+}
+
+func TestOptional404AndUnlistedFiles(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("c1")
+	r := f.addRepo(testRepo, commit, tinyFiles())
+	f.set(func() { r.hide404["tokenizer_config.json"] = true }) // listed, yet 404
+	cache := t.TempDir()
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "models--acme--tiny-llm", ".no_exist", commit, "tokenizer_config.json")); err != nil {
+		t.Errorf("no .no_exist marker: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "tokenizer_config.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("404 file linked in the snapshot")
+	}
+
+	// Without a file list, every candidate is tried and 404s are skipped.
+	f.set(func() { f.noSiblings = true })
+	cache2 := t.TempDir()
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache2)); err != nil {
+		t.Fatal(err)
+	}
+	// Every optional name but config.json (tokenizer_config.json is hidden);
+	// the index is not tried once model.safetensors is there.
+	want := []string{"chat_template.jinja", "generation_config.json", "merges.txt", "special_tokens_map.json",
+		"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json"}
+	if got := tree(t, filepath.Join(cache2, "models--acme--tiny-llm", ".no_exist", commit)); !slices.Equal(got, want) {
+		t.Errorf(".no_exist markers %q, want %q", got, want)
+	}
+}
+
+func TestUnreachableHubUsesCache(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	cache := t.TempDir()
+	opts := testOptions(f, cache)
+	first, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hub.Close()
+	var notes lockedBuffer
+	opts.Progress = &notes
+	dir, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil || dir != first {
+		t.Fatalf("Hub down: %s, %v; want the cached %s", dir, err, first)
+	}
+	if !strings.Contains(notes.String(), "cached snapshot") {
+		t.Errorf("no note about using the cache: %q", notes.String())
+	}
+	if _, err := Resolve(context.Background(), "acme/other", opts); err == nil || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("Hub down, nothing cached: err = %v", err)
+	}
+}
+
+func TestLinkIsRelative(t *testing.T) {
+	c := repoCache{dir: t.TempDir()}
+	os.MkdirAll(filepath.Join(c.dir, "blobs"), 0o755)
+	os.WriteFile(c.blobPath("abc"), []byte("hi"), 0o644)
+	commit := commitOf("x")
+	for name, want := range map[string]string{
+		"config.json":        "../../blobs/abc",
+		"sub/dir/weights.st": "../../../../blobs/abc",
+	} {
+		if err := c.link(commit, name, "abc"); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(c.snapshotDir(commit), filepath.FromSlash(name))
+		if got, _ := os.Readlink(p); got != want {
+			t.Errorf("%s -> %s, want %s", name, got, want)
+		}
+		if b, err := os.ReadFile(p); err != nil || string(b) != "hi" {
+			t.Errorf("%s does not resolve: %q, %v", name, b, err)
+		}
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	for in, want := range map[string]string{`"abc"`: "abc", `W/"abc"`: "abc", "abc": "abc", ` "abc" `: "abc"} {
+		if got := normalizeETag(in); got != want {
+			t.Errorf("normalizeETag(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		in           string
+		start, total int64
+		ok           bool
+	}{
+		{"bytes 100-299/300", 100, 300, true},
+		{"bytes 0-9/*", 0, -1, true},
+		{"bytes */300", 0, 0, false},
+		{"items 1-2/3", 0, 0, false},
+	} {
+		s, tot, ok := parseContentRange(tc.in)
+		if s != tc.start || tot != tc.total || ok != tc.ok {
+			t.Errorf("parseContentRange(%q) = %d, %d, %v; want %d, %d, %v", tc.in, s, tot, ok, tc.start, tc.total, tc.ok)
+		}
+	}
+	for _, e := range []string{"", "../x", ".hidden", "a/b"} {
+		if validETag(e) {
+			t.Errorf("validETag(%q) = true", e)
+		}
+	}
+	for _, p := range []string{"../x", "/abs", "a//b", "a/./b", `a\b`, ""} {
+		if isLocalSlashPath(p) {
+			t.Errorf("isLocalSlashPath(%q) = true", p)
+		}
+	}
+	if got := escapePath("sub dir/a#b.json"); got != "sub%20dir/a%23b.json" {
+		t.Errorf("escapePath = %q", got)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

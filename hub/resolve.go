@@ -1,0 +1,296 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultEndpoint is the Hub used when neither Options.Endpoint nor
+// $HF_ENDPOINT names another.
+const DefaultEndpoint = "https://huggingface.co"
+
+// Options configures Resolve. Empty fields fall back to the environment
+// variables Python's huggingface_hub reads, so both tools agree.
+type Options struct {
+	CacheDir string       // cache root; "" = CacheDir() ($HF_HUB_CACHE, $HF_HOME/hub, ...)
+	Endpoint string       // Hub URL; "" = $HF_ENDPOINT, else DefaultEndpoint
+	Token    string       // access token; "" = $HF_TOKEN, else the file `hf auth login` wrote
+	Offline  bool         // never use the network; also on when $HF_HUB_OFFLINE is 1/ON/YES/TRUE
+	Progress io.Writer    // progress bars and notes; nil = silent
+	Client   *http.Client // nil = a client with http.DefaultTransport
+}
+
+// settings are Options with the environment applied.
+type settings struct {
+	cache    string
+	endpoint string
+	token    string
+	offline  bool
+	progress io.Writer
+	client   *http.Client
+}
+
+func (o Options) settings() (settings, error) {
+	s := settings{cache: o.CacheDir, endpoint: o.Endpoint, token: o.Token, offline: o.Offline, progress: o.Progress}
+	if s.cache == "" {
+		d, err := CacheDir()
+		if err != nil {
+			return s, err
+		}
+		s.cache = d
+	}
+	if s.endpoint == "" {
+		s.endpoint = os.Getenv("HF_ENDPOINT")
+	}
+	if s.endpoint == "" {
+		s.endpoint = DefaultEndpoint
+	}
+	s.endpoint = strings.TrimRight(s.endpoint, "/")
+	if u, err := url.Parse(s.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return s, fmt.Errorf("hub: endpoint %q (HF_ENDPOINT) is not an http(s) URL", s.endpoint)
+	}
+	if s.token == "" {
+		s.token = os.Getenv("HF_TOKEN")
+	}
+	if s.token == "" {
+		s.token = tokenFromFile()
+	}
+	switch strings.ToUpper(os.Getenv("HF_HUB_OFFLINE")) {
+	case "1", "ON", "YES", "TRUE":
+		s.offline = true
+	}
+	s.client = o.Client
+	if s.client == nil {
+		s.client = &http.Client{}
+	}
+	// Redirects are followed by hand (download.go) so that the Hub's own
+	// headers are read before the CDN's and the token never leaves the Hub.
+	c := *s.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.client = &c
+	return s, nil
+}
+
+// Resolve turns a model reference into a local path:
+//   - an existing folder or .gguf file is returned as is;
+//   - a Hub repo id "org/name[@revision]" is made present in the cache
+//     (config, tokenizer files and safetensors weights, single or sharded)
+//     and the snapshot folder <cache>/models--org--name/snapshots/<commit> is
+//     returned.
+//
+// Files already in the snapshot are not downloaded again. Offline (see
+// Options), the revision resolves through refs/ in the cache. When the Hub
+// cannot be reached, a complete cached snapshot of the revision is used.
+// Cancelling ctx stops a download and keeps its partial file for resuming.
+func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
+	if ref != "" {
+		if fi, err := os.Stat(ref); err == nil {
+			if fi.IsDir() || strings.EqualFold(filepath.Ext(ref), ".gguf") {
+				return ref, nil
+			}
+			return "", fmt.Errorf("hub: %s is a file but not a .gguf file: want a model folder, a .gguf file or a Hub repo id org/name", ref)
+		}
+		if strings.EqualFold(filepath.Ext(ref), ".gguf") {
+			return "", fmt.Errorf("hub: GGUF file %s does not exist", ref)
+		}
+	}
+	repo, err := ParseRepo(ref)
+	if err != nil {
+		return "", err
+	}
+	s, err := opts.settings()
+	if err != nil {
+		return "", err
+	}
+	return s.snapshot(ctx, repo)
+}
+
+// snapshot makes the files of repo present in the cache and returns the
+// snapshot folder.
+func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
+	c := repoCache{dir: filepath.Join(s.cache, repo.folderName())}
+	if s.offline {
+		return s.cached(c, repo, "offline mode (HF_HUB_OFFLINE)")
+	}
+	// A commit hash never moves: a complete snapshot of it needs no network.
+	if isCommitHash(repo.Revision) && c.complete(repo.Revision) {
+		return c.snapshotDir(repo.Revision), nil
+	}
+	info, err := s.repoInfo(ctx, repo)
+	if err != nil {
+		var netErr *networkError
+		if errors.As(err, &netErr) && ctx.Err() == nil {
+			dir, cerr := s.cached(c, repo, "the Hub is unreachable")
+			if cerr == nil {
+				s.note("hub: %v; using the cached snapshot %s\n", netErr.err, dir)
+				return dir, nil
+			}
+		}
+		return "", err
+	}
+	if repo.Revision != info.SHA {
+		if err := c.writeRef(repo.Revision, info.SHA); err != nil {
+			return "", err
+		}
+	}
+	d := downloader{s: s, repo: repo, cache: c, commit: info.SHA}
+	if err := d.fetchAll(ctx, info.siblings()); err != nil {
+		return "", err
+	}
+	return c.snapshotDir(info.SHA), nil
+}
+
+// cached returns the snapshot of repo's revision without any network access.
+func (s settings) cached(c repoCache, repo Repo, why string) (string, error) {
+	commit := repo.Revision
+	if !isCommitHash(commit) {
+		var err error
+		commit, err = c.readRef(repo.Revision)
+		if err != nil {
+			return "", err
+		}
+		if commit == "" {
+			return "", fmt.Errorf("hub: %s: %s, and revision %q is not in the cache %s (no refs/%s); run once online to download it",
+				repo.ID, why, repo.Revision, c.dir, repo.Revision)
+		}
+	}
+	if !c.complete(commit) {
+		return "", fmt.Errorf("hub: %s: %s, and the cached snapshot %s has no complete weights (model.safetensors or the index and all its shards); run once online to finish the download",
+			repo.ID, why, c.snapshotDir(commit))
+	}
+	return c.snapshotDir(commit), nil
+}
+
+func (s settings) note(format string, args ...any) {
+	if s.progress != nil {
+		fmt.Fprintf(s.progress, format, args...)
+	}
+}
+
+// networkError marks a failure to talk to the Hub at all (as opposed to an
+// HTTP error status), after which a cached snapshot may stand in.
+type networkError struct{ err error }
+
+func (e *networkError) Error() string { return e.err.Error() }
+func (e *networkError) Unwrap() error { return e.err }
+
+// repoInfo is the part of GET /api/models/{repo}/revision/{rev} that loft uses.
+type repoInfo struct {
+	SHA      string `json:"sha"`
+	Siblings []struct {
+		RFilename string `json:"rfilename"`
+	} `json:"siblings"`
+}
+
+// siblings returns the set of file names in the repo, or nil when the API
+// did not list them (then every candidate file is tried and 404s skipped).
+func (r repoInfo) siblings() map[string]bool {
+	if r.Siblings == nil {
+		return nil
+	}
+	m := make(map[string]bool, len(r.Siblings))
+	for _, f := range r.Siblings {
+		m[f.RFilename] = true
+	}
+	return m
+}
+
+// repoInfo asks the Hub API for the commit a revision points to and the
+// repo's file list.
+func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
+	u := s.endpoint + "/api/models/" + repo.ID + "/revision/" + url.PathEscape(repo.Revision)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, err)
+	}
+	s.setHeaders(req)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, ctx.Err())
+		}
+		return repoInfo{}, &networkError{fmt.Errorf("hub: %s: cannot reach %s: %w", repo.ID, s.endpoint, err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return repoInfo{}, s.statusError(repo, "", resp)
+	}
+	var info repoInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
+		return repoInfo{}, fmt.Errorf("hub: %s: bad API answer from %s: %w", repo.ID, u, err)
+	}
+	if !isCommitHash(info.SHA) {
+		return repoInfo{}, fmt.Errorf("hub: %s: API answer from %s has sha %q, not a 40-digit commit hash", repo.ID, u, info.SHA)
+	}
+	return info, nil
+}
+
+// setHeaders adds the User-Agent and, for requests to the Hub itself, the token.
+func (s settings) setHeaders(req *http.Request) {
+	req.Header.Set("User-Agent", "loft (+https://github.com/loftml/loft)")
+	if s.token != "" && s.sameHost(req.URL) {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+}
+
+func (s settings) sameHost(u *url.URL) bool {
+	e, err := url.Parse(s.endpoint)
+	return err == nil && strings.EqualFold(e.Host, u.Host) && e.Scheme == u.Scheme
+}
+
+// statusError turns an HTTP error answer into an error that says what to do.
+// file is "" for the API call. The Hub names the cause in X-Error-Code.
+func (s settings) statusError(repo Repo, file string, resp *http.Response) error {
+	what := repo.ID
+	if file != "" {
+		what = fmt.Sprintf("%s: file %s", repo.ID, file)
+	}
+	msg := hubMessage(resp)
+	switch code := resp.Header.Get("X-Error-Code"); {
+	case code == "GatedRepo" || resp.StatusCode == http.StatusForbidden:
+		hint := "set HF_TOKEN to a token of an account with access"
+		if s.token != "" {
+			hint = "the token (HF_TOKEN) has no access: accept the repo's conditions on its Hub page or use another token"
+		}
+		return fmt.Errorf("hub: %s: access denied (HTTP %d%s): gated or private repo; %s", what, resp.StatusCode, msg, hint)
+	case code == "RevisionNotFound":
+		return fmt.Errorf("hub: %s: revision %q not found (HTTP %d%s)", what, repo.Revision, resp.StatusCode, msg)
+	case code == "EntryNotFound":
+		return fmt.Errorf("hub: %s: not found at revision %q (HTTP %d%s)", what, repo.Revision, resp.StatusCode, msg)
+	case code == "RepoNotFound" || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusUnauthorized:
+		hint := "check the repo id; if the repo is private or gated, set HF_TOKEN"
+		if s.token != "" {
+			hint = "check the repo id; the token (HF_TOKEN) was rejected or has no access"
+		}
+		if resp.StatusCode == http.StatusUnauthorized && code != "RepoNotFound" {
+			return fmt.Errorf("hub: %s: authentication required (HTTP 401%s): private or gated repo, or no such repo; %s", what, msg, hint)
+		}
+		return fmt.Errorf("hub: repo %s not found on %s (HTTP %d%s); %s", repo.ID, s.endpoint, resp.StatusCode, msg, hint)
+	default:
+		return fmt.Errorf("hub: %s: %s %s: HTTP %d%s", what, resp.Request.Method, resp.Request.URL, resp.StatusCode, msg)
+	}
+}
+
+// hubMessage returns ": <message>" from the Hub's JSON error body
+// ({"error": "..."}) or X-Error-Message header, or "".
+func hubMessage(resp *http.Response) string {
+	if m := resp.Header.Get("X-Error-Message"); m != "" {
+		return ": " + m
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(b, &body) == nil && body.Error != "" {
+		return ": " + body.Error
+	}
+	return ""
+}
