@@ -1,6 +1,6 @@
 module github.com/loftml/loft
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/spf13/cobra v1.10.2
@@ -8,6 +8,7 @@ require (
 )
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect

@@ -1,0 +1,139 @@
+package chat
+
+import (
+	"strings"
+	"testing"
+)
+
+// Expected strings follow the ChatML format by hand: each message is
+// "<|im_start|>" + role + "\n" + content + "<|im_end|>\n"; the generation
+// prompt is "<|im_start|>assistant\n".
+func TestChatML(t *testing.T) {
+	tmpl := ChatML()
+	tests := []struct {
+		name string
+		msgs []Message
+		gen  bool
+		want string
+	}{
+		{"empty", nil, false, ""},
+		{"empty with prompt", nil, true, "<|im_start|>assistant\n"},
+		{"user", []Message{{Role: "user", Content: "Hi"}}, true,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
+		{"system user assistant", []Message{
+			{Role: "system", Content: "Be brief."},
+			{Role: "user", Content: "2+2?"},
+			{Role: "assistant", Content: "4"},
+		}, false,
+			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n"},
+		{"multiline and unicode", []Message{
+			{Role: "user", Content: "第一行\n  second {{ not jinja }}\n"},
+		}, false,
+			"<|im_start|>user\n第一行\n  second {{ not jinja }}\n<|im_end|>\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tmpl.Render(tc.msgs, RenderOptions{AddGenerationPrompt: tc.gen})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func conversation() []Message {
+	return []Message{
+		{Role: "system", Content: "You answer with one number."},
+		{Role: "user", Content: "2+2?"},
+		{Role: "assistant", Content: "4"},
+		{Role: "user", Content: "Is it 4 for sure?"},
+		{Role: "assistant", Content: "4"},
+		{Role: "user", Content: "3+4?"},
+		{Role: "assistant", Content: "7\nDone."},
+	}
+}
+
+func TestChatMLPrefixStable(t *testing.T) {
+	tmpl := ChatML()
+	msgs := conversation()
+	stable, at, err := tmpl.PrefixStable(msgs, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stable || at != -1 {
+		t.Fatalf("ChatML PrefixStable = %v at %d, want true", stable, at)
+	}
+	// The check itself, written out: each turn's rendering extends the
+	// previous one by exactly that turn's ChatML block.
+	prev := ""
+	for k := 1; k <= len(msgs); k++ {
+		cur, err := tmpl.Render(msgs[:k], RenderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := msgs[k-1]
+		if want := prev + "<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n"; cur != want {
+			t.Fatalf("turn %d: got %q, want %q", k, cur, want)
+		}
+		prev = cur
+	}
+	// A template that rewrites earlier turns is caught.
+	rev, err := New("reversed", "test", "{% for m in messages[::-1] %}{{ m.content }};{% endfor %}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable, at, err = rev.PrefixStable(msgs, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stable || at != 1 {
+		t.Errorf("reversed template PrefixStable = %v at %d, want false at 1", stable, at)
+	}
+}
+
+func TestAssistantSpans(t *testing.T) {
+	msgs := conversation()
+	got, err := ChatML().Render(msgs, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := AssistantSpans(got, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Byte offsets from the ChatML layout: whole blocks before each
+	// answer plus its "<|im_start|>assistant\n" header. The second answer
+	// "4" also occurs in the question before it; the span must not point
+	// there.
+	blk := func(role, content string) int {
+		return len("<|im_start|>"+role+"\n") + len(content) + len("<|im_end|>\n")
+	}
+	hdr := len("<|im_start|>assistant\n")
+	o1 := blk("system", msgs[0].Content) + blk("user", msgs[1].Content) + hdr
+	o2 := o1 + len("4") + len("<|im_end|>\n") + blk("user", msgs[3].Content) + hdr
+	o3 := o2 + len("4") + len("<|im_end|>\n") + blk("user", msgs[5].Content) + hdr
+	want := []Span{{o1, o1 + 1}, {o2, o2 + 1}, {o3, o3 + len("7\nDone.")}}
+	if len(spans) != len(want) {
+		t.Fatalf("got %d spans %v, want %v", len(spans), spans, want)
+	}
+	for i := range want {
+		if spans[i] != want[i] {
+			t.Errorf("span %d = %v, want %v", i, spans[i], want[i])
+		}
+	}
+	// The spans end right before the end-of-turn marker.
+	for i, s := range spans {
+		if !strings.HasPrefix(got[s.End:], "<|im_end|>") {
+			t.Errorf("span %d is not followed by <|im_end|>: %q", i, got[s.End:])
+		}
+	}
+
+	// A content the rendering does not hold is an error naming the message.
+	_, err = AssistantSpans("nothing here", msgs)
+	if err == nil || !strings.Contains(err.Error(), "assistant message 2") {
+		t.Errorf("missing content: err = %v, want one naming assistant message 2", err)
+	}
+}

@@ -1,0 +1,357 @@
+package chat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// File names read by Load, as transformers names them.
+const (
+	ConfigFile       = "tokenizer_config.json"
+	TemplateFile     = "chat_template.jinja"
+	ExtraTemplateDir = "additional_chat_templates"
+)
+
+// DefaultName is the name of a model's single or default chat template.
+const DefaultName = "default"
+
+// specialTokenKeys are the named special tokens transformers passes to chat
+// templates when they are set (its SPECIAL_TOKENS_ATTRIBUTES).
+var specialTokenKeys = []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}
+
+// Config is what a model folder says about chat formatting: its chat
+// templates and special-token settings.
+type Config struct {
+	// Dir is the folder the config was loaded from ("" for FromConfigJSON).
+	Dir string
+	// Templates maps a template name to its Jinja source. A model with one
+	// template has it under DefaultName; nil when the model has none.
+	Templates map[string]string
+	// Special maps each named special token that is set ("bos_token",
+	// "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+	// "mask_token") to its text. Unset tokens are absent, and so undefined
+	// in templates, as in transformers.
+	Special map[string]string
+	// AdditionalSpecialTokens lists additional_special_tokens, in order.
+	AdditionalSpecialTokens []string
+	// AddBOSToken and AddEOSToken are add_bos_token and add_eos_token; nil
+	// when the config does not set them (the tokenizer's own default applies).
+	AddBOSToken, AddEOSToken *bool
+	// ModelMaxLength is model_max_length; 0 when absent or when it is
+	// transformers' "no limit" placeholder (1e30, anything past int64).
+	ModelMaxLength int64
+
+	// sources maps a template name to where it was read, for errors.
+	sources map[string]string
+}
+
+// BOSToken returns bos_token, or "" when unset.
+func (c *Config) BOSToken() string { return c.Special["bos_token"] }
+
+// EOSToken returns eos_token, or "" when unset.
+func (c *Config) EOSToken() string { return c.Special["eos_token"] }
+
+// UNKToken returns unk_token, or "" when unset.
+func (c *Config) UNKToken() string { return c.Special["unk_token"] }
+
+// PADToken returns pad_token, or "" when unset.
+func (c *Config) PADToken() string { return c.Special["pad_token"] }
+
+// Load reads the chat settings of the model folder dir: tokenizer_config.json,
+// and chat_template.jinja and additional_chat_templates/NAME.jinja when present.
+// As in transformers, chat_template.jinja replaces any template of the config
+// and becomes the "default" one; the additional files add named templates.
+// A folder without any template loads fine (Template then reports it); a
+// folder with neither tokenizer_config.json nor chat_template.jinja is an error.
+func Load(dir string) (*Config, error) {
+	cfgPath := filepath.Join(dir, ConfigFile)
+	tmplPath := filepath.Join(dir, TemplateFile)
+	data, err := os.ReadFile(cfgPath)
+	var c *Config
+	switch {
+	case err == nil:
+		c, err = FromConfigJSON(data, cfgPath)
+		if err != nil {
+			return nil, err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := os.Stat(tmplPath); serr != nil {
+			return nil, fmt.Errorf("chat: %s has neither %s nor %s", dir, ConfigFile, TemplateFile)
+		}
+		c = &Config{Special: map[string]string{}}
+	default:
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	c.Dir = dir
+
+	src, err := os.ReadFile(tmplPath)
+	switch {
+	case err == nil:
+		c.Templates = map[string]string{DefaultName: string(src)}
+		c.sources = map[string]string{DefaultName: tmplPath}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+
+	extra, err := filepath.Glob(filepath.Join(dir, ExtraTemplateDir, "*.jinja"))
+	if err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	if len(extra) > 0 && c.Templates == nil {
+		c.Templates, c.sources = map[string]string{}, map[string]string{}
+	}
+	for _, p := range extra {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".jinja")
+		c.Templates[name] = string(src)
+		c.sources[name] = p
+	}
+	return c, nil
+}
+
+// FromConfigJSON parses the contents of a tokenizer_config.json; file names
+// it in errors.
+func FromConfigJSON(data []byte, file string) (*Config, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("chat: %s: %s", file, jsonErrorText(data, err))
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("chat: %s: expected a JSON object, got null", file)
+	}
+	c := &Config{Special: map[string]string{}}
+
+	if t, ok := raw["chat_template"]; ok {
+		if err := c.parseTemplates(t, file); err != nil {
+			return nil, err
+		}
+	}
+	for _, key := range specialTokenKeys {
+		tok, set, err := parseToken(raw[key])
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: %s: %w", file, key, err)
+		}
+		if set {
+			c.Special[key] = tok
+		}
+	}
+	if r, ok := raw["additional_special_tokens"]; ok && !isNull(r) {
+		var list []json.RawMessage
+		if err := json.Unmarshal(r, &list); err != nil {
+			return nil, fmt.Errorf("chat: %s: additional_special_tokens: expected a list: %w", file, err)
+		}
+		for i, item := range list {
+			tok, set, err := parseToken(item)
+			if err != nil {
+				return nil, fmt.Errorf("chat: %s: additional_special_tokens[%d]: %w", file, i, err)
+			}
+			if set {
+				c.AdditionalSpecialTokens = append(c.AdditionalSpecialTokens, tok)
+			}
+		}
+	}
+	for key, dst := range map[string]**bool{"add_bos_token": &c.AddBOSToken, "add_eos_token": &c.AddEOSToken} {
+		r, ok := raw[key]
+		if !ok || isNull(r) {
+			continue
+		}
+		var b bool
+		if err := json.Unmarshal(r, &b); err != nil {
+			return nil, fmt.Errorf("chat: %s: %s: expected true or false, got %s", file, key, r)
+		}
+		*dst = &b
+	}
+	if r, ok := raw["model_max_length"]; ok && !isNull(r) {
+		n, err := parseMaxLength(r)
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: model_max_length: %w", file, err)
+		}
+		c.ModelMaxLength = n
+	}
+	return c, nil
+}
+
+// parseTemplates reads chat_template: a string, or a list of
+// {"name": ..., "template": ...} objects.
+func (c *Config) parseTemplates(r json.RawMessage, file string) error {
+	r = bytes.TrimSpace(r)
+	switch {
+	case isNull(r):
+		return nil
+	case r[0] == '"':
+		var s string
+		if err := json.Unmarshal(r, &s); err != nil {
+			return fmt.Errorf("chat: %s: chat_template: %w", file, err)
+		}
+		c.Templates = map[string]string{DefaultName: s}
+		c.sources = map[string]string{DefaultName: file + " (chat_template)"}
+		return nil
+	case r[0] == '[':
+		var list []struct {
+			Name     *string `json:"name"`
+			Template *string `json:"template"`
+		}
+		if err := json.Unmarshal(r, &list); err != nil {
+			return fmt.Errorf("chat: %s: chat_template: expected a string or a list of {\"name\", \"template\"} objects: %w", file, err)
+		}
+		c.Templates, c.sources = map[string]string{}, map[string]string{}
+		for i, t := range list {
+			if t.Name == nil || t.Template == nil {
+				return fmt.Errorf("chat: %s: chat_template[%d]: needs both \"name\" and \"template\"", file, i)
+			}
+			c.Templates[*t.Name] = *t.Template
+			c.sources[*t.Name] = fmt.Sprintf("%s (chat_template %q)", file, *t.Name)
+		}
+		return nil
+	}
+	return fmt.Errorf("chat: %s: chat_template: expected a string or a list of {\"name\", \"template\"} objects, got %.30s", file, r)
+}
+
+// Names returns the template names, sorted.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Templates))
+	for n := range c.Templates {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Template compiles the chat template called name, with the config's
+// special tokens. An empty name picks the model's template the way
+// transformers does without a name: the single template, or the one named
+// "default" (transformers picks "tool_use" instead when tools are given and
+// such a template exists: ask for it by name). It is an error, naming the
+// folder, when the model has no chat template: use ChatML explicitly then.
+func (c *Config) Template(name string) (*Template, error) {
+	where := c.Dir
+	if where == "" {
+		where = "the tokenizer config"
+	}
+	if len(c.Templates) == 0 {
+		return nil, fmt.Errorf("chat: %s has no chat template (no chat_template in %s, no %s); choose one explicitly, such as ChatML", where, ConfigFile, TemplateFile)
+	}
+	if name == "" {
+		name = DefaultName
+	}
+	src, ok := c.Templates[name]
+	if !ok {
+		return nil, fmt.Errorf("chat: %s has no chat template named %q (it has %s)", where, name, strings.Join(c.Names(), ", "))
+	}
+	source := c.sources[name]
+	if source == "" {
+		source = where
+	}
+	t, err := compile(name, source, src)
+	if err != nil {
+		return nil, err
+	}
+	t.special = c.Special
+	t.additional = c.AdditionalSpecialTokens
+	return t, nil
+}
+
+// parseToken reads a special token: null, a string, or an AddedToken-style
+// object with "content". set is false for null or absent.
+func parseToken(r json.RawMessage) (tok string, set bool, err error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return "", false, nil
+	}
+	switch r[0] {
+	case '"':
+		if err := json.Unmarshal(r, &tok); err != nil {
+			return "", false, err
+		}
+		return tok, true, nil
+	case '{':
+		var obj struct {
+			Content *string `json:"content"`
+		}
+		if err := json.Unmarshal(r, &obj); err != nil {
+			return "", false, err
+		}
+		if obj.Content == nil {
+			return "", false, errors.New("token object has no \"content\"")
+		}
+		return *obj.Content, true, nil
+	}
+	return "", false, fmt.Errorf("expected a string, an object with \"content\" or null, got %.30s", r)
+}
+
+// parseMaxLength reads model_max_length; values past int64 (transformers
+// writes int(1e30) for "no limit") give 0.
+func parseMaxLength(r json.RawMessage) (int64, error) {
+	var n json.Number
+	if err := json.Unmarshal(r, &n); err != nil {
+		return 0, fmt.Errorf("expected a number, got %.30s", r)
+	}
+	if i, err := n.Int64(); err == nil {
+		if i < 0 {
+			return 0, fmt.Errorf("negative: %d", i)
+		}
+		return i, nil
+	}
+	f, err := n.Float64()
+	if err != nil && !errors.Is(err, strconv.ErrRange) && !math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not a number: %s", n)
+	}
+	if f < 0 {
+		return 0, fmt.Errorf("negative: %s", n)
+	}
+	if f >= math.MaxInt64 || math.IsInf(f, 1) {
+		return 0, nil
+	}
+	if f != math.Trunc(f) {
+		return 0, fmt.Errorf("not an integer: %s", n)
+	}
+	return int64(f), nil
+}
+
+func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
+
+// jsonErrorText describes a JSON decoding error with its line and column.
+func jsonErrorText(data []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			if len(bytes.TrimSpace(data)) == 0 {
+				return "empty file, expected a JSON object"
+			}
+			return fmt.Sprintf("truncated JSON: unexpected end of file at line %d", 1+bytes.Count(data, []byte("\n")))
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return "empty file, expected a JSON object"
+		}
+		return "bad JSON: " + err.Error()
+	}
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
+	return fmt.Sprintf("bad JSON at line %d, column %d: %v", line, col, err)
+}

@@ -1,0 +1,286 @@
+package chat
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ardanlabs/jinja"
+)
+
+// Template is a compiled chat template. It is safe for concurrent use.
+type Template struct {
+	name   string // template name, such as "default"
+	source string // where the template was read, for errors
+	src    string // Jinja source
+	tmpl   *jinja.Template
+
+	special    map[string]string // named special tokens passed to the template
+	additional []string          // additional_special_tokens
+}
+
+// RenderOptions are the arguments of Render besides the messages.
+type RenderOptions struct {
+	// AddGenerationPrompt appends the header of an assistant turn.
+	AddGenerationPrompt bool
+	// EnableThinking sets enable_thinking; nil leaves it undefined, which
+	// templates such as Qwen3's read as "thinking on".
+	EnableThinking *bool
+	// Tools are the tool (function) schemas, one JSON object each; nil makes
+	// tools none, as in transformers. Key order is kept.
+	Tools []json.RawMessage
+	// Documents are retrieval documents, one JSON object each; nil makes
+	// documents none.
+	Documents []json.RawMessage
+	// Extra are further template variables (transformers' **kwargs). A value
+	// may be a json.RawMessage (key order kept) or any value
+	// jinja.FromGoValue takes. They may override special tokens, not the
+	// variables above.
+	Extra map[string]any
+	// Now is the clock of strftime_now; nil means time.Now.
+	Now func() time.Time
+}
+
+// RaisedError is the error a template raises with raise_exception.
+type RaisedError struct {
+	// Message is the template's message.
+	Message string
+}
+
+// Error returns the template's message.
+func (e *RaisedError) Error() string { return e.Message }
+
+// chatMLSource is the ChatML format: each message as
+// <|im_start|>ROLE\nCONTENT<|im_end|>\n, and <|im_start|>assistant\n as the
+// generation prompt.
+const chatMLSource = `{%- for message in messages %}
+    {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+`
+
+// ChatML returns the ChatML template, for models without a template of
+// their own when the user asks for it explicitly.
+func ChatML() *Template {
+	t, err := compile("chatml", "the built-in ChatML template", chatMLSource)
+	if err != nil {
+		panic("chat: built-in ChatML template does not compile: " + err.Error())
+	}
+	return t
+}
+
+// New compiles a template given as source text (for example a --chat-template
+// file). name and source (the file it came from) appear in errors; special
+// holds the special tokens to pass ("bos_token" → "<s>"), and may be nil.
+func New(name, source, src string, special map[string]string) (*Template, error) {
+	t, err := compile(name, source, src)
+	if err != nil {
+		return nil, err
+	}
+	t.special = special
+	return t, nil
+}
+
+// lineRE finds the line number in the engine's parse errors.
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+// compile parses src; parse errors name source and the template line.
+func compile(name, source, src string) (*Template, error) {
+	prepared, err := prepareSource(src)
+	var tmpl *jinja.Template
+	if err == nil {
+		tmpl, err = jinja.Compile(prepared)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("chat: %s: template %q does not parse: %v", source, name, err)
+		if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 1 {
+				lines := strings.Split(src, "\n")
+				if n <= len(lines) {
+					msg += fmt.Sprintf("\n  template line %d: %s", n, strings.TrimSpace(lines[n-1]))
+				}
+			}
+		}
+		return nil, errors.New(msg)
+	}
+	return &Template{name: name, source: source, src: src, tmpl: tmpl}, nil
+}
+
+// Name returns the template's name.
+func (t *Template) Name() string { return t.name }
+
+// Source returns the template's Jinja source.
+func (t *Template) Source() string { return t.src }
+
+// reserved are the variables Render sets itself; Extra may not set them.
+var reserved = []string{"messages", "add_generation_prompt", "tools", "documents", "enable_thinking", "raise_exception"}
+
+// Render formats msgs with the template, as transformers'
+// apply_chat_template(msgs, tokenize=False, ...) does.
+func (t *Template) Render(msgs []Message, opts RenderOptions) (string, error) {
+	vars, err := t.vars(msgs, opts)
+	if err != nil {
+		return "", fmt.Errorf("chat: template %q: %w", t.name, err)
+	}
+	out, err := t.tmpl.RenderValues(vars)
+	if err != nil {
+		var raised *RaisedError
+		if errors.As(err, &raised) {
+			return "", fmt.Errorf("chat: template %q raised: %w", t.name, err)
+		}
+		return "", fmt.Errorf("chat: template %q (from %s) failed: %w", t.name, t.source, err)
+	}
+	return out, nil
+}
+
+// vars builds the template variables.
+func (t *Template) vars(msgs []Message, opts RenderOptions) (map[string]jinja.Value, error) {
+	vars := make(map[string]jinja.Value, 16)
+	for k, v := range t.special {
+		vars[k] = jinja.NewString(v)
+	}
+	if t.additional != nil {
+		items := make([]jinja.Value, len(t.additional))
+		for i, s := range t.additional {
+			items[i] = jinja.NewString(s)
+		}
+		vars["additional_special_tokens"] = jinja.NewList(items)
+	}
+	for k, v := range opts.Extra {
+		for _, r := range reserved {
+			if k == r {
+				return nil, fmt.Errorf("extra variable %q is set by Render itself; use RenderOptions", k)
+			}
+		}
+		val, err := toValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("extra variable %q: %w", k, err)
+		}
+		vars[k] = val
+	}
+
+	items := make([]jinja.Value, len(msgs))
+	for i := range msgs {
+		v, err := msgs[i].value()
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		items[i] = v
+	}
+	vars["messages"] = jinja.NewList(items)
+	vars["add_generation_prompt"] = jinja.NewBool(opts.AddGenerationPrompt)
+	for name, list := range map[string][]json.RawMessage{"tools": opts.Tools, "documents": opts.Documents} {
+		if list == nil {
+			vars[name] = jinja.None()
+			continue
+		}
+		v, err := toValue(list)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		vars[name] = v
+	}
+	if opts.EnableThinking != nil {
+		vars["enable_thinking"] = jinja.NewBool(*opts.EnableThinking)
+	}
+
+	vars["raise_exception"] = jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		msg := "raise_exception called"
+		if len(args) > 0 {
+			msg = valueText(args[0])
+		}
+		return jinja.Undefined(), &RaisedError{Message: msg}
+	})
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if _, set := vars["strftime_now"]; !set {
+		vars["strftime_now"] = jinja.NewCallable("strftime_now", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+			if len(args) != 1 || !args[0].IsString() {
+				return jinja.Undefined(), errors.New("strftime_now takes one format string")
+			}
+			return jinja.NewString(strftime(now(), args[0].AsString())), nil
+		})
+	}
+	return vars, nil
+}
+
+// valueText is a value as Jinja prints it.
+func valueText(v jinja.Value) string {
+	if v.IsString() {
+		return v.AsString()
+	}
+	return v.String()
+}
+
+// strftime formats t like Python's time.strftime for the directives chat
+// templates use; an unknown directive is kept as written.
+func strftime(t time.Time, format string) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' || i+1 == len(format) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch format[i] {
+		case 'Y':
+			fmt.Fprintf(&b, "%04d", t.Year())
+		case 'y':
+			fmt.Fprintf(&b, "%02d", t.Year()%100)
+		case 'm':
+			fmt.Fprintf(&b, "%02d", int(t.Month()))
+		case 'd':
+			fmt.Fprintf(&b, "%02d", t.Day())
+		case 'e':
+			fmt.Fprintf(&b, "%2d", t.Day())
+		case 'j':
+			fmt.Fprintf(&b, "%03d", t.YearDay())
+		case 'H':
+			fmt.Fprintf(&b, "%02d", t.Hour())
+		case 'I':
+			h := t.Hour() % 12
+			if h == 0 {
+				h = 12
+			}
+			fmt.Fprintf(&b, "%02d", h)
+		case 'M':
+			fmt.Fprintf(&b, "%02d", t.Minute())
+		case 'S':
+			fmt.Fprintf(&b, "%02d", t.Second())
+		case 'p':
+			if t.Hour() < 12 {
+				b.WriteString("AM")
+			} else {
+				b.WriteString("PM")
+			}
+		case 'b':
+			b.WriteString(t.Month().String()[:3])
+		case 'B':
+			b.WriteString(t.Month().String())
+		case 'a':
+			b.WriteString(t.Weekday().String()[:3])
+		case 'A':
+			b.WriteString(t.Weekday().String())
+		case 'Z':
+			name, _ := t.Zone()
+			b.WriteString(name)
+		case 'z':
+			b.WriteString(t.Format("-0700"))
+		case '%':
+			b.WriteByte('%')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(format[i])
+		}
+	}
+	return b.String()
+}
