@@ -3,7 +3,9 @@ module github.com/loftml/loft
 go 1.26.0
 
 require (
+	github.com/dlclark/regexp2 v1.11.5
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/text v0.44.0
 	golang.org/x/sys v0.46.0
 )
 

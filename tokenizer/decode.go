@@ -1,0 +1,111 @@
+package tokenizer
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/loftml/loft/tokenizer/bpe"
+)
+
+// decodeStep maps one token's bytes to its text, i being the token's index
+// among the tokens decoded (Hugging Face's decoders see the same index).
+type decodeStep func(tok []byte, i int) []byte
+
+// decodeByteLevel maps GPT-2 byte characters back to bytes.
+func decodeByteLevel(tok []byte, _ int) []byte {
+	return bpe.AppendFromByteLevel(nil, string(tok))
+}
+
+// decodeReplace replaces every old with new (Replace with a String pattern).
+func decodeReplace(old, new string) decodeStep {
+	o, n := []byte(old), []byte(new)
+	return func(tok []byte, _ int) []byte {
+		if !bytes.Contains(tok, o) {
+			return tok
+		}
+		return bytes.ReplaceAll(tok, o, n)
+	}
+}
+
+// decodeByteFallback turns a <0xXX> token into its byte.
+func decodeByteFallback(tok []byte, _ int) []byte {
+	if len(tok) == 6 && tok[0] == '<' && tok[1] == '0' && tok[2] == 'x' && tok[5] == '>' {
+		if hi, ok := hexVal(tok[3]); ok {
+			if lo, ok := hexVal(tok[4]); ok {
+				return append(tok[:0], hi<<4|lo)
+			}
+		}
+	}
+	return tok
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// decodeStrip removes up to start leading and stop trailing copies of c
+// from each token (Strip without a Fuse before it).
+func decodeStrip(c string, start, stop int) decodeStep {
+	return func(tok []byte, _ int) []byte {
+		for k := 0; k < start && bytes.HasPrefix(tok, []byte(c)); k++ {
+			tok = tok[len(c):]
+		}
+		for k := 0; k < stop && bytes.HasSuffix(tok, []byte(c)); k++ {
+			tok = tok[:len(tok)-len(c)]
+		}
+		return tok
+	}
+}
+
+// decodeMetaspace turns the replacement character back into spaces and, when
+// a prefix space was added, drops it from the first token.
+func decodeMetaspace(repl string, prepended bool) decodeStep {
+	r := []byte(repl)
+	return func(tok []byte, i int) []byte {
+		tok = bytes.ReplaceAll(tok, r, []byte{' '})
+		if i == 0 && prepended && len(tok) > 0 && tok[0] == ' ' {
+			tok = tok[1:]
+		}
+		return tok
+	}
+}
+
+// decodeWordPiece joins continuation pieces (prefix "##") to the word before
+// and puts a space before every other token but the first; cleanup undoes
+// the spaces BERT puts before punctuation and contractions.
+func decodeWordPiece(prefix string, cleanup bool) decodeStep {
+	return func(tok []byte, i int) []byte {
+		if bytes.HasPrefix(tok, []byte(prefix)) {
+			tok = tok[len(prefix):]
+		} else if i > 0 {
+			tok = append([]byte{' '}, tok...)
+		}
+		if cleanup {
+			tok = []byte(cleanupSpaces(string(tok)))
+		}
+		return tok
+	}
+}
+
+// cleanupSpaces is Hugging Face's clean_up_tokenization.
+var cleanupSpaces = strings.NewReplacer(
+	" .", ".", " ?", "?", " !", "!", " ,", ",", " ' ", "'",
+	" n't", "n't", " 'm", "'m", " do not", " don't", " 's", "'s", " 've", "'ve", " 're", "'re",
+).Replace
+
+// decodeSuffix is BPEDecoder: the end-of-word suffix becomes a space, except
+// on the last token (which it cannot know while streaming; kept as space).
+func decodeSuffix(suffix string) decodeStep {
+	s := []byte(suffix)
+	return func(tok []byte, _ int) []byte {
+		return bytes.ReplaceAll(tok, s, []byte{' '})
+	}
+}

@@ -1,0 +1,220 @@
+package tokenizer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/loftml/loft/tokenizer/bpe"
+	"github.com/loftml/loft/tokenizer/pretok"
+)
+
+// Load reads the tokenizer at path: a tokenizer.json, a tokenizer.model, or
+// a folder holding one of tokenizer.json (preferred), vocab.json +
+// merges.txt, or tokenizer.model, plus an optional tokenizer_config.json
+// (special-token names; add_bos_token/add_eos_token where the tokenizer
+// file itself has no post-processor). A .gguf file is read by the caller
+// with a GGUF reader and FromGGUF.
+func Load(path string) (*Pipeline, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		switch {
+		case strings.HasSuffix(path, ".json"):
+			return LoadJSON(path)
+		case strings.HasSuffix(path, ".model"):
+			return LoadSentencePiece(path, nil)
+		case strings.HasSuffix(path, ".gguf"):
+			return nil, fmt.Errorf("%s: a GGUF file: read its tokenizer.ggml.* metadata and call FromGGUF", path)
+		}
+		return nil, fmt.Errorf("%s: not a tokenizer file (want tokenizer.json, tokenizer.model or a folder)", path)
+	}
+	cfg, err := readConfig(filepath.Join(path, "tokenizer_config.json"))
+	if err != nil {
+		return nil, err
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(path, name))
+		return err == nil
+	}
+	var p *Pipeline
+	switch {
+	case exists("tokenizer.json"):
+		p, err = LoadJSON(filepath.Join(path, "tokenizer.json"))
+	case exists("vocab.json") && exists("merges.txt"):
+		p, err = LoadGPT2(filepath.Join(path, "vocab.json"), filepath.Join(path, "merges.txt"), cfg)
+	case exists("tokenizer.model"):
+		p, err = LoadSentencePiece(filepath.Join(path, "tokenizer.model"), cfg)
+	default:
+		return nil, fmt.Errorf("%s: no tokenizer.json, vocab.json + merges.txt, or tokenizer.model", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		cfg.applySpecials(p)
+	}
+	return p, nil
+}
+
+// config is the part of tokenizer_config.json that loft reads.
+type config struct {
+	path                           string
+	BOS, EOS, UNK, PAD             string
+	AddBOS, AddEOS                 *bool
+	Added                          []AddedToken
+}
+
+// readConfig reads tokenizer_config.json, or returns nil when it is absent.
+func readConfig(path string) (*config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw struct {
+		BOS          json.RawMessage `json:"bos_token"`
+		EOS          json.RawMessage `json:"eos_token"`
+		UNK          json.RawMessage `json:"unk_token"`
+		PAD          json.RawMessage `json:"pad_token"`
+		AddBOS       *bool           `json:"add_bos_token"`
+		AddEOS       *bool           `json:"add_eos_token"`
+		AddedDecoder map[string]struct {
+			Content string `json:"content"`
+			LStrip  bool   `json:"lstrip"`
+			RStrip  bool   `json:"rstrip"`
+			Special bool   `json:"special"`
+		} `json:"added_tokens_decoder"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: bad JSON: %w", path, err)
+	}
+	c := &config{path: path, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
+	for _, f := range []struct {
+		dst *string
+		raw json.RawMessage
+		key string
+	}{{&c.BOS, raw.BOS, "bos_token"}, {&c.EOS, raw.EOS, "eos_token"}, {&c.UNK, raw.UNK, "unk_token"}, {&c.PAD, raw.PAD, "pad_token"}} {
+		if len(f.raw) == 0 || string(f.raw) == "null" {
+			continue
+		}
+		// A string, or an AddedToken object with "content".
+		if err := json.Unmarshal(f.raw, f.dst); err != nil {
+			var obj struct {
+				Content string `json:"content"`
+			}
+			if err := json.Unmarshal(f.raw, &obj); err != nil {
+				return nil, fmt.Errorf("%s: %s is neither a string nor a token object", path, f.key)
+			}
+			*f.dst = obj.Content
+		}
+	}
+	for k, t := range raw.AddedDecoder {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", path, k)
+		}
+		c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
+	}
+	return c, nil
+}
+
+// applySpecials sets the special-token ids the config names.
+func (c *config) applySpecials(p *Pipeline) {
+	for _, f := range []struct {
+		dst  *int
+		name string
+	}{{&p.specials.BOS, c.BOS}, {&p.specials.EOS, c.EOS}, {&p.specials.UNK, c.UNK}, {&p.specials.PAD, c.PAD}} {
+		if id, ok := p.ids[f.name]; ok && f.name != "" {
+			*f.dst = id
+		}
+	}
+}
+
+// LoadGPT2 reads GPT-2's vocab.json and merges.txt (older Hugging Face
+// folders): byte-level BPE with GPT-2's pre-tokenizer regex. cfg, from the
+// folder's tokenizer_config.json, may be nil; without it "<|endoftext|>" is
+// the special token, as in GPT-2.
+func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
+	data, err := os.ReadFile(vocabPath)
+	if err != nil {
+		return nil, err
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(data, &vocab); err != nil {
+		return nil, fmt.Errorf("%s: bad JSON: %w", vocabPath, err)
+	}
+	for tok, id := range vocab {
+		if id < 0 {
+			return nil, fmt.Errorf("%s: %q has negative id %d", vocabPath, tok, id)
+		}
+	}
+	merges, err := readMerges(mergesPath)
+	if err != nil {
+		return nil, err
+	}
+	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, Unk: -1})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mergesPath, err)
+	}
+	b := &builder{}
+	b.vocab(vocab)
+	var added []AddedToken
+	if cfg != nil {
+		added = cfg.Added
+	} else if id, ok := vocab["<|endoftext|>"]; ok {
+		added = []AddedToken{{ID: id, Content: "<|endoftext|>", Special: true}}
+		b.p.specials.BOS, b.p.specials.EOS, b.p.specials.UNK = id, id, id
+	}
+	b.added(added)
+	b.p.model = m
+	b.p.pre = fromSplitter(pretok.Hand{Kind: pretok.GPT2})
+	b.p.steps = []decodeStep{decodeByteLevel}
+	if cfg != nil {
+		cfg.applySpecials(b.p)
+		if cfg.AddBOS != nil && *cfg.AddBOS && b.p.specials.BOS >= 0 {
+			b.p.prefix = []int{b.p.specials.BOS}
+		}
+		if cfg.AddEOS != nil && *cfg.AddEOS && b.p.specials.EOS >= 0 {
+			b.p.suffix = []int{b.p.specials.EOS}
+		}
+	}
+	return b.p, nil
+}
+
+// readMerges reads a merges.txt: an optional "#version" line, then one
+// "left right" pair per line.
+func readMerges(path string) ([][2]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var merges [][2]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimRight(sc.Text(), "\r")
+		if s == "" || (line == 1 && strings.HasPrefix(s, "#version")) {
+			continue
+		}
+		a, c, ok := strings.Cut(s, " ")
+		if !ok || a == "" || c == "" || strings.Contains(c, " ") {
+			return nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", path, line, s)
+		}
+		merges = append(merges, [2]string{a, c})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return merges, nil
+}

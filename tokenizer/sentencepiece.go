@@ -1,0 +1,132 @@
+package tokenizer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/loftml/loft/tokenizer/spm"
+)
+
+// LoadSentencePiece reads a SentencePiece tokenizer.model (BPE models, as
+// Llama 2's). cfg, from the folder's tokenizer_config.json, may be nil; it
+// decides add_bos_token (default true) and add_eos_token (default false).
+func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	proto, err := spm.ParseProto(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a SentencePiece model: %w", path, err)
+	}
+	if proto.ModelType != spm.TypeBPE {
+		return nil, fmt.Errorf("%s: SentencePiece model type %d is not supported (BPE, type %d, is)", path, proto.ModelType, spm.TypeBPE)
+	}
+	if proto.CharsMap && proto.NormalizerName != "identity" {
+		return nil, fmt.Errorf("%s: SentencePiece normalizer %q (precompiled charsmap) is not supported", path, proto.NormalizerName)
+	}
+	addBOS, addEOS := true, false
+	if cfg != nil && cfg.AddBOS != nil {
+		addBOS = *cfg.AddBOS
+	}
+	if cfg != nil && cfg.AddEOS != nil {
+		addEOS = *cfg.AddEOS
+	}
+	p, err := newSPM(spmParams{
+		pieces: proto.Pieces, scores: proto.Scores, types: proto.Types,
+		unk: proto.UnkID, bos: proto.BOSID, eos: proto.EOSID, pad: proto.PadID,
+		byteFallback: proto.ByteFallback, addPrefix: proto.AddDummyPrefix,
+		removeExtraSpaces: proto.RemoveExtraSpaces, addBOS: addBOS, addEOS: addEOS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// spmParams describe a SentencePiece BPE tokenizer, from a tokenizer.model
+// or from GGUF metadata.
+type spmParams struct {
+	pieces             []string
+	scores             []float32
+	types              []int32
+	unk, bos, eos, pad int
+	byteFallback       bool
+	addPrefix          bool // add_dummy_prefix: a "▁" before the text
+	removeExtraSpaces  bool
+	addBOS, addEOS     bool
+}
+
+// newSPM builds the pipeline SentencePiece runs: spaces become "▁" (one more
+// in front), added tokens are the control, unknown and user-defined pieces,
+// and decoding turns "▁" back into spaces and <0xXX> pieces into bytes.
+func newSPM(sp spmParams) (*Pipeline, error) {
+	m, err := spm.NewModel(sp.pieces, sp.scores, sp.types, sp.unk, sp.byteFallback)
+	if err != nil {
+		return nil, err
+	}
+	vocab := make(map[string]int, len(sp.pieces))
+	for id, piece := range sp.pieces {
+		if _, dup := vocab[piece]; !dup {
+			vocab[piece] = id
+		}
+	}
+	b := &builder{}
+	b.vocab(vocab)
+	// Keep every id, duplicates included.
+	b.p.tokens = append([]string(nil), sp.pieces...)
+	b.p.special = make([]bool, len(sp.pieces))
+	var added []AddedToken
+	for id, t := range sp.types {
+		switch t {
+		case spm.Control, spm.Unknown:
+			added = append(added, AddedToken{ID: id, Content: sp.pieces[id], Special: true})
+		case spm.UserDefined:
+			added = append(added, AddedToken{ID: id, Content: sp.pieces[id]})
+		}
+	}
+	b.added(added)
+	for _, id := range []int{sp.bos, sp.eos, sp.pad, sp.unk} {
+		if id >= len(sp.pieces) {
+			return nil, fmt.Errorf("special id %d out of range [0, %d)", id, len(sp.pieces))
+		}
+	}
+	b.p.specials = Specials{BOS: sp.bos, EOS: sp.eos, UNK: sp.unk, PAD: sp.pad}
+	addPrefix, removeExtra := sp.addPrefix, sp.removeExtraSpaces
+	b.p.normalize = func(s string) string {
+		if removeExtra {
+			s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+		}
+		if s == "" {
+			return s
+		}
+		s = strings.ReplaceAll(s, " ", "▁")
+		if addPrefix {
+			s = "▁" + s
+		}
+		return s
+	}
+	if !m.CrossesSpace() {
+		b.p.pre = func(s string, _ bool, emit func(string)) { spaceChunks(s, emit) }
+	}
+	b.p.model = m
+	b.p.steps = []decodeStep{decodeReplace("▁", " "), decodeByteFallback}
+	if addPrefix {
+		b.p.stripLead = 1
+	}
+	if sp.addBOS {
+		if sp.bos < 0 {
+			return nil, errors.New("add BOS asked for, but the model has no BOS piece")
+		}
+		b.p.prefix = []int{sp.bos}
+	}
+	if sp.addEOS {
+		if sp.eos < 0 {
+			return nil, errors.New("add EOS asked for, but the model has no EOS piece")
+		}
+		b.p.suffix = []int{sp.eos}
+	}
+	return b.p, nil
+}
