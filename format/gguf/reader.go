@@ -464,7 +464,7 @@ func (d *decoder) tensorInfo(i, alignment int) (TensorInfo, error) {
 	if !ok {
 		return TensorInfo{}, d.errf("%s: unsupported ggml type %s", what, ti.Type)
 	}
-	if nDims > 0 && ti.Dims[0]%info.blockSize != 0 {
+	if numel%uint64(info.blockSize) != 0 || (nDims > 0 && ti.Dims[0]%info.blockSize != 0) {
 		return TensorInfo{}, d.errf("%s: row of %d elements is not a multiple of the %s block size %d", what, ti.Dims[0], ti.Type, info.blockSize)
 	}
 	blocks := numel / uint64(info.blockSize)
