@@ -2,20 +2,10 @@
 
 package kernels
 
-// useVecAVX2 selects the assembly paths; it is a variable so tests can compare
-// them with the pure-Go loops.
-var useVecAVX2 = false
+import "golang.org/x/sys/cpu"
 
-func expAVX2(dst, src []float32)     { panic("kernels: expAVX2 without amd64 assembly") }
-func tanhAVX2(dst, src []float32)    { panic("kernels: tanhAVX2 without amd64 assembly") }
-func sigmoidAVX2(dst, src []float32) { panic("kernels: sigmoidAVX2 without amd64 assembly") }
+//go:generate go run -C ../internal/asmgen ./vecmath -pkg kernels -out ../../kernels/vecmath_amd64.s -stubs ../../kernels/vecmath_stubs_amd64.go
 
-func geluTanhFwdAVX2(out, inp []float32)             { panic("unreachable") }
-func geluTanhBwdAVX2(dinp, dout, inp []float32)      { panic("unreachable") }
-func siluFwdAVX2(out, inp []float32)                 { panic("unreachable") }
-func siluBwdAVX2(dinp, dout, inp []float32)          { panic("unreachable") }
-func swigluFwdAVX2(out, gate, up []float32)          { panic("unreachable") }
-func swigluBwdAVX2(dg, du, dout, gate, up []float32) { panic("unreachable") }
-
-func maxAVX2(x []float32) float32                            { panic("unreachable") }
-func expShiftAVX2(dst, src []float32, shift float32) float32 { panic("unreachable") }
+// useVecAVX2 selects the generated AVX2/FMA loops (vecmath_amd64.s) where
+// the CPU has both; it is a variable so tests can compare the two paths.
+var useVecAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA

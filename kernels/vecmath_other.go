@@ -9,12 +9,18 @@ func expAVX2(dst, src []float32)     { panic("kernels: expAVX2 without amd64 ass
 func tanhAVX2(dst, src []float32)    { panic("kernels: tanhAVX2 without amd64 assembly") }
 func sigmoidAVX2(dst, src []float32) { panic("kernels: sigmoidAVX2 without amd64 assembly") }
 
-func geluTanhFwdAVX2(out, inp []float32)             { panic("unreachable") }
-func geluTanhBwdAVX2(dinp, dout, inp []float32)      { panic("unreachable") }
-func siluFwdAVX2(out, inp []float32)                 { panic("unreachable") }
-func siluBwdAVX2(dinp, dout, inp []float32)          { panic("unreachable") }
-func swigluFwdAVX2(out, gate, up []float32)          { panic("unreachable") }
-func swigluBwdAVX2(dg, du, dout, gate, up []float32) { panic("unreachable") }
+func geluTanhFwdAVX2(out, inp []float32) { panic("kernels: no vector assembly on this platform") }
+func geluTanhBwdAVX2(dinp, dout, inp []float32) {
+	panic("kernels: no vector assembly on this platform")
+}
+func siluFwdAVX2(out, inp []float32)        { panic("kernels: no vector assembly on this platform") }
+func siluBwdAVX2(dinp, dout, inp []float32) { panic("kernels: no vector assembly on this platform") }
+func swigluFwdAVX2(out, gate, up []float32) { panic("kernels: no vector assembly on this platform") }
+func swigluBwdAVX2(dg, du, dout, gate, up []float32) {
+	panic("kernels: no vector assembly on this platform")
+}
 
-func maxAVX2(x []float32) float32                            { panic("unreachable") }
-func expShiftAVX2(dst, src []float32, shift float32) float32 { panic("unreachable") }
+func maxAVX2(x []float32) float32 { panic("kernels: no vector assembly on this platform") }
+func expShiftAVX2(dst, src []float32, shift float32) float32 {
+	panic("kernels: no vector assembly on this platform")
+}
