@@ -67,10 +67,10 @@ func Load(path string) (*Pipeline, error) {
 
 // config is the part of tokenizer_config.json that loft reads.
 type config struct {
-	path                           string
-	BOS, EOS, UNK, PAD             string
-	AddBOS, AddEOS                 *bool
-	Added                          []AddedToken
+	path               string
+	BOS, EOS, UNK, PAD string
+	AddBOS, AddEOS     *bool
+	Added              []AddedToken
 }
 
 // readConfig reads tokenizer_config.json, or returns nil when it is absent.

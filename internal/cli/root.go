@@ -74,6 +74,7 @@ on the hardware you have, a plain CPU included, and runs, merges and exports the
 	})
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newTokenizeCmd())
 	return root
 }
 

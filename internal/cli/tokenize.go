@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/tokenizer"
+)
+
+func newTokenizeCmd() *cobra.Command {
+	var (
+		model, text, file  string
+		decode, addSpecial bool
+	)
+	cmd := &cobra.Command{
+		Use:   "tokenize",
+		Short: "Print the token ids of a text, or the text of token ids",
+		Long: `tokenize prints the token ids of --text or --file as a JSON array, with no
+special tokens unless --add-special. With --decode it reads ids (a JSON array, or
+numbers separated by commas or spaces) from --text or --file and prints the text.
+
+--model is a folder with tokenizer.json, vocab.json + merges.txt or
+tokenizer.model (a model folder will do), one of those files, or a .gguf file.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if model == "" {
+				return usageErrorf("tokenize: --model is required")
+			}
+			hasText, hasFile := cmd.Flags().Changed("text"), cmd.Flags().Changed("file")
+			if hasText == hasFile {
+				return usageErrorf("tokenize: give exactly one of --text and --file")
+			}
+			input := text
+			if hasFile {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return err
+				}
+				input = string(b)
+			}
+			var ids []int
+			if decode {
+				var err error
+				if ids, err = parseIDs(input); err != nil {
+					return usageErrorf("tokenize --decode: %v", err)
+				}
+			}
+			tok, err := loadTokenizer(model)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if decode {
+				for _, id := range ids {
+					if id >= tok.VocabSize() {
+						return fmt.Errorf("tokenize --decode: id %d out of range: the vocabulary has %d tokens", id, tok.VocabSize())
+					}
+				}
+				_, err := fmt.Fprintln(out, tok.Decode(ids, !addSpecial))
+				return err
+			}
+			enc := tok.Encode(input, addSpecial)
+			if enc == nil {
+				enc = []int{}
+			}
+			b, err := json.Marshal(enc)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(out, "%s\n", b)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "tokenizer or model folder, tokenizer file, or .gguf file")
+	f.StringVar(&text, "text", "", "text to encode (ids with --decode)")
+	f.StringVar(&file, "file", "", "read the text (ids with --decode) from this file")
+	f.BoolVar(&decode, "decode", false, "decode ids into text")
+	f.BoolVar(&addSpecial, "add-special", false, "add the model's special tokens (BOS/EOS, [CLS]/[SEP]); with --decode, keep special tokens")
+	return cmd
+}
+
+// parseIDs reads ids written as a JSON array or separated by commas and/or
+// whitespace.
+func parseIDs(s string) ([]int, error) {
+	s = strings.TrimSpace(s)
+	ids := []int{}
+	if strings.HasPrefix(s, "[") {
+		if err := json.Unmarshal([]byte(s), &ids); err != nil {
+			return nil, fmt.Errorf("bad JSON array of ids: %v", err)
+		}
+	} else {
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
+			id, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a token id", f)
+			}
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		if id < 0 {
+			return nil, fmt.Errorf("negative token id %d", id)
+		}
+	}
+	return ids, nil
+}
+
+// loadTokenizer loads path: a .gguf file (or a folder whose only tokenizer
+// is one .gguf file) through format/gguf, anything else with tokenizer.Load.
+func loadTokenizer(path string) (*tokenizer.Pipeline, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		hasTok := false
+		for _, name := range []string{"tokenizer.json", "vocab.json", "tokenizer.model"} {
+			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+				hasTok = true
+			}
+		}
+		if !hasTok {
+			if g, _ := filepath.Glob(filepath.Join(path, "*.gguf")); len(g) == 1 {
+				path = g[0]
+			}
+		}
+	}
+	if !strings.HasSuffix(path, ".gguf") {
+		return tokenizer.Load(path)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	v, err := ggufVocab(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// ggufVocab reads the tokenizer.ggml.* keys (GGUF spec names) into plain
+// values; absent optional keys keep their "absent" value.
+func ggufVocab(f *gguf.File) (tokenizer.GGUFVocab, error) {
+	v := tokenizer.GGUFVocab{
+		BOS: tokenizer.NoToken, EOS: tokenizer.NoToken, UNK: tokenizer.NoToken,
+		PAD: tokenizer.NoToken, SEP: tokenizer.NoToken, CLS: tokenizer.NoToken,
+	}
+	missing := func(err error) bool { return errors.Is(err, gguf.ErrMissingKey) }
+	var err error
+	if v.Model, err = f.String("tokenizer.ggml.model"); err != nil {
+		return v, err
+	}
+	if v.Pre, err = f.String("tokenizer.ggml.pre"); err != nil && !missing(err) {
+		return v, err
+	}
+	if v.Tokens, err = f.StringArray("tokenizer.ggml.tokens"); err != nil {
+		return v, err
+	}
+	if v.Scores, err = f.Float32Array("tokenizer.ggml.scores"); err != nil && !missing(err) {
+		return v, err
+	}
+	if v.TokenTypes, err = f.Int32Array("tokenizer.ggml.token_type"); err != nil && !missing(err) {
+		return v, err
+	}
+	if v.Merges, err = f.StringArray("tokenizer.ggml.merges"); err != nil && !missing(err) {
+		return v, err
+	}
+	for _, id := range []struct {
+		dst *int
+		key string
+	}{
+		{&v.BOS, "bos_token_id"}, {&v.EOS, "eos_token_id"}, {&v.UNK, "unknown_token_id"},
+		{&v.PAD, "padding_token_id"}, {&v.SEP, "seperator_token_id"}, {&v.CLS, "cls_token_id"},
+	} {
+		n, err := f.Int("tokenizer.ggml." + id.key)
+		if missing(err) {
+			continue
+		}
+		if err != nil {
+			return v, err
+		}
+		if n < 0 || n >= int64(len(v.Tokens)) {
+			// llama.cpp writes -1 or out-of-range ids for "none" in some files.
+			continue
+		}
+		*id.dst = int(n)
+	}
+	for _, fl := range []struct {
+		dst **bool
+		key string
+	}{{&v.AddBOS, "add_bos_token"}, {&v.AddEOS, "add_eos_token"}, {&v.AddSpacePrefix, "add_space_prefix"}} {
+		b, err := f.Bool("tokenizer.ggml." + fl.key)
+		if missing(err) {
+			continue
+		}
+		if err != nil {
+			return v, err
+		}
+		*fl.dst = &b
+	}
+	return v, nil
+}
