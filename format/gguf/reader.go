@@ -27,6 +27,12 @@ const MaxDims = 4
 // deeply.
 const maxNesting = 4
 
+// maxPrealloc caps capacity hints taken from counts in the file: counts
+// are already bounded by the bytes left, but a slice of strings or tensor
+// infos is several times larger than their smallest encoding, so larger
+// slices grow only as elements are actually read.
+const maxPrealloc = 1 << 16
+
 // ErrMissingKey is wrapped by the metadata accessors' error for a key the
 // file does not have, so callers can apply defaults with errors.Is.
 var ErrMissingKey = errors.New("metadata key missing")
@@ -200,8 +206,8 @@ func parse(path string, buf []byte) (*File, error) {
 		buf:       buf,
 		version:   version,
 		alignment: DefaultAlignment,
-		meta:      make(map[string]Value, nKV),
-		byName:    make(map[string]int, nTensors),
+		meta:      make(map[string]Value, min(nKV, maxPrealloc)),
+		byName:    make(map[string]int, min(int(nTensors), maxPrealloc)),
 	}
 	for i := 0; i < nKV; i++ {
 		key, err := d.str(fmt.Sprintf("metadata key #%d", i))
@@ -229,7 +235,7 @@ func parse(path string, buf []byte) (*File, error) {
 		}
 		f.alignment = int(a)
 	}
-	f.tensors = make([]TensorInfo, 0, nTensors)
+	f.tensors = make([]TensorInfo, 0, min(int(nTensors), maxPrealloc))
 	for i := 0; i < int(nTensors); i++ {
 		ti, err := d.tensorInfo(i, f.alignment)
 		if err != nil {
@@ -395,23 +401,23 @@ func (d *decoder) array(key string, elem ValueType, n int, depth int) (Value, er
 	}
 	switch elem {
 	case String:
-		xs := make([]string, n)
-		for i := range xs {
+		xs := make([]string, 0, min(n, maxPrealloc))
+		for i := 0; i < n; i++ {
 			s, err := d.str(fmt.Sprintf("%s: element %d", what, i))
 			if err != nil {
 				return Value{}, err
 			}
-			xs[i] = s
+			xs = append(xs, s)
 		}
 		return ArrayOf(xs), nil
 	case Array:
-		xs := make([]Value, n)
-		for i := range xs {
+		xs := make([]Value, 0, min(n, maxPrealloc))
+		for i := 0; i < n; i++ {
 			v, err := d.value(key, Array, depth+1)
 			if err != nil {
 				return Value{}, err
 			}
-			xs[i] = v
+			xs = append(xs, v)
 		}
 		return ArrayOfArrays(xs), nil
 	}
@@ -464,8 +470,11 @@ func (d *decoder) tensorInfo(i, alignment int) (TensorInfo, error) {
 	if !ok {
 		return TensorInfo{}, d.errf("%s: unsupported ggml type %s", what, ti.Type)
 	}
-	if numel%uint64(info.blockSize) != 0 || (nDims > 0 && ti.Dims[0]%info.blockSize != 0) {
+	if nDims > 0 && ti.Dims[0]%info.blockSize != 0 {
 		return TensorInfo{}, d.errf("%s: row of %d elements is not a multiple of the %s block size %d", what, ti.Dims[0], ti.Type, info.blockSize)
+	}
+	if numel%uint64(info.blockSize) != 0 {
+		return TensorInfo{}, d.errf("%s: %d elements are not a multiple of the %s block size %d", what, numel, ti.Type, info.blockSize)
 	}
 	blocks := numel / uint64(info.blockSize)
 	if blocks > math.MaxInt64/uint64(info.typeSize) {

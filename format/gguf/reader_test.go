@@ -307,6 +307,7 @@ func TestParseBadInput(t *testing.T) {
 		{"dims overflow", mod(func(s *fileSpec) { s.tis[0].dims = []uint64{1 << 40, 1 << 40} }), `"a": dims overflow`},
 		{"huge dims", mod(func(s *fileSpec) { s.tis[0].dims = []uint64{1 << 50, 4} }), `"a": 18014398509481984 bytes at data offset 0 run past the end`},
 		{"row not whole blocks", mod(func(s *fileSpec) { s.tis[2].dims = []uint64{16, 2} }), `"c": row of 16 elements`},
+		{"quantised scalar", mod(func(s *fileSpec) { s.tis[2].dims = nil }), `"c": 1 elements are not a multiple of the Q8_0 block size`},
 		{"offset not aligned", mod(func(s *fileSpec) { s.tis[1].off = 24 }), `"b": offset 24`},
 		{"offset past end", mod(func(s *fileSpec) { s.tis[1].off = 1 << 40 }), `"b": 8 bytes at data offset 1099511627776 run past the end`},
 		{"tensor past end", mod(func(s *fileSpec) { s.tis[2].dims = []uint64{64} }), `"c": 68 bytes`},
