@@ -109,6 +109,12 @@ func (c repoCache) blobPath(etag string) string {
 	return filepath.Join(c.dir, "blobs", etag)
 }
 
+// lockPath is <cache>/.locks/models--org--name/<etag>.lock, the lock file
+// Python's huggingface_hub takes while it writes that blob.
+func (c repoCache) lockPath(etag string) string {
+	return filepath.Join(filepath.Dir(c.dir), ".locks", filepath.Base(c.dir), etag+".lock")
+}
+
 func (c repoCache) refPath(rev string) string {
 	return filepath.Join(c.dir, "refs", filepath.FromSlash(rev))
 }

@@ -11,6 +11,8 @@
 //	    refs/<revision>               the commit hash a branch or tag points to, no newline
 //	    snapshots/<commit>/<file>     relative symlink to ../../blobs/<etag>
 //	    .no_exist/<commit>/<file>     empty marker: the file is absent at that commit
+//	<cache>/.locks/models--<org>--<name>/<etag>.lock
+//	                                  flock(2) held while a blob is written, as Python does
 //
 // <cache> is $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub,
 // else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.

@@ -128,6 +128,25 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 		partial string
 		offset  int64
 	)
+	// Hold the blob's lock from the moment its id is known, so that the
+	// partial file measured for Range is not changed by another process.
+	unlock, lockedFor := func() {}, ""
+	defer func() { unlock() }()
+	relock := func() error {
+		if meta.etag == "" || meta.etag == lockedFor {
+			return nil
+		}
+		unlock()
+		unlock, lockedFor = func() {}, ""
+		u, err := lockFile(ctx, d.cache.lockPath(meta.etag), func() {
+			d.s.note("hub: %s: waiting for another download of %s (lock %s)\n", d.repo.ID, name, d.cache.lockPath(meta.etag))
+		})
+		if err != nil {
+			return err
+		}
+		unlock, lockedFor = u, meta.etag
+		return nil
+	}
 	for hop := 0; ; hop++ {
 		if hop > maxRedirects {
 			return fmt.Errorf("hub: %s: file %s: more than %d redirects", d.repo.ID, name, maxRedirects)
@@ -165,6 +184,9 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
+		if err := relock(); err != nil {
+			return err
+		}
 		next, err := req.URL.Parse(resp.Header.Get("Location"))
 		if err != nil || resp.Header.Get("Location") == "" {
 			return fmt.Errorf("hub: %s: file %s: redirect %d without a usable Location", d.repo.ID, name, resp.StatusCode)
@@ -194,11 +216,16 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 	if meta.etag == "" {
 		return fmt.Errorf("hub: %s: file %s: the server sent neither X-Linked-Etag nor ETag, so the file has no blob id", d.repo.ID, name)
 	}
+	if err := relock(); err != nil {
+		return err
+	}
 	blob := d.cache.blobPath(meta.etag)
 	if exists(blob) {
 		return d.cache.link(d.commit, name, meta.etag)
 	}
-	partial = blob + ".incomplete"
+	if p := blob + ".incomplete"; p != partial {
+		partial, offset = p, 0 // the blob id was learnt from this very answer
+	}
 
 	if resp.StatusCode == http.StatusPartialContent {
 		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))

@@ -670,3 +670,46 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestStalePartialFiles(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	model := files["model.safetensors"]
+	f.addRepo(testRepo, commitOf("c1"), files)
+
+	// A partial file as long as the blob: the CDN answers 416, the download starts over.
+	cache := t.TempDir()
+	partial := filepath.Join(cache, "models--acme--tiny-llm", "blobs", model.etag()+".incomplete")
+	os.MkdirAll(filepath.Dir(partial), 0o755)
+	os.WriteFile(partial, make([]byte, len(model.data)+5), 0o644)
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err != nil {
+		t.Fatalf("after 416: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(got, model.data) {
+		t.Error("content differs after a 416 restart")
+	}
+
+	// A partial file with wrong bytes: resumed, the sha256 fails, the partial
+	// file is removed, and the next call downloads it whole.
+	cache = t.TempDir()
+	partial = filepath.Join(cache, "models--acme--tiny-llm", "blobs", model.etag()+".incomplete")
+	os.MkdirAll(filepath.Dir(partial), 0o755)
+	bad := append([]byte(nil), model.data[:1000]...)
+	bad[10] ^= 1
+	os.WriteFile(partial, bad, 0o644)
+	_, err = Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("corrupt partial: err = %v, want a sha256 mismatch", err)
+	}
+	if f.lastRange() != "bytes=1000-" {
+		t.Errorf("Range %q, want bytes=1000-", f.lastRange())
+	}
+	if _, err := os.Stat(partial); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("corrupt partial kept: %v", err)
+	}
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil {
+		t.Fatal(err)
+	}
+}
