@@ -93,9 +93,7 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 					if n == 0 {
 						continue
 					}
-					r := row[:n]
-					scaleInPlace(r, scale)
-					softmaxRow(r, r)
+					softmaxRow(row[:n], row[:n], scale)
 				}
 				if nk > 0 {
 					Gemm(false, false, i1-i0, HS, nk, P[i0*TK:], TK, v[ko:], NKV*HS, out[qo+i0*NH*HS:], NH*HS, false)

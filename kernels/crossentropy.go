@@ -66,8 +66,13 @@ func CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, BT, V
 				clear(d)
 				continue
 			}
-			expShift(d, x, lse[i])
-			scaleInPlace(d, dlossScale)
+			if dlossScale > 0 {
+				// One pass: scale·e^(x-lse) = e^(x - (lse - ln scale)).
+				expAffine(d, x, 1, lse[i]-float32(math.Log(float64(dlossScale))))
+			} else {
+				expAffine(d, x, 1, lse[i])
+				scaleInPlace(d, dlossScale)
+			}
 			d[targets[i]] -= dlossScale
 		}
 	})
@@ -79,7 +84,7 @@ func sumExpShift(x []float32, m float32) float64 {
 	var s float64
 	for len(x) > 0 {
 		n := min(len(x), len(buf))
-		s += expShift(buf[:n], x[:n], m)
+		s += expAffine(buf[:n], x[:n], 1, m)
 		x = x[n:]
 	}
 	return s

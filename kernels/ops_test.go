@@ -480,3 +480,23 @@ func TestClipGradNorm(t *testing.T) {
 	}
 	assertClose(t, "clipped", append(a, b...), []float64{0.6, 0, 0.8}, 1e-6, 0)
 }
+
+// TestSoftmaxRowScale covers the scale folded into the exponent, both
+// signs, on both vector paths.
+func TestSoftmaxRowScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(38, 39))
+	x := randF32(rng, 21, 2)
+	vecPaths(t, func(t *testing.T) {
+		for _, scale := range []float32{0.125, 1, -2} {
+			sx := make([]float64, len(x))
+			for i, v := range x {
+				sx[i] = float64(scale * v)
+			}
+			want := make([]float64, len(x))
+			softmaxForward(want, sx, 1, len(x))
+			got := make([]float32, len(x))
+			softmaxRow(got, x, scale)
+			assertClose(t, "softmax", got, want, 1e-7, 1e-5)
+		}
+	})
+}

@@ -8,7 +8,7 @@ import "math"
 func SoftmaxForward(out, inp []float32, N, C int) {
 	ParallelFor(N, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			softmaxRow(out[i*C:(i+1)*C], inp[i*C:(i+1)*C])
+			softmaxRow(out[i*C:(i+1)*C], inp[i*C:(i+1)*C], 1)
 		}
 	})
 }
@@ -21,14 +21,21 @@ func SoftmaxBackward(dinp, dout, out []float32, N, C int) {
 	})
 }
 
-// softmaxRow writes dst = softmax(src) for one row (dst may be src) with
-// the vector exp.
-func softmaxRow(dst, src []float32) {
+// softmaxRow writes dst = softmax(scale·src) for one row (dst may be src)
+// with the vector exp, folding the scale into the exponent.
+func softmaxRow(dst, src []float32, scale float32) {
 	if len(src) == 0 {
 		return
 	}
+	if scale <= 0 { // max(scale·x) is not scale·max(x): scale first
+		if &dst[0] != &src[0] {
+			copy(dst, src)
+		}
+		scaleInPlace(dst, scale)
+		src, scale = dst, 1
+	}
 	m := maxOf(src)
-	s := expShift(dst, src, m)
+	s := expAffine(dst, src, scale, scale*m)
 	scaleInPlace(dst, float32(1/s))
 }
 
@@ -54,18 +61,19 @@ func maxOf(x []float32) float32 {
 	return m
 }
 
-// expShift writes dst = exp(src - shift) and returns the sum of dst,
-// accumulated in float64 in the Go path. dst (n), src (n); dst may be src.
-func expShift(dst, src []float32, shift float32) float64 {
+// expAffine writes dst = exp(a·src - b) and returns the sum of dst
+// (accumulated in float64 in the Go path, in 8 float32 lanes in the
+// assembly). dst (n), src (n); dst may be src.
+func expAffine(dst, src []float32, a, b float32) float64 {
 	dst = dst[:len(src)]
 	var s float64
 	if useVecAVX2 {
 		n := len(src) &^ 7
-		s = float64(expShiftAVX2(dst[:n], src[:n], shift))
+		s = float64(expAffineAVX2(dst[:n], src[:n], a, b))
 		dst, src = dst[n:], src[n:]
 	}
 	for i, v := range src {
-		e := exp32(v - shift)
+		e := exp32(a*v - b)
 		dst[i] = e
 		s += float64(e)
 	}
@@ -74,6 +82,11 @@ func expShift(dst, src []float32, shift float32) float64 {
 
 // scaleInPlace multiplies x by a.
 func scaleInPlace(x []float32, a float32) {
+	if useVecAVX2 {
+		n := len(x) &^ 7
+		scaleAVX2(x[:n], a)
+		x = x[n:]
+	}
 	for i := range x {
 		x[i] *= a
 	}

@@ -869,63 +869,86 @@ max_done:
 	VZEROUPPER
 	RET
 
-// func expShiftAVX2(dst []float32, src []float32, shift float32) float32
+// func expAffineAVX2(dst []float32, src []float32, a float32, b float32) float32
 // Requires: AVX, AVX2, FMA3, SSE
-TEXT ·expShiftAVX2(SB), NOSPLIT, $0-60
+TEXT ·expAffineAVX2(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
-	MOVSS        shift+48(FP), X0
+	MOVSS        a+48(FP), X0
 	VBROADCASTSS X0, Y0
-	VXORPS       Y1, Y1, Y1
+	MOVSS        b+52(FP), X1
+	VBROADCASTSS X1, Y1
+	VXORPS       Y2, Y2, Y2
 	XORQ         BX, BX
 
-es_loop:
+ea_loop:
 	CMPQ         BX, DX
-	JAE          es_done
-	VMOVUPS      (CX)(BX*4), Y2
-	VSUBPS       Y0, Y2, Y2
-	VMOVUPS      vmExpHi<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y3
-	VMOVUPS      vmExpLo<>+0(SB), Y4
-	VMAXPS       Y3, Y4, Y3
-	VMULPS       vmLog2e<>+0(SB), Y3, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VFNMADD231PS vmLn2Hi<>+0(SB), Y5, Y3
-	VFNMADD231PS vmLn2Lo<>+0(SB), Y5, Y3
-	VMOVUPS      vmExpP0<>+0(SB), Y6
-	VFMADD213PS  vmExpP1<>+0(SB), Y3, Y6
-	VFMADD213PS  vmExpP2<>+0(SB), Y3, Y6
-	VFMADD213PS  vmExpP3<>+0(SB), Y3, Y6
-	VFMADD213PS  vmExpP4<>+0(SB), Y3, Y6
-	VFMADD213PS  vmExpP5<>+0(SB), Y3, Y6
-	VMULPS       Y3, Y3, Y4
-	VFMADD213PS  Y3, Y4, Y6
-	VADDPS       vmOne<>+0(SB), Y6, Y6
-	VMOVUPS      vm127f<>+0(SB), Y4
-	VMINPS       Y5, Y4, Y4
-	VSUBPS       Y4, Y5, Y5
-	VFMADD231PS  Y5, Y6, Y6
-	VCVTPS2DQ    Y4, Y4
-	VPADDD       vm127i<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VMULPS       Y4, Y6, Y6
-	VCMPPS       $0x1e, vmExpHi<>+0(SB), Y2, Y4
-	VBLENDVPS    Y4, vmInf<>+0(SB), Y6, Y6
-	VCMPPS       $0x11, vmExpLo<>+0(SB), Y2, Y4
-	VANDNPS      Y6, Y4, Y6
-	VMOVUPS      Y6, (AX)(BX*4)
-	VADDPS       Y6, Y1, Y1
+	JAE          ea_done
+	VMOVUPS      (CX)(BX*4), Y3
+	VFMSUB213PS  Y1, Y0, Y3
+	VMOVUPS      vmExpHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y4
+	VMOVUPS      vmExpLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       vmLog2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS vmLn2Hi<>+0(SB), Y6, Y4
+	VFNMADD231PS vmLn2Lo<>+0(SB), Y6, Y4
+	VMOVUPS      vmExpP0<>+0(SB), Y7
+	VFMADD213PS  vmExpP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vmExpP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vmExpP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vmExpP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vmExpP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y5
+	VFMADD213PS  Y4, Y5, Y7
+	VADDPS       vmOne<>+0(SB), Y7, Y7
+	VMOVUPS      vm127f<>+0(SB), Y5
+	VMINPS       Y6, Y5, Y5
+	VSUBPS       Y5, Y6, Y6
+	VFMADD231PS  Y6, Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPADDD       vm127i<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x1e, vmExpHi<>+0(SB), Y3, Y5
+	VBLENDVPS    Y5, vmInf<>+0(SB), Y7, Y7
+	VCMPPS       $0x11, vmExpLo<>+0(SB), Y3, Y5
+	VANDNPS      Y7, Y5, Y7
+	VMOVUPS      Y7, (AX)(BX*4)
+	VADDPS       Y7, Y2, Y2
 	ADDQ         $0x08, BX
-	JMP          es_loop
+	JMP          ea_loop
 
-es_done:
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPS       X0, X1, X1
-	VMOVHLPS     X1, X1, X0
-	VADDPS       X0, X1, X1
-	VPSHUFD      $0x01, X1, X0
-	VADDSS       X0, X1, X1
-	MOVSS        X1, ret+56(FP)
+ea_done:
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VADDSS       X0, X2, X2
+	MOVSS        X2, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x []float32, a float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        a+24(FP), X0
+	VBROADCASTSS X0, Y0
+	XORQ         DX, DX
+
+sc_loop:
+	CMPQ    DX, CX
+	JAE     sc_done
+	VMULPS  (AX)(DX*4), Y0, Y1
+	VMOVUPS Y1, (AX)(DX*4)
+	ADDQ    $0x08, DX
+	JMP     sc_loop
+
+sc_done:
 	VZEROUPPER
 	RET

@@ -21,6 +21,7 @@ func swigluBwdAVX2(dg, du, dout, gate, up []float32) {
 }
 
 func maxAVX2(x []float32) float32 { panic("kernels: no vector assembly on this platform") }
-func expShiftAVX2(dst, src []float32, shift float32) float32 {
+func expAffineAVX2(dst, src []float32, a, b float32) float32 {
 	panic("kernels: no vector assembly on this platform")
 }
+func scaleAVX2(x []float32, a float32) { panic("kernels: no vector assembly on this platform") }

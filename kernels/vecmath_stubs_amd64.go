@@ -54,7 +54,12 @@ func swigluBwdAVX2(dg []float32, du []float32, dout []float32, gate []float32, u
 //go:noescape
 func maxAVX2(x []float32) float32
 
-// expShiftAVX2 writes dst = e^(src-shift) and returns its sum.
+// expAffineAVX2 writes dst = e^(a·src - b) and returns its sum.
 //
 //go:noescape
-func expShiftAVX2(dst []float32, src []float32, shift float32) float32
+func expAffineAVX2(dst []float32, src []float32, a float32, b float32) float32
+
+// scaleAVX2 multiplies x by a.
+//
+//go:noescape
+func scaleAVX2(x []float32, a float32)

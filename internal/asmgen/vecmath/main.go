@@ -316,7 +316,8 @@ func main() {
 		})
 
 	maxFunc()
-	expShiftFunc()
+	expAffineFunc()
+	scaleFunc()
 	build.Generate()
 }
 
@@ -357,36 +358,60 @@ func hsum(y reg.VecVirtual, op, opS func(...operand.Op)) {
 	opS(hi, x, x)
 }
 
-// expShiftFunc emits expShiftAVX2(dst, src []float32, shift float32)
-// float32: dst = e^(src - shift), returning the sum of dst.
-func expShiftFunc() {
-	build.TEXT("expShiftAVX2", build.NOSPLIT, "func(dst, src []float32, shift float32) float32")
+// expAffineFunc emits expAffineAVX2(dst, src []float32, a, b float32)
+// float32: dst = e^(a·src - b), returning the sum of dst.
+func expAffineFunc() {
+	build.TEXT("expAffineAVX2", build.NOSPLIT, "func(dst, src []float32, a, b float32) float32")
 	build.Pragma("noescape")
-	build.Doc("expShiftAVX2 writes dst = e^(src-shift) and returns its sum.")
+	build.Doc("expAffineAVX2 writes dst = e^(a·src - b) and returns its sum.")
 	d := build.Load(build.Param("dst").Base(), build.GP64())
 	s := build.Load(build.Param("src").Base(), build.GP64())
 	n := build.Load(build.Param("src").Len(), build.GP64())
-	sh := build.Load(build.Param("shift"), build.XMM())
-	shift := build.YMM()
-	build.VBROADCASTSS(sh, shift)
+	a, b := build.YMM(), build.YMM()
+	build.VBROADCASTSS(build.Load(build.Param("a"), build.XMM()), a)
+	build.VBROADCASTSS(build.Load(build.Param("b"), build.XMM()), b)
 	acc := build.YMM()
 	build.VXORPS(acc, acc, acc)
 	i := build.GP64()
 	build.XORQ(i, i)
-	build.Label("es_loop")
+	build.Label("ea_loop")
 	build.CMPQ(i, n)
-	build.JAE(operand.LabelRef("es_done"))
+	build.JAE(operand.LabelRef("ea_done"))
 	x := build.YMM()
 	build.VMOVUPS(operand.Mem{Base: s, Index: i, Scale: 4}, x)
-	build.VSUBPS(shift, x, x)
+	build.VFMSUB213PS(b, a, x) // x = a·x - b
 	e := exp(x)
 	build.VMOVUPS(e, operand.Mem{Base: d, Index: i, Scale: 4})
 	build.VADDPS(e, acc, acc)
 	build.ADDQ(operand.U8(8), i)
-	build.JMP(operand.LabelRef("es_loop"))
-	build.Label("es_done")
+	build.JMP(operand.LabelRef("ea_loop"))
+	build.Label("ea_done")
 	hsum(acc, build.VADDPS, build.VADDSS)
 	build.Store(acc.AsX(), build.ReturnIndex(0))
+	build.VZEROUPPER()
+	build.RET()
+}
+
+// scaleFunc emits scaleAVX2(x []float32, a float32): x *= a.
+func scaleFunc() {
+	build.TEXT("scaleAVX2", build.NOSPLIT, "func(x []float32, a float32)")
+	build.Pragma("noescape")
+	build.Doc("scaleAVX2 multiplies x by a.")
+	p := build.Load(build.Param("x").Base(), build.GP64())
+	n := build.Load(build.Param("x").Len(), build.GP64())
+	a := build.YMM()
+	build.VBROADCASTSS(build.Load(build.Param("a"), build.XMM()), a)
+	i := build.GP64()
+	build.XORQ(i, i)
+	build.Label("sc_loop")
+	build.CMPQ(i, n)
+	build.JAE(operand.LabelRef("sc_done"))
+	x := build.YMM()
+	build.VMULPS(operand.Mem{Base: p, Index: i, Scale: 4}, a, x)
+	build.VMOVUPS(x, operand.Mem{Base: p, Index: i, Scale: 4})
+	build.ADDQ(operand.U8(8), i)
+	build.JMP(operand.LabelRef("sc_loop"))
+	build.Label("sc_done")
 	build.VZEROUPPER()
 	build.RET()
 }
