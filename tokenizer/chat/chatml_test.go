@@ -137,3 +137,39 @@ func TestAssistantSpans(t *testing.T) {
 		t.Errorf("missing content: err = %v, want one naming assistant message 2", err)
 	}
 }
+
+func TestContinueFinalMessage(t *testing.T) {
+	tmpl := ChatML()
+	tests := []struct {
+		final, want string
+	}{
+		// The content is followed by <|im_end|>\n in the full rendering;
+		// the cut keeps everything up to the content.
+		{"The answer is", "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nThe answer is"},
+		// ChatML keeps the trailing space, so the cut keeps it too.
+		{"Sure, ", "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nSure, "},
+		// Leading space: the slice after the match is compared with the
+		// whole content, which fails, so the stripped length is used.
+		{" x ", "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n x"},
+	}
+	for _, tc := range tests {
+		msgs := []Message{{Role: "user", Content: "Q"}, {Role: "assistant", Content: tc.final}}
+		got, err := tmpl.Render(msgs, RenderOptions{ContinueFinalMessage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("final %q: got %q, want %q", tc.final, got, tc.want)
+		}
+	}
+	if _, err := tmpl.Render(hi, RenderOptions{ContinueFinalMessage: true, AddGenerationPrompt: true}); err == nil {
+		t.Error("ContinueFinalMessage with AddGenerationPrompt accepted")
+	}
+	drop, err := New("drop", "test", "{% for m in messages %}{{ m.role }}{% endfor %}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drop.Render(hi, RenderOptions{ContinueFinalMessage: true}); err == nil {
+		t.Error("a template that drops the content gave no error")
+	}
+}

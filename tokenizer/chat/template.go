@@ -27,6 +27,11 @@ type Template struct {
 type RenderOptions struct {
 	// AddGenerationPrompt appends the header of an assistant turn.
 	AddGenerationPrompt bool
+	// ContinueFinalMessage cuts the rendering right after the last
+	// message's content, so a model continues that message (a prefill),
+	// as transformers' continue_final_message does. It excludes
+	// AddGenerationPrompt.
+	ContinueFinalMessage bool
 	// EnableThinking sets enable_thinking; nil leaves it undefined, which
 	// templates such as Qwen3's read as "thinking on".
 	EnableThinking *bool
@@ -95,7 +100,7 @@ func compile(name, source, src string) (*Template, error) {
 	prepared, err := prepareSource(src)
 	var tmpl *jinja.Template
 	if err == nil {
-		tmpl, err = jinja.Compile(prepared)
+		tmpl, err = engineCompile(prepared)
 	}
 	if err != nil {
 		msg := fmt.Sprintf("chat: %s: template %q does not parse: %v", source, name, err)
@@ -112,6 +117,27 @@ func compile(name, source, src string) (*Template, error) {
 	return &Template{name: name, source: source, src: src, tmpl: tmpl}, nil
 }
 
+// engineCompile is jinja.Compile with a panic turned into an error: a
+// model's template is input, and bad input must not crash the program.
+func engineCompile(src string) (t *jinja.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the Jinja engine failed: %v", r)
+		}
+	}()
+	return jinja.Compile(src)
+}
+
+// engineRender is RenderValues with a panic turned into an error.
+func engineRender(t *jinja.Template, vars map[string]jinja.Value) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the Jinja engine failed: %v", r)
+		}
+	}()
+	return t.RenderValues(vars)
+}
+
 // Name returns the template's name.
 func (t *Template) Name() string { return t.name }
 
@@ -124,11 +150,17 @@ var reserved = []string{"messages", "add_generation_prompt", "tools", "documents
 // Render formats msgs with the template, as transformers'
 // apply_chat_template(msgs, tokenize=False, ...) does.
 func (t *Template) Render(msgs []Message, opts RenderOptions) (string, error) {
+	if opts.ContinueFinalMessage && opts.AddGenerationPrompt {
+		return "", errors.New("chat: AddGenerationPrompt and ContinueFinalMessage exclude each other")
+	}
+	if opts.ContinueFinalMessage && len(msgs) == 0 {
+		return "", errors.New("chat: ContinueFinalMessage needs at least one message")
+	}
 	vars, err := t.vars(msgs, opts)
 	if err != nil {
 		return "", fmt.Errorf("chat: template %q: %w", t.name, err)
 	}
-	out, err := t.tmpl.RenderValues(vars)
+	out, err := engineRender(t.tmpl, vars)
 	if err != nil {
 		var raised *RaisedError
 		if errors.As(err, &raised) {
@@ -136,7 +168,38 @@ func (t *Template) Render(msgs []Message, opts RenderOptions) (string, error) {
 		}
 		return "", fmt.Errorf("chat: template %q (from %s) failed: %w", t.name, t.source, err)
 	}
+	if opts.ContinueFinalMessage {
+		return cutAfterFinal(out, &msgs[len(msgs)-1])
+	}
 	return out, nil
+}
+
+// cutAfterFinal ends out right after the last occurrence of the final
+// message's content, as transformers does for continue_final_message: with
+// the content's trailing whitespace when the template kept it, without it
+// when the template trimmed it.
+func cutAfterFinal(out string, final *Message) (string, error) {
+	text := final.Content
+	if final.Parts != nil {
+		found := false
+		for _, p := range final.Parts {
+			if p.Type == "text" || p.Text != "" {
+				text, found = p.Text, true // transformers continues the last text part
+			}
+		}
+		if !found {
+			return "", errors.New("chat: ContinueFinalMessage: the final message has no text part")
+		}
+	}
+	stripped := strings.TrimFunc(text, isPySpace)
+	loc := strings.LastIndex(out, stripped)
+	if loc < 0 {
+		return "", fmt.Errorf("chat: ContinueFinalMessage: the final message content %.40q is not in the rendering", stripped)
+	}
+	if kept := strings.TrimLeftFunc(text, isPySpace); strings.HasPrefix(out[loc:], kept) && kept == text {
+		return out[:loc+len(kept)], nil
+	}
+	return out[:loc+len(stripped)], nil
 }
 
 // vars builds the template variables.
