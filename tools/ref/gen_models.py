@@ -345,6 +345,71 @@ def check_rope_complex(cfg):
         raise SystemExit("rope self-check failed: %g" % err)
 
 
+def check_with_torch_nn(cfg, sd, ids, mask, tt, logits):
+    """Self-check of GPT-2 and BERT against an independent implementation
+    built from torch's own modules (nn.MultiheadAttention,
+    nn.TransformerEncoderLayer, F.layer_norm, F.gelu), real positions only."""
+    F = torch.nn.functional
+    B, T = ids.shape
+    mt = cfg["model_type"]
+    pad = mask == 0
+    if mt == "gpt2":
+        C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
+        t = "transformer."
+        x = F.embedding(ids, sd[t + "wte.weight"]) + sd[t + "wpe.weight"][:T]
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        for i in range(cfg["n_layer"]):
+            p = t + "h.%d." % i
+            mha = torch.nn.MultiheadAttention(C, H, bias=True, batch_first=True, dtype=torch.float64)
+            with torch.no_grad():
+                mha.in_proj_weight.copy_(sd[p + "attn.c_attn.weight"].t())
+                mha.in_proj_bias.copy_(sd[p + "attn.c_attn.bias"])
+                mha.out_proj.weight.copy_(sd[p + "attn.c_proj.weight"].t())
+                mha.out_proj.bias.copy_(sd[p + "attn.c_proj.bias"])
+            h = F.layer_norm(x, (C,), sd[p + "ln_1.weight"], sd[p + "ln_1.bias"], eps)
+            a, _ = mha(h, h, h, key_padding_mask=pad, attn_mask=future, need_weights=False)
+            x = x + a
+            h = F.layer_norm(x, (C,), sd[p + "ln_2.weight"], sd[p + "ln_2.bias"], eps)
+            h = F.gelu(F.linear(h, sd[p + "mlp.c_fc.weight"].t(), sd[p + "mlp.c_fc.bias"]), approximate="tanh")
+            x = x + F.linear(h, sd[p + "mlp.c_proj.weight"].t(), sd[p + "mlp.c_proj.bias"])
+        x = F.layer_norm(x, (C,), sd[t + "ln_f.weight"], sd[t + "ln_f.bias"], eps)
+        want = F.linear(x, sd[t + "wte.weight"])
+    elif mt == "bert":
+        C, H, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+        e = "bert.embeddings."
+        x = (F.embedding(ids, sd[e + "word_embeddings.weight"]) + sd[e + "position_embeddings.weight"][:T]
+             + F.embedding(tt, sd[e + "token_type_embeddings.weight"]))
+        x = F.layer_norm(x, (C,), sd[e + "LayerNorm.weight"], sd[e + "LayerNorm.bias"], eps)
+        for i in range(cfg["num_hidden_layers"]):
+            p = "bert.encoder.layer.%d." % i
+            layer = torch.nn.TransformerEncoderLayer(
+                C, H, cfg["intermediate_size"], dropout=0.0, activation="gelu", layer_norm_eps=eps,
+                batch_first=True, norm_first=False, dtype=torch.float64)
+            layer.train()  # the slow path: the inference fast path zeroes padded rows
+            n = "attention.self."
+            with torch.no_grad():
+                layer.self_attn.in_proj_weight.copy_(torch.cat(
+                    [sd[p + n + k + ".weight"] for k in ("query", "key", "value")]))
+                layer.self_attn.in_proj_bias.copy_(torch.cat(
+                    [sd[p + n + k + ".bias"] for k in ("query", "key", "value")]))
+                for dst, src in ((layer.self_attn.out_proj, "attention.output.dense"),
+                                 (layer.linear1, "intermediate.dense"), (layer.linear2, "output.dense"),
+                                 (layer.norm1, "attention.output.LayerNorm"), (layer.norm2, "output.LayerNorm")):
+                    dst.weight.copy_(sd[p + src + ".weight"])
+                    dst.bias.copy_(sd[p + src + ".bias"])
+            x = layer(x, src_key_padding_mask=pad)
+        c = "cls.predictions."
+        h = F.gelu(F.linear(x, sd[c + "transform.dense.weight"], sd[c + "transform.dense.bias"]))
+        h = F.layer_norm(h, (C,), sd[c + "transform.LayerNorm.weight"], sd[c + "transform.LayerNorm.bias"], eps)
+        want = F.linear(h, sd[e + "word_embeddings.weight"], sd[c + "bias"])
+    else:
+        return None
+    err = float(((want.detach() - logits).abs() * mask[:, :, None]).max())
+    if err > 1e-10:
+        raise SystemExit("%s: torch.nn cross-check failed: %g" % (mt, err))
+    return err
+
+
 # ---------------------------------------------------------------------------
 # fixtures
 
@@ -363,6 +428,10 @@ def write_model(name, cfg, w, dtype="F32", seed=None, lengths=(12, 7, 10), first
     ids, mask, tt = make_inputs(seed, list(lengths), cfg["vocab_size"], first=first, pad_id=pad, bert=bert)
     logits = common.forward(cfg, sd, ids, mask, tt if bert else None)
     worst = check_batch_vs_single(cfg, sd, ids, mask, tt if bert else None, logits)
+    nn_err = check_with_torch_nn(cfg, sd, ids, mask, tt, logits)
+    if nn_err is not None:
+        print("%-18s matches torch.nn modules (nn.MultiheadAttention / nn.TransformerEncoderLayer): max abs diff %.1e"
+              % (name, nn_err))
     # Not stored: the same forward in float32, for the tolerance a float32
     # implementation can expect (real positions only).
     sd32 = {k: v.to(torch.float32) for k, v in sd.items()}
