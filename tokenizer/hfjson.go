@@ -46,7 +46,7 @@ type hfFile struct {
 	Model         *struct {
 		Type                    string          `json:"type"`
 		Vocab                   json.RawMessage `json:"vocab"`
-		Merges                  []hfMerge       `json:"merges"`
+		Merges                  json.RawMessage `json:"merges"`
 		UnkToken                *string         `json:"unk_token"`
 		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
 		EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
@@ -114,33 +114,6 @@ type hfTemplatePiece struct {
 	} `json:"Sequence"`
 }
 
-// hfMerge is one merge: "a b" (older files) or ["a", "b"].
-type hfMerge [2]string
-
-func (m *hfMerge) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		a, c, ok := strings.Cut(s, " ")
-		if !ok || strings.Contains(c, " ") {
-			return fmt.Errorf("merge %q is not two tokens separated by one space", s)
-		}
-		*m = hfMerge{a, c}
-		return nil
-	}
-	var pair []string
-	if err := json.Unmarshal(b, &pair); err != nil {
-		return err
-	}
-	if len(pair) != 2 {
-		return fmt.Errorf("merge %s is not a pair", b)
-	}
-	*m = hfMerge{pair[0], pair[1]}
-	return nil
-}
-
 // ParseJSON builds a tokenizer from the contents of a tokenizer.json.
 func ParseJSON(data []byte) (*Pipeline, error) {
 	var f hfFile
@@ -154,16 +127,12 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 	var vocab map[string]int
 	switch f.Model.Type {
 	case "BPE", "WordPiece", "":
-		if err := json.Unmarshal(f.Model.Vocab, &vocab); err != nil {
+		var err error
+		if vocab, err = parseVocab(f.Model.Vocab); err != nil {
 			return nil, fmt.Errorf("model.vocab: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("model type %q is not supported (BPE and WordPiece are)", f.Model.Type)
-	}
-	for tok, id := range vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("model.vocab: %q has negative id %d", tok, id)
-		}
 	}
 	b.vocab(vocab)
 	var added []AddedToken
@@ -176,7 +145,7 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 	b.added(added)
 	unk := -1
 	if f.Model.UnkToken != nil {
-		id, ok := b.p.ids[*f.Model.UnkToken]
+		id, ok := b.p.ID(*f.Model.UnkToken)
 		if !ok {
 			return nil, fmt.Errorf("model.unk_token %q is not in the vocabulary", *f.Model.UnkToken)
 		}
@@ -217,9 +186,11 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 			(f.Model.EndOfWordSuffix != nil && *f.Model.EndOfWordSuffix != "") {
 			return nil, errors.New("BPE continuing_subword_prefix/end_of_word_suffix are not supported")
 		}
-		merges := make([][2]string, len(f.Model.Merges))
-		for k, m := range f.Model.Merges {
-			merges[k] = m
+		var merges [][2]string
+		if len(f.Model.Merges) > 0 {
+			if merges, err = parseMerges(f.Model.Merges); err != nil {
+				return nil, fmt.Errorf("model.merges: %w", err)
+			}
 		}
 		m, err := bpe.New(vocab, merges, bpe.Options{
 			ByteLevel: b.byteLevel, ByteFallback: f.Model.ByteFallback,
@@ -299,13 +270,13 @@ func (b *builder) vocab(v map[string]int) {
 	}
 	b.p = &Pipeline{
 		tokens:   make([]string, n),
-		ids:      make(map[string]int, len(v)),
+		ids:      v,
+		addedIDs: map[string]int{},
 		special:  make([]bool, n),
 		specials: Specials{BOS: -1, EOS: -1, UNK: -1, PAD: -1},
 	}
 	for tok, id := range v {
 		b.p.tokens[id] = tok
-		b.p.ids[tok] = id
 	}
 }
 
@@ -317,7 +288,7 @@ func (b *builder) added(ts []AddedToken) {
 			b.p.special = append(b.p.special, false)
 		}
 		b.p.tokens[t.ID] = t.Content
-		b.p.ids[t.Content] = t.ID
+		b.p.addedIDs[t.Content] = t.ID
 		b.p.special[t.ID] = t.Special
 	}
 	b.p.added = newAddedMatcher(ts)

@@ -135,7 +135,7 @@ func (c *config) applySpecials(p *Pipeline) {
 		dst  *int
 		name string
 	}{{&p.specials.BOS, c.BOS}, {&p.specials.EOS, c.EOS}, {&p.specials.UNK, c.UNK}, {&p.specials.PAD, c.PAD}} {
-		if id, ok := p.ids[f.name]; ok && f.name != "" {
+		if id, ok := p.ID(f.name); ok && f.name != "" {
 			*f.dst = id
 		}
 	}

@@ -38,9 +38,10 @@ type wordModel interface {
 // decoding maps every token through the decoder steps. It is safe for
 // concurrent use.
 type Pipeline struct {
-	tokens  []string       // id -> token string ("" for holes)
-	ids     map[string]int // token string -> id, added tokens included
-	special []bool         // id -> special (skipped by Decode with skipSpecial)
+	tokens   []string       // id -> token string ("" for holes)
+	ids      map[string]int // model token string -> id (shared with the model: read only)
+	addedIDs map[string]int // added token string -> id
+	special  []bool         // id -> special (skipped by Decode with skipSpecial)
 
 	added     *addedMatcher
 	normalize func(string) string                           // nil: identity
@@ -150,6 +151,9 @@ func (p *Pipeline) Token(id int) (string, bool) {
 
 // ID returns the id of a token string, as the vocabulary spells it.
 func (p *Pipeline) ID(token string) (int, bool) {
+	if id, ok := p.addedIDs[token]; ok {
+		return id, true
+	}
 	id, ok := p.ids[token]
 	return id, ok
 }

@@ -130,7 +130,7 @@ func (m *Model) encode(dst []int, word string) []int {
 		}
 	}
 	syms := m.symbols(make([]int, 0, len(word)), word)
-	if len(syms) <= 48 {
+	if len(syms) <= 64 {
 		syms = m.mergeScan(syms)
 	} else {
 		syms = m.mergeHeap(syms)
@@ -189,20 +189,45 @@ func (m *Model) unknown(syms []int, id int) []int {
 }
 
 // mergeScan is the reference merge loop: find the lowest-ranked pair
-// (leftmost on ties), merge it, repeat. O(n²), fastest for short words.
+// (leftmost on ties), merge it, repeat. The pairs' ranks are kept in a slice
+// so that each merge looks up only its two new pairs; finding the minimum is
+// a scan, O(n²) in all, fastest for words of up to a few hundred symbols.
 func (m *Model) mergeScan(syms []int) []int {
+	const none = int(^uint(0) >> 1)
+	var buf [64]int
+	ranks := buf[:0]
+	if len(syms) > len(buf) {
+		ranks = make([]int, 0, len(syms))
+	}
+	rankOf := func(k int) int {
+		if rank, _, ok := m.merge(syms[k], syms[k+1]); ok {
+			return rank
+		}
+		return none
+	}
+	for k := 0; k+1 < len(syms); k++ {
+		ranks = append(ranks, rankOf(k))
+	}
 	for len(syms) > 1 {
-		best, bestRank, bestID := -1, 0, 0
-		for k := 0; k+1 < len(syms); k++ {
-			if rank, id, ok := m.merge(syms[k], syms[k+1]); ok && (best < 0 || rank < bestRank) {
-				best, bestRank, bestID = k, rank, id
+		best, bestRank := -1, none
+		for k, r := range ranks {
+			if r < bestRank {
+				best, bestRank = k, r
 			}
 		}
 		if best < 0 {
 			break
 		}
-		syms[best] = bestID
+		_, id, _ := m.merge(syms[best], syms[best+1])
+		syms[best] = id
 		syms = append(syms[:best+1], syms[best+2:]...)
+		ranks = append(ranks[:best], ranks[best+1:]...)
+		if best < len(ranks) {
+			ranks[best] = rankOf(best)
+		}
+		if best > 0 {
+			ranks[best-1] = rankOf(best - 1)
+		}
 	}
 	return syms
 }
@@ -298,4 +323,11 @@ func (h *pairHeap) pop() cand {
 	}
 	*h = s
 	return top
+}
+
+// ResetCache empties the word cache (for benchmarks of cold encoding).
+func (m *Model) ResetCache() {
+	m.mu.Lock()
+	clear(m.cache)
+	m.mu.Unlock()
 }

@@ -198,3 +198,10 @@ func heapPop(h *[]bigram) bigram {
 	*h = s
 	return top
 }
+
+// ResetCache empties the chunk cache (for benchmarks of cold encoding).
+func (m *Model) ResetCache() {
+	m.mu.Lock()
+	clear(m.cache)
+	m.mu.Unlock()
+}
