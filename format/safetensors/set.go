@@ -20,6 +20,7 @@ const (
 // Set is a checkpoint of one or more safetensors files read as one: a single
 // file, or the shards named by an index's weight_map.
 type Set struct {
+	name     string // folder, index or file, for errors
 	files    []*File
 	owner    map[string]*File
 	names    []string // sorted
@@ -46,7 +47,7 @@ func OpenDir(dir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return setOf([]*File{f}), nil
+	return setOf(dir, []*File{f}), nil
 }
 
 // OpenFile opens a single safetensors file as a Set.
@@ -55,11 +56,11 @@ func OpenFile(path string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return setOf([]*File{f}), nil
+	return setOf(path, []*File{f}), nil
 }
 
-func setOf(files []*File) *Set {
-	s := &Set{files: files, owner: map[string]*File{}, metadata: map[string]string{}}
+func setOf(name string, files []*File) *Set {
+	s := &Set{name: name, files: files, owner: map[string]*File{}, metadata: map[string]string{}}
 	for _, f := range files {
 		for _, n := range f.names {
 			s.owner[n] = f
@@ -111,7 +112,7 @@ func OpenIndex(indexPath string) (_ *Set, err error) {
 			}
 		}
 	}()
-	s := &Set{owner: map[string]*File{}, metadata: map[string]string{}}
+	s := &Set{name: indexPath, owner: map[string]*File{}, metadata: map[string]string{}}
 	for _, n := range names {
 		shard := idx.WeightMap[n]
 		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || filepath.IsAbs(shard) {
@@ -176,7 +177,7 @@ func (s *Set) File(name string) (*File, bool) {
 func (s *Set) Raw(name string) ([]byte, DType, error) {
 	f, ok := s.owner[name]
 	if !ok {
-		return nil, "", fmt.Errorf("safetensors: no tensor %q in the checkpoint", name)
+		return nil, "", fmt.Errorf("safetensors %s: no tensor %q", s.name, name)
 	}
 	return f.Raw(name)
 }
@@ -185,7 +186,7 @@ func (s *Set) Raw(name string) ([]byte, DType, error) {
 func (s *Set) Float32(name string) ([]float32, error) {
 	f, ok := s.owner[name]
 	if !ok {
-		return nil, fmt.Errorf("safetensors: no tensor %q in the checkpoint", name)
+		return nil, fmt.Errorf("safetensors %s: no tensor %q", s.name, name)
 	}
 	return f.Float32(name)
 }

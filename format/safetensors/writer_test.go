@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/loftml/loft/format/internal/half"
@@ -138,6 +139,9 @@ func TestWriteShardedRoundTrip(t *testing.T) {
 	defer s.Close()
 	if len(s.Names()) != len(ts) || s.Metadata()["format"] != "pt" {
 		t.Fatalf("Names = %v, metadata %v", s.Names(), s.Metadata())
+	}
+	if _, err := s.Float32("nope"); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("missing tensor: err = %v, want one naming the folder and tensor", err)
 	}
 	for _, tt := range ts {
 		raw, dt, err := s.Raw(tt.Name)

@@ -1,0 +1,28 @@
+package gguf
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkDequantize reports dequantisation throughput in output floats
+// (b.SetBytes counts the float32 bytes written).
+func BenchmarkDequantize(b *testing.B) {
+	const n = 1 << 16
+	for _, typ := range []Type{F16, BF16, Q8_0, Q4_0, Q5_1, Q4_K, Q5_K, Q6_K} {
+		b.Run(typ.String(), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			src := make([]byte, typ.RowSize(n))
+			for i := range src {
+				src[i] = byte(r.Uint32())
+			}
+			dst := make([]float32, n)
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				if err := Dequantize(typ, src, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
