@@ -6,7 +6,9 @@
     adapter, the step-0 gradients, a 10-step AdamW trajectory and the final
     adapter, on ../shared/models/stories260K/hf;
   * lora-gpt2-tiny/: the same for c_attn (Conv1D, fan_in_fan_out) on
-    testdata/ref/gpt2-tiny (run gen_models.py first), 3 steps.
+    testdata/ref/gpt2-tiny (run gen_models.py first), 3 steps;
+  * lora-qwen2-tiny/ (q_proj,v_proj: LoRA beside q/v biases) and
+    lora-qwen3-tiny/ (all-linear: through q_norm/k_norm), 3 steps.
 
 Everything is computed in float64: the float32 base weights and the float32
 initial adapter are widened exactly to float64, trained in float64, and the
@@ -345,14 +347,18 @@ def stories():
         train(cfg, sd, ad, batches, steps, os.path.join(folder, name), targets, "stories260K/hf", False)
 
 
-def gpt2():
-    base = os.path.join(OUT, "gpt2-tiny")
+def tiny(model, cases, seed):
+    """LoRA on one of the tiny random models of gen_models.py: 6 sequences of
+    random ids in [0, eos), example = ids + [EOS] (these tokenizers add no
+    BOS), right-padded with EOS to 16, batch 2, 3 steps. cases: list of
+    (folder name, target_modules, fan_in_fan_out)."""
+    base = os.path.join(OUT, model)
     if not os.path.isfile(os.path.join(base, "model.safetensors")):
         raise SystemExit("run tools/ref/gen_models.py first (needs %s)" % base)
     cfg, sd = common.load_model(base)
-    folder = os.path.join(OUT, "lora-gpt2-tiny")
+    folder = os.path.join(OUT, "lora-" + model)
     n, seq_len, batch, steps = 6, 16, 2, 3
-    g = torch.Generator().manual_seed(5001)
+    g = torch.Generator().manual_seed(seed)
     eos = cfg["eos_token_id"]
     seqs = []
     for i in range(n):
@@ -370,15 +376,18 @@ def gpt2():
         "sequences": seqs,
         "batches": batches,
     })
-    paths = target_paths(cfg, ["c_attn"])
-    ad = init_adapter(cfg, sd, paths, 5002)
-    train(cfg, sd, ad, batches, steps, os.path.join(folder, "c_attn"), ["c_attn"], "testdata/ref/gpt2-tiny", True)
+    for k, (name, targets, fifo) in enumerate(cases):
+        ad = init_adapter(cfg, sd, target_paths(cfg, targets), seed + 1 + k)
+        train(cfg, sd, ad, batches, steps, os.path.join(folder, name), targets, base, fifo)
 
 
 def main():
     common.setup_torch()
     stories()
-    gpt2()
+    tiny("gpt2-tiny", [("c_attn", ["c_attn"], True)], 5001)
+    tiny("qwen2-tiny", [("qv", ["q_proj", "v_proj"], False)], 5101)
+    tiny("qwen3-tiny", [("all-linear", ["q_proj", "k_proj", "v_proj", "o_proj",
+                                        "gate_proj", "up_proj", "down_proj"], False)], 5201)
 
 
 if __name__ == "__main__":
