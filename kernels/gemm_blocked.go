@@ -23,9 +23,9 @@ import (
 const (
 	gemmMR = 6    // rows of a register tile
 	gemmNR = 16   // columns of a register tile (two 8-float vectors)
-	gemmKC = 256  // depth of a packed block: a (KC, NR) B panel is 16 KiB, in L1
-	gemmMC = 168  // rows of a packed A block: (MC, KC) is 168 KiB, in L2
-	gemmNC = 4080 // columns of a packed B block: (KC, NC) is 4 MiB, in L3
+	gemmKC = 384  // depth of a packed block: a (KC, NR) B panel is 24 KiB, in L1
+	gemmMC = 72   // rows of a packed A block: (MC, KC) is 108 KiB, in L2
+	gemmNC = 4080 // columns of a packed B block: (KC, NC) is 6 MiB, in L3
 
 	// gemmParallelMinFlops is the size (2·M·N·K) below which Gemm stays on
 	// the calling goroutine: waking workers costs a few microseconds.
@@ -94,7 +94,7 @@ func gemmThreads(M, N, K int) int {
 
 // gemmRun computes g's product of sizes M, N, K >= 0 on up to threads
 // workers with the micro-kernel kern. Each worker takes a contiguous range
-// of C's row tiles (or column tiles, when C is short and wide) and runs the
+// of C's row tiles (or column tiles, when C is wider than tall) and runs the
 // whole blocked algorithm on it with its own buffers, so the skinny LoRA
 // shapes split as well as the square ones, and results do not depend on the
 // number of threads: every C element sees the same sums in the same order.
@@ -116,7 +116,10 @@ func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 		gemmBlock(g, 0, M, 0, N, K, kern)
 		return
 	}
-	if mt >= 4*threads || mt >= nt {
+	// Each worker packs all of the operand that is not split, so split
+	// the longer side: with M split, the packing overhead relative to the
+	// multiply goes as 1/N + threads/M, with N split as threads/N + 1/M.
+	if (M >= N && mt >= threads) || nt < threads {
 		parallelFor(mt, threads, func(lo, hi int) {
 			gemmBlock(g, lo*gemmMR, min(hi*gemmMR, M), 0, N, K, kern)
 		})

@@ -152,11 +152,14 @@ func checkGemmCase(t *testing.T, cs gemmCase, kern microKernel, threads int) []f
 // in-place thresholds and the skinny LoRA shapes (r = 4, 8, 16, 64).
 var gemmTestShapes = [][3]int{
 	{0, 0, 0}, {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {1, 1, 1}, {1, 16, 1}, {6, 16, 1},
-	{6, 16, 4}, {7, 17, 5}, {5, 15, 3}, {13, 33, 29}, {12, 32, 256}, {12, 32, 257},
-	{2, 3, 600}, {169, 20, 9}, {175, 37, 11}, {25, 70, 300},
-	{48, 64, 260}, {49, 65, 260}, {48, 65, 7}, {49, 64, 7}, // in-place A/B edges
+	{6, 16, 4}, {7, 17, 5}, {5, 15, 3}, {13, 33, 29}, {12, 32, gemmKC}, {12, 32, gemmKC + 1},
+	{2, 3, 2*gemmKC + 7}, {gemmMC + 1, 20, 9}, {2*gemmMC + 7, 37, 11}, {25, 70, 300},
+	// In-place A (N <= gemmDirectN) and B (M <= gemmDirectM), across a KC block.
+	{gemmDirectM, gemmDirectN, gemmKC + 4}, {gemmDirectM + 1, gemmDirectN + 1, gemmKC + 4},
+	{gemmDirectM, gemmDirectN + 1, 7}, {gemmDirectM + 1, gemmDirectN, 7}, {gemmDirectM - 1, gemmDirectN - 1, 7},
+	// LoRA ranks r = 4, 8, 16, 64 on either side.
 	{64, 48, 4}, {64, 4, 48}, {100, 8, 70}, {70, 16, 100}, {16, 100, 64}, {64, 100, 16},
-	{20, 4100, 3}, // more than one NC block
+	{20, gemmNC + 20, 3}, // more than one NC block
 }
 
 func TestGemmMatchesReference(t *testing.T) {
