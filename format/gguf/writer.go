@@ -110,6 +110,9 @@ func Write(path string, kvs []KV, tensors []Tensor) error {
 		if len(t.Dims) > 0 && t.Dims[0]%info.blockSize != 0 {
 			return errf("tensor %q: row of %d elements is not a multiple of the %s block size %d", t.Name, t.Dims[0], t.Type, info.blockSize)
 		}
+		if n%info.blockSize != 0 {
+			return errf("tensor %q: %d elements are not a multiple of the %s block size %d", t.Name, n, t.Type, info.blockSize)
+		}
 		if want := n / info.blockSize * info.typeSize; len(t.Data) != want {
 			return errf("tensor %q: dims %v of %s need %d bytes, got %d", t.Name, t.Dims, t.Type, want, len(t.Data))
 		}

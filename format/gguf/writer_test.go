@@ -143,6 +143,7 @@ func TestWriteErrors(t *testing.T) {
 		{"duplicate tensor", nil, []Tensor{ok, ok}, `"w" appears twice`},
 		{"short data", nil, []Tensor{{Name: "s", Type: F32, Dims: []int{3}, Data: make([]byte, 8)}}, `"s": dims [3] of F32 need 12 bytes`},
 		{"partial block", nil, []Tensor{{Name: "q", Type: Q8_0, Dims: []int{16}, Data: make([]byte, 17)}}, `"q": row of 16`},
+		{"quantised scalar", nil, []Tensor{{Name: "qs", Type: Q8_0, Dims: nil, Data: nil}}, `"qs": 1 elements`},
 		{"too many dims", nil, []Tensor{{Name: "d", Type: F32, Dims: []int{1, 1, 1, 1, 1}, Data: make([]byte, 4)}}, `"d": 5 dims`},
 	}
 	for _, c := range cases {
