@@ -3,13 +3,17 @@ package kernels
 // AddForward writes out = a + b (the residual connection); out, a, b (N).
 // out may alias a or b.
 func AddForward(out, a, b []float32, N int) {
-	addForward(out, a, b, N)
+	vecChunks(N, func(lo, hi int) { vAdd(out[lo:hi], a[lo:hi], b[lo:hi]) })
 }
 
 // AddBackward accumulates da += dout and db += dout; da, db, dout (N).
 // A nil da or db is skipped.
 func AddBackward(da, db, dout []float32, N int) {
-	addBackward(da, db, dout, N)
+	for _, d := range [2][]float32{da, db} {
+		if d != nil {
+			vecChunks(N, func(lo, hi int) { vAddTo(d[lo:hi], dout[lo:hi]) })
+		}
+	}
 }
 
 func addForward[F float](out, a, b []F, N int) {

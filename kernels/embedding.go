@@ -13,7 +13,17 @@ func EmbeddingForward(out []float32, ids []int32, wte []float32, N, V, C int) {
 // dout[i]. dwte (V, C), dout (N, C), ids (N). A nil dwte (frozen table) is
 // not computed.
 func EmbeddingBackward(dwte, dout []float32, ids []int32, N, V, C int) {
-	embeddingBackward(dwte, dout, ids, N, V, C)
+	if dwte == nil {
+		return
+	}
+	// Rows are visited in order, so repeated ids sum deterministically.
+	for i := 0; i < N; i++ {
+		id := int(ids[i])
+		if id < 0 || id >= V {
+			panic(fmt.Sprintf("kernels.Embedding: id %d at position %d outside vocabulary of %d", id, i, V))
+		}
+		vAddTo(dwte[id*C:(id+1)*C], dout[i*C:(i+1)*C])
+	}
 }
 
 func embeddingForward[F float](out []F, ids []int32, wte []F, N, V, C int) {

@@ -9,7 +9,13 @@ import "math"
 // are saved for the backward pass. A nil b means no bias.
 func LayerNormForward(out, mean, rstd, inp, w, b []float32, N, C int, eps float32) {
 	ParallelFor(N, func(lo, hi int) {
-		layerNormForward(out[lo*C:hi*C], mean[lo:hi], rstd[lo:hi], inp[lo*C:hi*C], w, b, hi-lo, C, eps)
+		for i := lo; i < hi; i++ {
+			x := inp[i*C : (i+1)*C]
+			m := vSum(x) / float32(C)
+			r := float32(1 / math.Sqrt(float64(vSumSqDiff(x, m)/float32(C)+eps)))
+			vNormFwd(out[i*C:(i+1)*C], x, w, b, m, r)
+			mean[i], rstd[i] = m, r
+		}
 	})
 }
 
@@ -19,16 +25,41 @@ func LayerNormForward(out, mean, rstd, inp, w, b []float32, N, C int, eps float3
 // dinp (N, C), dw (C), db (C), dout (N, C), inp (N, C), w (C), mean (N),
 // rstd (N). Nil dinp, dw or db are skipped.
 func LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd []float32, N, C int) {
-	// dw and db sum over rows, so rows are split across threads only for
-	// dinp; the parameter gradients run in one pass to stay deterministic.
 	if dinp != nil {
 		ParallelFor(N, func(lo, hi int) {
-			layerNormBackward(dinp[lo*C:hi*C], nil, nil, dout[lo*C:hi*C], inp[lo*C:hi*C], w, mean[lo:hi], rstd[lo:hi], hi-lo, C)
+			for i := lo; i < hi; i++ {
+				g, x := dout[i*C:(i+1)*C], inp[i*C:(i+1)*C]
+				sdn, sdnn := vNormBwdDots(g, w, x, mean[i], rstd[i])
+				vNormBwd(dinp[i*C:(i+1)*C], g, w, x, mean[i], rstd[i], sdn/float32(C), sdnn/float32(C))
+			}
 		})
 	}
-	if dw != nil || db != nil {
-		layerNormBackward(nil, dw, db, dout, inp, w, mean, rstd, N, C)
+	normParamGrads(dw, db, dout, inp, mean, rstd, N, C)
+}
+
+// normParamGrads accumulates dw += Σ_rows dout·(x-mean)·rstd and
+// db += Σ_rows dout (mean nil means 0: RMSNorm). Threads split the
+// channels, not the rows, so the sums keep their order: deterministic.
+func normParamGrads(dw, db, dout, inp, mean, rstd []float32, N, C int) {
+	if dw == nil && db == nil {
+		return
 	}
+	ParallelFor((C+7)/8, func(lo, hi int) {
+		c0, c1 := lo*8, min(hi*8, C)
+		for i := 0; i < N; i++ {
+			g := dout[i*C+c0 : i*C+c1]
+			if dw != nil {
+				var m float32
+				if mean != nil {
+					m = mean[i]
+				}
+				vNormDw(dw[c0:c1], g, inp[i*C+c0:i*C+c1], m, rstd[i])
+			}
+			if db != nil {
+				vAddTo(db[c0:c1], g)
+			}
+		}
+	})
 }
 
 func layerNormForward[F float](out, mean, rstd, inp, w, b []F, N, C int, eps F) {

@@ -91,8 +91,15 @@ func TestNormsKnown(t *testing.T) {
 }
 
 func TestNormsFloat32(t *testing.T) {
-	rng := rand.New(rand.NewPCG(20, 21))
-	N, C := 37, 96
+	vecPaths(t, func(t *testing.T) {
+		for _, C := range []int{96, 77} { // vector body only, and with a tail
+			testNormsFloat32(t, 37, C)
+		}
+	})
+}
+
+func testNormsFloat32(t *testing.T, N, C int) {
+	rng := rand.New(rand.NewPCG(20, uint64(C)))
 	x, w, b := randF32(rng, N*C, 3), randF32(rng, C, 1), randF32(rng, C, 1)
 	dout := randF32(rng, N*C, 1)
 	x64, w64, b64, dout64 := to64(x), to64(w), to64(b), to64(dout)
@@ -121,6 +128,27 @@ func TestNormsFloat32(t *testing.T) {
 	assertClose(t, "rmsnorm out", out, o64, 1e-5, 1e-5)
 	assertClose(t, "rmsnorm dx", dx, dx64, 1e-5, 1e-4)
 	assertClose(t, "rmsnorm dw", dw, dw64, 1e-4, 1e-4)
+}
+
+func TestAddEmbeddingFloat32(t *testing.T) {
+	vecPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(40, 41))
+		N, V, C := 9, 5, 13
+		ids := []int32{4, 4, 0, 1, 4, 2, 3, 0, 4}
+		wte, other, dout := randF32(rng, V*C, 1), randF32(rng, N*C, 1), randF32(rng, N*C, 1)
+		out, dwte, da := make([]float32, N*C), randF32(rng, V*C, 1), randF32(rng, N*C, 1)
+		out64, dwte64, da64 := make([]float64, N*C), to64(dwte), to64(da)
+		EmbeddingForward(out, ids, wte, N, V, C)
+		AddForward(out, out, other, N*C)
+		AddBackward(da, nil, dout, N*C)
+		EmbeddingBackward(dwte, da, ids, N, V, C)
+		embeddingForward(out64, ids, to64(wte), N, V, C)
+		addForward(out64, out64, to64(other), N*C)
+		addBackward(da64, nil, to64(dout), N*C)
+		embeddingBackward(dwte64, da64, ids, N, V, C)
+		assertClose(t, "out", out, out64, 1e-7, 1e-7)
+		assertClose(t, "dwte", dwte, dwte64, 1e-6, 1e-6)
+	})
 }
 
 // TestActivationsFloat32 runs the fast paths on sizes that cover the vector

@@ -10,7 +10,12 @@ import "math"
 // out may alias inp.
 func RMSNormForward(out, rstd, inp, w []float32, N, C int, eps float32) {
 	ParallelFor(N, func(lo, hi int) {
-		rmsNormForward(out[lo*C:hi*C], rstd[lo:hi], inp[lo*C:hi*C], w, hi-lo, C, eps)
+		for i := lo; i < hi; i++ {
+			x := inp[i*C : (i+1)*C]
+			r := float32(1 / math.Sqrt(float64(vSumSqDiff(x, 0)/float32(C)+eps)))
+			vNormFwd(out[i*C:(i+1)*C], x, w, nil, 0, r)
+			rstd[i] = r
+		}
 	})
 }
 
@@ -21,12 +26,14 @@ func RMSNormForward(out, rstd, inp, w []float32, N, C int, eps float32) {
 func RMSNormBackward(dinp, dw, dout, inp, w, rstd []float32, N, C int) {
 	if dinp != nil {
 		ParallelFor(N, func(lo, hi int) {
-			rmsNormBackward(dinp[lo*C:hi*C], nil, dout[lo*C:hi*C], inp[lo*C:hi*C], w, rstd[lo:hi], hi-lo, C)
+			for i := lo; i < hi; i++ {
+				g, x := dout[i*C:(i+1)*C], inp[i*C:(i+1)*C]
+				_, sdnn := vNormBwdDots(g, w, x, 0, rstd[i])
+				vNormBwd(dinp[i*C:(i+1)*C], g, w, x, 0, rstd[i], 0, sdnn/float32(C))
+			}
 		})
 	}
-	if dw != nil {
-		rmsNormBackward(nil, dw, dout, inp, w, rstd, N, C)
-	}
+	normParamGrads(dw, nil, dout, inp, nil, rstd, N, C)
 }
 
 func rmsNormForward[F float](out, rstd, inp, w []F, N, C int, eps F) {

@@ -43,7 +43,11 @@ func exp32(x float32) float32 {
 	case x != x:
 		return x
 	}
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	// Round x·log2e to nearest even by adding and subtracting 1.5·2^23:
+	// branch-free, no call (Go does not reassociate float arithmetic).
+	const round = 1 << 23 * 1.5
+	t := x*log2e + round
+	n := t - round
 	r := x - n*ln2Hi - n*ln2Lo
 	p := ((((expP0*r+expP1)*r+expP2)*r+expP3)*r+expP4)*r + expP5
 	p = p*r*r + r + 1

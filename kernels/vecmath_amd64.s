@@ -952,3 +952,274 @@ sc_loop:
 sc_done:
 	VZEROUPPER
 	RET
+
+// func sumAVX2(x []float32) float32
+// Requires: AVX, SSE
+TEXT ·sumAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	XORQ   DX, DX
+
+sumAVX2_loop:
+	CMPQ   DX, CX
+	JAE    sumAVX2_done
+	VADDPS (AX)(DX*4), Y0, Y0
+	ADDQ   $0x08, DX
+	JMP    sumAVX2_loop
+
+sumAVX2_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VPSHUFD      $0x01, X0, X1
+	VADDSS       X1, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqDiffAVX2(x []float32, m float32) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·sumSqDiffAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        m+24(FP), X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+	XORQ         DX, DX
+
+sumSqDiffAVX2_loop:
+	CMPQ        DX, CX
+	JAE         sumSqDiffAVX2_done
+	VMOVUPS     (AX)(DX*4), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD231PS Y2, Y2, Y1
+	ADDQ        $0x08, DX
+	JMP         sumSqDiffAVX2_loop
+
+sumSqDiffAVX2_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VPSHUFD      $0x01, X1, X0
+	VADDSS       X0, X1, X1
+	MOVSS        X1, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func normFwdAVX2(out []float32, x []float32, w []float32, m float32, r float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·normFwdAVX2(SB), NOSPLIT, $0-80
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	MOVQ         out_len+8(FP), BX
+	MOVSS        m+72(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        r+76(FP), X1
+	VBROADCASTSS X1, Y1
+	XORQ         SI, SI
+
+normFwdAVX2_loop:
+	CMPQ    SI, BX
+	JAE     normFwdAVX2_done
+	VMOVUPS (CX)(SI*4), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMULPS  (DX)(SI*4), Y2, Y2
+	VMOVUPS Y2, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     normFwdAVX2_loop
+
+normFwdAVX2_done:
+	VZEROUPPER
+	RET
+
+// func normFwdBiasAVX2(out []float32, x []float32, w []float32, b []float32, m float32, r float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·normFwdBiasAVX2(SB), NOSPLIT, $0-104
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	MOVQ         b_base+72(FP), BX
+	MOVQ         out_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        r+100(FP), X1
+	VBROADCASTSS X1, Y1
+	XORQ         DI, DI
+
+normFwdBiasAVX2_loop:
+	CMPQ        DI, SI
+	JAE         normFwdBiasAVX2_done
+	VMOVUPS     (CX)(DI*4), Y2
+	VSUBPS      Y0, Y2, Y2
+	VMULPS      Y1, Y2, Y2
+	VMOVUPS     (DX)(DI*4), Y3
+	VFMADD213PS (BX)(DI*4), Y3, Y2
+	VMOVUPS     Y2, (AX)(DI*4)
+	ADDQ        $0x08, DI
+	JMP         normFwdBiasAVX2_loop
+
+normFwdBiasAVX2_done:
+	VZEROUPPER
+	RET
+
+// func normBwdDotsAVX2(g []float32, w []float32, x []float32, m float32, r float32) (sdn float32, sdnn float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·normBwdDotsAVX2(SB), NOSPLIT, $0-88
+	MOVQ         g_base+0(FP), AX
+	MOVQ         w_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         g_len+8(FP), BX
+	MOVSS        m+72(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        r+76(FP), X1
+	VBROADCASTSS X1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	XORQ         SI, SI
+
+normBwdDotsAVX2_loop:
+	CMPQ        SI, BX
+	JAE         normBwdDotsAVX2_done
+	VMOVUPS     (AX)(SI*4), Y4
+	VMULPS      (CX)(SI*4), Y4, Y4
+	VADDPS      Y4, Y2, Y2
+	VMOVUPS     (DX)(SI*4), Y5
+	VSUBPS      Y0, Y5, Y5
+	VMULPS      Y1, Y5, Y5
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x08, SI
+	JMP         normBwdDotsAVX2_loop
+
+normBwdDotsAVX2_done:
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VPSHUFD      $0x01, X2, X0
+	VADDSS       X0, X2, X2
+	MOVSS        X2, sdn+80(FP)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VPSHUFD      $0x01, X3, X0
+	VADDSS       X0, X3, X3
+	MOVSS        X3, sdnn+84(FP)
+	VZEROUPPER
+	RET
+
+// func normBwdAVX2(d []float32, g []float32, w []float32, x []float32, m float32, r float32, a float32, c float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·normBwdAVX2(SB), NOSPLIT, $0-112
+	MOVQ         d_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	MOVQ         x_base+72(FP), BX
+	MOVQ         d_len+8(FP), SI
+	MOVSS        m+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        r+100(FP), X1
+	VBROADCASTSS X1, Y1
+	MOVSS        a+104(FP), X2
+	VBROADCASTSS X2, Y2
+	MOVSS        c+108(FP), X3
+	VBROADCASTSS X3, Y3
+	XORQ         DI, DI
+
+normBwdAVX2_loop:
+	CMPQ        DI, SI
+	JAE         normBwdAVX2_done
+	VMOVUPS     (BX)(DI*4), Y4
+	VSUBPS      Y0, Y4, Y4
+	VMULPS      Y1, Y4, Y4
+	VMULPS      Y3, Y4, Y4
+	VMOVUPS     (CX)(DI*4), Y5
+	VMULPS      (DX)(DI*4), Y5, Y5
+	VSUBPS      Y2, Y5, Y5
+	VSUBPS      Y4, Y5, Y5
+	VMOVUPS     (AX)(DI*4), Y4
+	VFMADD231PS Y1, Y5, Y4
+	VMOVUPS     Y4, (AX)(DI*4)
+	ADDQ        $0x08, DI
+	JMP         normBwdAVX2_loop
+
+normBwdAVX2_done:
+	VZEROUPPER
+	RET
+
+// func normDwAVX2(dw []float32, g []float32, x []float32, m float32, r float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·normDwAVX2(SB), NOSPLIT, $0-80
+	MOVQ         dw_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         x_base+48(FP), DX
+	MOVQ         dw_len+8(FP), BX
+	MOVSS        m+72(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        r+76(FP), X1
+	VBROADCASTSS X1, Y1
+	XORQ         SI, SI
+
+normDwAVX2_loop:
+	CMPQ        SI, BX
+	JAE         normDwAVX2_done
+	VMOVUPS     (DX)(SI*4), Y2
+	VSUBPS      Y0, Y2, Y2
+	VMULPS      Y1, Y2, Y2
+	VMOVUPS     (AX)(SI*4), Y3
+	VFMADD231PS (CX)(SI*4), Y2, Y3
+	VMOVUPS     Y3, (AX)(SI*4)
+	ADDQ        $0x08, SI
+	JMP         normDwAVX2_loop
+
+normDwAVX2_done:
+	VZEROUPPER
+	RET
+
+// func addToAVX2(d []float32, g []float32)
+// Requires: AVX
+TEXT ·addToAVX2(SB), NOSPLIT, $0-48
+	MOVQ d_base+0(FP), AX
+	MOVQ g_base+24(FP), CX
+	MOVQ d_len+8(FP), DX
+	XORQ BX, BX
+
+addToAVX2_loop:
+	CMPQ    BX, DX
+	JAE     addToAVX2_done
+	VMOVUPS (CX)(BX*4), Y0
+	VADDPS  (AX)(BX*4), Y0, Y0
+	VMOVUPS Y0, (AX)(BX*4)
+	ADDQ    $0x08, BX
+	JMP     addToAVX2_loop
+
+addToAVX2_done:
+	VZEROUPPER
+	RET
+
+// func addAVX2(out []float32, a []float32, b []float32)
+// Requires: AVX
+TEXT ·addAVX2(SB), NOSPLIT, $0-72
+	MOVQ out_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ out_len+8(FP), BX
+	XORQ SI, SI
+
+addAVX2_loop:
+	CMPQ    SI, BX
+	JAE     addAVX2_done
+	VMOVUPS (CX)(SI*4), Y0
+	VADDPS  (DX)(SI*4), Y0, Y0
+	VMOVUPS Y0, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     addAVX2_loop
+
+addAVX2_done:
+	VZEROUPPER
+	RET

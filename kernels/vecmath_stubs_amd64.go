@@ -63,3 +63,48 @@ func expAffineAVX2(dst []float32, src []float32, a float32, b float32) float32
 //
 //go:noescape
 func scaleAVX2(x []float32, a float32)
+
+// sumAVX2 returns Σ x.
+//
+//go:noescape
+func sumAVX2(x []float32) float32
+
+// sumSqDiffAVX2 returns Σ (x-m)².
+//
+//go:noescape
+func sumSqDiffAVX2(x []float32, m float32) float32
+
+// normFwdAVX2 writes out = (x-m)·r·w.
+//
+//go:noescape
+func normFwdAVX2(out []float32, x []float32, w []float32, m float32, r float32)
+
+// normFwdBiasAVX2 writes out = (x-m)·r·w + b.
+//
+//go:noescape
+func normFwdBiasAVX2(out []float32, x []float32, w []float32, b []float32, m float32, r float32)
+
+// normBwdDotsAVX2 returns Σ g·w and Σ g·w·(x-m)·r.
+//
+//go:noescape
+func normBwdDotsAVX2(g []float32, w []float32, x []float32, m float32, r float32) (sdn float32, sdnn float32)
+
+// normBwdAVX2 adds r·(g·w - a - (x-m)·r·c) to d.
+//
+//go:noescape
+func normBwdAVX2(d []float32, g []float32, w []float32, x []float32, m float32, r float32, a float32, c float32)
+
+// normDwAVX2 adds g·(x-m)·r to dw.
+//
+//go:noescape
+func normDwAVX2(dw []float32, g []float32, x []float32, m float32, r float32)
+
+// addToAVX2 adds g to d.
+//
+//go:noescape
+func addToAVX2(d []float32, g []float32)
+
+// addAVX2 writes out = a + b.
+//
+//go:noescape
+func addAVX2(out []float32, a []float32, b []float32)

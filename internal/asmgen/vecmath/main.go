@@ -318,6 +318,7 @@ func main() {
 	maxFunc()
 	expAffineFunc()
 	scaleFunc()
+	normFuncs()
 	build.Generate()
 }
 
@@ -414,4 +415,130 @@ func scaleFunc() {
 	build.Label("sc_done")
 	build.VZEROUPPER()
 	build.RET()
+}
+
+// vecFunc emits a loop over slices (length of the first, a multiple of 8)
+// with scalar float32 parameters broadcast to registers and nacc float32
+// sums returned in order.
+func vecFunc(name, sig, doc string, slices, scalars []string, nacc int,
+	body func(at []func() operand.Mem, sc, acc []reg.VecVirtual)) {
+	build.TEXT(name, build.NOSPLIT, sig)
+	build.Pragma("noescape")
+	build.Doc(doc)
+	ptrs := make([]reg.Register, len(slices))
+	for i, s := range slices {
+		ptrs[i] = build.Load(build.Param(s).Base(), build.GP64())
+	}
+	n := build.Load(build.Param(slices[0]).Len(), build.GP64())
+	sc := make([]reg.VecVirtual, len(scalars))
+	for i, s := range scalars {
+		sc[i] = build.YMM()
+		build.VBROADCASTSS(build.Load(build.Param(s), build.XMM()), sc[i])
+	}
+	acc := make([]reg.VecVirtual, nacc)
+	for i := range acc {
+		acc[i] = build.YMM()
+		build.VXORPS(acc[i], acc[i], acc[i])
+	}
+	i := build.GP64()
+	build.XORQ(i, i)
+	build.Label(name + "_loop")
+	build.CMPQ(i, n)
+	build.JAE(operand.LabelRef(name + "_done"))
+	at := make([]func() operand.Mem, len(slices))
+	for k, p := range ptrs {
+		at[k] = func() operand.Mem { return operand.Mem{Base: p, Index: i, Scale: 4} }
+	}
+	body(at, sc, acc)
+	build.ADDQ(operand.U8(8), i)
+	build.JMP(operand.LabelRef(name + "_loop"))
+	build.Label(name + "_done")
+	for k, a := range acc {
+		hsum(a, build.VADDPS, build.VADDSS)
+		build.Store(a.AsX(), build.ReturnIndex(k))
+	}
+	build.VZEROUPPER()
+	build.RET()
+}
+
+// normFuncs emits the row loops of LayerNorm and RMSNorm (RMSNorm is the
+// m = 0 case) and the plain sums and adds they and the residual need.
+func normFuncs() {
+	vecFunc("sumAVX2", "func(x []float32) float32", "sumAVX2 returns Σ x.", []string{"x"}, nil, 1,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			build.VADDPS(at[0](), acc[0], acc[0])
+		})
+	vecFunc("sumSqDiffAVX2", "func(x []float32, m float32) float32", "sumSqDiffAVX2 returns Σ (x-m)².",
+		[]string{"x"}, []string{"m"}, 1,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			d := load(at[0]())
+			build.VSUBPS(sc[0], d, d)
+			build.VFMADD231PS(d, d, acc[0])
+		})
+	vecFunc("normFwdAVX2", "func(out, x, w []float32, m, r float32)", "normFwdAVX2 writes out = (x-m)·r·w.",
+		[]string{"out", "x", "w"}, []string{"m", "r"}, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			d := load(at[1]())
+			build.VSUBPS(sc[0], d, d)
+			build.VMULPS(sc[1], d, d)
+			build.VMULPS(at[2](), d, d)
+			build.VMOVUPS(d, at[0]())
+		})
+	vecFunc("normFwdBiasAVX2", "func(out, x, w, b []float32, m, r float32)", "normFwdBiasAVX2 writes out = (x-m)·r·w + b.",
+		[]string{"out", "x", "w", "b"}, []string{"m", "r"}, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			d := load(at[1]())
+			build.VSUBPS(sc[0], d, d)
+			build.VMULPS(sc[1], d, d)
+			build.VFMADD213PS(at[3](), load(at[2]()), d) // d = w·d + b
+			build.VMOVUPS(d, at[0]())
+		})
+	vecFunc("normBwdDotsAVX2", "func(g, w, x []float32, m, r float32) (sdn, sdnn float32)",
+		"normBwdDotsAVX2 returns Σ g·w and Σ g·w·(x-m)·r.",
+		[]string{"g", "w", "x"}, []string{"m", "r"}, 2,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			dn := load(at[0]())
+			build.VMULPS(at[1](), dn, dn)
+			build.VADDPS(dn, acc[0], acc[0])
+			nx := load(at[2]())
+			build.VSUBPS(sc[0], nx, nx)
+			build.VMULPS(sc[1], nx, nx)
+			build.VFMADD231PS(dn, nx, acc[1])
+		})
+	vecFunc("normBwdAVX2", "func(d, g, w, x []float32, m, r, a, c float32)",
+		"normBwdAVX2 adds r·(g·w - a - (x-m)·r·c) to d.",
+		[]string{"d", "g", "w", "x"}, []string{"m", "r", "a", "c"}, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			nx := load(at[3]())
+			build.VSUBPS(sc[0], nx, nx)
+			build.VMULPS(sc[1], nx, nx)
+			build.VMULPS(sc[3], nx, nx) // n·c
+			dn := load(at[1]())
+			build.VMULPS(at[2](), dn, dn)
+			build.VSUBPS(sc[2], dn, dn)
+			build.VSUBPS(nx, dn, dn)
+			d := load(at[0]())
+			build.VFMADD231PS(sc[1], dn, d)
+			build.VMOVUPS(d, at[0]())
+		})
+	vecFunc("normDwAVX2", "func(dw, g, x []float32, m, r float32)", "normDwAVX2 adds g·(x-m)·r to dw.",
+		[]string{"dw", "g", "x"}, []string{"m", "r"}, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			nx := load(at[2]())
+			build.VSUBPS(sc[0], nx, nx)
+			build.VMULPS(sc[1], nx, nx)
+			d := load(at[0]())
+			build.VFMADD231PS(at[1](), nx, d)
+			build.VMOVUPS(d, at[0]())
+		})
+	vecFunc("addToAVX2", "func(d, g []float32)", "addToAVX2 adds g to d.", []string{"d", "g"}, nil, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			accumulate(at[0](), load(at[1]()))
+		})
+	vecFunc("addAVX2", "func(out, a, b []float32)", "addAVX2 writes out = a + b.", []string{"out", "a", "b"}, nil, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			v := load(at[1]())
+			build.VADDPS(at[2](), v, v)
+			build.VMOVUPS(v, at[0]())
+		})
 }
