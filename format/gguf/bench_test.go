@@ -26,3 +26,25 @@ func BenchmarkDequantize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseVocab parses a file holding a 150k-token vocabulary, the
+// size of Qwen's, to keep metadata parsing cheap.
+func BenchmarkParseVocab(b *testing.B) {
+	toks := make([]string, 150000)
+	scores := make([]float32, len(toks))
+	for i := range toks {
+		toks[i] = "tok" + string(rune('a'+i%26)) + string(rune('a'+i/26%26))
+		scores[i] = float32(-i)
+	}
+	path := b.TempDir() + "/vocab.gguf"
+	if err := Write(path, []KV{{"tokenizer.ggml.tokens", ArrayOf(toks)}, {"tokenizer.ggml.scores", ArrayOf(scores)}}, nil); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		f, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}

@@ -403,9 +403,9 @@ func (d *decoder) array(key string, elem ValueType, n int, depth int) (Value, er
 	case String:
 		xs := make([]string, 0, min(n, maxPrealloc))
 		for i := 0; i < n; i++ {
-			s, err := d.str(fmt.Sprintf("%s: element %d", what, i))
+			s, err := d.str(what)
 			if err != nil {
-				return Value{}, err
+				return Value{}, fmt.Errorf("%w (array element %d)", err, i)
 			}
 			xs = append(xs, s)
 		}
