@@ -259,6 +259,19 @@ func TestParseHandBuilt(t *testing.T) {
 	}
 }
 
+// TestParseV2: version 2 has the same layout as version 3.
+func TestParseV2(t *testing.T) {
+	s := handSpec()
+	s.version = 2
+	f, err := Parse("v2.gguf", s.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.Float32("a"); f.Version() != 2 || !slices.Equal(v, []float32{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("version %d, a = %v", f.Version(), v)
+	}
+}
+
 func u64p(v uint64) *uint64 { return &v }
 
 // TestParseBadInput: headers that lie or are corrupt each fail with an error
