@@ -15,12 +15,41 @@ import (
 	"github.com/loftml/loft/format/internal/half"
 )
 
-// Tensor is a named tensor to write: raw little-endian bytes of a dtype.
+// Tensor is a named tensor to write: raw little-endian bytes of a dtype, or
+// float32 values encoded to the dtype while writing.
 type Tensor struct {
 	Name  string
 	DType DType
 	Shape []int  // row-major
 	Data  []byte // len = numel * DType.Size()
+	// Values is used when Data is nil: numel values encoded to DType (F32,
+	// F16 or BF16) chunk by chunk as the file is written, so a large
+	// float32 model is saved without a second copy in memory.
+	Values []float32
+}
+
+// byteSize returns the bytes t occupies in the file.
+func (t Tensor) byteSize() int {
+	if t.Data == nil && t.Values != nil {
+		return len(t.Values) * t.DType.Size()
+	}
+	return len(t.Data)
+}
+
+// writeData writes t's bytes, encoding Values in chunks when Data is nil.
+func (t Tensor) writeData(w *bufio.Writer) error {
+	if t.Data != nil || t.Values == nil {
+		_, err := w.Write(t.Data)
+		return err
+	}
+	const chunk = 1 << 14
+	for i := 0; i < len(t.Values); i += chunk {
+		v := t.Values[i:min(i+chunk, len(t.Values))]
+		if _, err := w.Write(encodeFloat32(t.DType, v)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FromFloat32 encodes v (numel(shape) values, row-major) as dtype dt, which
@@ -36,27 +65,37 @@ func FromFloat32(name string, dt DType, shape []int, v []float32) (Tensor, error
 	if n != len(v) {
 		return Tensor{}, fmt.Errorf("safetensors: tensor %q: shape %v holds %d values, got %d", name, shape, n, len(v))
 	}
-	var b []byte
-	switch dt {
-	case F32:
-		b = make([]byte, 4*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-		}
-	case F16:
-		b = make([]byte, 2*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToF16(x))
-		}
-	case BF16:
-		b = make([]byte, 2*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToBF16(x))
-		}
-	default:
+	b := encodeFloat32(dt, v)
+	if b == nil {
 		return Tensor{}, fmt.Errorf("safetensors: tensor %q: FromFloat32 writes F32, F16 or BF16, not %s", name, dt)
 	}
 	return Tensor{Name: name, DType: dt, Shape: append([]int(nil), shape...), Data: b}, nil
+}
+
+// encodeFloat32 returns v encoded as dt (F32, F16 or BF16), or nil for
+// another dtype.
+func encodeFloat32(dt DType, v []float32) []byte {
+	switch dt {
+	case F32:
+		b := make([]byte, 4*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		return b
+	case F16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToF16(x))
+		}
+		return b
+	case BF16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToBF16(x))
+		}
+		return b
+	}
+	return nil
 }
 
 // Write writes tensors and metadata (e.g. {"format": "pt"}) to path as one
@@ -72,7 +111,7 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 		w.Write(n[:])
 		w.Write(header)
 		for _, i := range order {
-			if _, err := w.Write(tensors[i].Data); err != nil {
+			if err := tensors[i].writeData(w); err != nil {
 				return fmt.Errorf("safetensors %s: %w", path, err)
 			}
 		}
@@ -106,7 +145,14 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, []int, 
 			}
 			n *= d
 		}
-		if n*size != len(t.Data) {
+		if t.Data == nil && t.Values != nil {
+			if t.DType != F32 && t.DType != F16 && t.DType != BF16 {
+				return nil, nil, fmt.Errorf("tensor %q: Values are written as F32, F16 or BF16, not %s", t.Name, t.DType)
+			}
+			if len(t.Values) != n {
+				return nil, nil, fmt.Errorf("tensor %q: shape %v holds %d values, has %d", t.Name, t.Shape, n, len(t.Values))
+			}
+		} else if n*size != len(t.Data) {
 			return nil, nil, fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, has %d", t.Name, t.Shape, t.DType, n*size, len(t.Data))
 		}
 	}
@@ -125,7 +171,7 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, []int, 
 	var off int64
 	for _, i := range order {
 		begin[i] = off
-		off += int64(len(tensors[i].Data))
+		off += int64(tensors[i].byteSize())
 	}
 	byName := make([]int, len(tensors))
 	copy(byName, order)
@@ -157,7 +203,7 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, []int, 
 			}
 			h.WriteString(strconv.Itoa(d))
 		}
-		fmt.Fprintf(&h, `],"data_offsets":[%d,%d]}`, begin[i], begin[i]+int64(len(t.Data)))
+		fmt.Fprintf(&h, `],"data_offsets":[%d,%d]}`, begin[i], begin[i]+int64(t.byteSize()))
 	}
 	h.WriteByte('}')
 	for h.Len()%8 != 0 {
@@ -181,13 +227,13 @@ func WriteSharded(dir string, tensors []Tensor, metadata map[string]string, maxS
 	var cur []Tensor
 	var curBytes, total int64
 	for _, t := range sorted {
-		if len(cur) > 0 && curBytes+int64(len(t.Data)) > maxShardBytes {
+		if len(cur) > 0 && curBytes+int64(t.byteSize()) > maxShardBytes {
 			shards = append(shards, cur)
 			cur, curBytes = nil, 0
 		}
 		cur = append(cur, t)
-		curBytes += int64(len(t.Data))
-		total += int64(len(t.Data))
+		curBytes += int64(t.byteSize())
+		total += int64(t.byteSize())
 	}
 	if len(cur) > 0 || len(shards) == 0 {
 		shards = append(shards, cur)

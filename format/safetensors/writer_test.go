@@ -156,3 +156,44 @@ func TestWriteShardedRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteValues: tensors given as float32 Values (encoded while writing,
+// in chunks) make the same file as the same tensors encoded up front.
+func TestWriteValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	var eager, lazy []Tensor
+	for i, dt := range []DType{F32, BF16, F16} {
+		v := make([]float32, 40000+i) // several chunks, odd lengths
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		name := "t" + string(rune('a'+i))
+		e, err := FromFloat32(name, dt, []int{len(v)}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eager = append(eager, e)
+		lazy = append(lazy, Tensor{Name: name, DType: dt, Shape: []int{len(v)}, Values: v})
+	}
+	dir := t.TempDir()
+	pe, pl := filepath.Join(dir, "e.safetensors"), filepath.Join(dir, "l.safetensors")
+	if err := Write(pe, eager, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(pl, lazy, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	be, _ := os.ReadFile(pe)
+	bl, _ := os.ReadFile(pl)
+	if !slices.Equal(be, bl) {
+		t.Fatal("Values and Data give different files")
+	}
+	bad := []Tensor{{Name: "x", DType: I64, Shape: []int{1}, Values: []float32{1}}}
+	if err := Write(pl, bad, nil); err == nil || !strings.Contains(err.Error(), `"x"`) {
+		t.Errorf("I64 Values: err = %v", err)
+	}
+	bad = []Tensor{{Name: "y", DType: F32, Shape: []int{2}, Values: []float32{1}}}
+	if err := Write(pl, bad, nil); err == nil || !strings.Contains(err.Error(), `"y"`) {
+		t.Errorf("short Values: err = %v", err)
+	}
+}
