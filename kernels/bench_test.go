@@ -84,6 +84,7 @@ func BenchmarkVec(b *testing.B) {
 	b.Run("GELUTanhForward", func(b *testing.B) { benchVec(b, func(n int) { GELUTanhForward(y, x, n) }) })
 	b.Run("GELUTanhBackward", func(b *testing.B) { benchVec(b, func(n int) { GELUTanhBackward(y, w, x, n) }) })
 	b.Run("GELUErfForward", func(b *testing.B) { benchVec(b, func(n int) { GELUErfForward(y, x, n) }) })
+	b.Run("GELUErfBackward", func(b *testing.B) { benchVec(b, func(n int) { GELUErfBackward(y, w, x, n) }) })
 	b.Run("SiLUForward", func(b *testing.B) { benchVec(b, func(n int) { SiLUForward(y, x, n) }) })
 	b.Run("SiLUBackward", func(b *testing.B) { benchVec(b, func(n int) { SiLUBackward(y, w, x, n) }) })
 	b.Run("SwiGLUForward", func(b *testing.B) { benchVec(b, func(n int) { SwiGLUForward(y, x, w, n) }) })

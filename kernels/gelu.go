@@ -48,12 +48,51 @@ func GELUTanhBackward(dinp, dout, inp []float32, N int) {
 	})
 }
 
+// The float32 erf GELU uses Abramowitz & Stegun 7.1.26 for the normal
+// CDF: erfc(z) ≈ (a1·t + ... + a5·t⁵)·e^{-z²}, t = 1/(1 + p·z), z >= 0,
+// absolute error below 1.5e-7; with z = |x|/√2, e^{-z²} = e^{-x²/2} is
+// also the Gaussian density's exponential, shared by the backward pass.
+const (
+	erfP   = 0.3275911
+	erfA1  = 0.254829592
+	erfA2  = -0.284496736
+	erfA3  = 1.421413741
+	erfA4  = -1.453152027
+	erfA5  = 1.061405429
+	invSq2 = 0.7071067811865476 // 1/√2
+	invS2P = 0.3989422804014327 // 1/√(2π)
+)
+
+// normCDF32 returns Φ(x) and e^{-x²/2}.
+func normCDF32(x float32) (cdf, e float32) {
+	a := x
+	if a < 0 {
+		a = -a
+	}
+	t := 1 / (1 + erfP*invSq2*a)
+	e = exp32(-0.5 * x * x)
+	q := 0.5 * t * (erfA1 + t*(erfA2+t*(erfA3+t*(erfA4+t*erfA5)))) * e // Φ(-|x|)
+	if x < 0 {
+		return q, e
+	}
+	return 1 - q, e
+}
+
 // GELUErfForward writes out = x·Φ(x) = 0.5·x·(1 + erf(x/√2)); out, inp (N).
 // out may be inp.
 func GELUErfForward(out, inp []float32, N int) {
 	out, inp = out[:N], inp[:N]
 	vecChunks(N, func(lo, hi int) {
-		geluErfForward(out[lo:hi], inp[lo:hi], hi-lo)
+		o, x := out[lo:hi], inp[lo:hi]
+		if useVecAVX2 {
+			n := len(x) &^ 7
+			geluErfFwdAVX2(o[:n], x[:n])
+			o, x = o[n:], x[n:]
+		}
+		for i, v := range x {
+			c, _ := normCDF32(v)
+			o[i] = v * c
+		}
 	})
 }
 
@@ -62,7 +101,16 @@ func GELUErfForward(out, inp []float32, N int) {
 func GELUErfBackward(dinp, dout, inp []float32, N int) {
 	dinp, dout, inp = dinp[:N], dout[:N], inp[:N]
 	vecChunks(N, func(lo, hi int) {
-		geluErfBackward(dinp[lo:hi], dout[lo:hi], inp[lo:hi], hi-lo)
+		d, g, x := dinp[lo:hi], dout[lo:hi], inp[lo:hi]
+		if useVecAVX2 {
+			n := len(x) &^ 7
+			geluErfBwdAVX2(d[:n], g[:n], x[:n])
+			d, g, x = d[n:], g[n:], x[n:]
+		}
+		for i, v := range x {
+			c, e := normCDF32(v)
+			d[i] += g[i] * (c + v*invS2P*e)
+		}
 	})
 }
 

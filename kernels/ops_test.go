@@ -154,6 +154,10 @@ func TestAddEmbeddingFloat32(t *testing.T) {
 // TestActivationsFloat32 runs the fast paths on sizes that cover the vector
 // body, the scalar tail and the multi-threaded split.
 func TestActivationsFloat32(t *testing.T) {
+	vecPaths(t, testActivationsFloat32)
+}
+
+func testActivationsFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(22, 23))
 	for _, N := range []int{13, 100_003} {
 		x, up, dout := randF32(rng, N, 4), randF32(rng, N, 1), randF32(rng, N, 1)

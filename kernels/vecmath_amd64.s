@@ -304,6 +304,86 @@ DATA vm2Sqrt2Pi<>+24(SB)/4, $0x3fcc422a
 DATA vm2Sqrt2Pi<>+28(SB)/4, $0x3fcc422a
 GLOBL vm2Sqrt2Pi<>(SB), RODATA|NOPTR, $32
 
+DATA vmErfPS<>+0(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+4(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+8(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+12(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+16(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+20(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+24(SB)/4, $0x3e6d3388
+DATA vmErfPS<>+28(SB)/4, $0x3e6d3388
+GLOBL vmErfPS<>(SB), RODATA|NOPTR, $32
+
+DATA vmErfA1<>+0(SB)/4, $0x3e827906
+DATA vmErfA1<>+4(SB)/4, $0x3e827906
+DATA vmErfA1<>+8(SB)/4, $0x3e827906
+DATA vmErfA1<>+12(SB)/4, $0x3e827906
+DATA vmErfA1<>+16(SB)/4, $0x3e827906
+DATA vmErfA1<>+20(SB)/4, $0x3e827906
+DATA vmErfA1<>+24(SB)/4, $0x3e827906
+DATA vmErfA1<>+28(SB)/4, $0x3e827906
+GLOBL vmErfA1<>(SB), RODATA|NOPTR, $32
+
+DATA vmErfA2<>+0(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+4(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+8(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+12(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+16(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+20(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+24(SB)/4, $0xbe91a98e
+DATA vmErfA2<>+28(SB)/4, $0xbe91a98e
+GLOBL vmErfA2<>(SB), RODATA|NOPTR, $32
+
+DATA vmErfA3<>+0(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+4(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+8(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+12(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+16(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+20(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+24(SB)/4, $0x3fb5f0e3
+DATA vmErfA3<>+28(SB)/4, $0x3fb5f0e3
+GLOBL vmErfA3<>(SB), RODATA|NOPTR, $32
+
+DATA vmErfA4<>+0(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+4(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+8(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+12(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+16(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+20(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+24(SB)/4, $0xbfba00e3
+DATA vmErfA4<>+28(SB)/4, $0xbfba00e3
+GLOBL vmErfA4<>(SB), RODATA|NOPTR, $32
+
+DATA vmErfA5<>+0(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+4(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+8(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+12(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+16(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+20(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+24(SB)/4, $0x3f87dc22
+DATA vmErfA5<>+28(SB)/4, $0x3f87dc22
+GLOBL vmErfA5<>(SB), RODATA|NOPTR, $32
+
+DATA vmInvS2P<>+0(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+4(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+8(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+12(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+16(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+20(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+24(SB)/4, $0x3ecc422a
+DATA vmInvS2P<>+28(SB)/4, $0x3ecc422a
+GLOBL vmInvS2P<>(SB), RODATA|NOPTR, $32
+
+DATA vmNegHalf<>+0(SB)/4, $0xbf000000
+DATA vmNegHalf<>+4(SB)/4, $0xbf000000
+DATA vmNegHalf<>+8(SB)/4, $0xbf000000
+DATA vmNegHalf<>+12(SB)/4, $0xbf000000
+DATA vmNegHalf<>+16(SB)/4, $0xbf000000
+DATA vmNegHalf<>+20(SB)/4, $0xbf000000
+DATA vmNegHalf<>+24(SB)/4, $0xbf000000
+DATA vmNegHalf<>+28(SB)/4, $0xbf000000
+GLOBL vmNegHalf<>(SB), RODATA|NOPTR, $32
+
 // func expAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·expAVX2(SB), NOSPLIT, $0-48
@@ -601,6 +681,144 @@ geluTanhBwdAVX2_loop:
 	JMP          geluTanhBwdAVX2_loop
 
 geluTanhBwdAVX2_done:
+	VZEROUPPER
+	RET
+
+// func geluErfFwdAVX2(out []float32, inp []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluErfFwdAVX2(SB), NOSPLIT, $0-48
+	MOVQ out_base+0(FP), AX
+	MOVQ inp_base+24(FP), CX
+	MOVQ out_len+8(FP), DX
+	XORQ BX, BX
+
+geluErfFwdAVX2_loop:
+	CMPQ         BX, DX
+	JAE          geluErfFwdAVX2_done
+	VMOVUPS      (CX)(BX*4), Y0
+	VANDPS       vmAbs<>+0(SB), Y0, Y1
+	VMOVUPS      vmOne<>+0(SB), Y2
+	VFMADD132PS  vmErfPS<>+0(SB), Y2, Y1
+	VDIVPS       Y1, Y2, Y2
+	VMULPS       Y0, Y0, Y1
+	VMULPS       vmNegHalf<>+0(SB), Y1, Y1
+	VMOVUPS      vmExpHi<>+0(SB), Y4
+	VMINPS       Y1, Y4, Y3
+	VMOVUPS      vmExpLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       vmLog2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS vmLn2Hi<>+0(SB), Y5, Y3
+	VFNMADD231PS vmLn2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vmExpP0<>+0(SB), Y6
+	VFMADD213PS  vmExpP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y4
+	VFMADD213PS  Y3, Y4, Y6
+	VADDPS       vmOne<>+0(SB), Y6, Y6
+	VMOVUPS      vm127f<>+0(SB), Y4
+	VMINPS       Y5, Y4, Y4
+	VSUBPS       Y4, Y5, Y5
+	VFMADD231PS  Y5, Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       vm127i<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1e, vmExpHi<>+0(SB), Y1, Y4
+	VBLENDVPS    Y4, vmInf<>+0(SB), Y6, Y6
+	VCMPPS       $0x11, vmExpLo<>+0(SB), Y1, Y4
+	VANDNPS      Y6, Y4, Y6
+	VMOVUPS      vmErfA5<>+0(SB), Y1
+	VFMADD213PS  vmErfA4<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA3<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA2<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA1<>+0(SB), Y2, Y1
+	VMULPS       Y2, Y1, Y1
+	VMULPS       vmHalf<>+0(SB), Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMOVUPS      vmOne<>+0(SB), Y2
+	VSUBPS       Y1, Y2, Y2
+	VBLENDVPS    Y0, Y1, Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          geluErfFwdAVX2_loop
+
+geluErfFwdAVX2_done:
+	VZEROUPPER
+	RET
+
+// func geluErfBwdAVX2(dinp []float32, dout []float32, inp []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluErfBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dinp_base+0(FP), AX
+	MOVQ dout_base+24(FP), CX
+	MOVQ inp_base+48(FP), DX
+	MOVQ dinp_len+8(FP), BX
+	XORQ SI, SI
+
+geluErfBwdAVX2_loop:
+	CMPQ         SI, BX
+	JAE          geluErfBwdAVX2_done
+	VMOVUPS      (DX)(SI*4), Y0
+	VANDPS       vmAbs<>+0(SB), Y0, Y1
+	VMOVUPS      vmOne<>+0(SB), Y2
+	VFMADD132PS  vmErfPS<>+0(SB), Y2, Y1
+	VDIVPS       Y1, Y2, Y2
+	VMULPS       Y0, Y0, Y1
+	VMULPS       vmNegHalf<>+0(SB), Y1, Y1
+	VMOVUPS      vmExpHi<>+0(SB), Y4
+	VMINPS       Y1, Y4, Y3
+	VMOVUPS      vmExpLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       vmLog2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VFNMADD231PS vmLn2Hi<>+0(SB), Y5, Y3
+	VFNMADD231PS vmLn2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vmExpP0<>+0(SB), Y6
+	VFMADD213PS  vmExpP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vmExpP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y4
+	VFMADD213PS  Y3, Y4, Y6
+	VADDPS       vmOne<>+0(SB), Y6, Y6
+	VMOVUPS      vm127f<>+0(SB), Y4
+	VMINPS       Y5, Y4, Y4
+	VSUBPS       Y4, Y5, Y5
+	VFMADD231PS  Y5, Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       vm127i<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1e, vmExpHi<>+0(SB), Y1, Y4
+	VBLENDVPS    Y4, vmInf<>+0(SB), Y6, Y6
+	VCMPPS       $0x11, vmExpLo<>+0(SB), Y1, Y4
+	VANDNPS      Y6, Y4, Y6
+	VMOVUPS      vmErfA5<>+0(SB), Y1
+	VFMADD213PS  vmErfA4<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA3<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA2<>+0(SB), Y2, Y1
+	VFMADD213PS  vmErfA1<>+0(SB), Y2, Y1
+	VMULPS       Y2, Y1, Y1
+	VMULPS       vmHalf<>+0(SB), Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMOVUPS      vmOne<>+0(SB), Y2
+	VSUBPS       Y1, Y2, Y2
+	VBLENDVPS    Y0, Y1, Y2, Y2
+	VMULPS       vmInvS2P<>+0(SB), Y6, Y6
+	VFMADD231PS  Y0, Y6, Y2
+	VMOVUPS      (AX)(SI*4), Y0
+	VFMADD231PS  (CX)(SI*4), Y2, Y0
+	VMOVUPS      Y0, (AX)(SI*4)
+	ADDQ         $0x08, SI
+	JMP          geluErfBwdAVX2_loop
+
+geluErfBwdAVX2_done:
 	VZEROUPPER
 	RET
 

@@ -14,6 +14,8 @@ func tanhAVX2(dst, src []float32)                            { panic(noAsm) }
 func sigmoidAVX2(dst, src []float32)                         { panic(noAsm) }
 func geluTanhFwdAVX2(out, inp []float32)                     { panic(noAsm) }
 func geluTanhBwdAVX2(dinp, dout, inp []float32)              { panic(noAsm) }
+func geluErfFwdAVX2(out, inp []float32)                      { panic(noAsm) }
+func geluErfBwdAVX2(dinp, dout, inp []float32)               { panic(noAsm) }
 func siluFwdAVX2(out, inp []float32)                         { panic(noAsm) }
 func siluBwdAVX2(dinp, dout, inp []float32)                  { panic(noAsm) }
 func swigluFwdAVX2(out, gate, up []float32)                  { panic(noAsm) }

@@ -29,6 +29,16 @@ func geluTanhFwdAVX2(out []float32, inp []float32)
 //go:noescape
 func geluTanhBwdAVX2(dinp []float32, dout []float32, inp []float32)
 
+// geluErfFwdAVX2 writes out = x·Φ(x).
+//
+//go:noescape
+func geluErfFwdAVX2(out []float32, inp []float32)
+
+// geluErfBwdAVX2 adds dout·(Φ(x) + x·φ(x)) to dinp.
+//
+//go:noescape
+func geluErfBwdAVX2(dinp []float32, dout []float32, inp []float32)
+
 // siluFwdAVX2 writes out = x·σ(x).
 //
 //go:noescape

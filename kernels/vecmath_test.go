@@ -131,7 +131,7 @@ func TestVecPathsAgree(t *testing.T) {
 		old := useVecAVX2
 		useVecAVX2 = asm
 		defer func() { useVecAVX2 = old }()
-		outs := make([][]float32, 8)
+		outs := make([][]float32, 10)
 		for i := range outs {
 			outs[i] = make([]float32, n)
 		}
@@ -142,6 +142,8 @@ func TestVecPathsAgree(t *testing.T) {
 		SwiGLUForward(outs[4], x, x, n)
 		SwiGLUBackward(outs[5], outs[6], x, x, x, n)
 		SoftmaxForward(outs[7], x, 1, n)
+		GELUErfForward(outs[8], x, n)
+		GELUErfBackward(outs[9], x, x, n)
 		return outs
 	}
 	a, g := run(true), run(false)

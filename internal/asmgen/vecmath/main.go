@@ -37,6 +37,8 @@ var (
 	cTanhT                                 [5]operand.Mem
 	cGeluA, cGeluA3, cSqrt2Pi, c2Sqrt2Pi   operand.Mem
 	cNegInf                                operand.Mem
+	cErfPS, cInvS2P, cNegHalf              operand.Mem
+	cErfA                                  [5]operand.Mem
 )
 
 func vconst(name string, bits uint32) operand.Mem {
@@ -77,6 +79,37 @@ func constants() {
 	cGeluA3 = fconst("vmGeluA3", 3*0.044715)
 	cSqrt2Pi = fconst("vmSqrt2Pi", 0.7978845608028654)
 	c2Sqrt2Pi = fconst("vm2Sqrt2Pi", 2*0.7978845608028654)
+	cErfPS = fconst("vmErfPS", 0.3275911*0.7071067811865476)
+	for i, a := range []float64{0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429} {
+		cErfA[i] = fconst("vmErfA"+string(rune('1'+i)), a)
+	}
+	cInvS2P = fconst("vmInvS2P", 0.3989422804014327)
+	cNegHalf = fconst("vmNegHalf", -0.5)
+}
+
+// normCDF returns Φ(x) and e^{-x²/2} in fresh registers, by Abramowitz &
+// Stegun 7.1.26 as normCDF32 in kernels/gelu.go.
+func normCDF(x reg.VecVirtual) (cdf, e reg.VecVirtual) {
+	a := build.YMM()
+	build.VANDPS(cAbs, x, a)
+	t := bcast(cOne)
+	build.VFMADD132PS(cErfPS, t, a) // a = p·|x|/√2 + 1
+	build.VDIVPS(a, t, t)           // t = 1/a
+	h := build.YMM()
+	build.VMULPS(x, x, h)
+	build.VMULPS(cNegHalf, h, h)
+	e = exp(h)
+	q := bcast(cErfA[4])
+	for k := 3; k >= 0; k-- {
+		build.VFMADD213PS(cErfA[k], t, q)
+	}
+	build.VMULPS(t, q, q)
+	build.VMULPS(cHalf, q, q)
+	build.VMULPS(e, q, q) // Φ(-|x|)
+	cdf = bcast(cOne)
+	build.VSUBPS(q, cdf, cdf)
+	build.VBLENDVPS(x, q, cdf, cdf) // sign bit of x set: Φ(x) = Φ(-|x|)
+	return cdf, e
 }
 
 // bcast loads a constant into a fresh register.
@@ -261,6 +294,26 @@ func main() {
 			build.VFMADD132PS(cTwo, s, t) // t = 2t + s
 			d := load(at[0]())
 			build.VFMADD231PS(at[1](), t, d) // d += dout·t
+			build.VMOVUPS(d, at[0]())
+		})
+
+	elementwise("geluErfFwdAVX2", "func(out, inp []float32)", "geluErfFwdAVX2 writes out = x·Φ(x).",
+		[]string{"out", "inp"},
+		func(at []func() operand.Mem) {
+			x := load(at[1]())
+			c, _ := normCDF(x)
+			build.VMULPS(x, c, c)
+			build.VMOVUPS(c, at[0]())
+		})
+	elementwise("geluErfBwdAVX2", "func(dinp, dout, inp []float32)", "geluErfBwdAVX2 adds dout·(Φ(x) + x·φ(x)) to dinp.",
+		[]string{"dinp", "dout", "inp"},
+		func(at []func() operand.Mem) {
+			x := load(at[2]())
+			c, e := normCDF(x)
+			build.VMULPS(cInvS2P, e, e)
+			build.VFMADD231PS(x, e, c) // c += φ(x)·x
+			d := load(at[0]())
+			build.VFMADD231PS(at[1](), c, d)
 			build.VMOVUPS(d, at[0]())
 		})
 
