@@ -21,6 +21,28 @@ type Tensor struct {
 	Type Type
 	Dims []int  // ne order: Dims[0] fastest (reverse of a PyTorch shape)
 	Data []byte // exactly the bytes of the dims in Type
+	// Values is used when Data is nil: the float32 values (Dims[0]
+	// fastest), encoded to Type (F32, F16, BF16 or Q8_0) chunk by chunk as
+	// the file is written, so a large model is exported without a second
+	// copy in memory.
+	Values []float32
+}
+
+// encodeValues encodes float32 values as t (F32, F16, BF16, or Q8_0 with a
+// multiple of 32 values); ok is false for other types.
+func encodeValues(t Type, v []float32) (b []byte, ok bool, err error) {
+	switch t {
+	case F32:
+		return EncodeF32(v), true, nil
+	case F16:
+		return EncodeF16(v), true, nil
+	case BF16:
+		return EncodeBF16(v), true, nil
+	case Q8_0:
+		b, err := QuantizeQ8_0(v)
+		return b, true, err
+	}
+	return nil, false, nil
 }
 
 // FromFloat32 encodes v (Dims[0] fastest) as a tensor of type t: F32, F16,
@@ -36,27 +58,17 @@ func FromFloat32(name string, t Type, dims []int, v []float32) (Tensor, error) {
 	if n != len(v) {
 		return Tensor{}, fmt.Errorf("gguf: tensor %q: dims %v hold %d values, got %d", name, dims, n, len(v))
 	}
-	tt := Tensor{Name: name, Type: t, Dims: append([]int(nil), dims...)}
-	switch t {
-	case F32:
-		tt.Data = EncodeF32(v)
-	case F16:
-		tt.Data = EncodeF16(v)
-	case BF16:
-		tt.Data = EncodeBF16(v)
-	case Q8_0:
-		if len(dims) > 0 && dims[0]%32 != 0 {
-			return Tensor{}, fmt.Errorf("gguf: tensor %q: Q8_0 rows need a multiple of 32 elements, dims %v", name, dims)
-		}
-		b, err := QuantizeQ8_0(v)
-		if err != nil {
-			return Tensor{}, fmt.Errorf("gguf: tensor %q: %w", name, err)
-		}
-		tt.Data = b
-	default:
+	if t == Q8_0 && len(dims) > 0 && dims[0]%32 != 0 {
+		return Tensor{}, fmt.Errorf("gguf: tensor %q: Q8_0 rows need a multiple of 32 elements, dims %v", name, dims)
+	}
+	b, ok, err := encodeValues(t, v)
+	if !ok {
 		return Tensor{}, fmt.Errorf("gguf: tensor %q: FromFloat32 writes F32, F16, BF16 or Q8_0, not %s", name, t)
 	}
-	return tt, nil
+	if err != nil {
+		return Tensor{}, fmt.Errorf("gguf: tensor %q: %w", name, err)
+	}
+	return Tensor{Name: name, Type: t, Dims: append([]int(nil), dims...), Data: b}, nil
 }
 
 // Write writes a GGUF v3 file: the metadata in the given order, then the
@@ -113,11 +125,19 @@ func Write(path string, kvs []KV, tensors []Tensor) error {
 		if n%info.blockSize != 0 {
 			return errf("tensor %q: %d elements are not a multiple of the %s block size %d", t.Name, n, t.Type, info.blockSize)
 		}
-		if want := n / info.blockSize * info.typeSize; len(t.Data) != want {
+		want := n / info.blockSize * info.typeSize
+		if t.Data == nil && t.Values != nil {
+			if _, ok, _ := encodeValues(t.Type, nil); !ok {
+				return errf("tensor %q: Values are written as F32, F16, BF16 or Q8_0, not %s", t.Name, t.Type)
+			}
+			if len(t.Values) != n {
+				return errf("tensor %q: dims %v hold %d values, got %d", t.Name, t.Dims, n, len(t.Values))
+			}
+		} else if len(t.Data) != want {
 			return errf("tensor %q: dims %v of %s need %d bytes, got %d", t.Name, t.Dims, t.Type, want, len(t.Data))
 		}
 		offsets[i] = off
-		off = pad(off + int64(len(t.Data)))
+		off = pad(off + int64(want))
 	}
 	return fileio.WriteAtomic(path, func(w *bufio.Writer) error {
 		e := &encoder{w: w}
@@ -142,7 +162,19 @@ func Write(path string, kvs []KV, tensors []Tensor) error {
 		e.zeros(pad(e.n) - e.n)
 		start := e.n
 		for _, t := range tensors {
-			e.bytes(t.Data)
+			if t.Data == nil && t.Values != nil {
+				// Chunks of whole Q8_0 blocks.
+				const chunk = 32 << 9
+				for i := 0; i < len(t.Values); i += chunk {
+					b, _, err := encodeValues(t.Type, t.Values[i:min(i+chunk, len(t.Values))])
+					if err != nil {
+						return fmt.Errorf("gguf %s: tensor %q: %w", path, t.Name, err)
+					}
+					e.bytes(b)
+				}
+			} else {
+				e.bytes(t.Data)
+			}
 			e.zeros(pad(e.n-start) - (e.n - start))
 		}
 		if e.err != nil {

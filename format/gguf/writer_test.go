@@ -162,3 +162,46 @@ func TestWriteErrors(t *testing.T) {
 		t.Error("FromFloat32 claimed to write Q4_K")
 	}
 }
+
+// TestWriteValues: tensors given as float32 Values (encoded while writing,
+// in chunks) make the same file as the same tensors encoded up front.
+func TestWriteValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	var eager, lazy []Tensor
+	for i, typ := range []Type{F32, BF16, F16, Q8_0} {
+		v := make([]float32, 32*1100) // several chunks
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		name := "t" + typ.String()
+		dims := []int{32 * 55, 20}
+		e, err := FromFloat32(name, typ, dims, v)
+		if err != nil {
+			t.Fatal(i, err)
+		}
+		eager = append(eager, e)
+		lazy = append(lazy, Tensor{Name: name, Type: typ, Dims: dims, Values: v})
+	}
+	dir := t.TempDir()
+	pe, pl := filepath.Join(dir, "e.gguf"), filepath.Join(dir, "l.gguf")
+	kvs := []KV{{"general.architecture", ValueOf("llama")}}
+	if err := Write(pe, kvs, eager); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(pl, kvs, lazy); err != nil {
+		t.Fatal(err)
+	}
+	be, _ := os.ReadFile(pe)
+	bl, _ := os.ReadFile(pl)
+	if !slices.Equal(be, bl) {
+		t.Fatal("Values and Data give different files")
+	}
+	for _, bad := range []Tensor{
+		{Name: "x", Type: Q4_K, Dims: []int{256}, Values: make([]float32, 256)},
+		{Name: "x", Type: F32, Dims: []int{2}, Values: []float32{1}},
+	} {
+		if err := Write(pl, nil, []Tensor{bad}); err == nil || !strings.Contains(err.Error(), `"x"`) {
+			t.Errorf("%s Values: err = %v", bad.Type, err)
+		}
+	}
+}
