@@ -83,10 +83,12 @@ func decodeMetaspace(repl string, prepended bool) decodeStep {
 // the spaces BERT puts before punctuation and contractions.
 func decodeWordPiece(prefix string, cleanup bool) decodeStep {
 	return func(tok []byte, i int) []byte {
-		if bytes.HasPrefix(tok, []byte(prefix)) {
-			tok = tok[len(prefix):]
-		} else if i > 0 {
-			tok = append([]byte{' '}, tok...)
+		if i > 0 { // as Hugging Face: the first token is left as it is
+			if bytes.HasPrefix(tok, []byte(prefix)) {
+				tok = tok[len(prefix):]
+			} else {
+				tok = append([]byte{' '}, tok...)
+			}
 		}
 		if cleanup {
 			tok = []byte(cleanupSpaces(string(tok)))

@@ -72,3 +72,18 @@ func TestMergeOrder(t *testing.T) {
 		t.Error("merge with an unknown token: no error")
 	}
 }
+
+// IgnoreMerges (Llama 3): a word found whole in the vocabulary is one token
+// even when the merges would not build it.
+func TestIgnoreMerges(t *testing.T) {
+	vocab := map[string]int{"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}
+	merges := [][2]string{{"a", "b"}}
+	plain, _ := New(vocab, merges, Options{Unk: -1})
+	ignore, _ := New(vocab, merges, Options{Unk: -1, IgnoreMerges: true})
+	if got := plain.Encode(nil, "abc"); !slices.Equal(got, []int{3, 2}) {
+		t.Errorf("plain: %v", got)
+	}
+	if got := ignore.Encode(nil, "abc"); !slices.Equal(got, []int{4}) {
+		t.Errorf("ignore_merges: %v", got)
+	}
+}

@@ -1,0 +1,103 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
+)
+
+// TestMetaspaceForm rewrites stories260K's tokenizer.json into the newer
+// Metaspace form of Llama/Mistral files (no normalizer; a Metaspace
+// pre-tokenizer with prepend_scheme "first" and split false; a Metaspace
+// decoder) and checks that it encodes and decodes real text as the legacy
+// form does.
+func TestMetaspaceForm(t *testing.T) {
+	path := testutil.SharedDir(t, "models", "stories260K", "hf", "tokenizer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["normalizer"] = nil
+	f["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
+	f["decoder"] = map[string]any{"type": "Sequence", "decoders": []any{
+		map[string]any{"type": "ByteFallback"},
+		map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false},
+	}}
+	meta, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := ParseJSON(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := loadShared(t, "stories260K", "hf")
+	for _, x := range realTexts(t, 5) {
+		x = x[:min(len(x), 3000)]
+		a, b := mp.Encode(x, true), legacy.Encode(x, true)
+		if !slices.Equal(a, b) {
+			t.Fatalf("%.50q:\n metaspace %v\n legacy    %v", x, a[:min(len(a), 30)], b[:min(len(b), 30)])
+		}
+		if got := mp.Decode(a, true); got != x {
+			t.Fatalf("metaspace round trip of %.50q gave %.50q", x, got)
+		}
+	}
+}
+
+// BERT's template adds [CLS] and [SEP]; decoding skips them.
+func TestBERTSpecial(t *testing.T) {
+	p := loadShared(t, "bert-uncased-tokenizer")
+	got := p.Encode("Hello world", true)
+	if want := []int{101, 7592, 2088, 102}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if s := p.Decode(got, true); s != "hello world" {
+		t.Errorf("decode: %q", s)
+	}
+	if s := p.Decode(got, false); s != "[CLS] hello world [SEP]" {
+		t.Errorf("decode with specials: %q", s)
+	}
+	if sp := p.Specials(); sp.UNK != 100 || sp.BOS != 101 || sp.EOS != 102 {
+		t.Errorf("specials %+v", sp)
+	}
+}
+
+// Qwen3's specials come from tokenizer_config.json.
+func TestQwen3Specials(t *testing.T) {
+	p := loadShared(t, "qwen3-tokenizer")
+	if sp := p.Specials(); sp.EOS != 151645 || sp.PAD != 151643 || sp.BOS != -1 {
+		t.Errorf("specials %+v, want EOS <|im_end|> 151645, PAD <|endoftext|> 151643, no BOS", sp)
+	}
+	if got := p.Encode("<|im_start|>user\nhi<|im_end|>", true); !slices.Equal(got, []int{151644, 872, 198, 6023, 151645}) {
+		t.Errorf("chat markup: %v", got)
+	}
+	if p.VocabSize() != 151669 {
+		t.Errorf("vocab size %d, want 151669 (151,643 + 26 added)", p.VocabSize())
+	}
+}
+
+// In a folder with both, tokenizer.json wins over vocab.json + merges.txt.
+func TestTokenizerJSONWins(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "tokenizer.json", tinyByteLevelJSON())
+	writeFile(t, dir, "vocab.json", []byte(`{"a": 0}`))
+	writeFile(t, dir, "merges.txt", []byte("#version: 0.2\n"))
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Encode(" then", false); !slices.Equal(got, []int{258, 'n'}) {
+		t.Errorf("got %v: not the tokenizer.json model", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+}

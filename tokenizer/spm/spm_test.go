@@ -1,0 +1,83 @@
+package spm
+
+import (
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
+)
+
+// Llama 2's tokenizer.model, field by field (values as sentencepiece's
+// Python API reports them for this file).
+func TestParseLlama2(t *testing.T) {
+	data, err := os.ReadFile(testutil.SharedDir(t, "models", "llama2-tokenizer", "tokenizer.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseProto(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Pieces) != 32000 || p.ModelType != TypeBPE || !p.ByteFallback || p.UnkID != 0 || p.BOSID != 1 || p.EOSID != 2 || p.PadID != -1 {
+		t.Fatalf("pieces %d, type %d, byte fallback %v, unk/bos/eos/pad %d/%d/%d/%d",
+			len(p.Pieces), p.ModelType, p.ByteFallback, p.UnkID, p.BOSID, p.EOSID, p.PadID)
+	}
+	if p.NormalizerName != "identity" || !p.AddDummyPrefix || p.RemoveExtraSpaces {
+		t.Fatalf("normalizer %q, add_dummy_prefix %v, remove_extra_whitespaces %v", p.NormalizerName, p.AddDummyPrefix, p.RemoveExtraSpaces)
+	}
+	for id, want := range map[int]struct {
+		piece string
+		typ   int32
+	}{0: {"<unk>", Unknown}, 1: {"<s>", Control}, 2: {"</s>", Control}, 3: {"<0x00>", Byte}, 258: {"<0xFF>", Byte}, 259: {"▁▁", Normal}, 15043: {"▁Hello", Normal}} {
+		if p.Pieces[id] != want.piece || p.Types[id] != want.typ {
+			t.Errorf("piece %d: %q type %d, want %q type %d", id, p.Pieces[id], p.Types[id], want.piece, want.typ)
+		}
+	}
+	// Scores fall with the id in a BPE model: earlier pieces merge first.
+	if !(p.Scores[260] > p.Scores[1000] && p.Scores[1000] > p.Scores[31999]) {
+		t.Errorf("scores not decreasing: %v %v %v", p.Scores[260], p.Scores[1000], p.Scores[31999])
+	}
+}
+
+// Hand-computed merges: scores decide, leftmost first on ties; characters
+// missing from the pieces fall back to bytes.
+func TestEncodeByScore(t *testing.T) {
+	pieces := []string{"<unk>", "a", "b", "c", "ab", "bc", "abc"}
+	scores := []float32{0, -1, -1, -1, -5, -3, -4}
+	types := []int32{Unknown, Normal, Normal, Normal, Normal, Normal, Normal}
+	for b := range 256 {
+		pieces = append(pieces, "<0x"+string("0123456789ABCDEF"[b>>4])+string("0123456789ABCDEF"[b&15])+">")
+		scores = append(scores, 0)
+		types = append(types, Byte)
+	}
+	m, err := NewModel(pieces, scores, types, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byteID := func(b byte) int { return 7 + int(b) }
+	for text, want := range map[string][]int{
+		"abc":  {6},              // bc (-3) before ab (-5), then a+bc is the piece abc
+		"abcb": {6, 2},           // bc first; then abc, and b is left
+		"ab":   {4},              // only ab
+		"bcbc": {5, 5},           // two bc
+		"aab":  {1, 4},           // ab
+		"xa":   {byteID('x'), 1}, // x is no piece
+		"é":    {byteID(0xC3), byteID(0xA9)},
+		"\xff": {byteID(0xFF)},
+	} {
+		if got := m.Encode(nil, text); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", text, got, want)
+		}
+	}
+	m, err = NewModel(pieces[:7], scores[:7], types[:7], 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Encode(nil, "xa"); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("without byte fallback: %v, want [0 1]", got)
+	}
+	if _, err := NewModel(pieces[:7], scores[:7], types[:7], 0, true); err == nil {
+		t.Error("byte fallback without byte pieces: no error")
+	}
+}

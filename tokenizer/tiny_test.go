@@ -1,0 +1,389 @@
+package tokenizer
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/loftml/loft/tokenizer/bpe"
+	"github.com/loftml/loft/tokenizer/pretok"
+	"github.com/loftml/loft/tokenizer/spm"
+)
+
+// Tiny tokenizers built in the tests, so that the unit tests, the bad-input
+// tests and the fuzz seeds need no shared assets.
+
+// tinyByteLevelJSON is a byte-level BPE tokenizer.json: the 256 GPT-2 byte
+// characters (ids 0..255 in byte order), merges Ġ+t, h+e, Ġt+he, i+n
+// (ids 256..259), the special token <|end|> (260), Qwen2's Split regex then
+// ByteLevel, and the ByteLevel decoder.
+func tinyByteLevelJSON() []byte {
+	vocab := map[string]int{}
+	for b := range 256 {
+		vocab[string(bpe.ByteToRune[b])] = b
+	}
+	merges := [][2]string{{"Ġ", "t"}, {"h", "e"}, {"Ġt", "he"}, {"i", "n"}}
+	for k, m := range merges {
+		vocab[m[0]+m[1]] = 256 + k
+	}
+	f := map[string]any{
+		"added_tokens": []any{map[string]any{"id": 260, "content": "<|end|>", "special": true}},
+		"normalizer":   map[string]any{"type": "NFC"},
+		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": pretok.Qwen2Pattern}, "behavior": "Isolated"},
+			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
+		}},
+		"post_processor": map[string]any{"type": "TemplateProcessing",
+			"single":         []any{map[string]any{"Sequence": map[string]any{"id": "A"}}, map[string]any{"SpecialToken": map[string]any{"id": "<|end|>"}}},
+			"special_tokens": map[string]any{"<|end|>": map[string]any{"id": "<|end|>", "ids": []int{260}, "tokens": []string{"<|end|>"}}}},
+		"decoder": map[string]any{"type": "ByteLevel"},
+		"model":   map[string]any{"type": "BPE", "vocab": vocab, "merges": merges},
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// protobuf encoding helpers for tinySPM.
+func pbTag(b []byte, num, typ int) []byte { return binary.AppendUvarint(b, uint64(num<<3|typ)) }
+func pbBytes(b []byte, num int, v []byte) []byte {
+	b = pbTag(b, num, 2)
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+func pbInt(b []byte, num int, v int) []byte {
+	return binary.AppendUvarint(pbTag(b, num, 0), uint64(v))
+}
+
+// tinySPMPieces: <unk> <s> </s>, the 256 byte pieces, then ▁ a b ▁a ab ▁ab.
+func tinySPMPieces() (pieces []string, scores []float32, types []int32) {
+	add := func(p string, s float32, t int32) {
+		pieces, scores, types = append(pieces, p), append(scores, s), append(types, t)
+	}
+	add("<unk>", 0, spm.Unknown)
+	add("<s>", 0, spm.Control)
+	add("</s>", 0, spm.Control)
+	for b := range 256 {
+		add(fmt.Sprintf("<0x%02X>", b), 0, spm.Byte)
+	}
+	add("▁", -10, spm.Normal)  // 259
+	add("a", -11, spm.Normal)  // 260
+	add("b", -12, spm.Normal)  // 261
+	add("▁a", -1, spm.Normal)  // 262
+	add("ab", -2, spm.Normal)  // 263
+	add("▁ab", -3, spm.Normal) // 264
+	return
+}
+
+// tinySPMModel serializes the tiny pieces as a tokenizer.model (BPE, byte
+// fallback, identity normalizer with the dummy prefix, extra spaces kept).
+func tinySPMModel() []byte {
+	pieces, scores, types := tinySPMPieces()
+	var m []byte
+	for k := range pieces {
+		var p []byte
+		p = pbBytes(p, 1, []byte(pieces[k]))
+		p = pbTag(p, 2, 5)
+		p = binary.LittleEndian.AppendUint32(p, math.Float32bits(scores[k]))
+		p = pbInt(p, 3, int(types[k]))
+		m = pbBytes(m, 1, p)
+	}
+	var ts []byte
+	ts = pbInt(ts, 3, spm.TypeBPE)
+	ts = pbInt(ts, 35, 1)
+	m = pbBytes(m, 2, ts)
+	var ns []byte
+	ns = pbBytes(ns, 1, []byte("identity"))
+	ns = pbInt(ns, 3, 1)
+	ns = pbInt(ns, 4, 0)
+	m = pbBytes(m, 3, ns)
+	return m
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Hand-computed ids for the tiny tokenizers.
+func TestTinyKnownIDs(t *testing.T) {
+	dir := t.TempDir()
+	bl, err := LoadJSON(writeFile(t, dir, "tokenizer.json", tinyByteLevelJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := LoadSentencePiece(writeFile(t, dir, "tokenizer.model", tinySPMModel()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tok     *Pipeline
+		text    string
+		special bool
+		want    []int
+	}{
+		// "the": h+e first (rank 1), t+he has no merge: [t, he].
+		{bl, "the", false, []int{'t', 257}},
+		// " then": Ġ+t (rank 0), h+e, Ġt+he: [Ġthe, n].
+		{bl, " then", false, []int{258, 'n'}},
+		{bl, "in<|end|>in", false, []int{259, 260, 259}},
+		{bl, "in", true, []int{259, 260}},
+		// Ids are byte values: " " (Ġ) is 32. Words "a", " ", " b".
+		{bl, "a  b", false, []int{'a', 32, 32, 'b'}},
+		// "ab" -> "▁ab": ▁+a (score -1) first, then ▁a+b.
+		{sp, "ab", false, []int{264}},
+		{sp, "ab", true, []int{1, 264}},
+		// "b" -> "▁b": no piece ▁b.
+		{sp, "b", false, []int{259, 261}},
+		// "c" is not a piece: byte fallback <0x63> = 3 + 0x63.
+		{sp, "c", false, []int{259, 3 + 'c'}},
+		{sp, "a b", false, []int{262, 259, 261}},
+		{sp, "a<s>b", false, []int{262, 1, 259, 261}},
+		{sp, "", true, []int{1}},
+	} {
+		if got := c.tok.Encode(c.text, c.special); !slices.Equal(got, c.want) {
+			t.Errorf("%q (special %v): got %v, want %v", c.text, c.special, got, c.want)
+		}
+	}
+	if got := sp.Decode([]int{1, 262, 259, 261, 3 + 'c', 2}, true); got != "a bc" {
+		t.Errorf("SPM decode: %q", got)
+	}
+	if got := sp.Decode([]int{1, 262, 2}, false); got != "<s> a</s>" {
+		t.Errorf("SPM decode with specials: %q", got)
+	}
+	if got := bl.Decode([]int{258, 'n', 260}, true); got != " then" {
+		t.Errorf("byte-level decode: %q", got)
+	}
+}
+
+// The stream decoder holds back partial UTF-8 and turns impossible bytes
+// into U+FFFD.
+func TestStreamDecoder(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := LoadSentencePiece(writeFile(t, dir, "tokenizer.model", tinySPMModel()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := func(b byte) int { return 3 + int(b) }
+	d := sp.NewStreamDecoder(true)
+	// "▁", then "é" (C3 A9) and "中" (E4 B8 AD) byte by byte.
+	var got []string
+	for _, id := range []int{259, bt(0xC3), bt(0xA9), bt(0xE4), bt(0xB8), bt(0xAD), bt(0xFF), 260} {
+		got = append(got, d.Add(id))
+	}
+	got = append(got, d.Flush())
+	want := []string{"", "", "é", "", "", "中", "\uFFFD", "a", ""}
+	if !slices.Equal(got, want) {
+		t.Errorf("stream pieces %q, want %q", got, want)
+	}
+	d = sp.NewStreamDecoder(true)
+	if s := d.Add(bt(0xE4)) + d.Flush(); s != "\uFFFD" {
+		t.Errorf("flush of a partial character: %q", s)
+	}
+}
+
+// Bad files give errors that name the file and the problem.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := tinyByteLevelJSON()
+	var f map[string]any
+	if err := json.Unmarshal(good, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["model"].(map[string]any)["merges"] = []any{[]string{"Ġ", "t"}, []string{"q", "zz"}}
+	badMerge, _ := json.Marshal(f)
+	f["model"].(map[string]any)["merges"] = []any{}
+	f["model"].(map[string]any)["type"] = "Unigram"
+	unigram, _ := json.Marshal(f)
+	spmModel := tinySPMModel()
+	for _, c := range []struct {
+		name, file string
+		data       []byte
+		want       string
+	}{
+		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON"},
+		{"not json", "tokenizer.json", []byte("hello"), "bad JSON"},
+		{"unknown merge token", "tokenizer.json", badMerge, `"zz" is not in the vocabulary`},
+		{"unsupported model", "tokenizer.json", unigram, `model type "Unigram" is not supported`},
+		{"truncated protobuf", "tokenizer.model", spmModel[:len(spmModel)-7], "not a SentencePiece model"},
+		{"garbage protobuf", "tokenizer.model", []byte{0xff, 0xff, 0xff}, "not a SentencePiece model"},
+		{"empty protobuf", "tokenizer.model", nil, "not a SentencePiece model"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_"))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := writeFile(t, sub, c.file, c.data)
+			_, err := Load(sub)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, path, c.want)
+			}
+		})
+	}
+	t.Run("gpt2 files", func(t *testing.T) {
+		sub := filepath.Join(dir, "gpt2")
+		os.Mkdir(sub, 0o755)
+		writeFile(t, sub, "vocab.json", []byte(`{"a": 0, "b": 1, "ab": 2}`))
+		mp := writeFile(t, sub, "merges.txt", []byte("#version: 0.2\na b\nab\n"))
+		_, err := Load(sub)
+		if err == nil || !strings.Contains(err.Error(), mp+":3") {
+			t.Fatalf("error %v, want one naming %s:3", err, mp)
+		}
+		writeFile(t, sub, "merges.txt", []byte("a c\n"))
+		if _, err := Load(sub); err == nil || !strings.Contains(err.Error(), `"c" is not in the vocabulary`) {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		if _, err := Load(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "nope") {
+			t.Fatalf("error %v", err)
+		}
+		if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no tokenizer.json") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("gguf", func(t *testing.T) {
+		pieces, scores, types := tinySPMPieces()
+		for _, v := range []GGUFVocab{
+			{Model: "llama"},
+			{Model: "llama", Tokens: pieces, Scores: scores[:3], TokenTypes: types},
+			{Model: "llama", Tokens: pieces, Scores: scores, TokenTypes: types, BOS: 99999},
+			{Model: "gpt2", Pre: "no-such-pre", Tokens: pieces, BOS: -1, EOS: -1, UNK: -1, PAD: -1, SEP: -1, CLS: -1},
+			{Model: "gpt2", Tokens: pieces, Merges: []string{"a zz"}, BOS: -1, EOS: -1, UNK: -1, PAD: -1, SEP: -1, CLS: -1},
+			{Model: "t5", Tokens: pieces},
+		} {
+			if _, err := FromGGUF(v); err == nil {
+				t.Errorf("%s/%q with %d tokens: no error", v.Model, v.Pre, len(v.Tokens))
+			}
+		}
+	})
+}
+
+// The GGUF "llama" path equals tokenizer.model over the same pieces.
+func TestTinyGGUFEqualsModel(t *testing.T) {
+	pieces, scores, types := tinySPMPieces()
+	g, err := FromGGUF(GGUFVocab{Model: "llama", Tokens: pieces, Scores: scores, TokenTypes: types,
+		BOS: 1, EOS: 2, UNK: 0, PAD: NoToken, SEP: NoToken, CLS: NoToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := LoadSentencePiece(writeFile(t, t.TempDir(), "tokenizer.model", tinySPMModel()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []string{"", "ab ab  b", "abc\n", "日本 ab", "\xffa"} {
+		if a, b := g.Encode(x, true), sp.Encode(x, true); !slices.Equal(a, b) {
+			t.Errorf("%q: gguf %v, model %v", x, a, b)
+		}
+	}
+}
+
+// fuzzTokenizers are the tiny tokenizers, plus Qwen3 and Llama 2 when the
+// shared assets are there.
+func fuzzTokenizers(f *testing.F) map[string]*Pipeline {
+	out := map[string]*Pipeline{}
+	var err error
+	if out["tiny-bytelevel"], err = ParseJSON(tinyByteLevelJSON()); err != nil {
+		f.Fatal(err)
+	}
+	proto, err := spm.ParseProto(tinySPMModel())
+	if err != nil {
+		f.Fatal(err)
+	}
+	if out["tiny-spm"], err = newSPM(spmParams{pieces: proto.Pieces, scores: proto.Scores, types: proto.Types,
+		unk: proto.UnkID, bos: proto.BOSID, eos: proto.EOSID, pad: proto.PadID,
+		byteFallback: proto.ByteFallback, addPrefix: proto.AddDummyPrefix, addBOS: true}); err != nil {
+		f.Fatal(err)
+	}
+	root := filepath.Join("..", "..", "shared", "models")
+	if s := os.Getenv("LOFT_SHARED"); s != "" {
+		root = filepath.Join(s, "models")
+	}
+	for name, sub := range map[string]string{"qwen3": "qwen3-tokenizer", "llama2": "llama2-tokenizer"} {
+		if p, err := Load(filepath.Join(root, sub)); err == nil {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// FuzzEncode: any bytes encode without panic; byte-level BPE round-trips
+// every input (invalid UTF-8 included) whose NFC form is itself;
+// SentencePiece round-trips inputs without "▁" or control-token text.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", " ", "the then", "in<|end|>in", "ab  b\n", "中文 ½ 😶\u200d🌫️", "\xff\xfe", "a\u0301", "<s>", "▁x", "'ll 'S"} {
+		f.Add(s)
+	}
+	toks := fuzzTokenizers(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		for name, p := range toks {
+			ids := p.Encode(s, true)
+			got := p.Decode(p.Encode(s, false), false)
+			check := false
+			switch name {
+			case "tiny-bytelevel", "qwen3":
+				check = norm.NFC.String(s) == s
+			case "tiny-spm", "llama2":
+				check = !strings.Contains(s, "▁") && !strings.Contains(s, "<")
+			}
+			if check && got != s {
+				t.Fatalf("%s: round trip of %q gave %q (ids %v)", name, s, got, ids)
+			}
+		}
+	})
+}
+
+// FuzzParseJSON: any bytes parse without panic, and what parses encodes.
+func FuzzParseJSON(f *testing.F) {
+	good := tinyByteLevelJSON()
+	f.Add(good)
+	f.Add(good[:len(good)/3])
+	f.Add([]byte(`{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":1,"##b":2},"unk_token":"[UNK]"},"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},"decoder":{"type":"WordPiece"}}`))
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"],"byte_fallback":true},"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"first"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseJSON(data)
+		if err != nil {
+			return
+		}
+		for _, s := range []string{"", "ab ab", "the then<|end|>", "\xff"} {
+			p.Decode(p.Encode(s, true), false)
+		}
+	})
+}
+
+// FuzzParseProto: any bytes parse without panic, and what parses as BPE
+// builds and encodes.
+func FuzzParseProto(f *testing.F) {
+	m := tinySPMModel()
+	f.Add(m)
+	f.Add(m[:len(m)/2])
+	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := spm.ParseProto(data)
+		if err != nil {
+			return
+		}
+		tok, err := newSPM(spmParams{pieces: p.Pieces, scores: p.Scores, types: p.Types, unk: p.UnkID,
+			bos: min(p.BOSID, len(p.Pieces)-1), eos: min(p.EOSID, len(p.Pieces)-1), pad: min(p.PadID, len(p.Pieces)-1),
+			byteFallback: p.ByteFallback, addPrefix: p.AddDummyPrefix})
+		if err != nil {
+			return
+		}
+		tok.Decode(tok.Encode("ab b\xff", true), false)
+	})
+}
