@@ -29,6 +29,11 @@ import (
 //     or "+" is removed.
 //   - "{% raw %}...{% endraw %}" content is literal text.
 //
+// Two expression rewrites make the output Python's: each {{ X }} becomes
+// {{ loft__print((X)) }} (str(): None prints "None", 2.0 prints "2.0"),
+// and each X|tojson(...) becomes loft__tojson(X, ...) (json.dumps with key
+// order kept, also with indent); see pyformat.go.
+//
 // Line numbers are kept: newlines removed from the text are put back as
 // whitespace inside no-op tags, so the engine's errors point at the source
 // line.
@@ -93,11 +98,18 @@ func prepareSource(src string) (string, error) {
 		switch kind {
 		case '{':
 			out.WriteString("{{ ")
-			out.WriteString(inner)
+			if strings.TrimSpace(inner) == "" {
+				out.WriteString(inner)
+			} else {
+				// Printed as Python's str(), tojson as json.dumps.
+				out.WriteString(printFunc + "((")
+				out.WriteString(rewriteTojson(inner))
+				out.WriteString("))")
+			}
 			out.WriteString(" }}")
 		case '%':
 			out.WriteString("{% ")
-			out.WriteString(inner)
+			out.WriteString(rewriteTojson(inner))
 			out.WriteString(" %}")
 		case '#':
 			emitNewlines(&out, strings.Count(inner, "\n"))

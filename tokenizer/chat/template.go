@@ -145,7 +145,7 @@ func (t *Template) Name() string { return t.name }
 func (t *Template) Source() string { return t.src }
 
 // reserved are the variables Render sets itself; Extra may not set them.
-var reserved = []string{"messages", "add_generation_prompt", "tools", "documents", "enable_thinking", "raise_exception"}
+var reserved = []string{"messages", "add_generation_prompt", "tools", "documents", "enable_thinking", "raise_exception", printFunc, tojsonFunc}
 
 // Render formats msgs with the template, as transformers'
 // apply_chat_template(msgs, tokenize=False, ...) does.
@@ -260,6 +260,13 @@ func (t *Template) vars(msgs []Message, opts RenderOptions) (map[string]jinja.Va
 		}
 		return jinja.Undefined(), &RaisedError{Message: msg}
 	})
+	vars[printFunc] = jinja.NewCallable(printFunc, func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(args) != 1 {
+			return jinja.Undefined(), fmt.Errorf("%s takes one value", printFunc)
+		}
+		return jinja.NewString(pyStr(args[0])), nil
+	})
+	vars[tojsonFunc] = jinja.NewCallable(tojsonFunc, tojson)
 	now := opts.Now
 	if now == nil {
 		now = time.Now
