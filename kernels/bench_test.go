@@ -94,3 +94,44 @@ func BenchmarkVec(b *testing.B) {
 		benchVec(b, func(n int) { RMSNormForward(y, z[:n/768], x, w[:768], n/768, 768, 1e-5) })
 	})
 }
+
+func BenchmarkRoPE(b *testing.B) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	N, NH, HS := 4*256, 12, 64
+	r, _ := NewRoPE(HS, HS, 10000, nil, false)
+	x, out := randF32(rng, N*NH*HS, 1), make([]float32, N*NH*HS)
+	pos := make([]int32, N)
+	for i := range pos {
+		pos[i] = int32(i % 256)
+	}
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		RoPEForward(out, x, pos, N, NH, r)
+	}
+}
+
+func BenchmarkLayerNormGPT2(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	N, C := 4*256, 768
+	x, w, bias, dout := randF32(rng, N*C, 1), randF32(rng, C, 1), randF32(rng, C, 1), randF32(rng, N*C, 1)
+	out, dx, dw, db := make([]float32, N*C), make([]float32, N*C), make([]float32, C), make([]float32, C)
+	mean, rstd := make([]float32, N), make([]float32, N)
+	b.SetBytes(int64(4 * N * C))
+	for b.Loop() {
+		LayerNormForward(out, mean, rstd, x, w, bias, N, C, 1e-5)
+		LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd, N, C)
+	}
+}
+
+func BenchmarkAdamW(b *testing.B) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	const n = 1 << 20
+	p, g, m, v := randF32(rng, n, 1), randF32(rng, n, 1), make([]float32, n), make([]float32, n)
+	h := AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
+	b.SetBytes(4 * n)
+	t := 0
+	for b.Loop() {
+		t++
+		AdamWStep(p, g, m, v, n, t, h)
+	}
+}

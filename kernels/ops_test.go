@@ -463,6 +463,15 @@ func TestCrossEntropy(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(36, 37))
+	// A GPT-2 sized row: the float32 lane sums of the vector exp must
+	// still match the float64 reference.
+	big := randF32(rng, 2*50257, 3)
+	bl, blse := make([]float32, 2), make([]float32, 2)
+	CrossEntropyForward(bl, blse, big, []int32{7, 50256}, 2, 50257, IgnoreIndex)
+	bl64 := make([]float64, 2)
+	crossEntropyForward(bl64, to64(big), []int32{7, 50256}, 2, 50257, IgnoreIndex)
+	assertClose(t, "V=50257 losses", bl, bl64, 1e-5, 1e-6)
+
 	BT, V = 7, 1000
 	logits = randF32(rng, BT*V, 4)
 	targets = []int32{0, 999, IgnoreIndex, 5, 500, IgnoreIndex, 3}
