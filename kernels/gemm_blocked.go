@@ -35,6 +35,9 @@ const (
 	// of packed: packing A costs about one multiply pass over one B panel,
 	// so it only pays off when there are many panels.
 	gemmDirectN = 4 * gemmNR
+	// gemmDirectNTrans is gemmDirectN for a transposed A, whose in-place
+	// reads take only 6 floats from each cache line they fetch.
+	gemmDirectNTrans = 2 * gemmNR
 	// gemmDirectM is likewise the tallest op(A) for which a row-major B is
 	// read in place.
 	gemmDirectM = 8 * gemmMR
@@ -137,17 +140,18 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1, K int, kern microKernel) {
 
 	// In place, A must be a full panel of MR rows: A[i,p] at i*lda+p, or, with
 	// transA, at p*lda+i. B likewise, only without transB or bf16.
-	directA := j1-j0 <= gemmDirectN
+	directA := j1-j0 <= gemmDirectN && (!g.transA || j1-j0 <= gemmDirectNTrans)
 	directB := !g.transB && g.bh == nil && i1-i0 <= gemmDirectM
 	ars, aks := g.lda, 1
 	if g.transA {
 		ars, aks = 1, g.lda
 	}
 
+	kcMax := gemmKC
 	for jc := j0; jc < j1; jc += gemmNC {
 		nc := min(gemmNC, j1-jc)
-		for pc := 0; pc < K; pc += gemmKC {
-			kc := min(gemmKC, K-pc)
+		for pc := 0; pc < K; pc += kcMax {
+			kc := min(kcMax, K-pc)
 			acc := g.accumulate || pc > 0
 			if directB {
 				if r := nc % gemmNR; r != 0 {
@@ -167,8 +171,12 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1, K int, kern microKernel) {
 					}
 				} else {
 					bufs.a = grow(bufs.a, kc*((mc+gemmMR-1)/gemmMR*gemmMR))
-					for ir := 0; ir < mc; ir += gemmMR {
-						g.packAPanel(bufs.a[ir*kc:(ir+gemmMR)*kc], ic+ir, min(gemmMR, mc-ir), pc, kc)
+					if g.transA {
+						g.packABlockTrans(bufs.a, ic, mc, pc, kc)
+					} else {
+						for ir := 0; ir < mc; ir += gemmMR {
+							g.packAPanel(bufs.a[ir*kc:(ir+gemmMR)*kc], ic+ir, min(gemmMR, mc-ir), pc, kc)
+						}
 					}
 				}
 
@@ -266,6 +274,28 @@ func (g *gemmArgs) packAPanel(d []float32, i0, mr, pc, kc int) {
 	for i := 0; i < mr; i++ {
 		for p, v := range g.a[(i0+i)*lda+pc:][:kc] {
 			d[p*gemmMR+i] = v
+		}
+	}
+}
+
+// packABlockTrans packs op(A)[ic:ic+mc, pc:pc+kc] = Aᵀ into MR-row panels
+// like packAPanel, reading each stored row of A once: panel by panel, the
+// rows lda apart would be fetched once per panel, and with lda a multiple of
+// 4 KiB they collide in the caches.
+func (g *gemmArgs) packABlockTrans(dst []float32, ic, mc, pc, kc int) {
+	full := mc / gemmMR * gemmMR
+	r := mc - full
+	for p := 0; p < kc; p++ {
+		row := g.a[(pc+p)*g.lda+ic:][:mc]
+		for ir := 0; ir < full; ir += gemmMR {
+			d := dst[ir*kc+p*gemmMR:][:gemmMR]
+			s := row[ir : ir+gemmMR]
+			d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+		}
+		if r > 0 {
+			d := dst[full*kc+p*gemmMR:][:gemmMR]
+			copy(d, row[full:])
+			clear(d[r:])
 		}
 	}
 }

@@ -157,6 +157,7 @@ var gemmTestShapes = [][3]int{
 	// In-place A (N <= gemmDirectN) and B (M <= gemmDirectM), across a KC block.
 	{gemmDirectM, gemmDirectN, gemmKC + 4}, {gemmDirectM + 1, gemmDirectN + 1, gemmKC + 4},
 	{gemmDirectM, gemmDirectN + 1, 7}, {gemmDirectM + 1, gemmDirectN, 7}, {gemmDirectM - 1, gemmDirectN - 1, 7},
+	{gemmDirectM + 7, gemmDirectNTrans, gemmKC + 4}, {gemmMC + 5, gemmDirectNTrans + 1, 9},
 	// LoRA ranks r = 4, 8, 16, 64 on either side.
 	{64, 48, 4}, {64, 4, 48}, {100, 8, 70}, {70, 16, 100}, {16, 100, 64}, {64, 100, 16},
 	{20, gemmNC + 20, 3}, // more than one NC block

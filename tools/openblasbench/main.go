@@ -3,7 +3,9 @@
 // Command openblasbench times OpenBLAS's cblas_sgemm next to loft's
 // kernels.Gemm on the same shapes, thread counts and operand layouts,
 // interleaving the two rep by rep so that load from other processes hits
-// both alike, and prints the medians and their ratio.
+// both alike, and prints the medians and their ratio. On one thread it also
+// prints the ratio of thread CPU times, which other processes taking turns
+// on the cores do not inflate.
 //
 // It needs cgo and OpenBLAS (Debian: apt-get install libopenblas-dev), so it
 // sits behind the openblas build tag, outside loft's default build:
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +32,7 @@ import (
 	"time"
 
 	"github.com/loftml/loft/kernels"
+	"golang.org/x/sys/unix"
 )
 
 const defaultShapes = "1024x768x768,1024x768x3072,1024x3072x768,1024x768x8192,1024x768x16,1024x16x768"
@@ -47,6 +51,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "openblasbench: re-exec:", err)
 		os.Exit(1)
 	}
+	// One-thread runs happen on this OS thread, so its CPU clock times them.
+	runtime.LockOSThread()
 	threadsFlag := flag.String("threads", "1,2", "comma-separated thread counts")
 	shapesFlag := flag.String("shapes", defaultShapes, "comma-separated MxKxN shapes")
 	variantsFlag := flag.String("variants", "nn,nt,tn", "comma-separated layouts: nn (A·B), nt (A·Bᵀ), tn (Aᵀ·B)")
@@ -69,14 +75,18 @@ func main() {
 		fail("-reps must be at least 1")
 	}
 	fmt.Printf("OpenBLAS %s (%s); loft kernel %s\n", C.GoString(C.openblas_get_config()), C.GoString(C.openblas_get_corename()), kernels.GemmVariant())
-	fmt.Printf("%-16s %-7s %3s %12s %14s %7s\n", "M x K x N", "variant", "thr", "loft GFLOP/s", "OpenBLAS GF/s", "ratio")
+	fmt.Printf("%-16s %-7s %3s %12s %14s %7s %9s\n", "M x K x N", "variant", "thr", "loft GFLOP/s", "OpenBLAS GF/s", "ratio", "cpu ratio")
 	for _, t := range threads {
 		kernels.SetThreads(t)
 		C.openblas_set_num_threads(C.int(t))
 		for _, v := range strings.Split(*variantsFlag, ",") {
 			for _, sh := range shapes {
-				loft, blas := compare(sh[0], sh[1], sh[2], v, *reps)
-				fmt.Printf("%-16s %-7s %3d %12.1f %14.1f %7.2f\n", fmt.Sprintf("%dx%dx%d", sh[0], sh[1], sh[2]), v, t, loft, blas, loft/blas)
+				r := compare(sh[0], sh[1], sh[2], v, *reps)
+				cpu := "-"
+				if t == 1 {
+					cpu = fmt.Sprintf("%.2f", r.cpuRatio)
+				}
+				fmt.Printf("%-16s %-7s %3d %12.1f %14.1f %7.2f %9s\n", fmt.Sprintf("%dx%dx%d", sh[0], sh[1], sh[2]), v, t, r.loft, r.blas, r.loft/r.blas, cpu)
 			}
 		}
 	}
@@ -99,10 +109,15 @@ func parseInts(s, sep string) ([]int, error) {
 	return out, nil
 }
 
-// compare returns the median GFLOP/s of loft and OpenBLAS on one shape.
-// variant nn is C = A·B, nt is A·Bᵀ with B stored (N, K), tn is Aᵀ·B with A
-// stored (K, M); all row-major.
-func compare(M, K, N int, variant string, reps int) (loft, blas float64) {
+// result is one shape's comparison: median wall-clock GFLOP/s of each
+// library, and the ratio of OpenBLAS's median thread CPU time to loft's.
+type result struct {
+	loft, blas, cpuRatio float64
+}
+
+// compare times loft and OpenBLAS on one shape. variant nn is C = A·B, nt is
+// A·Bᵀ with B stored (N, K), tn is Aᵀ·B with A stored (K, M); all row-major.
+func compare(M, K, N int, variant string, reps int) result {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a, b := make([]float32, M*K), make([]float32, K*N)
 	for i := range a {
@@ -142,21 +157,34 @@ func compare(M, K, N int, variant string, reps int) (loft, blas float64) {
 	runLoft()
 	iters := max(1, int(50*time.Millisecond/max(time.Since(start), time.Microsecond)))
 	lt, bt := make([]float64, reps), make([]float64, reps)
+	lc, bc := make([]float64, reps), make([]float64, reps)
 	for r := 0; r < reps; r++ {
-		lt[r] = timeIt(runLoft, iters)
-		bt[r] = timeIt(runBLAS, iters)
+		lt[r], lc[r] = timeIt(runLoft, iters)
+		bt[r], bc[r] = timeIt(runBLAS, iters)
 	}
 	flops := 2 * float64(M) * float64(N) * float64(K) / 1e9
-	return flops / median(lt), flops / median(bt)
+	return result{loft: flops / median(lt), blas: flops / median(bt), cpuRatio: median(bc) / median(lc)}
 }
 
-// timeIt returns the mean seconds of one call of f over iters calls.
-func timeIt(f func(), iters int) float64 {
+// timeIt returns the mean wall-clock and thread CPU seconds of one call of
+// f over iters calls.
+func timeIt(f func(), iters int) (wall, cpu float64) {
+	c0 := threadCPU()
 	start := time.Now()
 	for range iters {
 		f()
 	}
-	return time.Since(start).Seconds() / float64(iters)
+	wall = time.Since(start).Seconds() / float64(iters)
+	return wall, (threadCPU() - c0) / float64(iters)
+}
+
+// threadCPU returns the CPU time of the calling OS thread in seconds.
+func threadCPU() float64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return float64(ts.Sec) + float64(ts.Nsec)*1e-9
 }
 
 func median(xs []float64) float64 {
