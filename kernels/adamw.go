@@ -28,6 +28,11 @@ func AdamWStep(p, g, m, v []float32, N, t int, h AdamW) {
 	b1, b2 := h.Beta1, h.Beta2
 	p, g, m, v = p[:N], g[:N], m[:N], v[:N]
 	vecChunks(N, func(lo, hi int) {
+		if useVecAVX2 {
+			n := (hi - lo) &^ 7
+			adamWAVX2(p[lo:lo+n], g[lo:lo+n], m[lo:lo+n], v[lo:lo+n], b1, b2, 1-b1, 1-b2, decay, stepSize, rbc2, h.Eps)
+			lo += n
+		}
 		for i := lo; i < hi; i++ {
 			gi := g[i]
 			mi := b1*m[i] + (1-b1)*gi
@@ -39,12 +44,15 @@ func AdamWStep(p, g, m, v []float32, N, t int, h AdamW) {
 	})
 }
 
-// GradNorm returns the global L2 norm of all gradients, summed in float64.
+// GradNorm returns the global L2 norm of all gradients: float32 sums of
+// squares over blocks of 4096, added up in float64.
 func GradNorm(grads ...[]float32) float64 {
 	var s float64
 	for _, g := range grads {
-		for _, v := range g {
-			s += float64(v) * float64(v)
+		for len(g) > 0 {
+			n := min(len(g), 4096)
+			s += float64(vSumSqDiff(g[:n], 0))
+			g = g[n:]
 		}
 	}
 	return math.Sqrt(s)

@@ -511,6 +511,35 @@ func TestAdamWTwoSteps(t *testing.T) {
 	assertClose(t, "step 2", p, []float64{0.8714673}, 1e-7, 0)
 }
 
+// TestAdamWPaths runs a few steps on both vector paths (with a tail) and
+// compares them with a float64 transcription of torch's update.
+func TestAdamWPaths(t *testing.T) {
+	vecPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(42, 43))
+		N := 37
+		h := AdamW{LR: 0.01, Beta1: 0.9, Beta2: 0.95, Eps: 1e-6, WeightDecay: 0.1}
+		p := randF32(rng, N, 1)
+		m, v := make([]float32, N), make([]float32, N)
+		p64, m64, v64 := to64(p), make([]float64, N), make([]float64, N)
+		for step := 1; step <= 3; step++ {
+			g := randF32(rng, N, 1)
+			AdamWStep(p, g, m, v, N, step, h)
+			bc1 := 1 - math.Pow(0.9, float64(step))
+			bc2 := 1 - math.Pow(0.95, float64(step))
+			for i := range p64 {
+				gi := float64(g[i])
+				p64[i] *= 1 - 0.01*0.1
+				m64[i] = 0.9*m64[i] + 0.1*gi
+				v64[i] = 0.95*v64[i] + 0.05*gi*gi
+				p64[i] -= 0.01 / bc1 * m64[i] / (math.Sqrt(v64[i])/math.Sqrt(bc2) + 1e-6)
+			}
+		}
+		assertClose(t, "p", p, p64, 1e-6, 1e-6)
+		assertClose(t, "m", m, m64, 1e-6, 1e-6)
+		assertClose(t, "v", v, v64, 1e-6, 1e-6)
+	})
+}
+
 func TestClipGradNorm(t *testing.T) {
 	a, b := []float32{3, 0}, []float32{4}
 	if n := ClipGradNorm(10, a, b); n != 5 || a[0] != 3 {

@@ -1441,3 +1441,54 @@ addAVX2_loop:
 addAVX2_done:
 	VZEROUPPER
 	RET
+
+// func adamWAVX2(p []float32, g []float32, m []float32, v []float32, b1 float32, b2 float32, c1 float32, c2 float32, decay float32, step float32, rbc2 float32, eps float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·adamWAVX2(SB), NOSPLIT, $0-128
+	MOVQ         p_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         m_base+48(FP), DX
+	MOVQ         v_base+72(FP), BX
+	MOVQ         p_len+8(FP), SI
+	MOVSS        b1+96(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVSS        b2+100(FP), X1
+	VBROADCASTSS X1, Y1
+	MOVSS        c1+104(FP), X2
+	VBROADCASTSS X2, Y2
+	MOVSS        c2+108(FP), X3
+	VBROADCASTSS X3, Y3
+	MOVSS        decay+112(FP), X4
+	VBROADCASTSS X4, Y4
+	MOVSS        step+116(FP), X5
+	VBROADCASTSS X5, Y5
+	MOVSS        rbc2+120(FP), X6
+	VBROADCASTSS X6, Y6
+	MOVSS        eps+124(FP), X7
+	VBROADCASTSS X7, Y7
+	XORQ         DI, DI
+
+adamWAVX2_loop:
+	CMPQ        DI, SI
+	JAE         adamWAVX2_done
+	VMOVUPS     (CX)(DI*4), Y8
+	VMULPS      (DX)(DI*4), Y0, Y9
+	VFMADD231PS Y8, Y2, Y9
+	VMOVUPS     Y9, (DX)(DI*4)
+	VMULPS      Y8, Y8, Y8
+	VMULPS      (BX)(DI*4), Y1, Y10
+	VFMADD231PS Y8, Y3, Y10
+	VMOVUPS     Y10, (BX)(DI*4)
+	VSQRTPS     Y10, Y10
+	VFMADD213PS Y7, Y6, Y10
+	VMULPS      Y5, Y9, Y9
+	VDIVPS      Y10, Y9, Y9
+	VMULPS      (AX)(DI*4), Y4, Y8
+	VSUBPS      Y9, Y8, Y8
+	VMOVUPS     Y8, (AX)(DI*4)
+	ADDQ        $0x08, DI
+	JMP         adamWAVX2_loop
+
+adamWAVX2_done:
+	VZEROUPPER
+	RET

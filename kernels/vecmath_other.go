@@ -32,4 +32,8 @@ func normDwAVX2(dw, g, x []float32, m, r float32)            { panic(noAsm) }
 func addToAVX2(d, g []float32)                               { panic(noAsm) }
 func addAVX2(out, a, b []float32)                            { panic(noAsm) }
 
+func adamWAVX2(p, g, m, v []float32, b1, b2, c1, c2, decay, step, rbc2, eps float32) {
+	panic(noAsm)
+}
+
 func normBwdDotsAVX2(g, w, x []float32, m, r float32) (sdn, sdnn float32) { panic(noAsm) }

@@ -118,3 +118,8 @@ func addToAVX2(d []float32, g []float32)
 //
 //go:noescape
 func addAVX2(out []float32, a []float32, b []float32)
+
+// adamWAVX2 applies one AdamW step; c1 = 1-β1, c2 = 1-β2.
+//
+//go:noescape
+func adamWAVX2(p []float32, g []float32, m []float32, v []float32, b1 float32, b2 float32, c1 float32, c2 float32, decay float32, step float32, rbc2 float32, eps float32)

@@ -372,6 +372,7 @@ func main() {
 	expAffineFunc()
 	scaleFunc()
 	normFuncs()
+	adamWFunc()
 	build.Generate()
 }
 
@@ -593,5 +594,34 @@ func normFuncs() {
 			v := load(at[1]())
 			build.VADDPS(at[2](), v, v)
 			build.VMOVUPS(v, at[0]())
+		})
+}
+
+// adamWFunc emits the AdamW update of kernels.AdamWStep over 8 parameters
+// at a time: m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g²,
+// p = p·decay - step·m/(sqrt(v)·rbc2 + eps).
+func adamWFunc() {
+	vecFunc("adamWAVX2", "func(p, g, m, v []float32, b1, b2, c1, c2, decay, step, rbc2, eps float32)",
+		"adamWAVX2 applies one AdamW step; c1 = 1-β1, c2 = 1-β2.",
+		[]string{"p", "g", "m", "v"}, []string{"b1", "b2", "c1", "c2", "decay", "step", "rbc2", "eps"}, 0,
+		func(at []func() operand.Mem, sc, acc []reg.VecVirtual) {
+			g := load(at[1]())
+			m := build.YMM()
+			build.VMULPS(at[2](), sc[0], m)
+			build.VFMADD231PS(g, sc[2], m) // m = β1·m + (1-β1)·g
+			build.VMOVUPS(m, at[2]())
+			build.VMULPS(g, g, g)
+			v := build.YMM()
+			build.VMULPS(at[3](), sc[1], v)
+			build.VFMADD231PS(g, sc[3], v) // v = β2·v + (1-β2)·g²
+			build.VMOVUPS(v, at[3]())
+			build.VSQRTPS(v, v)
+			build.VFMADD213PS(sc[7], sc[6], v) // denom = sqrt(v)·rbc2 + eps
+			build.VMULPS(sc[5], m, m)
+			build.VDIVPS(v, m, m) // step·m/denom
+			p := build.YMM()
+			build.VMULPS(at[0](), sc[4], p)
+			build.VSUBPS(m, p, p)
+			build.VMOVUPS(p, at[0]())
 		})
 }
