@@ -173,3 +173,58 @@ func TestContinueFinalMessage(t *testing.T) {
 		t.Error("a template that drops the content gave no error")
 	}
 }
+
+func TestRenderGeneration(t *testing.T) {
+	src := `{%- for m in messages %}
+{%- if m.role == 'assistant' %}
+{{- '<|im_start|>assistant\n' }}
+{%- generation %}
+{{- m.content + '<|im_end|>' }}
+{%- endgeneration %}
+{{- '\n' }}
+{%- else %}
+{{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}
+{%- endif %}
+{%- endfor %}`
+	tmpl, err := New("gen", "test", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tmpl.HasGeneration() || ChatML().HasGeneration() {
+		t.Fatalf("HasGeneration: %v for the test template, %v for ChatML", tmpl.HasGeneration(), ChatML().HasGeneration())
+	}
+	msgs := []Message{{Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Hello"}, {Role: "user", Content: "Bye"}, {Role: "assistant", Content: "Ciao"}}
+	want := "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\nCiao<|im_end|>\n"
+	got, spans, err := tmpl.RenderGeneration(msgs, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("RenderGeneration text %q, want %q", got, want)
+	}
+	if plain := render(t, tmpl, msgs, RenderOptions{}); plain != want {
+		t.Errorf("Render text %q, want %q", plain, want)
+	}
+	// 30 bytes of user turn + 22 of assistant header = 52; "Hello<|im_end|>"
+	// is 15; then "\n", a 31-byte user turn and the header: 68+31+22 = 121.
+	wantSpans := []Span{{52, 67}, {121, 135}}
+	if len(spans) != 2 || spans[0] != wantSpans[0] || spans[1] != wantSpans[1] {
+		t.Errorf("spans %v, want %v", spans, wantSpans)
+	}
+	for _, s := range spans {
+		if !strings.HasSuffix(got[s.Start:s.End], "<|im_end|>") {
+			t.Errorf("span %q does not end with <|im_end|>", got[s.Start:s.End])
+		}
+	}
+	// A continued final message ends inside its block.
+	got, spans, err = tmpl.RenderGeneration(msgs, RenderOptions{ContinueFinalMessage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want[:125] || len(spans) != 2 || spans[1] != (Span{121, 125}) {
+		t.Errorf("continued: %q %v", got, spans)
+	}
+	if _, _, err := ChatML().RenderGeneration(msgs, RenderOptions{}); err == nil {
+		t.Error("RenderGeneration without generation blocks gave no error")
+	}
+}

@@ -12,12 +12,20 @@
 // arguments, and may call raise_exception and strftime_now.
 //
 // The Jinja engine is github.com/ardanlabs/jinja, a pure-Go engine written for
-// chat templates. A ChatML template is available through ChatML for models
-// without one, but only when the caller asks for it: a model folder without a
-// template is an error, never a silent fallback.
+// chat templates. Before compiling, prepare.go resolves Jinja2's whitespace
+// control itself (the engine's trim_blocks/lstrip_blocks differ) and routes
+// printing and |tojson through Python-exact functions (pyformat.go); the
+// tests compare with Python's Jinja2 on fixtures in testdata/, and list the
+// engine differences that remain.
 //
-// AssistantSpans finds where each assistant message's content lies in a
-// rendering, for loss masks when a template is not prefix-stable.
+// A ChatML template is available through ChatML for models without one, but
+// only when the caller asks for it: a model folder without a template is an
+// error, never a silent fallback.
+//
+// For loss masks: RenderGeneration returns the spans of a template's
+// {% generation %} blocks when it has them; otherwise AssistantSpans finds
+// each assistant message's content in a rendering, and PrefixStable tells
+// whether rendering turn by turn only appends.
 //
 // This package imports nothing of the project.
 package chat

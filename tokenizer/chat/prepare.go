@@ -108,9 +108,16 @@ func prepareSource(src string) (string, error) {
 			}
 			out.WriteString(" }}")
 		case '%':
-			out.WriteString("{% ")
-			out.WriteString(rewriteTojson(inner))
-			out.WriteString(" %}")
+			switch strings.TrimSpace(inner) {
+			case "generation", "endgeneration":
+				// transformers' AssistantTracker blocks: markers that
+				// RenderGeneration turns into spans.
+				out.WriteString("{{ " + genFunc + "('" + strings.TrimSpace(inner) + "') }}")
+			default:
+				out.WriteString("{% ")
+				out.WriteString(rewriteTojson(inner))
+				out.WriteString(" %}")
+			}
 		case '#':
 			emitNewlines(&out, strings.Count(inner, "\n"))
 		}

@@ -24,6 +24,7 @@ import (
 const (
 	printFunc  = "loft__print"
 	tojsonFunc = "loft__tojson"
+	genFunc    = "loft__generation"
 )
 
 // pyStr is Python's str() of a template value; undefined prints nothing,

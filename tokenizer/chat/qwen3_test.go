@@ -11,7 +11,7 @@ import (
 // template in ../shared/models/qwen3-tokenizer/tokenizer_config.json step by
 // step (comments say which branch produces each piece).
 
-func qwen3(t *testing.T) (*Config, *Template) {
+func qwen3(t testing.TB) (*Config, *Template) {
 	t.Helper()
 	dir := testutil.SharedDir(t, "models", "qwen3-tokenizer")
 	cfg, err := Load(dir)

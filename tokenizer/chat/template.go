@@ -18,6 +18,9 @@ type Template struct {
 	source string // where the template was read, for errors
 	src    string // Jinja source
 	tmpl   *jinja.Template
+	// generation is set when the template marks assistant text with
+	// {% generation %} blocks.
+	generation bool
 
 	special    map[string]string // named special tokens passed to the template
 	additional []string          // additional_special_tokens
@@ -114,7 +117,8 @@ func compile(name, source, src string) (*Template, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	return &Template{name: name, source: source, src: src, tmpl: tmpl}, nil
+	return &Template{name: name, source: source, src: src, tmpl: tmpl,
+		generation: strings.Contains(prepared, genFunc+"('generation')")}, nil
 }
 
 // engineCompile is jinja.Compile with a panic turned into an error: a
@@ -145,11 +149,84 @@ func (t *Template) Name() string { return t.name }
 func (t *Template) Source() string { return t.src }
 
 // reserved are the variables Render sets itself; Extra may not set them.
-var reserved = []string{"messages", "add_generation_prompt", "tools", "documents", "enable_thinking", "raise_exception", printFunc, tojsonFunc}
+var reserved = []string{"messages", "add_generation_prompt", "tools", "documents", "enable_thinking", "raise_exception", printFunc, tojsonFunc, genFunc}
 
 // Render formats msgs with the template, as transformers'
 // apply_chat_template(msgs, tokenize=False, ...) does.
 func (t *Template) Render(msgs []Message, opts RenderOptions) (string, error) {
+	return t.render(msgs, opts, false)
+}
+
+// Generation markers in a rendering made by RenderGeneration. U+FFFF is a
+// noncharacter: no text should hold it.
+const (
+	genStart = "\uffffloft:generation\uffff"
+	genEnd   = "\uffffloft:endgeneration\uffff"
+)
+
+// HasGeneration reports whether the template marks assistant text with
+// {% generation %} ... {% endgeneration %} blocks.
+func (t *Template) HasGeneration() bool { return t.generation }
+
+// RenderGeneration renders like Render and also returns the byte spans of
+// the text inside the template's {% generation %} blocks: the assistant
+// text as the template author marks it, what transformers'
+// return_assistant_tokens_mask uses. It is an error when the template has
+// no such blocks (HasGeneration); use AssistantSpans then.
+func (t *Template) RenderGeneration(msgs []Message, opts RenderOptions) (string, []Span, error) {
+	if !t.generation {
+		return "", nil, fmt.Errorf("chat: template %q has no {%% generation %%} blocks", t.name)
+	}
+	for i := range msgs {
+		if strings.Contains(msgs[i].Content, "\uffff") || strings.Contains(msgs[i].ReasoningContent, "\uffff") {
+			return "", nil, fmt.Errorf("chat: message %d holds U+FFFF, which RenderGeneration uses as a marker", i)
+		}
+	}
+	marked, err := t.render(msgs, opts, true)
+	if err != nil {
+		return "", nil, err
+	}
+	var out strings.Builder
+	var spans []Span
+	open := -1
+	for rest := marked; ; {
+		i := strings.Index(rest, "\uffffloft:")
+		if i < 0 {
+			out.WriteString(rest)
+			break
+		}
+		out.WriteString(rest[:i])
+		rest = rest[i:]
+		switch {
+		case strings.HasPrefix(rest, genStart):
+			if open >= 0 {
+				return "", nil, fmt.Errorf("chat: template %q: nested {%% generation %%} blocks", t.name)
+			}
+			open = out.Len()
+			rest = rest[len(genStart):]
+		case strings.HasPrefix(rest, genEnd):
+			if open < 0 {
+				return "", nil, fmt.Errorf("chat: template %q: {%% endgeneration %%} without {%% generation %%}", t.name)
+			}
+			if out.Len() > open {
+				spans = append(spans, Span{Start: open, End: out.Len()})
+			}
+			open = -1
+			rest = rest[len(genEnd):]
+		default:
+			out.WriteString(rest[:len("\uffff")])
+			rest = rest[len("\uffff"):]
+		}
+	}
+	s := out.String()
+	// ContinueFinalMessage may have cut the rendering inside a block.
+	if open >= 0 && len(s) > open {
+		spans = append(spans, Span{Start: open, End: len(s)})
+	}
+	return s, spans, nil
+}
+
+func (t *Template) render(msgs []Message, opts RenderOptions, marks bool) (string, error) {
 	if opts.ContinueFinalMessage && opts.AddGenerationPrompt {
 		return "", errors.New("chat: AddGenerationPrompt and ContinueFinalMessage exclude each other")
 	}
@@ -160,6 +237,15 @@ func (t *Template) Render(msgs []Message, opts RenderOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("chat: template %q: %w", t.name, err)
 	}
+	vars[genFunc] = jinja.NewCallable(genFunc, func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if !marks {
+			return jinja.NewString(""), nil
+		}
+		if len(args) == 1 && args[0].IsString() && args[0].AsString() == "generation" {
+			return jinja.NewString(genStart), nil
+		}
+		return jinja.NewString(genEnd), nil
+	})
 	out, err := engineRender(t.tmpl, vars)
 	if err != nil {
 		var raised *RaisedError
