@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -139,5 +138,3 @@ func TestStories260KSPMvsHF(t *testing.T) {
 	}
 	t.Logf("%d texts, %d tokens equal", n, ntok)
 }
-
-var _ = fmt.Sprint

@@ -1,22 +1,30 @@
 package tokenizer
 
 import (
-	"fmt"
-	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/tokenizer/internal/refdata"
 )
 
+// loaded memoizes loadShared: a Pipeline is immutable and safe for
+// concurrent use, and loading Qwen3 takes a quarter of a second.
+var loaded sync.Map // path -> *Pipeline
+
 // loadShared loads a tokenizer from ../shared/models/<rel>.
 func loadShared(t testing.TB, rel ...string) *Pipeline {
 	t.Helper()
-	p, err := Load(testutil.SharedDir(t, append([]string{"models"}, rel...)...))
+	path := testutil.SharedDir(t, append([]string{"models"}, rel...)...)
+	if p, ok := loaded.Load(path); ok {
+		return p.(*Pipeline)
+	}
+	p, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded.Store(path, p)
 	return p
 }
 
@@ -52,6 +60,3 @@ func TestVectorsLlama2SPM(t *testing.T) {
 func TestVectorsBERT(t *testing.T) {
 	checkVectors(t, loadShared(t, "bert-uncased-tokenizer"), "bert-uncased-tokenizer", "llamacpp-bert-bge")
 }
-
-var _ = fmt.Sprint
-var _ = filepath.Join
