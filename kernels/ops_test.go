@@ -116,6 +116,9 @@ func testNormsFloat32(t *testing.T, N, C int) {
 	assertClose(t, "layernorm dx", dx, dx64, 1e-5, 1e-4)
 	assertClose(t, "layernorm dw", dw, dw64, 1e-4, 1e-4)
 	assertClose(t, "layernorm db", db, db64, 1e-4, 1e-4)
+	LayerNormForward(out, mean, rstd, x, w, nil, N, C, 1e-5) // no bias
+	layerNormForward(o64, m64, r64, x64, w64, make([]float64, C), N, C, 1e-5)
+	assertClose(t, "layernorm out without bias", out, o64, 1e-5, 1e-5)
 
 	clear(dx)
 	clear(dw)
