@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -154,6 +155,57 @@ func TestJinja2Expressions(t *testing.T) {
 			t.Errorf("%q: %v, Jinja2 gives %q", c.Src, err, c.Want)
 		default:
 			t.Errorf("%q:\n got %q\nwant %q", c.Src, got, c.Want)
+		}
+	}
+}
+
+// TestJinja2Templates renders whole templates written in the styles of
+// common model families (testdata/templates_for_fixtures.py): [INST] with
+// role checks, turn markers on literal text lines, and tool calling with
+// tojson(indent=4).
+func TestJinja2Templates(t *testing.T) {
+	var fx struct {
+		Templates []struct {
+			Name     string
+			Template string
+			Special  map[string]string
+			Cases    []struct {
+				Messages []Message
+				Options  struct {
+					AddGenerationPrompt bool              `json:"add_generation_prompt"`
+					Tools               []json.RawMessage `json:"tools"`
+					DateString          *string           `json:"date_string"`
+				}
+				Want, Error string
+			}
+		}
+	}
+	readFixture(t, "jinja2_templates.json", &fx)
+	if len(fx.Templates) != 3 {
+		t.Fatalf("%d templates, want 3", len(fx.Templates))
+	}
+	for _, ft := range fx.Templates {
+		tmpl, err := New(ft.Name, "fixture", ft.Template, ft.Special)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range ft.Cases {
+			opts := RenderOptions{AddGenerationPrompt: c.Options.AddGenerationPrompt, Tools: c.Options.Tools}
+			if c.Options.DateString != nil {
+				opts.Extra = map[string]any{"date_string": *c.Options.DateString}
+			}
+			got, err := tmpl.Render(c.Messages, opts)
+			switch {
+			case c.Error != "":
+				var raised *RaisedError
+				if !errors.As(err, &raised) || raised.Message != c.Error {
+					t.Errorf("%s case %d: err = %v, want the template to raise %q", ft.Name, i, err, c.Error)
+				}
+			case err != nil:
+				t.Errorf("%s case %d: %v", ft.Name, i, err)
+			case got != c.Want:
+				t.Errorf("%s case %d:\n got %q\nwant %q", ft.Name, i, got, c.Want)
+			}
 		}
 	}
 }

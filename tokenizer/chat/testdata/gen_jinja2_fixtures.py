@@ -9,6 +9,9 @@ Outputs (beside this script):
                           control, each with Jinja2's output;
   jinja2_exprs.json       expressions, filters, tests and methods that chat
                           templates use, with Jinja2's output or "error";
+  jinja2_templates.json   whole templates of templates_for_fixtures.py
+                          (written for these tests in the styles of common
+                          model families) with conversations and outputs;
   jinja2_qwen3.json       conversations rendered with the Qwen3 template read
                           from QWEN3_DIR/tokenizer_config.json (default
                           ../../../../shared/models/qwen3-tokenizer); only the
@@ -166,6 +169,40 @@ def expr_fixtures(env):
     return cases
 
 
+def template_fixtures(env):
+    import templates_for_fixtures as tf
+    weather = {"type": "function", "function": {"name": "get_weather", "description": "Get the weather.",
+                                                "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+                                                               "required": ["city"]}}}
+    chat = [{"role": "system", "content": "  Be kind.  "}, {"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Hello!\n"},
+            {"role": "user", "content": "Bye"}]
+    calls = [{"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather in Paris?"},
+             {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}}]},
+             {"role": "tool", "content": "{\"temp\": 20.0}"}]
+    specs = [
+        ("inst", tf.INST, {"bos_token": "<s>", "eos_token": "</s>"}, [
+            (chat, {}), (chat[1:3], {}), (chat[:1] + chat[2:], {}), (chat[1:], {"add_generation_prompt": True})]),
+        ("turns", tf.TURNS, {"bos_token": "<bos>", "eos_token": "<eos>"}, [
+            (chat[1:], {}), (chat[1:], {"add_generation_prompt": True}), ([], {"add_generation_prompt": True})]),
+        ("tools", tf.TOOLS, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}, [
+            (chat, {"date_string": "05 Jul 2024"}), (calls, {"date_string": "05 Jul 2024", "tools": [weather], "add_generation_prompt": True}),
+            (calls[1:], {"date_string": "05 Jul 2024", "tools": [weather, {"type": "function", "function": {"name": "noop", "parameters": {}}}]})]),
+    ]
+    out = []
+    for name, src, special, convs in specs:
+        tmpl = env.from_string(src)
+        cases = []
+        for msgs, opts in convs:
+            kwargs = {"add_generation_prompt": False, "tools": None, "documents": None}
+            kwargs.update(opts)
+            try:
+                cases.append({"messages": msgs, "options": opts, "want": tmpl.render(messages=msgs, **special, **kwargs)})
+            except jinja2.exceptions.TemplateError as e:
+                cases.append({"messages": msgs, "options": opts, "error": str(e)})
+        out.append({"name": name, "template": src, "special": special, "cases": cases})
+    return out
+
+
 def qwen3_fixtures(env, qwen3_dir):
     with open(os.path.join(qwen3_dir, "tokenizer_config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
@@ -212,6 +249,10 @@ def main():
         f.write("\n")
     with open(os.path.join(HERE, "jinja2_exprs.json"), "w", encoding="utf-8") as f:
         json.dump({"jinja2": jinja2.__version__, "vars": EXPR_VARS, "cases": expr_fixtures(env)}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    sys.path.insert(0, HERE)
+    with open(os.path.join(HERE, "jinja2_templates.json"), "w", encoding="utf-8") as f:
+        json.dump({"jinja2": jinja2.__version__, "templates": template_fixtures(env)}, f, ensure_ascii=False, indent=1)
         f.write("\n")
     qwen3_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "..", "..", "shared", "models", "qwen3-tokenizer")
     with open(os.path.join(HERE, "jinja2_qwen3.json"), "w", encoding="utf-8") as f:
