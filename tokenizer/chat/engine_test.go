@@ -118,6 +118,7 @@ func TestErrorLines(t *testing.T) {
 		{"a\n{{ 'b'\n }}\n{% for %}", "line 4"},
 		{"a\nb\n{{ 'x'", "line 3"},
 		{"{% raw %}\n\n{% endraw %}\n{% endfor %}", "line 4"},
+		{"{% raw -%}\n\n x{% endraw -%}\n\n{% endfor %}", "line 5"},
 	}
 	for _, tc := range tests {
 		_, err := New("t", "test.jinja", tc.src, nil)

@@ -80,7 +80,7 @@ func prepareSource(src string) (string, error) {
 
 		if kind == '%' {
 			if m := rawBeginRE.FindStringSubmatchIndex(src[i:]); m != nil {
-				end, err := emitRaw(&out, src, i+m[1], strings.HasPrefix(src[i+m[2]:i+m[3]], "-"), tagLine)
+				end, err := emitRaw(&out, src, src[i:i+m[1]], i+m[1], tagLine)
 				if err != nil {
 					return "", err
 				}
@@ -147,27 +147,24 @@ var (
 	rawEndRE   = regexp.MustCompile(`\{%([-+]?)\s*endraw\s*(\+%\}|-%\}\s*|%\}\n?)`)
 )
 
-// emitRaw writes the literal content of a raw block starting at start, and
-// returns the offset after its end tag.
-func emitRaw(out *strings.Builder, src string, start int, beginTrim bool, line int) (int, error) {
+// emitRaw writes the literal content of a raw block whose begin tag is
+// begin and whose content starts at start, and returns the offset after
+// its end tag.
+func emitRaw(out *strings.Builder, src, begin string, start int, line int) (int, error) {
+	// A "-%}" begin tag swallowed the whitespace after it (part of begin).
+	emitNewlines(out, strings.Count(begin, "\n"))
 	m := rawEndRE.FindStringSubmatchIndex(src[start:])
 	if m == nil {
 		return 0, fmt.Errorf("line %d: unclosed raw block", line)
 	}
 	data := src[start : start+m[0]]
-	if beginTrim {
-		// "-%}\s*" of the begin tag swallowed the leading whitespace.
-		trimmed := strings.TrimLeftFunc(data, isPySpace)
-		emitNewlines(out, strings.Count(data[:len(data)-len(trimmed)], "\n"))
-		data = trimmed
-	}
 	kept := data
 	switch sign := src[start+m[2] : start+m[3]]; sign {
 	case "-":
 		kept = strings.TrimRightFunc(data, isPySpace)
 	case "":
 		lpos := strings.LastIndexByte(data, '\n') + 1
-		if lpos > 0 && strings.Trim(data[lpos:], " \t") == "" {
+		if (lpos > 0 || strings.HasSuffix(begin, "\n")) && strings.Trim(data[lpos:], " \t") == "" {
 			kept = data[:lpos]
 		}
 	}

@@ -52,6 +52,8 @@ TEXTS = ["a", "b", " ", "  ", "\t", "\n", "\n\n", " \n", "\n  ", "x y", "\n\t"]
 EXPRS = ["{{ 'E' }}", "{{- 'E' }}", "{{ 'E' -}}", "{{- 'E' -}}", "{{+ 'E' }}"]
 COMMENTS = ["{# c #}", "{#- c #}", "{# c -#}", "{#- c -#}", "{#+ c #}", "{# c +#}"]
 SETS = ["{% set v = 1 %}", "{%- set v = 1 %}", "{% set v = 1 -%}", "{%+ set v = 1 %}", "{% set v = 1 +%}"]
+RAWS = ["{% raw %}{{ r }} {% x %}{% endraw %}", "{%- raw -%}\n r \n{%- endraw %}", "{% raw -%}\n\n  x\n  {% endraw %}",
+        "{% raw %}\n y {%+ endraw +%}", "{%+ raw %}  {% endraw -%}"]
 OPENS = ["{% if true %}", "{%- if true %}", "{% if true -%}", "{%- if true -%}", "{%+ if true %}", "{% if true +%}",
          "{% for i in range(2) %}", "{%- for i in range(2) -%}"]
 
@@ -71,8 +73,10 @@ def sequence(depth):
             out.append(random.choice(EXPRS))
         elif r < 0.7:
             out.append(random.choice(COMMENTS))
-        elif r < 0.8:
+        elif r < 0.75:
             out.append(random.choice(SETS))
+        elif r < 0.8:
+            out.append(random.choice(RAWS))
         elif depth < 2:
             o = random.choice(OPENS)
             out.append(o + sequence(depth + 1) + close_for(o))
