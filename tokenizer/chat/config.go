@@ -32,7 +32,8 @@ var specialTokenKeys = []string{"bos_token", "eos_token", "unk_token", "sep_toke
 // Config is what a model folder says about chat formatting: its chat
 // templates and special-token settings.
 type Config struct {
-	// Dir is the folder the config was loaded from ("" for FromConfigJSON).
+	// Dir is the folder the config was loaded from ("" for FromConfigJSON,
+	// the source for NewConfig).
 	Dir string
 	// Templates maps a template name to its Jinja source. A model with one
 	// template has it under DefaultName; nil when the model has none.
@@ -53,6 +54,8 @@ type Config struct {
 
 	// sources maps a template name to where it was read, for errors.
 	sources map[string]string
+	// folder is set by Load: errors then name the files looked at.
+	folder bool
 }
 
 // BOSToken returns bos_token, or "" when unset.
@@ -92,7 +95,7 @@ func Load(dir string) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("chat: %w", err)
 	}
-	c.Dir = dir
+	c.Dir, c.folder = dir, true
 
 	src, err := os.ReadFile(tmplPath)
 	switch {
@@ -120,6 +123,28 @@ func Load(dir string) (*Config, error) {
 		c.sources[name] = p
 	}
 	return c, nil
+}
+
+// NewConfig builds a Config from templates (name → Jinja source; a single
+// template should be named DefaultName) and special tokens ("bos_token" →
+// "<s>"), for sources other than a model folder, such as a GGUF file's
+// tokenizer.chat_template and tokenizer.chat_template.NAME metadata with
+// the token texts its caller looked up. source names where they came from
+// in errors.
+func NewConfig(source string, templates, special map[string]string) *Config {
+	c := &Config{Special: map[string]string{}}
+	for k, v := range special {
+		c.Special[k] = v
+	}
+	if len(templates) > 0 {
+		c.Templates, c.sources = map[string]string{}, map[string]string{}
+		for name, src := range templates {
+			c.Templates[name] = src
+			c.sources[name] = fmt.Sprintf("%s (chat template %q)", source, name)
+		}
+	}
+	c.Dir = source
+	return c
 }
 
 // FromConfigJSON parses the contents of a tokenizer_config.json; file names
@@ -244,7 +269,11 @@ func (c *Config) Template(name string) (*Template, error) {
 		where = "the tokenizer config"
 	}
 	if len(c.Templates) == 0 {
-		return nil, fmt.Errorf("chat: %s has no chat template (no chat_template in %s, no %s); choose one explicitly, such as ChatML", where, ConfigFile, TemplateFile)
+		looked := ""
+		if c.folder {
+			looked = fmt.Sprintf(" (no chat_template in %s, no %s)", ConfigFile, TemplateFile)
+		}
+		return nil, fmt.Errorf("chat: %s has no chat template%s; choose one explicitly, such as ChatML", where, looked)
 	}
 	if name == "" {
 		name = DefaultName

@@ -317,3 +317,21 @@ func TestExtraVariables(t *testing.T) {
 		t.Errorf("reserved extra: err = %v", err)
 	}
 }
+
+func TestNewConfig(t *testing.T) {
+	cfg := NewConfig("model.gguf", map[string]string{DefaultName: "{{ bos_token }}{{ messages[0].content }}", "rag": "{% if %}"},
+		map[string]string{"bos_token": "<s>"})
+	tmpl, err := cfg.Template("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := render(t, tmpl, hi, RenderOptions{}); got != "<s>hi" {
+		t.Errorf("got %q", got)
+	}
+	if _, err := cfg.Template("rag"); err == nil || !strings.Contains(err.Error(), `model.gguf (chat template "rag")`) {
+		t.Errorf("bad named template: err = %v", err)
+	}
+	if _, err := NewConfig("x.gguf", nil, nil).Template(""); err == nil || !strings.Contains(err.Error(), "x.gguf has no chat template") {
+		t.Errorf("no template: err = %v", err)
+	}
+}
