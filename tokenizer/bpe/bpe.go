@@ -30,7 +30,7 @@ type Options struct {
 type Model struct {
 	opt    Options
 	vocab  map[string]int
-	merges map[uint64]uint64 // left<<32|right -> rank<<32|merged id
+	merges pairTable // left<<32|right -> rank<<32|merged id
 	// byteIDs[b] is the id of byte b's first symbol: its GPT-2 byte character
 	// (ByteLevel) or its <0xXX> token (ByteFallback); -1 when missing.
 	byteIDs [256]int
@@ -49,7 +49,7 @@ func New(vocab map[string]int, merges [][2]string, opt Options) (*Model, error) 
 	m := &Model{
 		opt:    opt,
 		vocab:  vocab,
-		merges: make(map[uint64]uint64, len(merges)),
+		merges: newPairTable(len(merges)),
 		cache:  make(map[string][]int),
 	}
 	for rank, mg := range merges {
@@ -65,7 +65,7 @@ func New(vocab map[string]int, merges [][2]string, opt Options) (*Model, error) 
 		if !ok {
 			return nil, fmt.Errorf("merge %d (%q %q): %q is not in the vocabulary", rank+1, mg[0], mg[1], mg[0]+mg[1])
 		}
-		m.merges[pairKey(a, b)] = uint64(rank)<<32 | uint64(uint32(c))
+		m.merges.put(pairKey(a, b), uint64(rank)<<32|uint64(uint32(c)))
 	}
 	for b := range 256 {
 		m.byteIDs[b] = -1
@@ -90,7 +90,7 @@ func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b))
 // merge returns the rank and result of merging a and b, ok false when the
 // pair has no merge.
 func (m *Model) merge(a, b int) (rank, id int, ok bool) {
-	v, ok := m.merges[pairKey(a, b)]
+	v, ok := m.merges.get(pairKey(a, b))
 	return int(v >> 32), int(int32(uint32(v))), ok
 }
 
