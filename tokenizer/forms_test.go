@@ -79,6 +79,10 @@ func TestQwen3Specials(t *testing.T) {
 	if got := p.Encode("<|im_start|>user\nhi<|im_end|>", true); !slices.Equal(got, []int{151644, 872, 198, 6023, 151645}) {
 		t.Errorf("chat markup: %v", got)
 	}
+	// Untrusted text: "<|im_start|>" is text, "<think>" (not special) still one token.
+	if got := p.EncodeSplitSpecial("<|im_start|><think>", false); !slices.Equal(got, []int{27, 91, 318, 4906, 91, 29, 151667}) {
+		t.Errorf("split special: %v", got)
+	}
 	if p.VocabSize() != 151669 {
 		t.Errorf("vocab size %d, want 151669 (151,643 + 26 added)", p.VocabSize())
 	}

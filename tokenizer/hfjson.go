@@ -292,6 +292,13 @@ func (b *builder) added(ts []AddedToken) {
 		b.p.special[t.ID] = t.Special
 	}
 	b.p.added = newAddedMatcher(ts)
+	var plain []AddedToken
+	for _, t := range ts {
+		if !t.Special {
+			plain = append(plain, t)
+		}
+	}
+	b.p.plain = newAddedMatcher(plain)
 }
 
 func (b *builder) normalizer(c *hfComp) (func(string) string, error) {

@@ -43,7 +43,8 @@ type Pipeline struct {
 	addedIDs map[string]int // added token string -> id
 	special  []bool         // id -> special (skipped by Decode with skipSpecial)
 
-	added     *addedMatcher
+	added     *addedMatcher // all added tokens
+	plain     *addedMatcher // the added tokens that are not special
 	normalize func(string) string                           // nil: identity
 	pre       func(s string, first bool, emit func(string)) // nil: the segment is one word
 	model     wordModel
@@ -57,12 +58,24 @@ type Pipeline struct {
 
 // Encode implements Tokenizer.
 func (p *Pipeline) Encode(text string, addSpecial bool) []int {
+	return p.encode(text, addSpecial, p.added)
+}
+
+// EncodeSplitSpecial is Encode for untrusted text (Hugging Face's
+// split_special_tokens): special-token strings such as "<|im_start|>" or
+// "<s>" in text are tokenized as the plain text they are, so that user data
+// cannot forge control tokens. Non-special added tokens still match.
+func (p *Pipeline) EncodeSplitSpecial(text string, addSpecial bool) []int {
+	return p.encode(text, addSpecial, p.plain)
+}
+
+func (p *Pipeline) encode(text string, addSpecial bool, added *addedMatcher) []int {
 	var ids []int
 	if addSpecial {
 		ids = append(ids, p.prefix...)
 	}
 	first := true
-	p.added.split(text, func(seg string, id int) {
+	added.split(text, func(seg string, id int) {
 		if id >= 0 {
 			ids = append(ids, id)
 			first = false
