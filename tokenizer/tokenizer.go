@@ -43,8 +43,8 @@ type Pipeline struct {
 	addedIDs map[string]int // added token string -> id
 	special  []bool         // id -> special (skipped by Decode with skipSpecial)
 
-	added     *addedMatcher // all added tokens
-	plain     *addedMatcher // the added tokens that are not special
+	added     *addedMatcher                                 // all added tokens
+	plain     *addedMatcher                                 // the added tokens that are not special
 	normalize func(string) string                           // nil: identity
 	pre       func(s string, first bool, emit func(string)) // nil: the segment is one word
 	model     wordModel
