@@ -134,7 +134,6 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 	default:
 		return nil, fmt.Errorf("model type %q is not supported (BPE and WordPiece are)", f.Model.Type)
 	}
-	b.vocab(vocab)
 	var added []AddedToken
 	for _, t := range f.AddedTokens {
 		if t.ID < 0 || t.Content == "" {
@@ -142,6 +141,10 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 		}
 		added = append(added, AddedToken{ID: t.ID, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
 	}
+	if err := checkIDs(vocab, added); err != nil {
+		return nil, err
+	}
+	b.vocab(vocab)
 	b.added(added)
 	unk := -1
 	if f.Model.UnkToken != nil {
@@ -253,6 +256,23 @@ func spaceChunks(s string, emit func(string)) {
 		i += len(sp)
 	}
 	emit(s[start:])
+}
+
+// checkIDs rejects ids far beyond the number of tokens: the id space is
+// allocated densely, and a bad or hostile file must not make it huge.
+func checkIDs(vocab map[string]int, added []AddedToken) error {
+	limit := 2*(len(vocab)+len(added)) + 1<<16
+	for tok, id := range vocab {
+		if id >= limit {
+			return fmt.Errorf("vocabulary token %q has id %d, far beyond the %d tokens", tok, id, len(vocab))
+		}
+	}
+	for _, t := range added {
+		if t.ID >= limit {
+			return fmt.Errorf("added token %q has id %d, far beyond the %d tokens", t.Content, t.ID, len(vocab)+len(added))
+		}
+	}
+	return nil
 }
 
 // builder assembles a Pipeline.

@@ -167,16 +167,22 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mergesPath, err)
 	}
-	b := &builder{}
-	b.vocab(vocab)
 	var added []AddedToken
 	if cfg != nil {
 		added = cfg.Added
 	} else if id, ok := vocab["<|endoftext|>"]; ok {
 		added = []AddedToken{{ID: id, Content: "<|endoftext|>", Special: true}}
+	}
+	if err := checkIDs(vocab, added); err != nil {
+		return nil, fmt.Errorf("%s: %w", vocabPath, err)
+	}
+	b := &builder{}
+	b.vocab(vocab)
+	b.added(added)
+	if cfg == nil && len(added) == 1 {
+		id := added[0].ID
 		b.p.specials.BOS, b.p.specials.EOS, b.p.specials.UNK = id, id, id
 	}
-	b.added(added)
 	b.p.model = m
 	b.p.pre = fromSplitter(pretok.Hand{Kind: pretok.GPT2})
 	b.p.steps = []decodeStep{decodeByteLevel}

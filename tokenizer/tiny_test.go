@@ -219,6 +219,7 @@ func TestBadInput(t *testing.T) {
 		{"not json", "tokenizer.json", []byte("hello"), "bad JSON"},
 		{"unknown merge token", "tokenizer.json", badMerge, `"zz" is not in the vocabulary`},
 		{"unsupported model", "tokenizer.json", unigram, `model type "Unigram" is not supported`},
+		{"huge id", "tokenizer.json", []byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":4000000000},"merges":[]}}`), "far beyond"},
 		{"truncated protobuf", "tokenizer.model", spmModel[:len(spmModel)-7], "not a SentencePiece model"},
 		{"garbage protobuf", "tokenizer.model", []byte{0xff, 0xff, 0xff}, "not a SentencePiece model"},
 		{"empty protobuf", "tokenizer.model", nil, "not a SentencePiece model"},
