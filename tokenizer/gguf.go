@@ -96,22 +96,25 @@ func FromGGUF(v GGUFVocab) (*Pipeline, error) {
 	return nil, fmt.Errorf("GGUF: tokenizer.ggml.model %q is not supported (llama, gpt2 and bert are)", v.Model)
 }
 
-// ggufPre maps tokenizer.ggml.pre to a splitter, and tells whether the model
-// ignores merges for words found whole in the vocabulary (Llama 3).
-func ggufPre(name string) (pretok.Splitter, bool, error) {
+// ggufPre maps tokenizer.ggml.pre to a splitter, as llama.cpp groups the
+// names by regex. Llama 3's names also ignore merges for words found whole
+// in the vocabulary and add BOS unless the file says otherwise.
+func ggufPre(name string) (split pretok.Splitter, llama3 bool, err error) {
 	switch name {
-	case "gpt-2", "gpt2", "":
+	case "", "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion":
 		return pretok.Hand{Kind: pretok.GPT2}, false, nil
 	case "llama-bpe", "llama3", "llama-v3":
 		return pretok.Hand{Kind: pretok.Llama3}, true, nil
-	case "qwen2", "deepseek-r1-qwen":
+	case "dbrx", "smaug-bpe":
+		return pretok.Hand{Kind: pretok.Llama3}, false, nil
+	case "qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "grok-2":
 		return pretok.Hand{Kind: pretok.Qwen2}, false, nil
 	}
-	return nil, false, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (gpt-2, llama-bpe and qwen2 are)", name)
+	return nil, false, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (the GPT-2, Llama 3 and Qwen2 families are)", name)
 }
 
 func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
-	split, ignoreMerges, err := ggufPre(v.Pre)
+	split, llama3, err := ggufPre(v.Pre)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +132,7 @@ func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
 		}
 		merges[k] = [2]string{a, c}
 	}
-	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, IgnoreMerges: ignoreMerges, Unk: v.UNK})
+	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, IgnoreMerges: llama3, Unk: v.UNK})
 	if err != nil {
 		return nil, fmt.Errorf("GGUF: tokenizer.ggml.merges: %w", err)
 	}
@@ -142,7 +145,7 @@ func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
 	b.p.pre = fromSplitter(split)
 	b.p.steps = []decodeStep{decodeByteLevel}
 	b.p.specials = Specials{BOS: v.BOS, EOS: v.EOS, UNK: v.UNK, PAD: v.PAD}
-	if flag(v.AddBOS, false) && v.BOS >= 0 {
+	if flag(v.AddBOS, llama3) && v.BOS >= 0 {
 		b.p.prefix = []int{v.BOS}
 	}
 	if flag(v.AddEOS, false) && v.EOS >= 0 {
