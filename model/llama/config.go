@@ -1,0 +1,243 @@
+package llama
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/kernels"
+)
+
+// Config is a decoder's shape and options, read from config.json (HF field
+// names) or GGUF metadata. Call Normalize after filling it.
+type Config struct {
+	ModelType        string       `json:"model_type"`
+	HiddenSize       int          `json:"hidden_size"`
+	IntermediateSize int          `json:"intermediate_size"`
+	NumLayers        int          `json:"num_hidden_layers"`
+	NumHeads         int          `json:"num_attention_heads"`
+	NumKVHeads       int          `json:"num_key_value_heads"` // 0: NumHeads
+	HeadDim          int          `json:"head_dim"`            // 0: HiddenSize/NumHeads
+	VocabSize        int          `json:"vocab_size"`
+	MaxPositions     int          `json:"max_position_embeddings"`
+	RMSNormEps       float64      `json:"rms_norm_eps"`
+	RopeTheta        float64      `json:"rope_theta"`
+	RopeScaling      *RopeScaling `json:"rope_scaling"`
+	HiddenAct        string       `json:"hidden_act"`
+	// TieWordEmbeddings: nil means the architecture's default (false for
+	// llama, mistral, qwen2 and qwen3, as transformers' configs).
+	TieWordEmbeddings *bool `json:"tie_word_embeddings"`
+	// AttentionBias (llama's attention_bias) gives q, k, v and o biases.
+	AttentionBias bool `json:"attention_bias"`
+	MLPBias       bool `json:"mlp_bias"`
+
+	// Switches set by Normalize from ModelType.
+	QKVBias bool `json:"-"` // q/k/v biases without an o bias (qwen2)
+	QKNorm  bool `json:"-"` // RMSNorm over each head of q and k before RoPE (qwen3)
+
+	// RopeFreqs holds per-frequency divisors from a GGUF rope_freqs tensor
+	// (Llama 3 scaling as llama.cpp stores it); nil otherwise.
+	RopeFreqs []float32 `json:"-"`
+}
+
+// RopeScaling is config.json's rope_scaling. Supported: "llama3" and
+// "linear"; other types are refused.
+type RopeScaling struct {
+	RopeType                      string  `json:"rope_type"`
+	Type                          string  `json:"type"` // older name of rope_type
+	Factor                        float64 `json:"factor"`
+	LowFreqFactor                 float64 `json:"low_freq_factor"`
+	HighFreqFactor                float64 `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+}
+
+// ParseConfig reads a config.json; file names it in errors.
+func ParseConfig(data []byte, file string) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	return c, nil
+}
+
+// Normalize checks the required fields, applies the defaults of
+// transformers' configs and sets the architecture switches.
+func (c *Config) Normalize() error {
+	switch c.ModelType {
+	case "llama", "mistral":
+	case "qwen2":
+		c.QKVBias = true
+	case "qwen3":
+		c.QKNorm = true
+	default:
+		return fmt.Errorf("model_type %q is not a llama-family decoder (llama, mistral, qwen2, qwen3)", c.ModelType)
+	}
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize}, {"num_hidden_layers", c.NumLayers},
+		{"num_attention_heads", c.NumHeads}, {"vocab_size", c.VocabSize}} {
+		if f.v <= 0 {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing or non-positive field(s): %s", strings.Join(missing, ", "))
+	}
+	if c.NumKVHeads == 0 {
+		c.NumKVHeads = c.NumHeads
+	}
+	if c.HeadDim == 0 {
+		if c.HiddenSize%c.NumHeads != 0 {
+			return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d and head_dim is not set", c.HiddenSize, c.NumHeads)
+		}
+		c.HeadDim = c.HiddenSize / c.NumHeads
+	}
+	if c.NumKVHeads < 0 || c.NumHeads%c.NumKVHeads != 0 {
+		return fmt.Errorf("num_attention_heads %d is not a multiple of num_key_value_heads %d", c.NumHeads, c.NumKVHeads)
+	}
+	if c.HeadDim%2 != 0 {
+		return fmt.Errorf("head_dim %d must be even for RoPE", c.HeadDim)
+	}
+	if c.MaxPositions == 0 {
+		c.MaxPositions = 2048
+	}
+	if c.RMSNormEps == 0 {
+		c.RMSNormEps = 1e-6
+	}
+	if c.RopeTheta == 0 {
+		c.RopeTheta = 10000
+	}
+	if c.HiddenAct != "" && c.HiddenAct != "silu" {
+		return fmt.Errorf("hidden_act %q is not supported (want silu)", c.HiddenAct)
+	}
+	if c.MLPBias {
+		return errors.New("mlp_bias true is not supported")
+	}
+	if c.RopeScaling != nil {
+		t := c.RopeScaling.RopeType
+		if t == "" {
+			t = c.RopeScaling.Type
+		}
+		c.RopeScaling.RopeType = t
+		switch t {
+		case "llama3":
+			r := c.RopeScaling
+			if r.Factor <= 0 || r.LowFreqFactor <= 0 || r.HighFreqFactor <= r.LowFreqFactor || r.OriginalMaxPositionEmbeddings <= 0 {
+				return fmt.Errorf("rope_scaling llama3 needs factor, low_freq_factor < high_freq_factor and original_max_position_embeddings, got %+v", *r)
+			}
+		case "linear":
+			if c.RopeScaling.Factor <= 0 {
+				return errors.New("rope_scaling linear needs a positive factor")
+			}
+		case "default", "":
+			c.RopeScaling = nil
+		default:
+			return fmt.Errorf("rope_scaling type %q is not supported (llama3, linear)", t)
+		}
+	}
+	return nil
+}
+
+// Tied reports whether lm_head shares embed_tokens' weight.
+func (c *Config) Tied() bool { return c.TieWordEmbeddings != nil && *c.TieWordEmbeddings }
+
+// KVDim is NumKVHeads·HeadDim, the keys (and values) per position.
+func (c *Config) KVDim() int { return c.NumKVHeads * c.HeadDim }
+
+// NewRoPE builds the rotary embedding of the config.
+func (c *Config) NewRoPE() (*kernels.RoPE, error) {
+	div := c.RopeFreqs
+	if div == nil && c.RopeScaling != nil {
+		r := c.RopeScaling
+		switch r.RopeType {
+		case "llama3":
+			div = kernels.Llama3RoPEDivisors(c.HeadDim, c.RopeTheta, r.Factor, r.LowFreqFactor, r.HighFreqFactor, r.OriginalMaxPositionEmbeddings)
+		case "linear":
+			div = make([]float32, c.HeadDim/2)
+			for i := range div {
+				div[i] = float32(r.Factor)
+			}
+		}
+	}
+	return kernels.NewRoPE(c.HeadDim, c.HeadDim, c.RopeTheta, div, false)
+}
+
+// ConfigFromGGUF reads the metadata of a GGUF file whose
+// general.architecture is arch ("llama", "qwen2", "qwen3"), with
+// llama.cpp's defaults for optional keys. The vocabulary size comes from
+// token_embd.weight.
+func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
+	c := Config{ModelType: arch}
+	if arch == "llama" || arch == "mistral" {
+		c.ModelType = "llama"
+	}
+	missing := func(err error) bool { return errors.Is(err, gguf.ErrMissingKey) }
+	var errs []string
+	geti := func(key string, dst *int, required bool) {
+		v, err := f.Uint(arch + "." + key)
+		if err != nil {
+			if !missing(err) || required {
+				errs = append(errs, err.Error())
+			}
+			return
+		}
+		*dst = int(v)
+	}
+	getf := func(key string, dst *float64) {
+		v, err := f.Float(arch + "." + key)
+		if err != nil {
+			if !missing(err) {
+				errs = append(errs, err.Error())
+			}
+			return
+		}
+		*dst = v
+	}
+	geti("embedding_length", &c.HiddenSize, true)
+	geti("feed_forward_length", &c.IntermediateSize, true)
+	geti("block_count", &c.NumLayers, true)
+	geti("attention.head_count", &c.NumHeads, true)
+	geti("attention.head_count_kv", &c.NumKVHeads, false)
+	geti("attention.key_length", &c.HeadDim, false)
+	geti("context_length", &c.MaxPositions, false)
+	var rotary int
+	geti("rope.dimension_count", &rotary, false)
+	getf("attention.layer_norm_rms_epsilon", &c.RMSNormEps)
+	getf("rope.freq_base", &c.RopeTheta)
+	if c.RMSNormEps == 0 {
+		c.RMSNormEps = 1e-5 // llama.cpp's default for llama files
+	}
+	if t, err := f.String(arch + ".rope.scaling.type"); err == nil && t != "none" {
+		if t != "linear" {
+			errs = append(errs, fmt.Sprintf("%s.rope.scaling.type %q is not supported", arch, t))
+		}
+		var factor float64
+		getf("rope.scaling.factor", &factor)
+		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
+	}
+	if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
+		c.VocabSize = ti.Dims[1]
+	} else {
+		errs = append(errs, "tensor token_embd.weight (2-D) is missing")
+	}
+	_, hasOutput := f.Tensor("output.weight")
+	tied := !hasOutput
+	c.TieWordEmbeddings = &tied
+	if len(errs) > 0 {
+		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)
+	}
+	if rotary != 0 && rotary != c.HeadDim {
+		return c, fmt.Errorf("gguf %s: %s.rope.dimension_count %d differs from the head size %d (partial rotary is not supported)", f.Path(), arch, rotary, c.HeadDim)
+	}
+	return c, nil
+}

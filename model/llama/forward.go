@@ -1,0 +1,233 @@
+package llama
+
+import (
+	"fmt"
+
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/nn"
+)
+
+// LayerActs holds one layer's activations for B·T rows, as a backward pass
+// needs them (llm.c's ActivationTensors). Sizes: C hidden, Q = NH·HS,
+// KV = NKV·HS, I intermediate.
+type LayerActs struct {
+	N1, Rstd1 []float32 // input_layernorm out (BT, C), rstd (BT)
+	QPre      []float32 // (BT, Q) q_proj output before q_norm (qwen3 only)
+	KPre      []float32 // (BT, KV) k_proj output before k_norm (qwen3 only)
+	QRstd     []float32 // (BT·NH) q_norm rstd (qwen3 only)
+	KRstd     []float32 // (BT·NKV) k_norm rstd (qwen3 only)
+	Q         []float32 // (BT, Q) after RoPE
+	K, V      []float32 // (BT, KV), K after RoPE
+	Probs     []float32 // (B, NH, T, T) attention probabilities (training only)
+	Att       []float32 // (BT, Q) attention output, o_proj input
+	AttO      []float32 // (BT, C) o_proj output
+	Res1      []float32 // (BT, C) x + attention
+	N2, Rstd2 []float32 // post_attention_layernorm out (BT, C), rstd (BT)
+	Gate, Up  []float32 // (BT, I)
+	Act       []float32 // (BT, I) silu(gate)·up, down_proj input
+	Down      []float32 // (BT, C)
+}
+
+// Acts holds a forward pass's activations for one (B, T) shape: every
+// layer's for training, one shared set for inference.
+type Acts struct {
+	B, T   int
+	X      [][]float32 // residual stream: X[l] (BT, C) is layer l's input; training L+1, inference 2
+	Layers []LayerActs // training L, inference 1
+	NF     []float32   // (BT, C) final norm output
+	RstdF  []float32   // (BT)
+}
+
+// NewActs allocates activations for B rows of T positions, for training
+// (every layer saved, with attention probabilities) or not.
+func (m *Model) NewActs(B, T int, training bool) *Acts {
+	a := &Acts{}
+	m.growActs(a, B, T, training)
+	return a
+}
+
+func (m *Model) growActs(a *Acts, B, T int, training bool) {
+	c := &m.Config
+	N := B * T
+	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
+	nl, nx := 1, 2
+	if training {
+		nl, nx = c.NumLayers, c.NumLayers+1
+	}
+	a.B, a.T = B, T
+	g := nn.Grow
+	for len(a.X) < nx {
+		a.X = append(a.X, nil)
+	}
+	a.X = a.X[:nx]
+	for i := range a.X {
+		a.X[i] = g(a.X[i], N*C)
+	}
+	for len(a.Layers) < nl {
+		a.Layers = append(a.Layers, LayerActs{})
+	}
+	a.Layers = a.Layers[:nl]
+	for i := range a.Layers {
+		l := &a.Layers[i]
+		l.N1, l.Rstd1 = g(l.N1, N*C), g(l.Rstd1, N)
+		if c.QKNorm {
+			l.QPre, l.KPre = g(l.QPre, N*Q), g(l.KPre, N*KV)
+			l.QRstd, l.KRstd = g(l.QRstd, N*c.NumHeads), g(l.KRstd, N*c.NumKVHeads)
+		}
+		l.Q, l.K, l.V = g(l.Q, N*Q), g(l.K, N*KV), g(l.V, N*KV)
+		if training {
+			l.Probs = g(l.Probs, B*c.NumHeads*T*T)
+		}
+		l.Att, l.AttO, l.Res1 = g(l.Att, N*Q), g(l.AttO, N*C), g(l.Res1, N*C)
+		l.N2, l.Rstd2 = g(l.N2, N*C), g(l.Rstd2, N)
+		l.Gate, l.Up, l.Act, l.Down = g(l.Gate, N*I), g(l.Up, N*I), g(l.Act, N*I), g(l.Down, N*C)
+	}
+	a.NF, a.RstdF = g(a.NF, N*C), g(a.RstdF, N)
+}
+
+// layerForward runs layer li on x (BT, C) into out (BT, C), saving its
+// activations in a. With a cache, keys and values go to the cache and
+// queries attend over it; without, attention runs over the T positions
+// (causal) and saves its probabilities.
+func (m *Model) layerForward(li int, a *LayerActs, out, x []float32, B, T int, pos []int32, cache *nn.KVCache) {
+	c := &m.Config
+	L := &m.Layers[li]
+	N := B * T
+	NH, NKV := c.NumHeads, c.NumKVHeads
+
+	L.AttnNorm.Forward(a.N1, a.Rstd1, x, N)
+	if L.QNorm != nil {
+		L.Q.Forward(a.QPre, a.N1, N)
+		L.K.Forward(a.KPre, a.N1, N)
+		L.QNorm.Forward(a.Q, a.QRstd, a.QPre, N*NH)
+		L.KNorm.Forward(a.K, a.KRstd, a.KPre, N*NKV)
+	} else {
+		L.Q.Forward(a.Q, a.N1, N)
+		L.K.Forward(a.K, a.N1, N)
+	}
+	L.V.Forward(a.V, a.N1, N)
+	kernels.RoPEForward(a.Q, a.Q, pos, N, NH, m.rope)
+	kernels.RoPEForward(a.K, a.K, pos, N, NKV, m.rope)
+	if cache != nil {
+		m.attn.ForwardCached(a.Att, m.scr, a.Q, a.K, a.V, B, T, cache, li)
+	} else {
+		m.attn.Forward(a.Att, a.Probs, a.Q, a.K, a.V, B, T, true, nil)
+	}
+	L.O.Forward(a.AttO, a.Att, N)
+	kernels.AddForward(a.Res1, x, a.AttO, N*c.HiddenSize)
+
+	L.MLPNorm.Forward(a.N2, a.Rstd2, a.Res1, N)
+	L.Gate.Forward(a.Gate, a.N2, N)
+	L.Up.Forward(a.Up, a.N2, N)
+	kernels.SwiGLUForward(a.Act, a.Gate, a.Up, N*c.IntermediateSize)
+	L.Down.Forward(a.Down, a.Act, N)
+	kernels.AddForward(out, a.Res1, a.Down, N*c.HiddenSize)
+}
+
+// ForwardTrain runs whole sequences ids (B, T) at positions 0..T-1 without
+// a cache, saving every activation in a (from NewActs(B, T, true)), and
+// writes logits (B, T, V). Padding must be on the right: causal attention
+// keeps real positions from seeing it.
+func (m *Model) ForwardTrain(a *Acts, ids []int32, B, T int, logits []float32) error {
+	if a.B != B || a.T != T || len(a.Layers) != m.Config.NumLayers {
+		return fmt.Errorf("llama: activations are for (B=%d, T=%d, %d layers), not (B=%d, T=%d) training", a.B, a.T, len(a.Layers), B, T)
+	}
+	if err := m.checkInput(ids, B, T, logits, B*T); err != nil {
+		return err
+	}
+	m.pos = growInt32(m.pos, B*T)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			m.pos[b*T+t] = int32(t)
+		}
+	}
+	N := B * T
+	m.Embed.Forward(a.X[0], ids, N)
+	for l := range m.Layers {
+		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, m.pos, nil)
+	}
+	m.Norm.Forward(a.NF, a.RstdF, a.X[len(m.Layers)], N)
+	m.LMHead.Forward(logits, a.NF, N)
+	return nil
+}
+
+func (m *Model) checkInput(ids []int32, B, T int, logits []float32, rows int) error {
+	if B <= 0 || T <= 0 || len(ids) != B*T {
+		return fmt.Errorf("llama: %d ids for B=%d, T=%d", len(ids), B, T)
+	}
+	if len(logits) < rows*m.Config.VocabSize {
+		return fmt.Errorf("llama: logits hold %d values, need %d (%d rows of %d)", len(logits), rows*m.Config.VocabSize, rows, m.Config.VocabSize)
+	}
+	return nn.CheckIDs(ids, m.Config.VocabSize)
+}
+
+func growInt32(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
+}
+
+// VocabSize is the number of logits per position.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }
+
+// ContextLength is max_position_embeddings.
+func (m *Model) ContextLength() int { return m.Config.MaxPositions }
+
+// NewCache returns an empty KV cache for B rows of up to maxLen positions.
+func (m *Model) NewCache(B, maxLen int) *nn.KVCache {
+	return nn.NewKVCache(m.Config.NumLayers, B, maxLen, m.Config.KVDim())
+}
+
+// Forward runs ids (B, T) after each row's cached positions, appends their
+// keys and values to the cache and writes logits (B, T, V), or (B, V) for
+// the last position only when lastOnly. On error nothing changes.
+func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float32, lastOnly bool) error {
+	rows := B * T
+	if lastOnly {
+		rows = B
+	}
+	if err := m.checkInput(ids, B, T, logits, rows); err != nil {
+		return err
+	}
+	if cache == nil || cache.B != B || cache.Layers != m.Config.NumLayers || cache.KVDim != m.Config.KVDim() {
+		return fmt.Errorf("llama: the cache does not fit this model and batch of %d", B)
+	}
+	maxLen := 0
+	for b := 0; b < B; b++ {
+		if err := cache.Room(b, T); err != nil {
+			return err
+		}
+		maxLen = max(maxLen, cache.Len[b])
+	}
+	N := B * T
+	m.growActs(&m.inf, B, T, false)
+	m.scr = nn.Grow(m.scr, m.attn.CachedScratch(T, maxLen))
+	m.pos = growInt32(m.pos, N)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			m.pos[b*T+t] = int32(cache.Len[b] + t)
+		}
+	}
+	a := &m.inf
+	x, y := a.X[0], a.X[1]
+	m.Embed.Forward(x, ids, N)
+	for l := range m.Layers {
+		m.layerForward(l, &a.Layers[0], y, x, B, T, m.pos, cache)
+		x, y = y, x
+	}
+	for b := 0; b < B; b++ {
+		cache.Len[b] += T
+	}
+	C := m.Config.HiddenSize
+	if lastOnly {
+		// Only the last position of each row reaches the head.
+		for b := 0; b < B; b++ {
+			copy(y[b*C:(b+1)*C], x[(b*T+T-1)*C:(b*T+T)*C])
+		}
+		x, N = y, B
+	}
+	m.Norm.Forward(a.NF, a.RstdF, x, N)
+	m.LMHead.Forward(logits, a.NF, N)
+	return nil
+}

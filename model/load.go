@@ -1,0 +1,320 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/model/internal/ckpt"
+	"github.com/loftml/loft/model/llama"
+	"github.com/loftml/loft/nn"
+	"github.com/loftml/loft/tokenizer"
+	"github.com/loftml/loft/tokenizer/chat"
+)
+
+// Load reads a model from path: a Hugging Face folder (config.json,
+// safetensors, tokenizer and generation files) or a .gguf file.
+func Load(path string, opts LoadOptions) (*Bundle, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if !st.IsDir() {
+		if strings.HasSuffix(path, ".gguf") {
+			return loadGGUF(path)
+		}
+		return nil, fmt.Errorf("model: %s is neither a model folder nor a .gguf file", path)
+	}
+	return loadDir(path)
+}
+
+// hfConfig holds the config.json fields read before the architecture's own.
+type hfConfig struct {
+	ModelType  string          `json:"model_type"`
+	BOS        json.RawMessage `json:"bos_token_id"`
+	EOS        json.RawMessage `json:"eos_token_id"`
+	TorchDType string          `json:"torch_dtype"`
+}
+
+func loadDir(dir string) (*Bundle, error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var hc hfConfig
+	if err := json.Unmarshal(data, &hc); err != nil {
+		return nil, fmt.Errorf("model: %s: %v", cfgPath, err)
+	}
+	b := &Bundle{Path: dir}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	defer set.Close()
+	src := ckpt.Safetensors(set, dir)
+	switch hc.ModelType {
+	case "llama", "mistral", "qwen2", "qwen3":
+		c, err := llama.ParseConfig(data, cfgPath)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if err := b.setLlama(c, src, false); err != nil {
+			return nil, err
+		}
+	case "":
+		return nil, fmt.Errorf("model: %s: missing field model_type", cfgPath)
+	default:
+		return nil, fmt.Errorf("model: %s: unsupported model_type %q (supported: llama, mistral, qwen2, qwen3, gpt2, bert)", cfgPath, hc.ModelType)
+	}
+	b.Info.Format = "safetensors"
+	b.Info.DType = ckpt.DTypes(src)
+
+	if hasAny(dir, "tokenizer.json", "vocab.json", "tokenizer.model") {
+		tok, err := tokenizer.Load(dir)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		b.Tokenizer = tok
+	}
+	var chatCfg *chat.Config
+	if hasAny(dir, chat.ConfigFile, chat.TemplateFile) {
+		chatCfg, err = chat.Load(dir)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if chatCfg.Templates != nil {
+			b.Chat = chatCfg
+		}
+	}
+	if err := b.genConfigDir(dir, hc, chatCfg); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func hasAny(dir string, names ...string) bool {
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, permuteQK bool) error {
+	m, err := llama.New(c)
+	if err != nil {
+		return fmt.Errorf("model: %s: %w", src.Path(), err)
+	}
+	if err := m.Load(src, permuteQK); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	b.Arch = c.ModelType
+	if b.Arch == "mistral" {
+		b.Arch = "llama"
+	}
+	b.LM = m
+	b.Slots = m.Slots()
+	b.Info = Info{Arch: b.Arch, Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
+		Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
+		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(b.Slots)}
+	return nil
+}
+
+func slotNames(s []nn.Slot) []string {
+	var ns []string
+	for _, x := range s {
+		ns = append(ns, x.Name)
+	}
+	return ns
+}
+
+// ids reads a token id field that may be absent, null, an int or a list.
+func ids(raw json.RawMessage, file, field string) ([]int, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	var one int
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []int{one}, nil
+	}
+	var many []int
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, fmt.Errorf("model: %s: %s must be an id or a list of ids, got %s", file, field, s)
+	}
+	return many, nil
+}
+
+// genFile is generation_config.json.
+type genFile struct {
+	BOS               json.RawMessage `json:"bos_token_id"`
+	EOS               json.RawMessage `json:"eos_token_id"`
+	Temperature       *float64        `json:"temperature"`
+	TopK              *int            `json:"top_k"`
+	TopP              *float64        `json:"top_p"`
+	RepetitionPenalty *float64        `json:"repetition_penalty"`
+	MaxLength         *int            `json:"max_length"`
+	MaxNewTokens      *int            `json:"max_new_tokens"`
+	DoSample          *bool           `json:"do_sample"`
+}
+
+// genConfigDir resolves BOS, EOS and sampling defaults: generation_config.json
+// first, then config.json, then the tokenizer's special tokens.
+func (b *Bundle) genConfigDir(dir string, hc hfConfig, cc *chat.Config) error {
+	g := GenerationConfig{BOS: -1}
+	cfgPath := filepath.Join(dir, "config.json")
+	bos, err := ids(hc.BOS, cfgPath, "bos_token_id")
+	if err != nil {
+		return err
+	}
+	eos, err := ids(hc.EOS, cfgPath, "eos_token_id")
+	if err != nil {
+		return err
+	}
+	genPath := filepath.Join(dir, "generation_config.json")
+	data, err := os.ReadFile(genPath)
+	switch {
+	case err == nil:
+		var gf genFile
+		if err := json.Unmarshal(data, &gf); err != nil {
+			return fmt.Errorf("model: %s: %v", genPath, err)
+		}
+		if v, err := ids(gf.BOS, genPath, "bos_token_id"); err != nil {
+			return err
+		} else if v != nil {
+			bos = v
+		}
+		if v, err := ids(gf.EOS, genPath, "eos_token_id"); err != nil {
+			return err
+		} else if v != nil {
+			eos = v
+		}
+		g.Temperature, g.TopK, g.TopP = gf.Temperature, gf.TopK, gf.TopP
+		g.RepetitionPenalty, g.MaxLength, g.MaxNewTokens, g.DoSample = gf.RepetitionPenalty, gf.MaxLength, gf.MaxNewTokens, gf.DoSample
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("model: %w", err)
+	}
+	if len(bos) > 0 {
+		g.BOS = bos[0]
+	}
+	g.EOS = eos
+	b.Gen = g
+	b.finishGen(cc)
+	return nil
+}
+
+// finishGen fills what the config files left unset from the tokenizer and
+// decides AddBOS: tokenizer_config.json's add_bos_token when set, else
+// whether the tokenizer's own post-processing adds BOS.
+func (b *Bundle) finishGen(cc *chat.Config) {
+	g := &b.Gen
+	tok := b.Tokenizer
+	if tok == nil {
+		return
+	}
+	sp := tok.Specials()
+	if g.BOS < 0 && sp.BOS >= 0 {
+		g.BOS = sp.BOS
+	}
+	if len(g.EOS) == 0 && sp.EOS >= 0 {
+		g.EOS = []int{sp.EOS}
+	}
+	switch {
+	case g.BOS < 0:
+		g.AddBOS = false
+	case cc != nil && cc.AddBOSToken != nil:
+		g.AddBOS = *cc.AddBOSToken
+	default:
+		enc := tok.Encode("", true)
+		g.AddBOS = len(enc) > 0 && enc[0] == g.BOS
+	}
+}
+
+// loadGGUF reads a GGUF file: architecture from general.architecture,
+// weights through the architecture's table, tokenizer and chat template
+// from tokenizer.* metadata.
+func loadGGUF(path string) (*Bundle, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	defer f.Close()
+	arch, err := f.String("general.architecture")
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	b := &Bundle{Path: path}
+	src := ckpt.GGUF(f)
+	switch arch {
+	case "llama", "qwen2", "qwen3":
+		c, err := llama.ConfigFromGGUF(f, arch)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if _, ok := f.Tensor("rope_freqs.weight"); ok {
+			if c.RopeFreqs, err = f.Float32("rope_freqs.weight"); err != nil {
+				return nil, fmt.Errorf("model: %w", err)
+			}
+			if len(c.RopeFreqs) != c.HeadDim/2 {
+				return nil, fmt.Errorf("model: gguf %s: rope_freqs.weight has %d values, want head_dim/2 = %d", path, len(c.RopeFreqs), c.HeadDim/2)
+			}
+		}
+		// Only llama.cpp's "llama" converter permutes q/k rows.
+		if err := b.setLlama(c, src, arch == "llama"); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("model: gguf %s: unsupported general.architecture %q (supported: llama, qwen2, qwen3)", path, arch)
+	}
+	b.Info.Format = "gguf"
+	b.Info.DType = ckpt.DTypes(src)
+	if f.Has("tokenizer.ggml.model") {
+		tok, err := GGUFTokenizer(f)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		b.Tokenizer = tok
+	}
+	b.Gen = GenerationConfig{BOS: -1}
+	if b.Tokenizer != nil {
+		for _, key := range []string{"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"} {
+			if n, err := f.Int(key); err == nil && n >= 0 && int(n) < b.Tokenizer.VocabSize() && !contains(b.Gen.EOS, int(n)) {
+				b.Gen.EOS = append(b.Gen.EOS, int(n))
+			}
+		}
+	}
+	b.finishGen(nil)
+	if src, err := f.String("tokenizer.chat_template"); err == nil && b.Tokenizer != nil {
+		special := map[string]string{}
+		sp := b.Tokenizer.Specials()
+		for _, t := range []struct {
+			name string
+			id   int
+		}{{"bos_token", sp.BOS}, {"eos_token", sp.EOS}, {"unk_token", sp.UNK}, {"pad_token", sp.PAD}} {
+			if p, ok := b.Tokenizer.(*tokenizer.Pipeline); ok && t.id >= 0 {
+				if s, ok := p.Token(t.id); ok {
+					special[t.name] = s
+				}
+			}
+		}
+		b.Chat = chat.NewConfig(path, map[string]string{chat.DefaultName: src}, special)
+	}
+	return b, nil
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
