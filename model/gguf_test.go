@@ -1,0 +1,138 @@
+package model_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/model/llama"
+)
+
+// writeGGUF converts a tiny HF llama-family folder into a GGUF file as
+// llama.cpp's convert_hf_to_gguf.py does: GGUF tensor names, q/k rows
+// permuted for interleaved RoPE when arch is "llama", F32 data.
+func writeGGUF(t *testing.T, dir, arch, out string) {
+	t.Helper()
+	c, err := llama.ParseConfig(mustRead(t, filepath.Join(dir, "config.json")), "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	rename := strings.NewReplacer(
+		"model.embed_tokens.", "token_embd.", "model.norm.", "output_norm.", "lm_head.", "output.",
+		"model.layers.", "blk.", "input_layernorm", "attn_norm", "post_attention_layernorm", "ffn_norm",
+		"self_attn.q_proj", "attn_q", "self_attn.k_proj", "attn_k", "self_attn.v_proj", "attn_v",
+		"self_attn.o_proj", "attn_output", "self_attn.q_norm", "attn_q_norm", "self_attn.k_norm", "attn_k_norm",
+		"mlp.gate_proj", "ffn_gate", "mlp.up_proj", "ffn_up", "mlp.down_proj", "ffn_down")
+	var tensors []gguf.Tensor
+	for _, name := range set.Names() {
+		info, _ := set.Info(name)
+		v, err := set.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := info.Shape[len(info.Shape)-1]
+		if len(info.Shape) == 1 {
+			cols = 1
+		}
+		if arch == "llama" {
+			switch {
+			case strings.Contains(name, "q_proj"):
+				llama.PermuteQK(v, c.NumHeads, cols)
+			case strings.Contains(name, "k_proj"):
+				llama.PermuteQK(v, c.NumKVHeads, cols)
+			}
+		}
+		dims := make([]int, len(info.Shape))
+		for i, d := range info.Shape {
+			dims[len(dims)-1-i] = d
+		}
+		gt, err := gguf.FromFloat32(rename.Replace(name), gguf.F32, dims, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, gt)
+	}
+	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
+	kvs := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.ValueOf(arch)},
+		{Key: arch + ".context_length", Value: u(c.MaxPositions)},
+		{Key: arch + ".embedding_length", Value: u(c.HiddenSize)},
+		{Key: arch + ".feed_forward_length", Value: u(c.IntermediateSize)},
+		{Key: arch + ".block_count", Value: u(c.NumLayers)},
+		{Key: arch + ".attention.head_count", Value: u(c.NumHeads)},
+		{Key: arch + ".attention.head_count_kv", Value: u(c.NumKVHeads)},
+		{Key: arch + ".attention.key_length", Value: u(c.HeadDim)},
+		{Key: arch + ".attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(float32(c.RMSNormEps))},
+		{Key: arch + ".rope.freq_base", Value: gguf.ValueOf(float32(c.RopeTheta))},
+	}
+	if err := gguf.Write(out, kvs, tensors); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGGUFMatchesSafetensors writes GGUF files from the tiny llama (q/k
+// permuted, so the loader must permute back), qwen2 (biases, not permuted)
+// and qwen3 (q/k norms) fixtures and checks their logits equal the
+// safetensors folder's.
+func TestGGUFMatchesSafetensors(t *testing.T) {
+	for _, tc := range []struct{ dir, arch string }{{"llama-tiny", "llama"}, {"qwen2-tiny", "qwen2"}, {"qwen3-tiny", "qwen3"}} {
+		t.Run(tc.dir, func(t *testing.T) {
+			dir := filepath.Join(refDir, tc.dir)
+			path := filepath.Join(t.TempDir(), tc.dir+".gguf")
+			writeGGUF(t, dir, tc.arch, path)
+			hf, gg := load(t, dir), load(t, path)
+			if gg.Info.Format != "gguf" || gg.Arch != hf.Arch || gg.Info.Params != hf.Info.Params {
+				t.Fatalf("gguf info %+v vs %+v", gg.Info, hf.Info)
+			}
+			e := readExpected(t, dir)
+			T := len(e.InputIDs[0])
+			V := hf.LM.VocabSize()
+			a, b := make([]float32, T*V), make([]float32, T*V)
+			if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, a, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := gg.LM.Forward(gg.LM.NewCache(1, T), e.InputIDs[0], 1, T, b, false); err != nil {
+				t.Fatal(err)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("logit %d: safetensors %v, gguf %v", i, a[i], b[i])
+				}
+			}
+		})
+	}
+}
+
+// TestGGUFPermutationIsApplied guards the test above: the llama GGUF's q
+// rows really are stored in another order than the safetensors ones, so
+// equal logits prove the loader permutes them back.
+func TestGGUFPermutationIsApplied(t *testing.T) {
+	dir := filepath.Join(refDir, "llama-tiny")
+	path := filepath.Join(t.TempDir(), "l.gguf")
+	writeGGUF(t, dir, "llama", path)
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	for _, n := range [][2]string{{"blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight"}, {"blk.1.attn_k.weight", "model.layers.1.self_attn.k_proj.weight"}} {
+		g, _ := f.Float32(n[0])
+		h, _ := set.Float32(n[1])
+		if fmt.Sprint(g) == fmt.Sprint(h) {
+			t.Fatalf("%s is stored unpermuted", n[0])
+		}
+	}
+}
