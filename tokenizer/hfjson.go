@@ -467,24 +467,24 @@ func (b *builder) preTokenizer(c *hfComp) (preFunc, error) {
 		default:
 			return nil, errors.New("Split pattern is neither String nor Regex")
 		}
-		switch c.Behavior {
-		case "Isolated":
+		behaviors := map[string]pretok.Behavior{
+			"Isolated": pretok.Isolated, "Removed": pretok.Removed, "MergedWithPrevious": pretok.MergedWithPrevious,
+			"MergedWithNext": pretok.MergedWithNext, "Contiguous": pretok.Contiguous,
+		}
+		behavior, ok := behaviors[c.Behavior]
+		if !ok {
+			return nil, fmt.Errorf("Split behavior %q is not supported", c.Behavior)
+		}
+		if behavior == pretok.Isolated {
 			if sp := pretok.ForPattern(pattern); sp != nil {
 				return fromSplitter(sp), nil
 			}
-			re, err := pretok.NewRegex(pattern, false)
-			if err != nil {
-				return nil, err
-			}
-			return fromSplitter(re), nil
-		case "Removed":
-			re, err := pretok.NewRegex(pattern, true)
-			if err != nil {
-				return nil, err
-			}
-			return fromSplitter(re), nil
 		}
-		return nil, fmt.Errorf("Split behavior %q is not supported", c.Behavior)
+		re, err := pretok.NewRegex(pattern, behavior)
+		if err != nil {
+			return nil, err
+		}
+		return fromSplitter(re), nil
 	case "Metaspace":
 		repl := c.Replacement
 		if repl == "" {
@@ -535,7 +535,7 @@ func (b *builder) preTokenizer(c *hfComp) (preFunc, error) {
 			}
 		}, nil
 	case "Whitespace":
-		re, err := pretok.NewRegex(`\w+|[^\w\s]+`, false)
+		re, err := pretok.NewRegex(`\w+|[^\w\s]+`, pretok.Isolated)
 		if err != nil {
 			return nil, err
 		}
@@ -551,7 +551,7 @@ func (b *builder) preTokenizer(c *hfComp) (preFunc, error) {
 		if c.IndividualDigits {
 			pat = `\p{N}`
 		}
-		re, err := pretok.NewRegex(pat, false)
+		re, err := pretok.NewRegex(pat, pretok.Isolated)
 		if err != nil {
 			return nil, err
 		}

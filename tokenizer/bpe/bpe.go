@@ -40,7 +40,12 @@ type Model struct {
 }
 
 // cacheMax bounds the word cache; past it the cache starts afresh.
-const cacheMax = 1 << 17
+// Longer words than cacheWordMax bytes (rare but for texts with no
+// pre-tokenizer) are not cached, so the cache stays small.
+const (
+	cacheMax     = 1 << 17
+	cacheWordMax = 256
+)
 
 // New builds a model from vocab (token -> id) and merges (ranked, first is
 // applied first). A merge naming a token missing from the vocabulary, or
@@ -100,6 +105,9 @@ func (m *Model) merge(a, b int) (rank, id int, ok bool) {
 func (m *Model) Encode(dst []int, word string) []int {
 	if word == "" {
 		return dst
+	}
+	if len(word) > cacheWordMax {
+		return m.encode(dst, word)
 	}
 	m.mu.Lock()
 	ids, ok := m.cache[word]

@@ -11,6 +11,7 @@ package pretok
 
 import (
 	"fmt"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -252,21 +253,34 @@ func (h Hand) match(s string, i int) int {
 	return j - i // \s+
 }
 
-// Regex is the general splitter: a regexp2 pattern, with HF's "Isolated"
-// behaviour (matches and the text between them are all pieces) or, with
-// Remove set, "Removed" (only the text between matches).
+// Behavior is what Split does with the text a regex matches (Hugging Face's
+// SplitDelimiterBehavior).
+type Behavior int
+
+// The behaviors, for matches m of "a-b--c" split on "-".
+const (
+	Isolated           Behavior = iota // matches are pieces: a - b - - c
+	Removed                            // matches are dropped: a b c
+	MergedWithPrevious                 // a match ends the piece before it: a- b- - c
+	MergedWithNext                     // a match starts the piece after it: a -b - -c
+	Contiguous                         // adjacent matches are one piece: a - b -- c
+)
+
+// Regex is the general splitter: a regexp2 pattern and a behavior.
 type Regex struct {
-	re     *regexp2.Regexp
-	Remove bool
+	re       *regexp2.Regexp
+	behavior Behavior
 }
 
 // NewRegex compiles pattern (.NET/Oniguruma syntax, look-around included).
-func NewRegex(pattern string, remove bool) (*Regex, error) {
+func NewRegex(pattern string, behavior Behavior) (*Regex, error) {
 	re, err := regexp2.Compile(pattern, regexp2.None)
 	if err != nil {
 		return nil, fmt.Errorf("pre-tokenizer regex %q: %w", pattern, err)
 	}
-	return &Regex{re: re, Remove: remove}, nil
+	// A hostile pattern must not hang the tokenizer.
+	re.MatchTimeout = 10 * time.Second
+	return &Regex{re: re, behavior: behavior}, nil
 }
 
 // Split implements Splitter. regexp2 counts in runes; an invalid UTF-8 byte is
@@ -283,18 +297,42 @@ func (x *Regex) Split(s string, emit func(string)) {
 		i += w
 	}
 	offs = append(offs, len(s))
-	prev := 0
+	var ms [][2]int // byte spans of the non-empty matches
 	m, err := x.re.FindStringMatch(s)
 	for m != nil && err == nil {
-		a, b := offs[m.Index], offs[m.Index+m.Length]
-		if a > prev {
-			emit(s[prev:a])
+		if a, b := offs[m.Index], offs[m.Index+m.Length]; b > a {
+			if n := len(ms); x.behavior == Contiguous && n > 0 && ms[n-1][1] == a {
+				ms[n-1][1] = b
+			} else {
+				ms = append(ms, [2]int{a, b})
+			}
 		}
-		if b > a && !x.Remove {
-			emit(s[a:b])
-		}
-		prev = b
 		m, err = x.re.FindNextMatch(m)
+	}
+	prev := 0 // start of the text not emitted yet
+	for _, m := range ms {
+		a, b := m[0], m[1]
+		switch x.behavior {
+		case Isolated, Contiguous:
+			if a > prev {
+				emit(s[prev:a])
+			}
+			emit(s[a:b])
+			prev = b
+		case Removed:
+			if a > prev {
+				emit(s[prev:a])
+			}
+			prev = b
+		case MergedWithPrevious:
+			emit(s[prev:b])
+			prev = b
+		case MergedWithNext:
+			if a > prev {
+				emit(s[prev:a])
+			}
+			prev = a
+		}
 	}
 	if prev < len(s) {
 		emit(s[prev:])

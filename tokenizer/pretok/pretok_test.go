@@ -41,7 +41,7 @@ func TestHandEqualsRegexp2(t *testing.T) {
 	}
 	for _, pat := range []string{GPT2Pattern, Llama3Pattern, Qwen2Pattern} {
 		hand := ForPattern(pat)
-		re, err := NewRegex(pat, false)
+		re, err := NewRegex(pat, Isolated)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func FuzzHand(f *testing.F) {
 	}
 	res := make([]*Regex, 3)
 	for k, pat := range []string{GPT2Pattern, Llama3Pattern, Qwen2Pattern} {
-		res[k], _ = NewRegex(pat, false)
+		res[k], _ = NewRegex(pat, Isolated)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for k := range res {
@@ -92,4 +92,24 @@ func FuzzHand(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Hugging Face's own examples of the Split behaviors ("the-final--countdown"
+// split on "-").
+func TestBehaviors(t *testing.T) {
+	for b, want := range map[Behavior][]string{
+		Isolated:           {"the", "-", "final", "-", "-", "countdown"},
+		Removed:            {"the", "final", "countdown"},
+		MergedWithPrevious: {"the-", "final-", "-", "countdown"},
+		MergedWithNext:     {"the", "-final", "-", "-countdown"},
+		Contiguous:         {"the", "-", "final", "--", "countdown"},
+	} {
+		re, err := NewRegex("-", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pieces(re, "the-final--countdown"); !reflect.DeepEqual(got, want) {
+			t.Errorf("behavior %d: got %q, want %q", b, got, want)
+		}
+	}
 }

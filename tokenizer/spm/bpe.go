@@ -75,6 +75,9 @@ func (m *Model) Encode(dst []int, s string) []int {
 	if s == "" {
 		return dst
 	}
+	if len(s) > cacheWordMax {
+		return m.encode(dst, s)
+	}
 	m.mu.Lock()
 	ids, ok := m.cache[s]
 	m.mu.Unlock()
@@ -84,13 +87,19 @@ func (m *Model) Encode(dst []int, s string) []int {
 	start := len(dst)
 	dst = m.encode(dst, s)
 	m.mu.Lock()
-	if len(m.cache) >= 1<<17 {
+	if len(m.cache) >= cacheMax {
 		clear(m.cache)
 	}
 	m.cache[strings.Clone(s)] = append([]int(nil), dst[start:]...)
 	m.mu.Unlock()
 	return dst
 }
+
+// The chunk cache holds up to cacheMax chunks of at most cacheWordMax bytes.
+const (
+	cacheMax     = 1 << 17
+	cacheWordMax = 256
+)
 
 // symbol is a live span [start, end) of the text in a doubly linked list.
 type symbol struct {

