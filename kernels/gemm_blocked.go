@@ -98,9 +98,9 @@ func gemmThreads(M, N, K int) int {
 // gemmRun computes g's product of sizes M, N, K >= 0 on up to threads
 // workers with the micro-kernel kern. Each worker takes a contiguous range
 // of C's row tiles (or column tiles, when C is wider than tall) and runs the
-// whole blocked algorithm on it with its own buffers, so the skinny LoRA
-// shapes split as well as the square ones, and results do not depend on the
-// number of threads: every C element sees the same sums in the same order.
+// whole blocked algorithm on it with its own buffers: one hand-off per call,
+// no synchronisation inside it. Results do not depend on the number of
+// threads: every C element sees the same sums in the same order.
 func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 	if M == 0 || N == 0 {
 		return
@@ -115,121 +115,148 @@ func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 	}
 	mt := (M + gemmMR - 1) / gemmMR
 	nt := (N + gemmNR - 1) / gemmNR
-	if threads <= 1 {
+	switch {
+	case threads <= 1:
 		gemmBlock(g, 0, M, 0, N, K, kern)
-		return
-	}
-	// Each worker packs all of the operand that is not split, so split
-	// the longer side: with M split, the packing overhead relative to the
-	// multiply goes as 1/N + threads/M, with N split as threads/N + 1/M.
-	if (M >= N && mt >= threads) || nt < threads {
+	case (M >= N && mt >= threads) || nt < threads:
+		// Each worker packs all of the operand that is not split, so split
+		// the longer side: with M split, the packing overhead relative to
+		// the multiply goes as 1/N + threads/M, with N split as
+		// threads/N + 1/M. (Sharing the packed B between workers, as
+		// OpenBLAS does, measured no better here: it needs two hand-offs
+		// per KC step.)
 		parallelFor(mt, threads, func(lo, hi int) {
 			gemmBlock(g, lo*gemmMR, min(hi*gemmMR, M), 0, N, K, kern)
 		})
-		return
+	default:
+		parallelFor(nt, threads, func(lo, hi int) {
+			gemmBlock(g, 0, M, lo*gemmNR, min(hi*gemmNR, N), K, kern)
+		})
 	}
-	parallelFor(nt, threads, func(lo, hi int) {
-		gemmBlock(g, 0, M, lo*gemmNR, min(hi*gemmNR, N), K, kern)
-	})
 }
 
-// gemmBlock computes the part C[i0:i1, j0:j1] of the product.
+// gemmSteps calls fn for each (jc, nc) block of [j0, j1) and (pc, kc) block
+// of [0, K), in the order of the blocked loops. Column blocks are of equal
+// width (in whole tiles) so that none is left with a sliver.
+func gemmSteps(j0, j1, K int, fn func(jc, nc, pc, kc int)) {
+	n := j1 - j0
+	blocks := (n + gemmNC - 1) / gemmNC
+	step := ((n+blocks-1)/blocks + gemmNR - 1) / gemmNR * gemmNR
+	for jc := j0; jc < j1; jc += step {
+		nc := min(step, j1-jc)
+		for pc := 0; pc < K; pc += gemmKC {
+			fn(jc, nc, pc, min(gemmKC, K-pc))
+		}
+	}
+}
+
+// gemmDirect says whether A and B are read in place for a worker's part of
+// C with mc rows and nc columns: in place, A must be a full panel of MR rows
+// (A[i,p] at i*lda+p, or, with transA, at p*lda+i), B likewise, only
+// without transB or bf16.
+func (g *gemmArgs) gemmDirect(mc, nc int) (directA, directB bool) {
+	directA = nc <= gemmDirectN && (!g.transA || nc <= gemmDirectNTrans)
+	directB = !g.transB && g.bh == nil && mc <= gemmDirectM
+	return directA, directB
+}
+
+// gemmBlock computes the part C[i0:i1, j0:j1] of the product on the
+// calling goroutine.
 func gemmBlock(g *gemmArgs, i0, i1, j0, j1, K int, kern microKernel) {
 	bufs := gemmBufPool.Get().(*gemmBufs)
 	defer gemmBufPool.Put(bufs)
+	directA, directB := g.gemmDirect(i1-i0, j1-j0)
+	gemmSteps(j0, j1, K, func(jc, nc, pc, kc int) {
+		var bp []float32 // the packed B block, nil when B is read in place
+		if directB {
+			if r := nc % gemmNR; r != 0 {
+				g.packBPanel(bufs.bEdge[:kc*gemmNR], jc+nc-r, r, pc, kc)
+			}
+		} else {
+			bufs.b = grow(bufs.b, kc*((nc+gemmNR-1)/gemmNR*gemmNR))
+			bp = bufs.b
+			for jr := 0; jr < nc; jr += gemmNR {
+				g.packBPanel(bp[jr*kc:(jr+gemmNR)*kc], jc+jr, min(gemmNR, nc-jr), pc, kc)
+			}
+		}
+		for ic := i0; ic < i1; ic += gemmMC {
+			g.macroKernel(bufs, bp, directA, ic, min(gemmMC, i1-ic), jc, nc, pc, kc, kern)
+		}
+	})
+}
 
-	// In place, A must be a full panel of MR rows: A[i,p] at i*lda+p, or, with
-	// transA, at p*lda+i. B likewise, only without transB or bf16.
-	directA := j1-j0 <= gemmDirectN && (!g.transA || j1-j0 <= gemmDirectNTrans)
-	directB := !g.transB && g.bh == nil && i1-i0 <= gemmDirectM
+// macroKernel computes the (mc, nc) block of C at (ic, jc) over the depth
+// block (pc, kc): it packs A's block into bufs (or reads A in place when
+// directA), then runs the micro-kernel on every tile. bp is the packed B
+// block, or nil to read B in place, with its last partial panel packed in
+// bufs.bEdge. The tile adds to C unless pc is 0 and g overwrites.
+func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, mc, jc, nc, pc, kc int, kern microKernel) {
+	acc := g.accumulate || pc > 0
+	if directA {
+		if r := mc % gemmMR; r != 0 {
+			g.packAPanel(bufs.aEdge[:kc*gemmMR], ic+mc-r, r, pc, kc)
+		}
+	} else {
+		bufs.a = grow(bufs.a, kc*((mc+gemmMR-1)/gemmMR*gemmMR))
+		if g.transA {
+			g.packABlockTrans(bufs.a, ic, mc, pc, kc)
+		} else {
+			for ir := 0; ir < mc; ir += gemmMR {
+				g.packAPanel(bufs.a[ir*kc:(ir+gemmMR)*kc], ic+ir, min(gemmMR, mc-ir), pc, kc)
+			}
+		}
+	}
 	ars, aks := g.lda, 1
 	if g.transA {
 		ars, aks = 1, g.lda
 	}
-
-	kcMax := gemmKC
-	for jc := j0; jc < j1; jc += gemmNC {
-		nc := min(gemmNC, j1-jc)
-		for pc := 0; pc < K; pc += kcMax {
-			kc := min(kcMax, K-pc)
-			acc := g.accumulate || pc > 0
-			if directB {
-				if r := nc % gemmNR; r != 0 {
-					g.packBPanel(bufs.bEdge[:kc*gemmNR], jc+nc-r, r, pc, kc)
-				}
-			} else {
-				bufs.b = grow(bufs.b, kc*((nc+gemmNR-1)/gemmNR*gemmNR))
-				for jr := 0; jr < nc; jr += gemmNR {
-					g.packBPanel(bufs.b[jr*kc:(jr+gemmNR)*kc], jc+jr, min(gemmNR, nc-jr), pc, kc)
+	for jr := 0; jr < nc; jr += gemmNR {
+		nr := min(gemmNR, nc-jr)
+		var b []float32
+		bks := gemmNR
+		switch {
+		case bp != nil:
+			b = bp[jr*kc:]
+		case nr < gemmNR:
+			b = bufs.bEdge
+		default:
+			b, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
+		}
+		for ir := 0; ir < mc; ir += gemmMR {
+			mr := min(gemmMR, mc-ir)
+			var a []float32
+			ar, ak := 1, gemmMR
+			switch {
+			case !directA:
+				a = bufs.a[ir*kc:]
+			case mr < gemmMR:
+				a = bufs.aEdge
+			default:
+				ar, ak = ars, aks
+				if g.transA {
+					a = g.a[pc*g.lda+ic+ir:]
+				} else {
+					a = g.a[(ic+ir)*g.lda+pc:]
 				}
 			}
-			for ic := i0; ic < i1; ic += gemmMC {
-				mc := min(gemmMC, i1-ic)
-				if directA {
-					if r := mc % gemmMR; r != 0 {
-						g.packAPanel(bufs.aEdge[:kc*gemmMR], ic+mc-r, r, pc, kc)
+			c := g.c[(ic+ir)*g.ldc+jc+jr:]
+			if mr == gemmMR && nr == gemmNR {
+				kern(kc, a, ar, ak, b, bks, c, g.ldc, acc)
+				continue
+			}
+			// An edge tile: compute it whole, then write only C's valid
+			// (mr, nr) corner.
+			t := bufs.tile
+			kern(kc, a, ar, ak, b, bks, t, gemmNR, false)
+			for i := 0; i < mr; i++ {
+				ci := c[i*g.ldc : i*g.ldc+nr]
+				ti := t[i*gemmNR : i*gemmNR+nr]
+				if acc {
+					for j, v := range ti {
+						ci[j] += v
 					}
 				} else {
-					bufs.a = grow(bufs.a, kc*((mc+gemmMR-1)/gemmMR*gemmMR))
-					if g.transA {
-						g.packABlockTrans(bufs.a, ic, mc, pc, kc)
-					} else {
-						for ir := 0; ir < mc; ir += gemmMR {
-							g.packAPanel(bufs.a[ir*kc:(ir+gemmMR)*kc], ic+ir, min(gemmMR, mc-ir), pc, kc)
-						}
-					}
-				}
-
-				for jr := 0; jr < nc; jr += gemmNR {
-					nr := min(gemmNR, nc-jr)
-					var bp []float32
-					bks := gemmNR
-					switch {
-					case !directB:
-						bp = bufs.b[jr*kc:]
-					case nr < gemmNR:
-						bp = bufs.bEdge
-					default:
-						bp, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
-					}
-					for ir := 0; ir < mc; ir += gemmMR {
-						mr := min(gemmMR, mc-ir)
-						var ap []float32
-						ar, ak := 1, gemmMR
-						switch {
-						case !directA:
-							ap = bufs.a[ir*kc:]
-						case mr < gemmMR:
-							ap = bufs.aEdge
-						default:
-							ar, ak = ars, aks
-							if g.transA {
-								ap = g.a[pc*g.lda+ic+ir:]
-							} else {
-								ap = g.a[(ic+ir)*g.lda+pc:]
-							}
-						}
-						c := g.c[(ic+ir)*g.ldc+jc+jr:]
-						if mr == gemmMR && nr == gemmNR {
-							kern(kc, ap, ar, ak, bp, bks, c, g.ldc, acc)
-							continue
-						}
-						// An edge tile: compute it whole, then write only
-						// C's valid (mr, nr) corner.
-						t := bufs.tile
-						kern(kc, ap, ar, ak, bp, bks, t, gemmNR, false)
-						for i := 0; i < mr; i++ {
-							ci := c[i*g.ldc : i*g.ldc+nr]
-							ti := t[i*gemmNR : i*gemmNR+nr]
-							if acc {
-								for j, v := range ti {
-									ci[j] += v
-								}
-							} else {
-								copy(ci, ti)
-							}
-						}
-					}
+					copy(ci, ti)
 				}
 			}
 		}

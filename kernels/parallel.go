@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // threads is the number of workers kernels use: LOFT_THREADS when set to a
@@ -48,28 +49,50 @@ func ParallelFor(n int, fn func(lo, hi int)) {
 	parallelFor(n, Threads(), fn)
 }
 
-// parallelJob is one ParallelFor call: chunks are claimed through next by
-// the caller and by any worker that picks the job up, so the caller never
+// parallelJob is one parallel loop: [0, n) in chunks claimed through next
+// by the caller and by any worker that picks the job up, so the caller never
 // waits on a busy pool: with every worker occupied it runs all chunks
 // itself, which also makes nested calls deadlock-free.
 type parallelJob struct {
-	fn   func(lo, hi int)
-	n, t int
-	next atomic.Int64
-	wg   sync.WaitGroup
+	fn     func(lo, hi int)
+	n      int
+	chunks int
+	next   atomic.Int64  // next chunk to claim
+	left   atomic.Int64  // chunks not yet finished
+	done   chan struct{} // closed when left reaches 0
 }
 
 // run claims and runs chunks until none is left.
 func (j *parallelJob) run() {
 	for {
 		c := int(j.next.Add(1) - 1)
-		if c >= j.t {
+		if c >= j.chunks {
 			return
 		}
-		j.fn(c*j.n/j.t, (c+1)*j.n/j.t)
-		j.wg.Done()
+		j.fn(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
+		if j.left.Add(-1) == 0 {
+			close(j.done)
+		}
 	}
 }
+
+// wait returns when every chunk has finished. It spins for a while first:
+// waking a parked goroutine takes tens of microseconds, a large share of a
+// GEMM block step.
+func (j *parallelJob) wait() {
+	for start := time.Now(); time.Since(start) < spinWait; {
+		for range 64 {
+			if j.left.Load() == 0 {
+				return
+			}
+		}
+	}
+	<-j.done
+}
+
+// spinWait is how long a caller waiting for its chunks, and an idle worker
+// waiting for a job, spin before they park.
+const spinWait = 50 * time.Microsecond
 
 // workerPool holds the persistent workers; jobs is where they wait.
 var workerPool struct {
@@ -87,29 +110,56 @@ func ensureWorkers(n int) chan *parallelJob {
 		p.jobs = make(chan *parallelJob, 256)
 	}
 	for ; p.started < n; p.started++ {
-		go func(jobs chan *parallelJob) {
-			for j := range jobs {
-				j.run()
-			}
-		}(p.jobs)
+		go worker(p.jobs)
 	}
 	return p.jobs
 }
 
+// worker runs jobs from the pool's queue until the program ends. After a
+// job it polls the queue for spinWait before it parks, so that the next
+// loop of a sequence (GEMM's block steps, a model's layers) finds it awake.
+func worker(jobs chan *parallelJob) {
+	for {
+		var j *parallelJob
+		for start := time.Now(); j == nil && time.Since(start) < spinWait; {
+			for i := 0; i < 64 && j == nil; i++ {
+				select {
+				case j = <-jobs:
+				default:
+				}
+			}
+		}
+		if j == nil {
+			j = <-jobs
+		}
+		j.run()
+	}
+}
+
 // parallelFor is ParallelFor on t threads.
 func parallelFor(n, t int, fn func(lo, hi int)) {
-	if t > n {
-		t = n
+	parallelChunks(n, min(n, t), t, fn)
+}
+
+// parallelChunks splits [0, n) into chunks contiguous ranges and runs
+// fn(lo, hi) on each, on up to t threads (the caller and t-1 workers) that
+// claim chunks one at a time; it returns when all are done.
+func parallelChunks(n, chunks, t int, fn func(lo, hi int)) {
+	if chunks > n {
+		chunks = n
+	}
+	if t > chunks {
+		t = chunks
 	}
 	if t <= 1 {
-		if n > 0 {
-			fn(0, n)
+		for c := 0; c < chunks; c++ {
+			fn(c*n/chunks, (c+1)*n/chunks)
 		}
 		return
 	}
 	jobs := ensureWorkers(t - 1)
-	j := &parallelJob{fn: fn, n: n, t: t}
-	j.wg.Add(t)
+	j := &parallelJob{fn: fn, n: n, chunks: chunks, done: make(chan struct{})}
+	j.left.Store(int64(chunks))
 	for w := 0; w < t-1; w++ {
 		select {
 		case jobs <- j:
@@ -117,5 +167,5 @@ func parallelFor(n, t int, fn func(lo, hi int)) {
 		}
 	}
 	j.run()
-	j.wg.Wait()
+	j.wait()
 }

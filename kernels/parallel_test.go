@@ -35,6 +35,31 @@ func TestParallelForCoversEachIndexOnce(t *testing.T) {
 	}
 }
 
+// TestParallelChunksClaimsEveryChunk checks more chunks than threads: each
+// chunk runs once and the chunks tile [0, n).
+func TestParallelChunksClaimsEveryChunk(t *testing.T) {
+	for _, tc := range []struct{ n, chunks, threads int }{
+		{10, 10, 2}, {10, 3, 2}, {100, 7, 3}, {5, 9, 2}, {0, 4, 2}, {6, 6, 1},
+	} {
+		hits := make([]atomic.Int32, tc.n)
+		var calls atomic.Int32
+		parallelChunks(tc.n, tc.chunks, tc.threads, func(lo, hi int) {
+			calls.Add(1)
+			for i := lo; i < hi; i++ {
+				hits[i].Add(1)
+			}
+		})
+		for i := range hits {
+			if h := hits[i].Load(); h != 1 {
+				t.Fatalf("%+v: index %d ran %d times", tc, i, h)
+			}
+		}
+		if want := int32(min(tc.n, tc.chunks)); calls.Load() != want {
+			t.Fatalf("%+v: %d calls, want %d", tc, calls.Load(), want)
+		}
+	}
+}
+
 func TestSetThreads(t *testing.T) {
 	old := Threads()
 	defer SetThreads(old)
