@@ -455,9 +455,6 @@ func (b *builder) preTokenizer(c *hfComp) (preFunc, error) {
 		if c.Pattern == nil {
 			return nil, errors.New("Split without pattern")
 		}
-		if c.Invert {
-			return nil, errors.New("Split with invert is not supported")
-		}
 		var pattern string
 		switch {
 		case c.Pattern.Regex != nil:
@@ -474,6 +471,16 @@ func (b *builder) preTokenizer(c *hfComp) (preFunc, error) {
 		behavior, ok := behaviors[c.Behavior]
 		if !ok {
 			return nil, fmt.Errorf("Split behavior %q is not supported", c.Behavior)
+		}
+		// invert swaps the roles of matches and the text between them.
+		if c.Invert {
+			switch behavior {
+			case pretok.Removed:
+				behavior = pretok.MatchesOnly
+			case pretok.Isolated:
+			default:
+				return nil, fmt.Errorf("Split behavior %q with invert is not supported", c.Behavior)
+			}
 		}
 		if behavior == pretok.Isolated {
 			if sp := pretok.ForPattern(pattern); sp != nil {

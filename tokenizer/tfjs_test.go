@@ -19,6 +19,10 @@ import (
 // regexes that only regexp2 runs (DeepSeek V3), and Split with
 // MergedWithPrevious plus byte fallback over 262k pieces (Gemma 3).
 //
+// GPT-4o's (a Split with invert) and the "llama2" package's (Llama 2's
+// legacy byte-fallback form, over what is in fact Mistral's 32k vocabulary:
+// "▁" is 28705) are compared too.
+//
 // It needs node and the packages (see testdata/tfjs/gen.js); set LOFT_TFJS
 // to their node_modules folder. It is skipped otherwise.
 func TestTransformersJS(t *testing.T) {
@@ -46,7 +50,7 @@ func TestTransformersJS(t *testing.T) {
 	if err := os.WriteFile(in, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, model := range []string{"llama3", "deepseek_v3", "gemma3"} {
+	for _, model := range []string{"llama3", "deepseek_v3", "gemma3", "gpt4o", "llama2"} {
 		t.Run(model, func(t *testing.T) {
 			out := filepath.Join(dir, model+".json")
 			cmd := exec.Command("node", filepath.Join("testdata", "tfjs", "gen.js"), modules, model, in, out)
@@ -82,6 +86,7 @@ func TestTransformersJS(t *testing.T) {
 				n += len(got)
 			}
 			t.Logf("%s: %d texts, %d tokens equal to transformers.js", model, len(texts), n)
+
 		})
 	}
 }

