@@ -61,7 +61,7 @@ const logitTol = 1e-4
 // positions with PyTorch's; then each row alone must give the batch's
 // logits (batch of 3 == 3 single runs).
 func TestDecoderFixtures(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-bf16", "llama3-tiny", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-bf16", "llama3-tiny", "qwen2-tiny", "qwen3-tiny", "gpt2-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(refDir, name)
 			b := load(t, dir)

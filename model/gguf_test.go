@@ -136,3 +136,71 @@ func TestGGUFPermutationIsApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestGGUFGPT2 converts gpt2-tiny as convert_hf_to_gguf.py does (Conv1D
+// weights transposed to (Out, In), GGUF names) and checks equal logits.
+func TestGGUFGPT2(t *testing.T) {
+	dir := filepath.Join(refDir, "gpt2-tiny")
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	rename := strings.NewReplacer("wte.", "token_embd.", "wpe.", "position_embd.", "ln_f.", "output_norm.", "h.", "blk.",
+		"ln_1", "attn_norm", "ln_2", "ffn_norm", "attn.c_attn", "attn_qkv", "attn.c_proj", "attn_output",
+		"mlp.c_fc", "ffn_up", "mlp.c_proj", "ffn_down")
+	var tensors []gguf.Tensor
+	for _, name := range set.Names() {
+		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
+			continue
+		}
+		info, _ := set.Info(name)
+		v, _ := set.Float32(name)
+		shape := info.Shape
+		if strings.HasPrefix(name, "h.") && len(shape) == 2 {
+			// Conv1D (In, Out) -> (Out, In)
+			tv := make([]float32, len(v))
+			for r := 0; r < shape[0]; r++ {
+				for c := 0; c < shape[1]; c++ {
+					tv[c*shape[0]+r] = v[r*shape[1]+c]
+				}
+			}
+			v, shape = tv, []int{shape[1], shape[0]}
+		}
+		dims := make([]int, len(shape))
+		for i, d := range shape {
+			dims[len(dims)-1-i] = d
+		}
+		gt, err := gguf.FromFloat32(rename.Replace(name), gguf.F32, dims, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, gt)
+	}
+	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
+	path := filepath.Join(t.TempDir(), "gpt2.gguf")
+	if err := gguf.Write(path, []gguf.KV{
+		{Key: "general.architecture", Value: gguf.ValueOf("gpt2")},
+		{Key: "gpt2.context_length", Value: u(32)}, {Key: "gpt2.embedding_length", Value: u(48)},
+		{Key: "gpt2.feed_forward_length", Value: u(192)}, {Key: "gpt2.block_count", Value: u(2)},
+		{Key: "gpt2.attention.head_count", Value: u(4)},
+		{Key: "gpt2.attention.layer_norm_epsilon", Value: gguf.ValueOf(float32(1e-5))},
+	}, tensors); err != nil {
+		t.Fatal(err)
+	}
+	hf, gg := load(t, dir), load(t, path)
+	e := readExpected(t, dir)
+	T, V := len(e.InputIDs[0]), hf.LM.VocabSize()
+	a, b := make([]float32, T*V), make([]float32, T*V)
+	if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := gg.LM.Forward(gg.LM.NewCache(1, T), e.InputIDs[0], 1, T, b, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("logit %d: safetensors %v, gguf %v", i, a[i], b[i])
+		}
+	}
+}

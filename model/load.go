@@ -11,6 +11,7 @@ import (
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/model/gpt2"
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/model/llama"
 	"github.com/loftml/loft/nn"
@@ -66,6 +67,14 @@ func loadDir(dir string) (*Bundle, error) {
 			return nil, fmt.Errorf("model: %w", err)
 		}
 		if err := b.setLlama(c, src, false); err != nil {
+			return nil, err
+		}
+	case "gpt2":
+		c, err := gpt2.ParseConfig(data, cfgPath)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if err := b.setGPT2(c, src); err != nil {
 			return nil, err
 		}
 	case "":
@@ -125,6 +134,21 @@ func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, permuteQK bool) error
 	b.Info = Info{Arch: b.Arch, Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
 		Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
 		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(b.Slots)}
+	return nil
+}
+
+func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source) error {
+	m, err := gpt2.New(c)
+	if err != nil {
+		return fmt.Errorf("model: %s: %w", src.Path(), err)
+	}
+	if err := m.Load(src); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	b.Arch, b.LM, b.Slots = "gpt2", m, m.Slots()
+	b.Info = Info{Arch: "gpt2", Layers: c.NLayer, Hidden: c.NEmbd, Intermediate: c.Intermediate(),
+		Heads: c.NHead, KVHeads: c.NHead, HeadDim: c.HeadDim(), Vocab: c.VocabSize,
+		ContextLength: c.NPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(b.Slots)}
 	return nil
 }
 
@@ -271,8 +295,16 @@ func loadGGUF(path string) (*Bundle, error) {
 		if err := b.setLlama(c, src, arch == "llama"); err != nil {
 			return nil, err
 		}
+	case "gpt2":
+		c, err := gpt2.ConfigFromGGUF(f)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if err := b.setGPT2(c, src); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("model: gguf %s: unsupported general.architecture %q (supported: llama, qwen2, qwen3)", path, arch)
+		return nil, fmt.Errorf("model: gguf %s: unsupported general.architecture %q (supported: llama, qwen2, qwen3, gpt2)", path, arch)
 	}
 	b.Info.Format = "gguf"
 	b.Info.DType = ckpt.DTypes(src)

@@ -1,0 +1,125 @@
+package gpt2
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/loftml/loft/format/gguf"
+)
+
+// Config is GPT-2's config.json (HF field names).
+type Config struct {
+	NEmbd      int     `json:"n_embd"`
+	NLayer     int     `json:"n_layer"`
+	NHead      int     `json:"n_head"`
+	NPositions int     `json:"n_positions"`
+	NInner     *int    `json:"n_inner"` // null: 4·n_embd
+	VocabSize  int     `json:"vocab_size"`
+	LNEps      float64 `json:"layer_norm_epsilon"`
+	// Activation: "gelu_new", "gelu_pytorch_tanh" (tanh form) or "gelu"
+	// (exact erf).
+	Activation            string `json:"activation_function"`
+	ScaleAttnWeights      *bool  `json:"scale_attn_weights"`
+	ScaleAttnByLayerIdx   bool   `json:"scale_attn_by_inverse_layer_idx"`
+	ReorderAndUpcastAttn  bool   `json:"reorder_and_upcast_attn"`
+	intermediate, headDim int
+}
+
+// ParseConfig reads a GPT-2 config.json; file names it in errors.
+func ParseConfig(data []byte, file string) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	return c, nil
+}
+
+// Normalize checks required fields and applies transformers' defaults.
+func (c *Config) Normalize() error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"n_embd", c.NEmbd}, {"n_layer", c.NLayer}, {"n_head", c.NHead}, {"n_positions", c.NPositions}, {"vocab_size", c.VocabSize}} {
+		if f.v <= 0 {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing or non-positive field(s): %s", strings.Join(missing, ", "))
+	}
+	if c.NEmbd%c.NHead != 0 {
+		return fmt.Errorf("n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead)
+	}
+	c.headDim = c.NEmbd / c.NHead
+	c.intermediate = 4 * c.NEmbd
+	if c.NInner != nil && *c.NInner > 0 {
+		c.intermediate = *c.NInner
+	}
+	if c.LNEps == 0 {
+		c.LNEps = 1e-5
+	}
+	switch c.Activation {
+	case "":
+		c.Activation = "gelu_new"
+	case "gelu_new", "gelu_pytorch_tanh", "gelu":
+	default:
+		return fmt.Errorf("activation_function %q is not supported (gelu_new, gelu_pytorch_tanh, gelu)", c.Activation)
+	}
+	if c.ScaleAttnWeights != nil && !*c.ScaleAttnWeights {
+		return errors.New("scale_attn_weights false is not supported")
+	}
+	if c.ScaleAttnByLayerIdx {
+		return errors.New("scale_attn_by_inverse_layer_idx true is not supported")
+	}
+	return nil
+}
+
+// Intermediate is the MLP width (n_inner, default 4·n_embd).
+func (c *Config) Intermediate() int { return c.intermediate }
+
+// HeadDim is n_embd / n_head.
+func (c *Config) HeadDim() int { return c.headDim }
+
+// ConfigFromGGUF reads a gpt2-architecture GGUF file's metadata.
+func ConfigFromGGUF(f *gguf.File) (Config, error) {
+	c := Config{Activation: "gelu_new"}
+	var errs []string
+	get := func(key string, dst *int) {
+		v, err := f.Uint("gpt2." + key)
+		if err != nil {
+			errs = append(errs, err.Error())
+			return
+		}
+		*dst = int(v)
+	}
+	var inner int
+	get("embedding_length", &c.NEmbd)
+	get("block_count", &c.NLayer)
+	get("attention.head_count", &c.NHead)
+	get("context_length", &c.NPositions)
+	get("feed_forward_length", &inner)
+	c.NInner = &inner
+	if v, err := f.Float("gpt2.attention.layer_norm_epsilon"); err == nil {
+		c.LNEps = v
+	} else if !errors.Is(err, gguf.ErrMissingKey) {
+		errs = append(errs, err.Error())
+	}
+	if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
+		c.VocabSize = ti.Dims[1]
+	} else {
+		errs = append(errs, "tensor token_embd.weight (2-D) is missing")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)
+	}
+	return c, nil
+}

@@ -1,0 +1,12 @@
+// Package gpt2 is OpenAI's GPT-2 (Hugging Face GPT2LMHeadModel): learned
+// absolute positions, pre-norm LayerNorm blocks, a fused q|k|v projection
+// (c_attn), tanh GELU and a head tied to the token embedding:
+//
+//	x = wte[ids] + wpe[pos]
+//	x += attn.c_proj(attn(split(attn.c_attn(ln_1(x)))))
+//	x += mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))
+//	logits = ln_f(x)·wteᵀ
+//
+// Checkpoints store the projections as Conv1D weights (In, Out); they are
+// transposed to (Out, In) at load and their slots marked FanInFanOut.
+package gpt2
