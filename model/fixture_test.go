@@ -121,3 +121,54 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestBERTFixture compares the masked-LM scores of the padded batch of 3
+// (token types, padded keys masked) with PyTorch's at real positions, and
+// each row alone with the batch.
+func TestBERTFixture(t *testing.T) {
+	dir := filepath.Join(refDir, "bert-tiny")
+	b := load(t, dir)
+	if b.Encoder == nil || b.LM != nil || b.Arch != "bert" {
+		t.Fatalf("arch %q, encoder %v", b.Arch, b.Encoder)
+	}
+	e := readExpected(t, dir)
+	B, T, V := len(e.InputIDs), len(e.InputIDs[0]), b.Encoder.VocabSize()
+	var ids, types []int32
+	lens := make([]int, B)
+	for bi := range e.InputIDs {
+		ids = append(ids, e.InputIDs[bi]...)
+		types = append(types, e.TokenTypeIDs[bi]...)
+		lens[bi] = rowLen(e.AttentionMask[bi])
+	}
+	scores := make([]float32, B*T*V)
+	if err := b.Encoder.Forward(ids, types, lens, B, T, scores); err != nil {
+		t.Fatal(err)
+	}
+	var maxDiff float64
+	for bi := 0; bi < B; bi++ {
+		for ti := 0; ti < lens[bi]; ti++ {
+			for v := 0; v < V; v++ {
+				maxDiff = math.Max(maxDiff, math.Abs(float64(scores[(bi*T+ti)*V+v])-e.Logits[bi][ti][v]))
+			}
+		}
+	}
+	t.Logf("bert-tiny: max |score - PyTorch float64| = %.3g", maxDiff)
+	if maxDiff > logitTol {
+		t.Fatalf("max abs diff %.3g", maxDiff)
+	}
+	var rowDiff float64
+	for bi := 0; bi < B; bi++ {
+		n := lens[bi]
+		one := make([]float32, n*V)
+		if err := b.Encoder.Forward(ids[bi*T:bi*T+n], types[bi*T:bi*T+n], nil, 1, n, one); err != nil {
+			t.Fatal(err)
+		}
+		for i := range one {
+			rowDiff = math.Max(rowDiff, math.Abs(float64(one[i]-scores[bi*T*V+i])))
+		}
+	}
+	t.Logf("bert-tiny: max |batch - single| = %.3g", rowDiff)
+	if rowDiff > 1e-5 {
+		t.Fatalf("batch differs from single rows by %.3g", rowDiff)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/model/bert"
 	"github.com/loftml/loft/model/gpt2"
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/model/llama"
@@ -77,6 +78,22 @@ func loadDir(dir string) (*Bundle, error) {
 		if err := b.setGPT2(c, src); err != nil {
 			return nil, err
 		}
+	case "bert":
+		c, err := bert.ParseConfig(data, cfgPath)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		m, err := bert.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("model: %s: %w", cfgPath, err)
+		}
+		if err := m.Load(src); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		b.Arch, b.Encoder, b.Slots = "bert", m, m.Slots()
+		b.Info = Info{Arch: "bert", Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
+			Heads: c.NumHeads, KVHeads: c.NumHeads, HeadDim: c.HiddenSize / c.NumHeads, Vocab: c.VocabSize,
+			ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(b.Slots)}
 	case "":
 		return nil, fmt.Errorf("model: %s: missing field model_type", cfgPath)
 	default:

@@ -1,0 +1,372 @@
+package bert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/model/internal/ckpt"
+	"github.com/loftml/loft/nn"
+)
+
+// Config is BERT's config.json (HF field names).
+type Config struct {
+	HiddenSize       int     `json:"hidden_size"`
+	NumLayers        int     `json:"num_hidden_layers"`
+	NumHeads         int     `json:"num_attention_heads"`
+	IntermediateSize int     `json:"intermediate_size"`
+	HiddenAct        string  `json:"hidden_act"`
+	MaxPositions     int     `json:"max_position_embeddings"`
+	TypeVocabSize    int     `json:"type_vocab_size"`
+	VocabSize        int     `json:"vocab_size"`
+	LayerNormEps     float64 `json:"layer_norm_eps"`
+	PositionEmbType  string  `json:"position_embedding_type"`
+}
+
+// ParseConfig reads a BERT config.json; file names it in errors.
+func ParseConfig(data []byte, file string) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	return c, nil
+}
+
+// Normalize checks required fields and applies transformers' defaults.
+func (c *Config) Normalize() error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads},
+		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositions}, {"vocab_size", c.VocabSize}} {
+		if f.v <= 0 {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing or non-positive field(s): %s", strings.Join(missing, ", "))
+	}
+	if c.HiddenSize%c.NumHeads != 0 {
+		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumHeads)
+	}
+	if c.TypeVocabSize == 0 {
+		c.TypeVocabSize = 2
+	}
+	if c.LayerNormEps == 0 {
+		c.LayerNormEps = 1e-12
+	}
+	switch c.HiddenAct {
+	case "":
+		c.HiddenAct = "gelu"
+	case "gelu", "gelu_new", "gelu_pytorch_tanh":
+	default:
+		return fmt.Errorf("hidden_act %q is not supported (gelu, gelu_new)", c.HiddenAct)
+	}
+	if c.PositionEmbType != "" && c.PositionEmbType != "absolute" {
+		return fmt.Errorf("position_embedding_type %q is not supported (absolute)", c.PositionEmbType)
+	}
+	return nil
+}
+
+// Layer is one post-norm encoder block.
+type Layer struct {
+	Q, K, V nn.LinearLayer // attention.self.{query,key,value}
+	AttOut  nn.LinearLayer // attention.output.dense
+	AttLN   nn.LayerNorm   // attention.output.LayerNorm
+	Inter   nn.LinearLayer // intermediate.dense
+	Out     nn.LinearLayer // output.dense
+	OutLN   nn.LayerNorm   // output.LayerNorm
+}
+
+// Model is BertForMaskedLM. Not safe for concurrent use.
+type Model struct {
+	Config    Config
+	Word      nn.Embedding // (V, C)
+	Pos       nn.Embedding // (P, C)
+	Type      nn.Embedding // (TV, C)
+	EmbLN     nn.LayerNorm
+	Layers    []Layer
+	Transform nn.LinearLayer // cls.predictions.transform.dense
+	HeadLN    nn.LayerNorm   // cls.predictions.transform.LayerNorm
+	Decoder   nn.LinearLayer // cls.predictions.decoder: W tied to Word.W, bias cls.predictions.bias
+
+	attn nn.Attention
+	acts Acts
+}
+
+// New returns a model of config c with zero weights.
+func New(c Config) (*Model, error) {
+	if err := c.Normalize(); err != nil {
+		return nil, err
+	}
+	C, I := c.HiddenSize, c.IntermediateSize
+	eps := float32(c.LayerNormEps)
+	ln := func() nn.LayerNorm { return nn.LayerNorm{W: make([]float32, C), B: make([]float32, C), Eps: eps} }
+	m := &Model{
+		Config: c,
+		Word:   nn.Embedding{V: c.VocabSize, C: C, W: make([]float32, c.VocabSize*C)},
+		Pos:    nn.Embedding{V: c.MaxPositions, C: C, W: make([]float32, c.MaxPositions*C)},
+		Type:   nn.Embedding{V: c.TypeVocabSize, C: C, W: make([]float32, c.TypeVocabSize*C)},
+		EmbLN:  ln(), HeadLN: ln(),
+		Transform: nn.NewLinear(C, C, true),
+		attn:      nn.Attention{NH: c.NumHeads, NKV: c.NumHeads, HS: C / c.NumHeads},
+	}
+	for range c.NumLayers {
+		m.Layers = append(m.Layers, Layer{
+			Q: nn.NewLinear(C, C, true), K: nn.NewLinear(C, C, true), V: nn.NewLinear(C, C, true),
+			AttOut: nn.NewLinear(C, C, true), AttLN: ln(),
+			Inter: nn.NewLinear(C, I, true), Out: nn.NewLinear(I, C, true), OutLN: ln(),
+		})
+	}
+	m.Decoder = &nn.Linear{In: C, Out: c.VocabSize, W: m.Word.W, B: make([]float32, c.VocabSize)}
+	return m, nil
+}
+
+// Slots returns the linear layers under their PEFT names.
+func (m *Model) Slots() []nn.Slot {
+	var s []nn.Slot
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
+		s = append(s,
+			nn.Slot{Name: p + "attention.self.query", Layer: &l.Q},
+			nn.Slot{Name: p + "attention.self.key", Layer: &l.K},
+			nn.Slot{Name: p + "attention.self.value", Layer: &l.V},
+			nn.Slot{Name: p + "attention.output.dense", Layer: &l.AttOut},
+			nn.Slot{Name: p + "intermediate.dense", Layer: &l.Inter},
+			nn.Slot{Name: p + "output.dense", Layer: &l.Out},
+		)
+	}
+	return append(s,
+		nn.Slot{Name: "cls.predictions.transform.dense", Layer: &m.Transform},
+		nn.Slot{Name: "cls.predictions.decoder", Layer: &m.Decoder, Head: true})
+}
+
+// NumParams counts parameters (the tied decoder weight once).
+func (m *Model) NumParams() int {
+	n := 0
+	for _, w := range m.table() {
+		n += len(*w.dst)
+	}
+	return n
+}
+
+type weight struct {
+	name  string
+	dst   *[]float32
+	shape []int
+}
+
+func (m *Model) table() []weight {
+	c := &m.Config
+	C := c.HiddenSize
+	var t []weight
+	ln := func(p string, n *nn.LayerNorm) {
+		t = append(t, weight{p + ".weight", &n.W, []int{C}}, weight{p + ".bias", &n.B, []int{C}})
+	}
+	lin := func(p string, l nn.LinearLayer) {
+		b := l.Base()
+		t = append(t, weight{p + ".weight", &b.W, []int{b.Out, b.In}}, weight{p + ".bias", &b.B, []int{b.Out}})
+	}
+	t = append(t,
+		weight{"bert.embeddings.word_embeddings.weight", &m.Word.W, []int{c.VocabSize, C}},
+		weight{"bert.embeddings.position_embeddings.weight", &m.Pos.W, []int{c.MaxPositions, C}},
+		weight{"bert.embeddings.token_type_embeddings.weight", &m.Type.W, []int{c.TypeVocabSize, C}})
+	ln("bert.embeddings.LayerNorm", &m.EmbLN)
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
+		lin(p+"attention.self.query", l.Q)
+		lin(p+"attention.self.key", l.K)
+		lin(p+"attention.self.value", l.V)
+		lin(p+"attention.output.dense", l.AttOut)
+		ln(p+"attention.output.LayerNorm", &l.AttLN)
+		lin(p+"intermediate.dense", l.Inter)
+		lin(p+"output.dense", l.Out)
+		ln(p+"output.LayerNorm", &l.OutLN)
+	}
+	lin("cls.predictions.transform.dense", m.Transform)
+	ln("cls.predictions.transform.LayerNorm", &m.HeadLN)
+	return append(t, weight{"cls.predictions.bias", &m.Decoder.Base().B, []int{c.VocabSize}})
+}
+
+// Load fills the weights from a Hugging Face checkpoint. Known non-MLM
+// tensors are ignored: position_ids buffers, the pooler and the
+// next-sentence head of BertForPreTraining checkpoints, and the decoder's
+// tied weight and bias copies.
+func (m *Model) Load(src ckpt.Source) error {
+	if src.GGUF() {
+		return fmt.Errorf("%s: BERT from GGUF is not supported yet", src.Path())
+	}
+	var entries []ckpt.Entry
+	for _, w := range m.table() {
+		entries = append(entries, ckpt.Entry{Name: w.name, Dst: w.dst, Shape: w.shape})
+	}
+	ignore := func(n string) bool {
+		return strings.HasSuffix(n, "position_ids") || strings.HasPrefix(n, "bert.pooler.") ||
+			strings.HasPrefix(n, "cls.seq_relationship.") || n == "cls.predictions.decoder.weight" || n == "cls.predictions.decoder.bias"
+	}
+	if err := ckpt.Fill(src, entries, ignore); err != nil {
+		return err
+	}
+	m.Decoder.Base().W = m.Word.W
+	return nil
+}
+
+// Randomize fills the weights from a seeded generator (N(0, 0.02)
+// matrices, zero biases, unit LayerNorm weights).
+func (m *Model) Randomize(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for _, w := range m.table() {
+		switch {
+		case strings.HasSuffix(w.name, "bias"):
+			nn.Fill(*w.dst, 0)
+		case len(w.shape) == 1:
+			nn.Fill(*w.dst, 1)
+		default:
+			nn.FillNormal(*w.dst, 0.02, rng)
+		}
+	}
+}
+
+// LayerActs holds one block's activations for B·T rows.
+type LayerActs struct {
+	Q, K, V          []float32 // (BT, C)
+	Probs            []float32 // (B, NH, T, T)
+	Att, AttO        []float32 // (BT, C)
+	Res1             []float32 // (BT, C) x + attention (AttLN input)
+	H1, Mean1, Rstd1 []float32 // AttLN out (BT, C), mean, rstd (BT)
+	Inter, Gelu      []float32 // (BT, I)
+	Out              []float32 // (BT, C)
+	Res2             []float32 // (BT, C)
+	Mean2, Rstd2     []float32 // (BT) OutLN stats; its output is the next X
+}
+
+// Acts holds an encoder pass's activations for one (B, T) shape.
+type Acts struct {
+	B, T         int
+	Emb          []float32   // (BT, C) embeddings sum (EmbLN input)
+	MeanE, RstdE []float32   // (BT)
+	X            [][]float32 // X[l] (BT, C) block l's input; X[L] the encoder output
+	Layers       []LayerActs
+	Tr, TrGelu   []float32 // (BT, C) transform.dense out, gelu
+	HeadLN       []float32 // (BT, C)
+	MeanH, RstdH []float32 // (BT)
+}
+
+func (m *Model) growActs(a *Acts, B, T int) {
+	c := &m.Config
+	N, C, I := B*T, c.HiddenSize, c.IntermediateSize
+	g := nn.Grow
+	a.B, a.T = B, T
+	a.Emb, a.MeanE, a.RstdE = g(a.Emb, N*C), g(a.MeanE, N), g(a.RstdE, N)
+	for len(a.X) < c.NumLayers+1 {
+		a.X = append(a.X, nil)
+	}
+	for i := range a.X {
+		a.X[i] = g(a.X[i], N*C)
+	}
+	for len(a.Layers) < c.NumLayers {
+		a.Layers = append(a.Layers, LayerActs{})
+	}
+	for i := range a.Layers {
+		l := &a.Layers[i]
+		l.Q, l.K, l.V = g(l.Q, N*C), g(l.K, N*C), g(l.V, N*C)
+		l.Probs = g(l.Probs, B*c.NumHeads*T*T)
+		l.Att, l.AttO, l.Res1 = g(l.Att, N*C), g(l.AttO, N*C), g(l.Res1, N*C)
+		l.H1, l.Mean1, l.Rstd1 = g(l.H1, N*C), g(l.Mean1, N), g(l.Rstd1, N)
+		l.Inter, l.Gelu, l.Out, l.Res2 = g(l.Inter, N*I), g(l.Gelu, N*I), g(l.Out, N*C), g(l.Res2, N*C)
+		l.Mean2, l.Rstd2 = g(l.Mean2, N), g(l.Rstd2, N)
+	}
+	a.Tr, a.TrGelu, a.HeadLN = g(a.Tr, N*C), g(a.TrGelu, N*C), g(a.HeadLN, N*C)
+	a.MeanH, a.RstdH = g(a.MeanH, N), g(a.RstdH, N)
+}
+
+func (m *Model) gelu(out, x []float32, n int) {
+	if m.Config.HiddenAct == "gelu" {
+		kernels.GELUErfForward(out, x, n)
+	} else {
+		kernels.GELUTanhForward(out, x, n)
+	}
+}
+
+// VocabSize is the number of MLM scores per position.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }
+
+// Encode runs the encoder on ids and token types (B, T) with lens (B) real
+// tokens per row (nil: all T), saving activations in the model's buffers,
+// and returns the encoder output (B, T, C), valid until the next call.
+func (m *Model) Encode(ids, types []int32, lens []int, B, T int) ([]float32, error) {
+	c := &m.Config
+	if B <= 0 || T <= 0 || len(ids) != B*T || (types != nil && len(types) != B*T) || (lens != nil && len(lens) != B) {
+		return nil, fmt.Errorf("bert: %d ids, %d types, %d lens for B=%d, T=%d", len(ids), len(types), len(lens), B, T)
+	}
+	if T > c.MaxPositions {
+		return nil, fmt.Errorf("bert: %d positions exceed max_position_embeddings %d", T, c.MaxPositions)
+	}
+	if err := nn.CheckIDs(ids, c.VocabSize); err != nil {
+		return nil, err
+	}
+	if types != nil {
+		if err := nn.CheckIDs(types, c.TypeVocabSize); err != nil {
+			return nil, errors.New("bert: token type: " + err.Error())
+		}
+	}
+	a := &m.acts
+	m.growActs(a, B, T)
+	N, C := B*T, c.HiddenSize
+	m.Word.Forward(a.Emb, ids, N)
+	for i := 0; i < N; i++ {
+		row := a.Emb[i*C : (i+1)*C]
+		p := m.Pos.W[(i%T)*C : (i%T+1)*C]
+		tt := 0
+		if types != nil {
+			tt = int(types[i])
+		}
+		ty := m.Type.W[tt*C : (tt+1)*C]
+		for j := range row {
+			row[j] += p[j] + ty[j]
+		}
+	}
+	m.EmbLN.Forward(a.X[0], a.MeanE, a.RstdE, a.Emb, N)
+	for li := range m.Layers {
+		L, la, x := &m.Layers[li], &a.Layers[li], a.X[li]
+		L.Q.Forward(la.Q, x, N)
+		L.K.Forward(la.K, x, N)
+		L.V.Forward(la.V, x, N)
+		m.attn.Forward(la.Att, la.Probs, la.Q, la.K, la.V, B, T, false, lens)
+		L.AttOut.Forward(la.AttO, la.Att, N)
+		kernels.AddForward(la.Res1, x, la.AttO, N*C)
+		L.AttLN.Forward(la.H1, la.Mean1, la.Rstd1, la.Res1, N)
+		L.Inter.Forward(la.Inter, la.H1, N)
+		m.gelu(la.Gelu, la.Inter, N*c.IntermediateSize)
+		L.Out.Forward(la.Out, la.Gelu, N)
+		kernels.AddForward(la.Res2, la.H1, la.Out, N*C)
+		L.OutLN.Forward(a.X[li+1], la.Mean2, la.Rstd2, la.Res2, N)
+	}
+	return a.X[len(m.Layers)], nil
+}
+
+// Forward runs the encoder and the MLM head: scores (B, T, V).
+func (m *Model) Forward(ids, types []int32, lens []int, B, T int, scores []float32) error {
+	if len(scores) < B*T*m.Config.VocabSize {
+		return fmt.Errorf("bert: scores hold %d values, need %d", len(scores), B*T*m.Config.VocabSize)
+	}
+	x, err := m.Encode(ids, types, lens, B, T)
+	if err != nil {
+		return err
+	}
+	a, N := &m.acts, B*T
+	m.Transform.Forward(a.Tr, x, N)
+	m.gelu(a.TrGelu, a.Tr, N*m.Config.HiddenSize)
+	m.HeadLN.Forward(a.HeadLN, a.MeanH, a.RstdH, a.TrGelu, N)
+	m.Decoder.Forward(scores, a.HeadLN, N)
+	return nil
+}
