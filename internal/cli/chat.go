@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loftml/loft/generate"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/tokenizer"
+	"github.com/loftml/loft/tokenizer/chat"
+)
+
+// endOfTurnMarkers are the texts chat templates close a turn with. One
+// that the template uses ends a reply: as an EOS id when the tokenizer has
+// it as a single token, else as a stop string.
+var endOfTurnMarkers = []string{"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|end_of_text|>", "<|endoftext|>"}
+
+func newChatCmd() *cobra.Command {
+	var (
+		modelRef, system, templateName string
+		verbose                        bool
+		sf                             samplingFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "chat",
+		Short: "Talk with an instruct model through its chat template",
+		Long: `chat holds a conversation with an instruct model, formatted by the model's
+chat template. On a terminal it prompts with "> " for each message (/reset
+starts over, /exit or end of input leaves). From piped stdin it reads one user
+message per line and prints each reply followed by a newline.
+
+A reply ends at the model's end-of-sequence token or the template's end-of-turn
+token (such as <|im_end|>), or after --max-new-tokens.
+
+A model without a chat template is an error; --chat-template chatml uses the
+ChatML format instead, and --chat-template NAME picks one of the model's named
+templates.
+
+--model is a model folder, a .gguf file or a Hugging Face Hub id.
+
+` + samplingHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if modelRef == "" {
+				return usageErrorf("chat: --model is required")
+			}
+			if err := sf.check(f); err != nil {
+				return err
+			}
+			defer setThreads(sf.threads)()
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			b, err := loadGenModel(cmd.Context(), modelRef, stderr)
+			if err != nil {
+				return err
+			}
+			tmpl, err := chatTemplate(b, templateName)
+			if err != nil {
+				return err
+			}
+			samp, err := sf.resolve(f, b.Gen)
+			if err != nil {
+				return err
+			}
+			eos, stops := endOfTurn(b, tmpl)
+			in := cmd.InOrStdin()
+			term := isTerminal(in)
+			if term || verbose {
+				fmt.Fprintf(stderr, "loft: %s, template %q; %s\n", modelRef, tmpl.Name(), describeSampling(samp))
+			}
+			var msgs []chat.Message
+			if system != "" {
+				msgs = append(msgs, chat.Message{Role: "system", Content: system})
+			}
+			sc := bufio.NewScanner(in)
+			sc.Buffer(make([]byte, 64*1024), 16<<20)
+			newDecoder := generate.NewTextDecoder(b.Tokenizer, true)
+			for turn := 0; ; {
+				if term {
+					fmt.Fprint(stdout, "> ")
+				}
+				if !sc.Scan() {
+					if term {
+						fmt.Fprintln(stdout)
+					}
+					return sc.Err()
+				}
+				line := strings.TrimRight(sc.Text(), "\r")
+				if strings.TrimSpace(line) == "" {
+					continue
+				}
+				if term {
+					switch strings.TrimSpace(line) {
+					case "/exit", "/quit", "/bye":
+						return nil
+					case "/reset":
+						msgs = msgs[:0]
+						if system != "" {
+							msgs = append(msgs, chat.Message{Role: "system", Content: system})
+						}
+						continue
+					}
+				}
+				msgs = append(msgs, chat.Message{Role: "user", Content: line})
+				rendered, err := tmpl.Render(msgs, chat.RenderOptions{AddGenerationPrompt: true})
+				if err != nil {
+					return err
+				}
+				ids := b.Tokenizer.Encode(rendered, false)
+				if n := b.LM.ContextLength(); len(ids) > n {
+					err := fmt.Errorf("the conversation has %d tokens, more than the model's context length of %d", len(ids), n)
+					if !term {
+						return err
+					}
+					fmt.Fprintf(stderr, "loft: %v; /reset starts over\n", err)
+					msgs = msgs[:len(msgs)-1]
+					continue
+				}
+				s := samp
+				s.Seed += uint64(turn) // a fresh random stream per reply
+				turn++
+				res, err := generate.Generate(cmd.Context(), b.LM, []generate.Request{{
+					Prompt: ids, Sampling: s, MaxNewTokens: sf.maxNew, Stop: stops,
+				}}, generate.Options{
+					EOS: eos, NewDecoder: newDecoder,
+					Stream: func(_ int, s string) error { _, err := io.WriteString(stdout, s); return err },
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(stdout)
+				r, st := res.Rows[0], res.Stats
+				if verbose {
+					fmt.Fprintf(stderr, "loft: prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",
+						st.PromptTokens, st.PrefillRate(), st.Generated, st.DecodeRate(), r.Reason)
+				}
+				if r.Reason == generate.StopContext {
+					fmt.Fprintf(stderr, "loft: the reply stopped: the model's context of %d tokens is full\n", b.LM.ContextLength())
+				}
+				msgs = append(msgs, chat.Message{Role: "assistant", Content: r.Text})
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelRef, "model", "", "model folder, .gguf file or Hugging Face Hub id")
+	f.StringVar(&system, "system", "", "system message that opens the conversation")
+	f.StringVar(&templateName, "chat-template", "", `chat template: one of the model's by name, or "chatml" (default: the model's own)`)
+	f.BoolVar(&verbose, "verbose", false, "print speed and the stop reason of each reply on stderr")
+	sf.register(f, 512)
+	return cmd
+}
+
+// chatTemplate returns the template called name: the model's own (name
+// ""), one of its named templates, or the built-in ChatML when name is
+// "chatml" and the model has no template of that name.
+func chatTemplate(b *model.Bundle, name string) (*chat.Template, error) {
+	if name == "chatml" && (b.Chat == nil || !slices.Contains(b.Chat.Names(), name)) {
+		return chat.ChatML(), nil
+	}
+	if b.Chat == nil {
+		return nil, fmt.Errorf("chat: %s has no chat template (no tokenizer_config.json with chat_template, no chat_template.jinja, no GGUF tokenizer.chat_template); --chat-template chatml uses the ChatML format", b.Path)
+	}
+	t, err := b.Chat.Template(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--chat-template chatml uses the ChatML format)", err)
+	}
+	return t, nil
+}
+
+// endOfTurn returns the ids and stop strings that end a reply: the model's
+// EOS ids, and each end-of-turn marker the template writes.
+func endOfTurn(b *model.Bundle, t *chat.Template) (eos []int, stops []string) {
+	eos = slices.Clone(b.Gen.EOS)
+	p, _ := b.Tokenizer.(*tokenizer.Pipeline)
+	for _, m := range endOfTurnMarkers {
+		if !strings.Contains(t.Source(), m) {
+			continue
+		}
+		if p != nil {
+			if id, ok := p.ID(m); ok {
+				if !slices.Contains(eos, id) {
+					eos = append(eos, id)
+				}
+				continue
+			}
+		}
+		stops = append(stops, m)
+	}
+	return eos, stops
+}
+
+// isTerminal tells whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/loftml/loft/generate"
+	"github.com/loftml/loft/hub"
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/model"
+)
+
+// samplingHelp explains where the sampling settings come from; generate
+// and chat share it.
+const samplingHelp = `Sampling: with no sampling flags, a model whose generation_config.json sets
+do_sample true samples with that file's temperature, top_k (50 when unset, as in
+transformers), top_p and repetition_penalty, as Hugging Face's generate does; any
+other model decodes greedily, as mlx-lm and transformers do by default. A flag
+overrides the file; --temperature 0 is always greedy. The steps run in
+transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
+Without --seed each run draws a random seed and prints it on stderr, so a run can
+be repeated.`
+
+// samplingFlags are the command-line settings of the sampler.
+type samplingFlags struct {
+	temperature, topP, minP, repPenalty float64
+	topK                                int
+	seed                                uint64
+	maxNew, threads                     int
+}
+
+func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
+	f.Float64Var(&s.temperature, "temperature", 0, "sampling temperature; 0 is greedy (default: see Sampling)")
+	f.IntVar(&s.topK, "top-k", 0, "keep the k most likely tokens; 0 is off")
+	f.Float64Var(&s.topP, "top-p", 1, "nucleus sampling: keep the most likely tokens up to this probability mass; 1 is off")
+	f.Float64Var(&s.minP, "min-p", 0, "drop tokens less likely than this fraction of the most likely one; 0 is off")
+	f.Float64Var(&s.repPenalty, "repetition-penalty", 1, "divide positive (multiply negative) logits of tokens already seen; 1 is off")
+	f.Uint64Var(&s.seed, "seed", 0, "random seed: the same seed gives the same text (default: random)")
+	f.IntVar(&s.maxNew, "max-new-tokens", maxNewDefault, "the most tokens to generate")
+	f.IntVar(&s.threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
+}
+
+// resolve returns the sampling settings: the model's generation defaults,
+// overridden by the flags the user set. It also reports the seed drawn
+// when --seed is absent.
+func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (generate.Sampling, error) {
+	out := generate.Sampling{TopP: 1, RepetitionPenalty: 1} // greedy
+	if g.DoSample != nil && *g.DoSample {
+		out = generate.Sampling{Temperature: 1, TopK: 50, TopP: 1, RepetitionPenalty: 1}
+		if g.Temperature != nil {
+			out.Temperature = *g.Temperature
+		}
+		if g.TopK != nil {
+			out.TopK = *g.TopK
+		}
+		if g.TopP != nil {
+			out.TopP = *g.TopP
+		}
+	}
+	if g.RepetitionPenalty != nil {
+		out.RepetitionPenalty = *g.RepetitionPenalty
+	}
+	if f.Changed("temperature") {
+		out.Temperature = s.temperature
+	}
+	if f.Changed("top-k") {
+		out.TopK = s.topK
+	}
+	if f.Changed("top-p") {
+		out.TopP = s.topP
+	}
+	if f.Changed("min-p") {
+		out.MinP = s.minP
+	}
+	if f.Changed("repetition-penalty") {
+		out.RepetitionPenalty = s.repPenalty
+	}
+	out.Seed = s.seed
+	if !f.Changed("seed") {
+		out.Seed = rand.Uint64()
+	}
+	if err := out.Validate(); err != nil {
+		return out, usageErrorf("--%v", err)
+	}
+	return out, nil
+}
+
+// check validates the flags that need no model.
+func (s *samplingFlags) check(f *pflag.FlagSet) error {
+	if s.maxNew < 1 {
+		return usageErrorf("--max-new-tokens must be at least 1, got %d", s.maxNew)
+	}
+	if s.threads < 0 {
+		return usageErrorf("--threads must be positive (0 for the default), got %d", s.threads)
+	}
+	if s.topP <= 0 { // 0 means "unset" in generate.Sampling, not "keep nothing"
+		return usageErrorf("--top-p must be in (0, 1] (1 is off), got %v", s.topP)
+	}
+	probe := generate.Sampling{Temperature: s.temperature, TopK: s.topK, TopP: s.topP, MinP: s.minP, RepetitionPenalty: s.repPenalty}
+	if err := probe.Validate(); err != nil {
+		return usageErrorf("--%v", err)
+	}
+	return nil
+}
+
+// setThreads applies --threads and returns the function that restores the
+// previous count.
+func setThreads(n int) func() {
+	if n <= 0 {
+		return func() {}
+	}
+	old := kernels.Threads()
+	kernels.SetThreads(n)
+	return func() { kernels.SetThreads(old) }
+}
+
+// loadGenModel resolves ref (a folder, a .gguf file or a Hub id) and loads
+// a decoder model with its tokenizer.
+func loadGenModel(ctx context.Context, ref string, stderr io.Writer) (*model.Bundle, error) {
+	path, err := hub.Resolve(ctx, ref, hub.Options{Progress: stderr})
+	if err != nil {
+		return nil, err
+	}
+	b, err := model.Load(path, model.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if b.LM == nil {
+		return nil, fmt.Errorf("%s: a %s model is not a text generator (it has no causal LM)", ref, b.Arch)
+	}
+	if b.Tokenizer == nil {
+		return nil, fmt.Errorf("%s: the model has no tokenizer (tokenizer.json, tokenizer.model, vocab.json + merges.txt or GGUF tokenizer metadata)", ref)
+	}
+	return b, nil
+}
+
+// describeSampling says in words how tokens are picked.
+func describeSampling(s generate.Sampling) string {
+	if s.Greedy() {
+		if s.RepetitionPenalty != 1 {
+			return fmt.Sprintf("greedy, repetition penalty %g", s.RepetitionPenalty)
+		}
+		return "greedy"
+	}
+	return fmt.Sprintf("temperature %g, top-k %d, top-p %g, min-p %g, repetition penalty %g, seed %d",
+		s.Temperature, s.TopK, s.TopP, s.MinP, s.RepetitionPenalty, s.Seed)
+}
+
+func newGenerateCmd() *cobra.Command {
+	var (
+		modelRef, prompt string
+		stops            []string
+		sf               samplingFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Continue a prompt with a language model",
+		Long: `generate continues --prompt with the model and prints only the generated text
+on stdout, as it is generated; the prompt is not echoed. BOS is added as the
+model's tokenizer config says; an empty prompt starts from BOS. Diagnostics and
+speed (prompt tokens, prefill and decode tokens/s) go to stderr.
+
+--model is a model folder (config.json, safetensors, tokenizer), a .gguf file,
+or a Hugging Face Hub id (org/name[@revision]) fetched into the Hugging Face
+cache.
+
+Generation stops at an end-of-sequence token, at a --stop string (left out of
+the output), after --max-new-tokens, or when the model's context is full.
+
+` + samplingHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if modelRef == "" {
+				return usageErrorf("generate: --model is required")
+			}
+			if err := sf.check(f); err != nil {
+				return err
+			}
+			for _, s := range stops {
+				if s == "" {
+					return usageErrorf("generate: --stop must not be empty")
+				}
+			}
+			defer setThreads(sf.threads)()
+			stderr := cmd.ErrOrStderr()
+			b, err := loadGenModel(cmd.Context(), modelRef, stderr)
+			if err != nil {
+				return err
+			}
+			samp, err := sf.resolve(f, b.Gen)
+			if err != nil {
+				return err
+			}
+			ids := b.Tokenizer.Encode(prompt, false)
+			if b.Gen.BOS >= 0 && (b.Gen.AddBOS || len(ids) == 0) {
+				ids = append([]int{b.Gen.BOS}, ids...)
+			}
+			if len(ids) == 0 {
+				return usageErrorf("generate: the prompt is empty and the model has no BOS token to start from")
+			}
+			fmt.Fprintf(stderr, "loft: %s: %d prompt tokens; %s\n", modelRef, len(ids), describeSampling(samp))
+			out := cmd.OutOrStdout()
+			var last string
+			res, err := generate.Generate(cmd.Context(), b.LM, []generate.Request{{
+				Prompt: ids, Sampling: samp, MaxNewTokens: sf.maxNew, Stop: stops,
+			}}, generate.Options{
+				EOS:        b.Gen.EOS,
+				NewDecoder: generate.NewTextDecoder(b.Tokenizer, true),
+				Stream: func(_ int, s string) error {
+					last = s
+					_, err := io.WriteString(out, s)
+					return err
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if !strings.HasSuffix(last, "\n") && last != "" {
+				fmt.Fprintln(stderr) // end the text's line where both streams share a terminal
+			}
+			r, st := res.Rows[0], res.Stats
+			fmt.Fprintf(stderr, "loft: prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",
+				st.PromptTokens, st.PrefillRate(), st.Generated, st.DecodeRate(), r.Reason)
+			if r.Reason == generate.StopContext {
+				fmt.Fprintf(stderr, "loft: generation stopped: the model's context of %d tokens is full\n", b.LM.ContextLength())
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelRef, "model", "", "model folder, .gguf file or Hugging Face Hub id")
+	f.StringVar(&prompt, "prompt", "", "text to continue (empty: start from BOS)")
+	f.StringArrayVar(&stops, "stop", nil, "stop when this text appears (repeatable); it is not printed")
+	sf.register(f, 256)
+	return cmd
+}
