@@ -19,7 +19,7 @@ import (
 // and B in panels of NR columns stored k-major (B[p,j] at p*NR+j), zero-padded
 // to full panels; transposes and bf16 conversion happen there, so one
 // micro-kernel serves every variant. Skinny operands skip packing where the
-// packing would cost as much as the multiply (see gemmDirectA, gemmDirectB).
+// packing would cost as much as the multiply (see gemmDirectN, gemmDirectM).
 const (
 	gemmMR = 6    // rows of a register tile
 	gemmNR = 16   // columns of a register tile (two 8-float vectors)
