@@ -75,6 +75,7 @@ on the hardware you have, a plain CPU included, and runs, merges and exports the
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newTokenizeCmd())
+	root.AddCommand(newInfoCmd())
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newChatCmd())
 	return root
