@@ -15,5 +15,6 @@ func newBenchCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newBenchGemmCmd())
+	cmd.AddCommand(newBenchGenerateCmd())
 	return cmd
 }

@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loftml/loft/generate"
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/model"
+)
+
+// genBenchResult is the JSON line `loft bench generate` prints.
+type genBenchResult struct {
+	Shape        string  `json:"shape"`
+	Threads      int     `json:"threads"`
+	Params       int     `json:"params"`
+	PromptTokens int     `json:"prompt_tokens"`
+	GenTokens    int     `json:"gen_tokens"`
+	PrefillTPS   float64 `json:"prefill_tokens_per_s"`
+	DecodeTPS    float64 `json:"decode_tokens_per_s"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	// WeightBytes is the float32 weight bytes one decoded token reads: every
+	// matrix, the output head in full, one row of each embedding table.
+	WeightBytes int64 `json:"weight_bytes_per_token"`
+	// ReadGBps is the streaming-read bandwidth measured in the same run:
+	// all threads summing a buffer far larger than the caches.
+	ReadGBps float64 `json:"read_bandwidth_gb_per_s"`
+	// BoundTPS = ReadGBps / WeightBytes: the decode speed if every token
+	// only streamed the weights once at that bandwidth.
+	BoundTPS float64 `json:"decode_bound_tokens_per_s"`
+	// BoundFrac = DecodeTPS / BoundTPS.
+	BoundFrac float64 `json:"decode_fraction_of_bound"`
+}
+
+func newBenchGenerateCmd() *cobra.Command {
+	var (
+		shape                string
+		promptLen, gen       int
+		threads, bandwidthMB int
+		seed                 uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Measure prefill and decode speed on random weights of a model shape",
+		Long: `Builds a float32 model of --shape (` + strings.Join(model.ShapeNames(), ", ") + `) with random
+weights, runs a --prompt tokens prompt through it (prefill, one forward pass)
+and decodes --gen tokens greedily with the KV cache, batch 1, and prints one
+JSON line: prefill and decode tokens/s, peak RSS, and the memory-bandwidth bound
+of decoding: the float32 weight bytes a decoded token reads divided by the
+streaming-read bandwidth measured in the same run (all threads summing a
+--bandwidth-mb buffer), with the fraction of that bound reached.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if shape == "" {
+				return usageErrorf("bench generate: --shape is required (%s)", strings.Join(model.ShapeNames(), ", "))
+			}
+			if promptLen < 1 || gen < 1 {
+				return usageErrorf("bench generate: --prompt and --gen must be at least 1, got %d and %d", promptLen, gen)
+			}
+			if threads < 0 {
+				return usageErrorf("--threads must be positive (0 for the default), got %d", threads)
+			}
+			if bandwidthMB < 1 {
+				return usageErrorf("--bandwidth-mb must be at least 1, got %d", bandwidthMB)
+			}
+			sh, err := model.Shape(shape)
+			if err != nil {
+				return usageErrorf("bench generate: --shape: %v", err)
+			}
+			defer setThreads(threads)()
+			lm, info, err := model.NewRandom(sh, seed)
+			if err != nil {
+				return err
+			}
+			if promptLen+gen-1 > lm.ContextLength() {
+				return usageErrorf("bench generate: --prompt %d + --gen %d exceed the %s context of %d tokens", promptLen, gen, shape, lm.ContextLength())
+			}
+			rng := rand.New(rand.NewPCG(seed, 1))
+			prompt := make([]int, promptLen)
+			for i := range prompt {
+				prompt[i] = rng.IntN(lm.VocabSize())
+			}
+			// A short run first starts the worker threads and faults in
+			// the weights, so the timed run measures steady speed.
+			if _, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt[:min(8, promptLen)], MaxNewTokens: 2}}, generate.Options{}); err != nil {
+				return err
+			}
+			out, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt, MaxNewTokens: gen}}, generate.Options{})
+			if err != nil {
+				return err
+			}
+			rss := peakRSSMB() // before the bandwidth buffer adds to it
+			bw := readBandwidth(bandwidthMB << 20)
+			r := genBenchResult{
+				Shape: shape, Threads: kernels.Threads(), Params: info.Params,
+				PromptTokens: promptLen, GenTokens: gen,
+				PrefillTPS: out.Stats.PrefillRate(), DecodeTPS: out.Stats.DecodeRate(),
+				PeakRSSMB: rss, WeightBytes: 4 * int64(weightsPerToken(info)), ReadGBps: bw / 1e9,
+			}
+			r.BoundTPS = bw / float64(r.WeightBytes)
+			r.BoundFrac = r.DecodeTPS / r.BoundTPS
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(r)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&shape, "shape", "", "model shape: "+strings.Join(model.ShapeNames(), ", "))
+	f.IntVar(&promptLen, "prompt", 256, "prompt tokens (prefill)")
+	f.IntVar(&gen, "gen", 128, "tokens to generate (decode)")
+	f.IntVar(&threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
+	f.IntVar(&bandwidthMB, "bandwidth-mb", 512, "size of the buffer the read bandwidth is measured on, MiB")
+	f.Uint64Var(&seed, "seed", 1, "seed of the random weights and prompt")
+	return cmd
+}
+
+// weightsPerToken returns the parameters one decoded token reads: all of
+// them, except that the input embedding table (unless tied to the output
+// head, which reads it whole) and GPT-2's position table give one row.
+func weightsPerToken(in model.Info) int {
+	n := in.Params
+	if !in.Tied {
+		n -= in.Vocab * in.Hidden
+	}
+	if in.Arch == "gpt2" {
+		n -= in.ContextLength * in.Hidden
+	}
+	return n + in.Hidden // the rows read
+}
+
+// readBandwidth returns the streaming-read bandwidth in bytes/s: the best
+// of several passes of all threads summing the squares of a float32 buffer
+// of size bytes with the vector kernel (far more arithmetic headroom than
+// memory can feed).
+func readBandwidth(size int) float64 {
+	buf := make([]float32, size/4)
+	for i := range buf { // touch every page so no pass pays for faults
+		buf[i] = float32(i & 1023)
+	}
+	const block = 1 << 16 // floats per work item
+	nb := (len(buf) + block - 1) / block
+	sums := make([]float64, nb)
+	pass := func() {
+		kernels.ParallelFor(nb, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				sums[b] = kernels.GradNorm(buf[b*block : min((b+1)*block, len(buf))])
+			}
+		})
+	}
+	pass()
+	best := time.Duration(1 << 62)
+	for range 5 {
+		start := time.Now()
+		pass()
+		best = min(best, time.Since(start))
+	}
+	return float64(len(buf)*4) / best.Seconds()
+}
+
+// peakRSSMB returns the peak resident set size in MiB, VmHWM from
+// /proc/self/status, or 0 where that file is absent (not Linux).
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/model"
+)
+
+func TestBenchGenerateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "generate"},
+		{"bench", "generate", "--shape", "no-such-model"},
+		{"bench", "generate", "--shape", "gpt2", "--prompt", "0"},
+		{"bench", "generate", "--shape", "gpt2", "--gen", "0"},
+		{"bench", "generate", "--shape", "gpt2", "--threads", "-1"},
+		{"bench", "generate", "--shape", "gpt2", "--bandwidth-mb", "0"},
+	} {
+		if code, _, errOut := run(t, args...); code != ExitUsage {
+			t.Errorf("%q: code %d, want %d; stderr %q", args, code, ExitUsage, errOut)
+		}
+	}
+}
+
+// TestWeightsPerToken checks the bytes a decoded token reads against
+// parameter counts worked out by hand.
+func TestWeightsPerToken(t *testing.T) {
+	// SmolLM-135M, tied: per layer q, o 576², k, v 576·192, gate, up, down
+	// 576·1536, two norms: 3,540,096; x30 = 106,202,880; embedding
+	// 49152·576 = 28,311,552 (read whole by the tied head); final norm 576.
+	smol := model.Info{Arch: "llama", Params: 106202880 + 28311552 + 576, Vocab: 49152, Hidden: 576, Tied: true, ContextLength: 2048}
+	if got, want := weightsPerToken(smol), 134515008+576; got != want {
+		t.Errorf("smollm-135m: %d, want %d", got, want)
+	}
+	// Untied: the embedding table gives one row, the head is read whole.
+	untied := smol
+	untied.Tied = false
+	untied.Params += 49152 * 576
+	if got, want := weightsPerToken(untied), 134515008+576; got != want {
+		t.Errorf("untied: %d, want %d", got, want)
+	}
+	// GPT-2 small: 124,439,808 parameters, of which the 1024x768 position
+	// table gives one row.
+	g := model.Info{Arch: "gpt2", Params: 124439808, Vocab: 50257, Hidden: 768, Tied: true, ContextLength: 1024}
+	if got, want := weightsPerToken(g), 124439808-1024*768+2*768; got != want {
+		t.Errorf("gpt2: %d, want %d", got, want)
+	}
+}
+
+func TestBenchGenerateRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 124M-parameter model")
+	}
+	code, out, errOut := run(t, "bench", "generate", "--shape", "gpt2", "--prompt", "8", "--gen", "3", "--bandwidth-mb", "64")
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	var r genBenchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("not one JSON line: %q (%v)", out, err)
+	}
+	if r.Params != 124439808 || r.PrefillTPS <= 0 || r.DecodeTPS <= 0 || r.PeakRSSMB < 400 || r.ReadGBps < 0.1 || r.ReadGBps > 5000 {
+		t.Errorf("implausible result %+v", r)
+	}
+	if d := r.BoundFrac - r.DecodeTPS*float64(r.WeightBytes)/(r.ReadGBps*1e9); d > 1e-9 || d < -1e-9 {
+		t.Errorf("fraction %v is not decode / (bandwidth / bytes)", r.BoundFrac)
+	}
+}
