@@ -158,6 +158,7 @@ var gemmTestShapes = [][3]int{
 	{gemmDirectM, gemmDirectN, gemmKC + 4}, {gemmDirectM + 1, gemmDirectN + 1, gemmKC + 4},
 	{gemmDirectM, gemmDirectN + 1, 7}, {gemmDirectM + 1, gemmDirectN, 7}, {gemmDirectM - 1, gemmDirectN - 1, 7},
 	{gemmDirectM + 7, gemmDirectNTrans, gemmKC + 4}, {gemmMC + 5, gemmDirectNTrans + 1, 9},
+	{1024, gemmDirectNTrans + 8, 9}, // Aᵀ rows 4 KiB apart (unpadded) or not
 	// LoRA ranks r = 4, 8, 16, 64 on either side.
 	{64, 48, 4}, {64, 4, 48}, {100, 8, 70}, {70, 16, 100}, {16, 100, 64}, {64, 100, 16},
 	{20, gemmNC + 20, 3}, // more than one NC block
