@@ -124,14 +124,14 @@ streaming-read bandwidth measured in the same run (all threads summing a
 // them, except that the input embedding table (unless tied to the output
 // head, which reads it whole) and GPT-2's position table give one row.
 func weightsPerToken(in model.Info) int {
-	n := in.Params
+	n := in.Params + in.Hidden // the token's embedding row
 	if !in.Tied {
 		n -= in.Vocab * in.Hidden
 	}
 	if in.Arch == "gpt2" {
-		n -= in.ContextLength * in.Hidden
+		n -= (in.ContextLength - 1) * in.Hidden // one row of the position table
 	}
-	return n + in.Hidden // the rows read
+	return n
 }
 
 // readBandwidth returns the streaming-read bandwidth in bytes/s: the best
