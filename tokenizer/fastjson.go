@@ -190,3 +190,56 @@ func parseMerges(raw []byte) ([][2]string, error) {
 		}
 	}
 }
+
+// unigramVocab is a Unigram model's vocabulary: pieces and their scores in
+// id order.
+type unigramVocab struct {
+	pieces []string
+	scores []float32
+}
+
+// parseUnigramVocab reads [["piece", score], ...].
+func parseUnigramVocab(raw []byte) (*unigramVocab, error) {
+	s := &jscan{b: raw}
+	if err := s.expect('['); err != nil {
+		return nil, err
+	}
+	u := &unigramVocab{}
+	if s.peek() == ']' {
+		return u, nil
+	}
+	for {
+		if err := s.expect('['); err != nil {
+			return nil, err
+		}
+		p, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.expect(','); err != nil {
+			return nil, err
+		}
+		s.space()
+		start := s.off
+		for s.off < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.off]) >= 0 {
+			s.off++
+		}
+		score, err := strconv.ParseFloat(string(s.b[start:s.off]), 64)
+		if err != nil {
+			return nil, s.errorf("want a score for %q", p)
+		}
+		if err := s.expect(']'); err != nil {
+			return nil, err
+		}
+		u.pieces = append(u.pieces, p)
+		u.scores = append(u.scores, float32(score))
+		switch s.peek() {
+		case ',':
+			s.off++
+		case ']':
+			return u, nil
+		default:
+			return nil, s.errorf("want ',' or ']'")
+		}
+	}
+}

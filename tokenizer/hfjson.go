@@ -13,6 +13,7 @@ import (
 
 	"github.com/loftml/loft/tokenizer/bpe"
 	"github.com/loftml/loft/tokenizer/pretok"
+	"github.com/loftml/loft/tokenizer/spm"
 	"github.com/loftml/loft/tokenizer/wordpiece"
 )
 
@@ -54,6 +55,7 @@ type hfFile struct {
 		ByteFallback            bool            `json:"byte_fallback"`
 		IgnoreMerges            bool            `json:"ignore_merges"`
 		MaxInputCharsPerWord    int             `json:"max_input_chars_per_word"`
+		UnkID                   *int            `json:"unk_id"`
 		Dropout                 *float64        `json:"dropout"`
 	} `json:"model"`
 }
@@ -125,14 +127,26 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 	}
 	b := &builder{}
 	var vocab map[string]int
+	var unigram *unigramVocab
 	switch f.Model.Type {
 	case "BPE", "WordPiece", "":
 		var err error
 		if vocab, err = parseVocab(f.Model.Vocab); err != nil {
 			return nil, fmt.Errorf("model.vocab: %w", err)
 		}
+	case "Unigram":
+		var err error
+		if unigram, err = parseUnigramVocab(f.Model.Vocab); err != nil {
+			return nil, fmt.Errorf("model.vocab: %w", err)
+		}
+		vocab = make(map[string]int, len(unigram.pieces))
+		for id, p := range unigram.pieces {
+			if _, dup := vocab[p]; !dup {
+				vocab[p] = id
+			}
+		}
 	default:
-		return nil, fmt.Errorf("model type %q is not supported (BPE and WordPiece are)", f.Model.Type)
+		return nil, fmt.Errorf("model type %q is not supported (BPE, WordPiece and Unigram are)", f.Model.Type)
 	}
 	var added []AddedToken
 	for _, t := range f.AddedTokens {
@@ -147,6 +161,12 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 	b.vocab(vocab)
 	b.added(added)
 	unk := -1
+	if f.Model.Type == "Unigram" && f.Model.UnkID != nil {
+		if *f.Model.UnkID < 0 || *f.Model.UnkID >= len(unigram.pieces) {
+			return nil, fmt.Errorf("model.unk_id %d out of range [0, %d)", *f.Model.UnkID, len(unigram.pieces))
+		}
+		unk = *f.Model.UnkID
+	}
 	if f.Model.UnkToken != nil {
 		id, ok := b.p.ID(*f.Model.UnkToken)
 		if !ok {
@@ -168,6 +188,18 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 		}
 	}
 	switch f.Model.Type {
+	case "Unigram":
+		if unk < 0 {
+			return nil, errors.New("Unigram model without unk_id")
+		}
+		m, err := spm.NewUnigram(unigram.pieces, unigram.scores, nil, unk, f.Model.ByteFallback)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		b.p.model = m
+		if b.p.pre == nil && !m.CrossesSpace() {
+			b.p.pre = func(s string, _ bool, emit func(string)) { spaceChunks(s, emit) }
+		}
 	case "WordPiece":
 		prefix := "##"
 		if f.Model.ContinuingSubwordPrefix != nil {

@@ -9,8 +9,9 @@ import (
 	"github.com/loftml/loft/tokenizer/spm"
 )
 
-// LoadSentencePiece reads a SentencePiece tokenizer.model (BPE models, as
-// Llama 2's). cfg, from the folder's tokenizer_config.json, may be nil; it
+// LoadSentencePiece reads a SentencePiece tokenizer.model: BPE models (as
+// Llama 2's) and unigram models whose normalizer is the identity (models
+// with a precompiled nmt_nfkc charsmap, as T5's, are refused). cfg, from the folder's tokenizer_config.json, may be nil; it
 // decides add_bos_token (default true) and add_eos_token (default false).
 func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 	data, err := os.ReadFile(path)
@@ -21,8 +22,8 @@ func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a SentencePiece model: %w", path, err)
 	}
-	if proto.ModelType != spm.TypeBPE {
-		return nil, fmt.Errorf("%s: SentencePiece model type %d is not supported (BPE, type %d, is)", path, proto.ModelType, spm.TypeBPE)
+	if proto.ModelType != spm.TypeBPE && proto.ModelType != spm.TypeUnigram {
+		return nil, fmt.Errorf("%s: SentencePiece model type %d is not supported (unigram, 1, and BPE, 2, are)", path, proto.ModelType)
 	}
 	if proto.CharsMap && proto.NormalizerName != "identity" {
 		return nil, fmt.Errorf("%s: SentencePiece normalizer %q (precompiled charsmap) is not supported", path, proto.NormalizerName)
@@ -39,6 +40,7 @@ func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 		unk: proto.UnkID, bos: proto.BOSID, eos: proto.EOSID, pad: proto.PadID,
 		byteFallback: proto.ByteFallback, addPrefix: proto.AddDummyPrefix,
 		removeExtraSpaces: proto.RemoveExtraSpaces, addBOS: addBOS, addEOS: addEOS,
+		unigram: proto.ModelType == spm.TypeUnigram,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -57,13 +59,23 @@ type spmParams struct {
 	addPrefix          bool // add_dummy_prefix: a "▁" before the text
 	removeExtraSpaces  bool
 	addBOS, addEOS     bool
+	unigram            bool // the unigram model rather than BPE
 }
 
 // newSPM builds the pipeline SentencePiece runs: spaces become "▁" (one more
 // in front), added tokens are the control, unknown and user-defined pieces,
 // and decoding turns "▁" back into spaces and <0xXX> pieces into bytes.
 func newSPM(sp spmParams) (*Pipeline, error) {
-	m, err := spm.NewModel(sp.pieces, sp.scores, sp.types, sp.unk, sp.byteFallback)
+	var m interface {
+		wordModel
+		CrossesSpace() bool
+	}
+	var err error
+	if sp.unigram {
+		m, err = spm.NewUnigram(sp.pieces, sp.scores, sp.types, sp.unk, sp.byteFallback)
+	} else {
+		m, err = spm.NewModel(sp.pieces, sp.scores, sp.types, sp.unk, sp.byteFallback)
+	}
 	if err != nil {
 		return nil, err
 	}

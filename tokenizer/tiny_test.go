@@ -87,7 +87,10 @@ func tinySPMPieces() (pieces []string, scores []float32, types []int32) {
 
 // tinySPMModel serializes the tiny pieces as a tokenizer.model (BPE, byte
 // fallback, identity normalizer with the dummy prefix, extra spaces kept).
-func tinySPMModel() []byte {
+func tinySPMModel() []byte { return tinySPMModelType(spm.TypeBPE) }
+
+// tinySPMModelType is tinySPMModel with the given TrainerSpec.model_type.
+func tinySPMModelType(modelType int) []byte {
 	pieces, scores, types := tinySPMPieces()
 	var m []byte
 	for k := range pieces {
@@ -99,7 +102,7 @@ func tinySPMModel() []byte {
 		m = pbBytes(m, 1, p)
 	}
 	var ts []byte
-	ts = pbInt(ts, 3, spm.TypeBPE)
+	ts = pbInt(ts, 3, modelType)
 	ts = pbInt(ts, 35, 1)
 	m = pbBytes(m, 2, ts)
 	var ns []byte
@@ -207,8 +210,8 @@ func TestBadInput(t *testing.T) {
 	f["model"].(map[string]any)["merges"] = []any{[]string{"Ġ", "t"}, []string{"q", "zz"}}
 	badMerge, _ := json.Marshal(f)
 	f["model"].(map[string]any)["merges"] = []any{}
-	f["model"].(map[string]any)["type"] = "Unigram"
-	unigram, _ := json.Marshal(f)
+	f["model"].(map[string]any)["type"] = "WordLevel"
+	wordLevel, _ := json.Marshal(f)
 	spmModel := tinySPMModel()
 	for _, c := range []struct {
 		name, file string
@@ -218,7 +221,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON"},
 		{"not json", "tokenizer.json", []byte("hello"), "bad JSON"},
 		{"unknown merge token", "tokenizer.json", badMerge, `"zz" is not in the vocabulary`},
-		{"unsupported model", "tokenizer.json", unigram, `model type "Unigram" is not supported`},
+		{"unsupported model", "tokenizer.json", wordLevel, `model type "WordLevel" is not supported`},
 		{"huge id", "tokenizer.json", []byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":4000000000},"merges":[]}}`), "far beyond"},
 		{"truncated protobuf", "tokenizer.model", spmModel[:len(spmModel)-7], "not a SentencePiece model"},
 		{"garbage protobuf", "tokenizer.model", []byte{0xff, 0xff, 0xff}, "not a SentencePiece model"},
@@ -387,4 +390,25 @@ func FuzzParseProto(f *testing.F) {
 		}
 		tok.Decode(tok.Encode("ab b\xff", true), false)
 	})
+}
+
+// A unigram tokenizer.model: hand-computed Viterbi over the tiny pieces.
+func TestTinyUnigramModel(t *testing.T) {
+	p, err := LoadSentencePiece(writeFile(t, t.TempDir(), "tokenizer.model", tinySPMModelType(spm.TypeUnigram)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string][]int{
+		"ab": {264},          // ▁ab -3 beats ▁+ab -12, ▁a+b -13
+		"b":  {259, 261},     // ▁+b
+		"c":  {259, 3 + 'c'}, // c is unknown: byte fallback
+		"a":  {262},
+	} {
+		if got := p.Encode(text, false); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", text, got, want)
+		}
+		if got := p.Decode(p.Encode(text, true), true); got != text {
+			t.Errorf("round trip of %q: %q", text, got)
+		}
+	}
 }

@@ -81,3 +81,42 @@ func TestEncodeByScore(t *testing.T) {
 		t.Error("byte fallback without byte pieces: no error")
 	}
 }
+
+// Hand-computed Viterbi: the segmentation with the highest total score.
+func TestUnigram(t *testing.T) {
+	pieces := []string{"<unk>", "a", "b", "ab", "abc", "c", "bc"}
+	scores := []float32{0, -1, -1, -3, -5, -2, -1.5}
+	u, err := NewUnigram(pieces, scores, nil, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string][]int{
+		"ab":   {1, 2}, // a+b -2 beats ab -3
+		"abc":  {1, 6}, // a+bc -2.5 beats abc -5, ab+c -5, a+b+c -4
+		"c":    {5},
+		"xxa":  {0, 1}, // the unknown run is fused into one <unk>
+		"axxb": {1, 0, 2},
+	} {
+		if got := u.Encode(nil, text); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", text, got, want)
+		}
+	}
+}
+
+// With byte fallback, a fused run of unknown characters is spelled in
+// <0xXX> pieces, as Hugging Face's Unigram does.
+func TestUnigramByteFallback(t *testing.T) {
+	pieces := []string{"<unk>", "a"}
+	scores := []float32{0, -1}
+	for b := range 256 {
+		pieces = append(pieces, "<0x"+string("0123456789ABCDEF"[b>>4])+string("0123456789ABCDEF"[b&15])+">")
+		scores = append(scores, 0)
+	}
+	u, err := NewUnigram(pieces, scores, nil, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := u.Encode(nil, "xéa"), []int{2 + 'x', 2 + 0xC3, 2 + 0xA9, 1}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
