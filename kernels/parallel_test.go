@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -56,6 +57,19 @@ func TestParallelChunksClaimsEveryChunk(t *testing.T) {
 		}
 		if want := int32(min(tc.n, tc.chunks)); calls.Load() != want {
 			t.Fatalf("%+v: %d calls, want %d", tc, calls.Load(), want)
+		}
+	}
+}
+
+func TestDefaultThreadsReadsEnv(t *testing.T) {
+	t.Setenv("LOFT_THREADS", "3")
+	if n := defaultThreads(); n != 3 {
+		t.Fatalf("LOFT_THREADS=3 gave %d threads", n)
+	}
+	for _, bad := range []string{"0", "-2", "two", ""} {
+		t.Setenv("LOFT_THREADS", bad)
+		if n := defaultThreads(); n != runtime.GOMAXPROCS(0) {
+			t.Fatalf("LOFT_THREADS=%q gave %d threads, want GOMAXPROCS %d", bad, n, runtime.GOMAXPROCS(0))
 		}
 	}
 }
