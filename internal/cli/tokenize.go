@@ -129,8 +129,12 @@ func loadTokenizer(path string) (*tokenizer.Pipeline, error) {
 			}
 		}
 		if !hasTok {
-			if g, _ := filepath.Glob(filepath.Join(path, "*.gguf")); len(g) == 1 {
+			g, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
+			switch {
+			case len(g) == 1:
 				path = g[0]
+			case len(g) > 1:
+				return nil, fmt.Errorf("%s: no tokenizer files but %d .gguf files: name one with --model", path, len(g))
 			}
 		}
 	}

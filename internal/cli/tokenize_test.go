@@ -67,6 +67,7 @@ func TestTokenizeErrors(t *testing.T) {
 		{[]string{"--model", qwen, "--decode", "--text", "999999"}, ExitError, "out of range"},
 		{[]string{"--model", empty, "--text", "x"}, ExitError, "no tokenizer.json"},
 		{[]string{"--model", filepath.Join(empty, "nope"), "--text", "x"}, ExitError, "nope"},
+		{[]string{"--model", testutil.SharedDir(t, "models", "stories260K", "gguf"), "--text", "x"}, ExitError, "2 .gguf files"},
 	} {
 		code, _, errOut := run(t, append([]string{"tokenize"}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {
