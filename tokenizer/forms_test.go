@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/loftml/loft/internal/testutil"
@@ -103,5 +104,36 @@ func TestTokenizerJSONWins(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A Pipeline is safe for concurrent use: goroutines encoding at once get
+// the ids one goroutine gets (run with -race to check the caches).
+func TestConcurrentEncode(t *testing.T) {
+	p := loadShared(t, "qwen3-tokenizer")
+	texts := realTexts(t, 3)
+	want := make([][]int, len(texts))
+	for k, x := range texts {
+		want[k] = p.Encode(x, false)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range texts {
+				k := (k + g) % len(texts)
+				if !slices.Equal(p.Encode(texts[k], false), want[k]) {
+					errs <- texts[k]
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for x := range errs {
+		t.Errorf("concurrent encode of %.40q differs", x)
 	}
 }

@@ -359,6 +359,8 @@ func FuzzParseJSON(f *testing.F) {
 	f.Add(good[:len(good)/3])
 	f.Add([]byte(`{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":1,"##b":2},"unk_token":"[UNK]"},"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},"decoder":{"type":"WordPiece"}}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"],"byte_fallback":true},"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"first"}}`))
+	f.Add([]byte(`{"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["▁a",-1.5],["b",-2],["▁",-3]],"byte_fallback":false},"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"▁"},"pre_tokenizer":{"type":"Split","pattern":{"String":"▁"},"behavior":"MergedWithNext","invert":false}}`))
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\p{N}{1,3}"},"behavior":"Contiguous","invert":false},{"type":"Digits","individual_digits":true},{"type":"Punctuation"},{"type":"WhitespaceSplit"}]},"post_processor":{"type":"BertProcessing","cls":["a",0],"sep":["b",1]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseJSON(data)
 		if err != nil {
