@@ -50,7 +50,11 @@ func (l *Linear) Forward(y, x []float32, N int) {
 	if len(x) < N*l.In || len(y) < N*l.Out {
 		panic(fmt.Sprintf("nn.Linear(%d→%d): x has %d values, y %d, for N=%d", l.In, l.Out, len(x), len(y), N))
 	}
-	kernels.MatMulBT(y, x, l.W, N, l.In, l.Out, false)
+	if N <= gemvMaxRows {
+		gemvBT(y, x, l.W, N, l.In, l.Out)
+	} else {
+		kernels.MatMulBT(y, x, l.W, N, l.In, l.Out, false)
+	}
 	if l.B != nil {
 		AddBias(y, l.B, N, l.Out)
 	}

@@ -1,0 +1,99 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	FillNormal(s, 1, rng)
+	return s
+}
+
+// TestLinear compares both paths of Linear.Forward (row by row for small N,
+// GEMM otherwise) with a float64 loop, with and without bias.
+func TestLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, N := range []int{1, 2, 3, 17} {
+		for _, bias := range []bool{false, true} {
+			const In, Out = 37, 29
+			l := NewLinear(In, Out, bias)
+			FillNormal(l.W, 1, rng)
+			if bias {
+				FillNormal(l.B, 1, rng)
+			}
+			x := randSlice(rng, N*In)
+			y := make([]float32, N*Out)
+			l.Forward(y, x, N)
+			for n := 0; n < N; n++ {
+				for o := 0; o < Out; o++ {
+					var want float64
+					for i := 0; i < In; i++ {
+						want += float64(x[n*In+i]) * float64(l.W[o*In+i])
+					}
+					if bias {
+						want += float64(l.B[o])
+					}
+					if d := math.Abs(float64(y[n*Out+o]) - want); d > 1e-4 {
+						t.Fatalf("N=%d bias=%v y[%d,%d] = %v, want %v", N, bias, n, o, y[n*Out+o], want)
+					}
+				}
+			}
+		}
+	}
+	if l := (&Linear{In: 2, Out: 3}); l.Base() != l {
+		t.Fatal("Base of a Linear is not itself")
+	}
+}
+
+// TestForwardCached: attending through the cache in two calls of different
+// rows' lengths equals attending over the whole sequences at once.
+func TestForwardCached(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	a := Attention{NH: 4, NKV: 2, HS: 8}
+	const B, T = 2, 200 // T > attnChunk: the chunked path runs
+	qd, kvd := a.NH*a.HS, a.NKV*a.HS
+	q, k, v := randSlice(rng, B*T*qd), randSlice(rng, B*T*kvd), randSlice(rng, B*T*kvd)
+	want := make([]float32, B*T*qd)
+	a.Forward(want, make([]float32, B*a.NH*T*T), q, k, v, B, T, true, nil)
+
+	c := NewKVCache(1, B, T, kvd)
+	split := 150
+	got := make([]float32, B*T*qd)
+	// Both rows take the first `split` positions, then the rest.
+	sub := func(s []float32, d, t0, t1 int) []float32 {
+		var out []float32
+		for b := 0; b < B; b++ {
+			out = append(out, s[(b*T+t0)*d:(b*T+t1)*d]...)
+		}
+		return out
+	}
+	for _, r := range [][2]int{{0, split}, {split, T}} {
+		n := r[1] - r[0]
+		out := make([]float32, B*n*qd)
+		a.ForwardCached(out, make([]float32, a.CachedScratch(n, c.Len[0])), sub(q, qd, r[0], r[1]), sub(k, kvd, r[0], r[1]), sub(v, kvd, r[0], r[1]), B, n, c, 0)
+		for b := 0; b < B; b++ {
+			copy(got[(b*T+r[0])*qd:(b*T+r[1])*qd], out[b*n*qd:(b+1)*n*qd])
+			c.Len[b] += n
+		}
+	}
+	var maxd float64
+	for i := range want {
+		maxd = math.Max(maxd, math.Abs(float64(got[i]-want[i])))
+	}
+	if maxd > 1e-5 {
+		t.Fatalf("cached attention differs by %.3g", maxd)
+	}
+}
+
+func TestCheckIDs(t *testing.T) {
+	if err := CheckIDs([]int32{0, 4}, 5); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckIDs([]int32{0, 5}, 5)
+	if err == nil || err.Error() != "token id 5 at position 1 is outside the vocabulary of 5" {
+		t.Fatalf("got %v", err)
+	}
+}
