@@ -343,6 +343,7 @@ func (b *builder) added(ts []AddedToken) {
 		b.p.addedIDs[t.Content] = t.ID
 		b.p.special[t.ID] = t.Special
 	}
+	b.p.addedList = ts
 	b.p.added = newAddedMatcher(ts)
 	var plain []AddedToken
 	for _, t := range ts {

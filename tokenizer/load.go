@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -59,10 +60,84 @@ func Load(path string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !exists("tokenizer.json") {
+		// Older folders list tokens added after training (say a [PAD]) in
+		// added_tokens.json and tokenizer_config.json.
+		more, err := readAddedTokens(filepath.Join(path, "added_tokens.json"))
+		if err != nil {
+			return nil, err
+		}
+		if cfg != nil {
+			more = append(more, cfg.Added...)
+		}
+		if err := p.extendAdded(more); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	if cfg != nil {
 		cfg.applySpecials(p)
 	}
 	return p, nil
+}
+
+// readAddedTokens reads an added_tokens.json ({"token": id, ...}), or
+// returns nil when it is absent. The tokens are not special unless
+// tokenizer_config.json says so.
+func readAddedTokens(path string) ([]AddedToken, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]int
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: bad JSON: %w", path, err)
+	}
+	var out []AddedToken
+	for tok, id := range m {
+		if id < 0 || tok == "" {
+			return nil, fmt.Errorf("%s: bad token %q with id %d", path, tok, id)
+		}
+		out = append(out, AddedToken{ID: id, Content: tok})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// extendAdded adds tokens to the added tokens; one already there with the
+// same id and content only takes the other's special flag when it is set.
+func (p *Pipeline) extendAdded(more []AddedToken) error {
+	if len(more) == 0 {
+		return nil
+	}
+	list := append([]AddedToken(nil), p.addedList...)
+	index := map[int]int{} // id -> position in list
+	for k, t := range list {
+		index[t.ID] = k
+	}
+	limit := 2*len(p.tokens) + 1<<16
+	for _, t := range more {
+		if t.ID >= limit {
+			return fmt.Errorf("added token %q has id %d, far beyond the %d tokens", t.Content, t.ID, len(p.tokens))
+		}
+		if k, ok := index[t.ID]; ok {
+			if list[k].Content != t.Content {
+				return fmt.Errorf("added token id %d is both %q and %q", t.ID, list[k].Content, t.Content)
+			}
+			list[k].Special = list[k].Special || t.Special
+			continue
+		}
+		if t.ID < len(p.tokens) && p.tokens[t.ID] != "" && p.tokens[t.ID] != t.Content {
+			return fmt.Errorf("added token %q has id %d, which is %q in the vocabulary", t.Content, t.ID, p.tokens[t.ID])
+		}
+		index[t.ID] = len(list)
+		list = append(list, t)
+	}
+	b := &builder{p: p}
+	b.added(list)
+	return nil
 }
 
 // config is the part of tokenizer_config.json that loft reads.

@@ -414,3 +414,30 @@ func TestTinyUnigramModel(t *testing.T) {
 		}
 	}
 }
+
+// Older folders: tokens added after training come from added_tokens.json
+// and tokenizer_config.json's added_tokens_decoder.
+func TestAddedTokensJSON(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "tokenizer.model", tinySPMModel())
+	writeFile(t, dir, "added_tokens.json", []byte(`{"[PAD]": 265, "<x>": 266}`))
+	writeFile(t, dir, "tokenizer_config.json", []byte(`{"add_bos_token": false, "pad_token": "[PAD]",
+		"added_tokens_decoder": {"1": {"content": "<s>", "special": true}, "265": {"content": "[PAD]", "special": true}}}`))
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Encode("a<x>[PAD]", true), []int{262, 266, 265}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := p.Decode([]int{262, 266, 265}, true); got != "a<x>" {
+		t.Errorf("decode skipping specials: %q", got)
+	}
+	if sp := p.Specials(); sp.PAD != 265 || p.VocabSize() != 267 {
+		t.Errorf("specials %+v, vocab size %d", sp, p.VocabSize())
+	}
+	writeFile(t, dir, "added_tokens.json", []byte(`{"[PAD]": 260}`))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), `which is "a" in the vocabulary`) {
+		t.Errorf("conflicting id: %v", err)
+	}
+}

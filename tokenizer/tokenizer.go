@@ -43,6 +43,7 @@ type Pipeline struct {
 	addedIDs map[string]int // added token string -> id
 	special  []bool         // id -> special (skipped by Decode with skipSpecial)
 
+	addedList []AddedToken                                  // the added tokens, for extending them
 	added     *addedMatcher                                 // all added tokens
 	plain     *addedMatcher                                 // the added tokens that are not special
 	normalize func(string) string                           // nil: identity
