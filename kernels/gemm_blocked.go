@@ -394,7 +394,12 @@ func (g *gemmArgs) packBPanel(d []float32, j0, nr, pc, kc int) {
 	default:
 		for p := 0; p < kc; p++ {
 			dp := d[p*gemmNR : p*gemmNR+gemmNR]
-			copy(dp, g.b[(pc+p)*ldb+j0:][:nr])
+			src := g.b[(pc+p)*ldb+j0:]
+			if nr == gemmNR {
+				*(*[gemmNR]float32)(dp) = *(*[gemmNR]float32)(src)
+				continue
+			}
+			copy(dp, src[:nr])
 			clear(dp[nr:])
 		}
 	}
