@@ -172,3 +172,7 @@ func TestBERTFixture(t *testing.T) {
 		t.Fatalf("batch differs from single rows by %.3g", rowDiff)
 	}
 }
+
+func loadErr(path string) (*model.Bundle, error) {
+	return model.Load(path, model.LoadOptions{})
+}

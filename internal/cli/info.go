@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loftml/loft/hub"
 	"github.com/loftml/loft/model"
 )
 
@@ -19,7 +20,7 @@ func newInfoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "info",
 		Short: "Describe a model: architecture, sizes, parameters and linear modules",
-		Long: `info loads --model (a Hugging Face folder or a .gguf file) and prints its
+		Long: `info loads --model (a Hugging Face folder, a .gguf file or a Hub id) and prints its
 architecture, layer count, hidden size, heads and KV heads, vocabulary, context
 length, parameter count and storage dtype, then the names of its linear modules
 as Hugging Face and PEFT name them (the names --target matches in loft train).
@@ -29,7 +30,11 @@ With --json it prints the same as one JSON object.`,
 			if path == "" {
 				return usageErrorf("info: --model is required")
 			}
-			b, err := model.Load(path, model.LoadOptions{})
+			local, err := hub.Resolve(cmd.Context(), path, hub.Options{Progress: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			b, err := model.Load(local, model.LoadOptions{})
 			if err != nil {
 				return err
 			}
@@ -75,7 +80,7 @@ With --json it prints the same as one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&path, "model", "", "model folder (config.json + safetensors) or .gguf file")
+	f.StringVar(&path, "model", "", "model folder (config.json + safetensors), .gguf file or Hugging Face Hub id")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
