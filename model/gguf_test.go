@@ -8,6 +8,7 @@ import (
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/llama"
 )
 
@@ -60,6 +61,15 @@ func writeGGUF(t *testing.T, dir, arch, out string) {
 		}
 		tensors = append(tensors, gt)
 	}
+	if r := c.RopeScaling; r != nil {
+		// llama.cpp stores Llama 3's scaling as per-frequency divisors.
+		div := kernels.Llama3RoPEDivisors(c.HeadDim, c.RopeTheta, r.Factor, r.LowFreqFactor, r.HighFreqFactor, r.OriginalMaxPositionEmbeddings)
+		gt, err := gguf.FromFloat32("rope_freqs.weight", gguf.F32, []int{len(div)}, div)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, gt)
+	}
 	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.ValueOf(arch)},
@@ -79,11 +89,12 @@ func writeGGUF(t *testing.T, dir, arch, out string) {
 }
 
 // TestGGUFMatchesSafetensors writes GGUF files from the tiny llama (q/k
-// permuted, so the loader must permute back), qwen2 (biases, not permuted)
+// permuted, so the loader must permute back), llama3 (tied, rope_freqs
+// divisors instead of rope_scaling), qwen2 (biases, not permuted)
 // and qwen3 (q/k norms) fixtures and checks their logits equal the
 // safetensors folder's.
 func TestGGUFMatchesSafetensors(t *testing.T) {
-	for _, tc := range []struct{ dir, arch string }{{"llama-tiny", "llama"}, {"qwen2-tiny", "qwen2"}, {"qwen3-tiny", "qwen3"}} {
+	for _, tc := range []struct{ dir, arch string }{{"llama-tiny", "llama"}, {"llama3-tiny", "llama"}, {"qwen2-tiny", "qwen2"}, {"qwen3-tiny", "qwen3"}} {
 		t.Run(tc.dir, func(t *testing.T) {
 			dir := filepath.Join(refDir, tc.dir)
 			path := filepath.Join(t.TempDir(), tc.dir+".gguf")
