@@ -79,7 +79,8 @@ type Result struct {
 
 // Stats measures a Generate call.
 type Stats struct {
-	PromptTokens int           // prompt tokens of all rows
+	PromptTokens int           // prompt tokens run through the model, all rows
+	CachedTokens int           // prompt tokens reused from a Session's cache
 	Prefill      time.Duration // time to run the prompts and pick the first tokens
 	DecodeTokens int           // tokens run through the model one step at a time, all rows
 	Decode       time.Duration // time of those steps, sampling included
@@ -140,13 +141,30 @@ type row struct {
 // or a bad setting is an error. Generation reaching the context limit
 // stops that row with StopContext.
 func Generate(ctx context.Context, lm model.CausalLM, reqs []Request, opts Options) (*Output, error) {
+	g, maxLen, err := newRun(ctx, lm, reqs, opts)
+	if err != nil {
+		return nil, err
+	}
+	g.cache = lm.NewCache(len(reqs), maxLen)
+	if err := g.prefill(); err != nil {
+		return nil, err
+	}
+	if err := g.decode(); err != nil {
+		return nil, err
+	}
+	return g.output(), nil
+}
+
+// newRun checks the requests and returns their run, with the cache
+// positions a row may need.
+func newRun(ctx context.Context, lm model.CausalLM, reqs []Request, opts Options) (*run, int, error) {
 	if len(reqs) == 0 {
-		return nil, errors.New("generate: no prompts")
+		return nil, 0, errors.New("generate: no prompts")
 	}
 	V, ctxLen := lm.VocabSize(), lm.ContextLength()
 	for _, id := range opts.EOS {
 		if id < 0 || id >= V {
-			return nil, fmt.Errorf("generate: EOS id %d out of range: the vocabulary has %d tokens", id, V)
+			return nil, 0, fmt.Errorf("generate: EOS id %d out of range: the vocabulary has %d tokens", id, V)
 		}
 	}
 	rows := make([]*row, len(reqs))
@@ -158,28 +176,28 @@ func Generate(ctx context.Context, lm model.CausalLM, reqs []Request, opts Optio
 		}
 		switch {
 		case len(r.Prompt) == 0:
-			return nil, fmt.Errorf("generate: empty prompt%s: it needs at least one token, such as BOS", where)
+			return nil, 0, fmt.Errorf("generate: empty prompt%s: it needs at least one token, such as BOS", where)
 		case len(r.Prompt) > ctxLen:
-			return nil, fmt.Errorf("generate: the prompt%s has %d tokens, more than the model's context length of %d", where, len(r.Prompt), ctxLen)
+			return nil, 0, fmt.Errorf("generate: the prompt%s has %d tokens, more than the model's context length of %d", where, len(r.Prompt), ctxLen)
 		case r.MaxNewTokens < 1:
-			return nil, fmt.Errorf("generate: max new tokens must be at least 1, got %d%s", r.MaxNewTokens, where)
+			return nil, 0, fmt.Errorf("generate: max new tokens must be at least 1, got %d%s", r.MaxNewTokens, where)
 		}
 		for j, id := range r.Prompt {
 			if id < 0 || id >= V {
-				return nil, fmt.Errorf("generate: prompt%s token %d is id %d, out of range: the vocabulary has %d tokens", where, j, id, V)
+				return nil, 0, fmt.Errorf("generate: prompt%s token %d is id %d, out of range: the vocabulary has %d tokens", where, j, id, V)
 			}
 		}
 		for _, s := range r.Stop {
 			if s == "" {
-				return nil, fmt.Errorf("generate: empty stop string%s", where)
+				return nil, 0, fmt.Errorf("generate: empty stop string%s", where)
 			}
 		}
 		if len(r.Stop) > 0 && opts.NewDecoder == nil {
-			return nil, errors.New("generate: stop strings need a text decoder (Options.NewDecoder)")
+			return nil, 0, errors.New("generate: stop strings need a text decoder (Options.NewDecoder)")
 		}
 		s, err := NewSampler(r.Sampling)
 		if err != nil {
-			return nil, fmt.Errorf("generate: %w%s", err, where)
+			return nil, 0, fmt.Errorf("generate: %w%s", err, where)
 		}
 		ro := &row{req: r, sampler: s, history: slices.Clone(r.Prompt)}
 		for _, st := range r.Stop {
@@ -193,21 +211,17 @@ func Generate(ctx context.Context, lm model.CausalLM, reqs []Request, opts Optio
 		// most len(prompt) + max new - 1 positions.
 		maxLen = max(maxLen, min(ctxLen, len(r.Prompt)+r.MaxNewTokens-1))
 	}
-	g := &run{ctx: ctx, lm: lm, opts: opts, rows: rows, V: V, ctxLen: ctxLen}
-	for _, id := range opts.EOS {
-		g.eos = append(g.eos, id)
-	}
-	if err := g.prefill(maxLen); err != nil {
-		return nil, err
-	}
-	if err := g.decode(); err != nil {
-		return nil, err
-	}
-	out := &Output{Rows: make([]Result, len(rows)), Stats: g.stats}
-	for i, r := range rows {
+	g := &run{ctx: ctx, lm: lm, opts: opts, rows: rows, V: V, ctxLen: ctxLen, eos: slices.Clone(opts.EOS)}
+	return g, maxLen, nil
+}
+
+// output collects the results.
+func (g *run) output() *Output {
+	out := &Output{Rows: make([]Result, len(g.rows)), Stats: g.stats}
+	for i, r := range g.rows {
 		out.Rows[i] = r.res
 	}
-	return out, nil
+	return out
 }
 
 // run is one Generate call in progress.
@@ -225,46 +239,49 @@ type run struct {
 	stats  Stats
 }
 
-// prefill runs every prompt into a cache of maxLen positions per row and
-// picks each row's first token. Prompts of one length run as one batch;
-// otherwise each runs alone in a one-row cache and its keys and values are
-// copied into its row of the shared cache.
-func (g *run) prefill(maxLen int) error {
+// prefill runs every prompt into g.cache and picks each row's first
+// token. A row may already hold the first cache.Len[b] prompt tokens (a
+// Session's reused prefix); the rest run now. Rows with the same number of
+// tokens to run go as one batch; otherwise each runs alone in a one-row
+// cache and its keys and values are copied into its row of g.cache.
+func (g *run) prefill() error {
 	start := time.Now()
+	c := g.cache
 	B := len(g.rows)
-	g.cache = g.lm.NewCache(B, maxLen)
-	T := len(g.rows[0].req.Prompt)
+	todo := func(b int) []int { return g.rows[b].req.Prompt[c.Len[b]:] }
+	T := len(todo(0))
 	same := true
-	for _, r := range g.rows {
-		same = same && len(r.req.Prompt) == T
-		g.stats.PromptTokens += len(r.req.Prompt)
+	for b := range g.rows {
+		same = same && len(todo(b)) == T
+		g.stats.PromptTokens += len(todo(b))
+		g.stats.CachedTokens += c.Len[b]
 	}
 	logits := make([]float32, B*g.V) // (B, V)
 	if same {
 		ids := make([]int32, 0, B*T) // (B, T)
-		for _, r := range g.rows {
-			for _, id := range r.req.Prompt {
+		for b := range g.rows {
+			for _, id := range todo(b) {
 				ids = append(ids, int32(id))
 			}
 		}
-		if err := g.lm.Forward(g.cache, ids, B, T, logits, true); err != nil {
+		if err := g.lm.Forward(c, ids, B, T, logits, true); err != nil {
 			return fmt.Errorf("generate: prefill: %w", err)
 		}
 	} else {
-		one := g.lm.NewCache(1, maxLen)
-		for b, r := range g.rows {
+		one := g.lm.NewCache(1, c.MaxLen)
+		for b := range g.rows {
 			if err := g.ctx.Err(); err != nil {
 				return err
 			}
-			one.Reset()
-			ids := make([]int32, len(r.req.Prompt))
-			for j, id := range r.req.Prompt {
-				ids[j] = int32(id)
+			copyRow(one, 0, c, b)
+			ids := make([]int32, 0, len(todo(b)))
+			for _, id := range todo(b) {
+				ids = append(ids, int32(id))
 			}
 			if err := g.lm.Forward(one, ids, 1, len(ids), logits[b*g.V:(b+1)*g.V], true); err != nil {
 				return fmt.Errorf("generate: prefill: %w", err)
 			}
-			copyRow(g.cache, b, one, 0)
+			copyRow(c, b, one, 0)
 		}
 	}
 	g.active = make([]int, B)
@@ -272,7 +289,7 @@ func (g *run) prefill(maxLen int) error {
 		g.active[b] = b
 	}
 	for b, r := range g.rows {
-		if err := g.accept(r, r.sampler.Sample(logits[b*g.V:(b+1)*g.V], r.history), g.cache.Len[b]); err != nil {
+		if err := g.accept(r, r.sampler.Sample(logits[b*g.V:(b+1)*g.V], r.history), c.Len[b]); err != nil {
 			return err
 		}
 	}

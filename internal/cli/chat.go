@@ -81,6 +81,7 @@ templates.
 			sc := bufio.NewScanner(in)
 			sc.Buffer(make([]byte, 64*1024), 16<<20)
 			newDecoder := generate.NewTextDecoder(b.Tokenizer, true)
+			sess := generate.NewSession(b.LM) // each turn runs only its new tokens
 			for turn := 0; ; {
 				if term {
 					fmt.Fprint(stdout, "> ")
@@ -100,6 +101,7 @@ templates.
 					case "/exit", "/quit", "/bye":
 						return nil
 					case "/reset":
+						sess.Reset()
 						msgs = msgs[:0]
 						if system != "" {
 							msgs = append(msgs, chat.Message{Role: "system", Content: system})
@@ -125,9 +127,9 @@ templates.
 				s := samp
 				s.Seed += uint64(turn) // a fresh random stream per reply
 				turn++
-				res, err := generate.Generate(cmd.Context(), b.LM, []generate.Request{{
+				res, err := sess.Generate(cmd.Context(), generate.Request{
 					Prompt: ids, Sampling: s, MaxNewTokens: sf.maxNew, Stop: stops,
-				}}, generate.Options{
+				}, generate.Options{
 					EOS: eos, NewDecoder: newDecoder,
 					Stream: func(_ int, s string) error { _, err := io.WriteString(stdout, s); return err },
 				})
@@ -137,8 +139,8 @@ templates.
 				fmt.Fprintln(stdout)
 				r, st := res.Rows[0], res.Stats
 				if verbose {
-					fmt.Fprintf(stderr, "loft: prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",
-						st.PromptTokens, st.PrefillRate(), st.Generated, st.DecodeRate(), r.Reason)
+					fmt.Fprintf(stderr, "loft: prompt %d tokens (%d reused), prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",
+						st.PromptTokens+st.CachedTokens, st.CachedTokens, st.PrefillRate(), st.Generated, st.DecodeRate(), r.Reason)
 				}
 				if r.Reason == generate.StopContext {
 					fmt.Fprintf(stderr, "loft: the reply stopped: the model's context of %d tokens is full\n", b.LM.ContextLength())
