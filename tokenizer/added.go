@@ -14,8 +14,12 @@ type AddedToken struct {
 	ID      int
 	Content string
 	Special bool // a control token: skipped by Decode with skipSpecial
-	LStrip  bool // the match also swallows whitespace on its left
-	RStrip  bool // the match also swallows whitespace on its right
+	// Normalized tokens are matched in normalized text, their content
+	// normalized too (Hugging Face's "normalized": true); others in the raw
+	// text, first.
+	Normalized bool
+	LStrip     bool // the match also swallows whitespace on its left
+	RStrip     bool // the match also swallows whitespace on its right
 }
 
 // addedMatcher finds added tokens in text, leftmost first and longest at a

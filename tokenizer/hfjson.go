@@ -153,7 +153,7 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 		if t.ID < 0 || t.Content == "" {
 			return nil, fmt.Errorf("added_tokens: bad token %q with id %d", t.Content, t.ID)
 		}
-		added = append(added, AddedToken{ID: t.ID, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
+		added = append(added, AddedToken{ID: t.ID, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip, Normalized: t.Normalized})
 	}
 	if err := checkIDs(vocab, added); err != nil {
 		return nil, err
@@ -182,6 +182,7 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 			return nil, fmt.Errorf("normalizer: %w", err)
 		}
 	}
+	b.p.buildMatchers() // now that normalized tokens can be normalized
 	if f.PreTokenizer != nil {
 		if b.p.pre, err = b.preTokenizer(f.PreTokenizer); err != nil {
 			return nil, fmt.Errorf("pre_tokenizer: %w", err)
@@ -344,14 +345,7 @@ func (b *builder) added(ts []AddedToken) {
 		b.p.special[t.ID] = t.Special
 	}
 	b.p.addedList = ts
-	b.p.added = newAddedMatcher(ts)
-	var plain []AddedToken
-	for _, t := range ts {
-		if !t.Special {
-			plain = append(plain, t)
-		}
-	}
-	b.p.plain = newAddedMatcher(plain)
+	b.p.buildMatchers()
 }
 
 func (b *builder) normalizer(c *hfComp) (func(string) string, error) {

@@ -441,3 +441,26 @@ func TestAddedTokensJSON(t *testing.T) {
 		t.Errorf("conflicting id: %v", err)
 	}
 }
+
+// A "normalized": true added token matches in normalized text, its own
+// content normalized too: with a Lowercase normalizer "<MASK>" is found as
+// "<mask>" in "A<Mask>", which raw matching would miss.
+func TestNormalizedAddedToken(t *testing.T) {
+	var f map[string]any
+	if err := json.Unmarshal(tinyByteLevelJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	f["added_tokens"] = append(f["added_tokens"].([]any), map[string]any{"id": 261, "content": "<MASK>", "special": true, "normalized": true})
+	f["normalizer"] = map[string]any{"type": "Lowercase"}
+	b, _ := json.Marshal(f)
+	p, err := ParseJSON(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Encode("A<Mask>in<|end|>", false), []int{'a', 261, 259, 260}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := p.EncodeSplitSpecial("<MASK>", false); slices.Contains(got, 261) {
+		t.Errorf("split special still matched <MASK>: %v", got)
+	}
+}

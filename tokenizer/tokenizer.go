@@ -43,12 +43,14 @@ type Pipeline struct {
 	addedIDs map[string]int // added token string -> id
 	special  []bool         // id -> special (skipped by Decode with skipSpecial)
 
-	addedList []AddedToken                                  // the added tokens, for extending them
-	added     *addedMatcher                                 // all added tokens
-	plain     *addedMatcher                                 // the added tokens that are not special
-	normalize func(string) string                           // nil: identity
-	pre       func(s string, first bool, emit func(string)) // nil: the segment is one word
-	model     wordModel
+	addedList []AddedToken // the added tokens, for extending them
+	// Added-token matchers: raw ones run on the text, normalized ones (Hugging
+	// Face's normalized: true) on each normalized segment; the "plain" ones
+	// leave out special tokens (EncodeSplitSpecial).
+	raw, rawPlain, norm, normPlain *addedMatcher
+	normalize                      func(string) string                           // nil: identity
+	pre                            func(s string, first bool, emit func(string)) // nil: the segment is one word
+	model                          wordModel
 
 	prefix, suffix []int // post-processor for a single sequence
 
@@ -59,7 +61,7 @@ type Pipeline struct {
 
 // Encode implements Tokenizer.
 func (p *Pipeline) Encode(text string, addSpecial bool) []int {
-	return p.encode(text, addSpecial, p.added)
+	return p.encode(text, addSpecial, p.raw, p.norm)
 }
 
 // EncodeSplitSpecial is Encode for untrusted text (Hugging Face's
@@ -67,23 +69,32 @@ func (p *Pipeline) Encode(text string, addSpecial bool) []int {
 // "<s>" in text are tokenized as the plain text they are, so that user data
 // cannot forge control tokens. Non-special added tokens still match.
 func (p *Pipeline) EncodeSplitSpecial(text string, addSpecial bool) []int {
-	return p.encode(text, addSpecial, p.plain)
+	return p.encode(text, addSpecial, p.rawPlain, p.normPlain)
 }
 
-func (p *Pipeline) encode(text string, addSpecial bool, added *addedMatcher) []int {
+func (p *Pipeline) encode(text string, addSpecial bool, raw, norm *addedMatcher) []int {
 	var ids []int
 	if addSpecial {
 		ids = append(ids, p.prefix...)
 	}
 	first := true
-	added.split(text, func(seg string, id int) {
+	raw.split(text, func(seg string, id int) {
 		if id >= 0 {
 			ids = append(ids, id)
 			first = false
 			return
 		}
-		ids = p.encodeSegment(ids, seg, first)
-		first = false
+		if p.normalize != nil {
+			seg = p.normalize(seg)
+		}
+		norm.split(seg, func(seg string, id int) {
+			if id >= 0 {
+				ids = append(ids, id)
+			} else {
+				ids = p.encodeSegment(ids, seg, first)
+			}
+			first = false
+		})
 	})
 	if addSpecial {
 		ids = append(ids, p.suffix...)
@@ -91,12 +102,10 @@ func (p *Pipeline) encode(text string, addSpecial bool, added *addedMatcher) []i
 	return ids
 }
 
-// encodeSegment appends the ids of a piece of text free of added tokens.
-// first tells whether it starts the text (Metaspace's prepend_scheme "first").
+// encodeSegment appends the ids of a piece of normalized text free of added
+// tokens. first tells whether it starts the text (Metaspace's
+// prepend_scheme "first").
 func (p *Pipeline) encodeSegment(ids []int, seg string, first bool) []int {
-	if p.normalize != nil {
-		seg = p.normalize(seg)
-	}
 	if seg == "" {
 		return ids
 	}
@@ -227,4 +236,31 @@ func (s *StreamDecoder) take(all bool) string {
 	out = append(out, b[:i]...)
 	s.pending = append(s.pending[:0], b[i:]...)
 	return string(out)
+}
+
+// buildMatchers makes the added-token matchers from addedList, normalizing
+// the content of normalized tokens as their segments will be.
+func (p *Pipeline) buildMatchers() {
+	var raw, rawPlain, norm, normPlain []AddedToken
+	for _, t := range p.addedList {
+		if t.Normalized && p.normalize != nil {
+			t.Content = p.normalize(t.Content)
+			if t.Content == "" {
+				continue
+			}
+		}
+		if t.Normalized {
+			norm = append(norm, t)
+			if !t.Special {
+				normPlain = append(normPlain, t)
+			}
+			continue
+		}
+		raw = append(raw, t)
+		if !t.Special {
+			rawPlain = append(rawPlain, t)
+		}
+	}
+	p.raw, p.rawPlain = newAddedMatcher(raw), newAddedMatcher(rawPlain)
+	p.norm, p.normPlain = newAddedMatcher(norm), newAddedMatcher(normPlain)
 }
