@@ -7,7 +7,12 @@ import "fmt"
 // op(A) is (M, K): A itself (M, K) with lda >= K, or, with transA, Aᵀ where A
 // is stored (K, M) with lda >= M. op(B) is (K, N) likewise: B (K, N) with
 // ldb >= N, or, with transB, B stored (N, K) with ldb >= K. C is (M, N) with
-// ldc >= N.
+// ldc >= N; C must not overlap A or B.
+//
+// It runs the cache-blocked algorithm of gemm_blocked.go on the micro-kernel
+// GemmVariant names, on Threads() workers once 2·M·N·K reaches a few MFLOP.
+// Results are the same for any number of threads. It panics, naming the
+// shapes, when a slice is too short for its sizes and stride.
 func Gemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)
 	if M == 0 || N == 0 {
