@@ -32,6 +32,12 @@ type Config struct {
 	// AttentionBias (llama's attention_bias) gives q, k, v and o biases.
 	AttentionBias bool `json:"attention_bias"`
 	MLPBias       bool `json:"mlp_bias"`
+	// SlidingWindow (Mistral v0.1; Qwen2/3 with use_sliding_window) limits
+	// each query to the last SlidingWindow keys. loft attends to every key,
+	// so it caps the context length at the window instead, where the two
+	// agree.
+	SlidingWindow    *int  `json:"sliding_window"`
+	UseSlidingWindow *bool `json:"use_sliding_window"`
 
 	// Switches set by Normalize from ModelType.
 	QKVBias bool `json:"-"` // q/k/v biases without an o bias (qwen2)
@@ -107,6 +113,10 @@ func (c *Config) Normalize() error {
 	}
 	if c.MaxPositions == 0 {
 		c.MaxPositions = 2048
+	}
+	windowed := c.ModelType == "mistral" || (c.UseSlidingWindow != nil && *c.UseSlidingWindow)
+	if windowed && c.SlidingWindow != nil && *c.SlidingWindow > 0 && *c.SlidingWindow < c.MaxPositions {
+		c.MaxPositions = *c.SlidingWindow
 	}
 	if c.RMSNormEps == 0 {
 		c.RMSNormEps = 1e-6

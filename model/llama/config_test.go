@@ -1,0 +1,50 @@
+package llama
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	base := `"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 128`
+	for _, tc := range []struct {
+		name, json string
+		check      func(Config) bool
+		err        string
+	}{
+		{"defaults", `{"model_type": "llama", ` + base + `}`, func(c Config) bool {
+			return c.NumKVHeads == 4 && c.HeadDim == 16 && c.RopeTheta == 1e4 && c.RMSNormEps == 1e-6 && c.MaxPositions == 2048 && !c.Tied() && !c.QKVBias
+		}, ""},
+		{"qwen2 biases", `{"model_type": "qwen2", "tie_word_embeddings": true, ` + base + `}`, func(c Config) bool { return c.QKVBias && c.Tied() }, ""},
+		{"qwen3 head_dim", `{"model_type": "qwen3", "head_dim": 8, ` + base + `}`, func(c Config) bool { return c.QKNorm && c.HeadDim == 8 }, ""},
+		{"mistral window", `{"model_type": "mistral", "max_position_embeddings": 32768, "sliding_window": 4096, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 4096 }, ""},
+		{"mistral no window", `{"model_type": "mistral", "max_position_embeddings": 32768, "sliding_window": null, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"qwen2 window off", `{"model_type": "qwen2", "max_position_embeddings": 32768, "sliding_window": 4096, "use_sliding_window": false, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"linear rope", `{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2}, ` + base + `}`,
+			func(c Config) bool { return c.RopeScaling != nil && c.RopeScaling.RopeType == "linear" }, ""},
+		{"missing", `{"model_type": "llama", "hidden_size": 64}`, nil, "intermediate_size, num_hidden_layers, num_attention_heads, vocab_size"},
+		{"bad gqa", `{"model_type": "llama", "num_key_value_heads": 3, ` + base + `}`, nil, "num_key_value_heads 3"},
+		{"yarn", `{"model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 4}, ` + base + `}`, nil, `"yarn" is not supported`},
+		{"gelu", `{"model_type": "llama", "hidden_act": "gelu", ` + base + `}`, nil, "hidden_act"},
+		{"not json", `{"model_type": `, nil, "cfg.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.json), "cfg.json")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "cfg.json") {
+					t.Fatalf("error %v, want one naming cfg.json and %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
