@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/loftml/loft/generate"
 	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/tokenizer"
 	"github.com/loftml/loft/tokenizer/chat"
 )
 
@@ -169,4 +172,61 @@ func withStdin(t *testing.T, text string) {
 	old := os.Stdin
 	os.Stdin = f
 	t.Cleanup(func() { os.Stdin = old; f.Close() })
+}
+
+// TestGenerateContextLimit checks both context errors on stories260K
+// (context 512): a prompt over the limit fails before any work, and
+// generation that fills the context stops with a notice.
+func TestGenerateContextLimit(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	b, err := model.Load(m, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("The cat sat. ", 200)
+	n := len(b.Tokenizer.Encode(long, false)) + 1 // BOS
+	if n <= 512 {
+		t.Fatalf("the long prompt has only %d tokens", n)
+	}
+	code, out, errOut := run(t, "generate", "--model", m, "--prompt", long, "--max-new-tokens", "5")
+	if code != ExitError || out != "" || !strings.Contains(errOut, fmt.Sprintf("%d tokens", n)) || !strings.Contains(errOut, "context length of 512") {
+		t.Errorf("prompt of %d tokens: code %d, stdout %q, stderr %q", n, code, out, errOut)
+	}
+	// Cut the prompt to 500 tokens: 500 + 13 new tokens would need 513
+	// positions, so the 13th token is the last.
+	ids := b.Tokenizer.Encode(long, false)[:499]
+	prompt := b.Tokenizer.Decode(ids, false)
+	if got := len(b.Tokenizer.Encode(prompt, false)); got != 499 {
+		t.Fatalf("re-encoded prompt has %d tokens, want 499", got)
+	}
+	code, _, errOut = run(t, "generate", "--model", m, "--prompt", prompt, "--max-new-tokens", "50")
+	if code != ExitOK || !strings.Contains(errOut, "generated 13 tokens") || !strings.Contains(errOut, "context of 512 tokens is full") {
+		t.Errorf("filling the context: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestEndOfTurn checks how a chat reply ends: <|im_end|> is an EOS id where
+// the tokenizer has it as one token (Qwen3), a stop string where it has not
+// (stories260K's 512-token vocabulary).
+func TestEndOfTurn(t *testing.T) {
+	qwen, err := tokenizer.Load(testutil.SharedDir(t, "models", "qwen3-tokenizer", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	imEnd, ok := qwen.ID("<|im_end|>")
+	if !ok {
+		t.Fatal("the Qwen3 tokenizer has no <|im_end|>")
+	}
+	eos, stops := endOfTurn(&model.Bundle{Tokenizer: qwen, Gen: model.GenerationConfig{EOS: []int{151643}}}, chat.ChatML())
+	if !slices.Equal(eos, []int{151643, imEnd}) || len(stops) != 0 {
+		t.Errorf("qwen3: EOS %v, stops %q; want [151643 %d] and none", eos, stops, imEnd)
+	}
+	stories, err := tokenizer.Load(testutil.SharedDir(t, "models", "stories260K", "hf", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eos, stops = endOfTurn(&model.Bundle{Tokenizer: stories, Gen: model.GenerationConfig{EOS: []int{2}}}, chat.ChatML())
+	if !slices.Equal(eos, []int{2}) || !slices.Equal(stops, []string{"<|im_end|>"}) {
+		t.Errorf("stories260K: EOS %v, stops %q; want [2] and [<|im_end|>]", eos, stops)
+	}
 }
