@@ -121,6 +121,7 @@ type Output struct {
 
 // row is the state of one request while it runs.
 type row struct {
+	index   int // in the requests
 	req     Request
 	sampler *Sampler
 	history []int // prompt and generated ids, for the repetition penalty
@@ -199,7 +200,7 @@ func newRun(ctx context.Context, lm model.CausalLM, reqs []Request, opts Options
 		if err != nil {
 			return nil, 0, fmt.Errorf("generate: %w%s", err, where)
 		}
-		ro := &row{req: r, sampler: s, history: slices.Clone(r.Prompt)}
+		ro := &row{index: i, req: r, sampler: s, history: slices.Clone(r.Prompt)}
 		for _, st := range r.Stop {
 			ro.maxStop = max(ro.maxStop, len(st))
 		}
@@ -336,29 +337,34 @@ func (g *run) decode() error {
 func (g *run) accept(r *row, id, filled int) error {
 	g.stats.Generated++
 	if slices.Contains(g.eos, id) {
-		return g.finish(r, StopEOS)
+		return g.end(r, StopEOS)
 	}
 	r.res.Tokens = append(r.res.Tokens, id)
 	r.history = append(r.history, id)
 	if r.dec != nil {
-		if err := g.addText(r, r.dec.Add(id)); err != nil || r.done {
+		stopped, err := g.addText(r, r.dec.Add(id))
+		if err != nil {
 			return err
+		}
+		if stopped {
+			return g.end(r, StopString)
 		}
 	}
 	switch {
 	case len(r.res.Tokens) >= r.req.MaxNewTokens:
-		return g.finish(r, StopMaxTokens)
+		return g.end(r, StopMaxTokens)
 	case filled+1 > g.ctxLen: // no room to run id through the model
-		return g.finish(r, StopContext)
+		return g.end(r, StopContext)
 	}
 	return nil
 }
 
-// addText appends decoded text to row r, ends the row at a stop string,
-// and streams what can no longer turn into one.
-func (g *run) addText(r *row, s string) error {
+// addText appends decoded text to row r and streams what can no longer
+// turn into a stop string. When the text completes a stop string, it is
+// cut before it and addText reports stopped.
+func (g *run) addText(r *row, s string) (stopped bool, err error) {
 	if s == "" {
-		return nil
+		return false, nil
 	}
 	prev := len(r.text)
 	r.text = append(r.text, s...)
@@ -374,13 +380,10 @@ func (g *run) addText(r *row, s string) error {
 		if at >= 0 {
 			r.text = r.text[:at]
 			r.res.Stop = which
-			if err := g.emit(r, len(r.text)); err != nil {
-				return err
-			}
-			return g.finish(r, StopString)
+			return true, g.emit(r, len(r.text))
 		}
 	}
-	return g.emit(r, len(r.text)-holdBack(r.text, r.req.Stop))
+	return false, g.emit(r, len(r.text)-holdBack(r.text, r.req.Stop))
 }
 
 // holdBack returns the length of the longest end of text that begins some
@@ -408,31 +411,26 @@ func (g *run) emit(r *row, end int) error {
 	if g.opts.Stream == nil {
 		return nil
 	}
-	return g.opts.Stream(slices.Index(g.rows, r), chunk)
+	return g.opts.Stream(r.index, chunk)
 }
 
-// finish ends row r: the decoder's held-back bytes are added (a stop
-// string may still complete in them) and all remaining text is streamed.
-func (g *run) finish(r *row, why StopReason) error {
-	if r.done {
-		return nil
+// end marks row r done for why. Unless a stop string ended it, the
+// decoder's held-back bytes come first (a stop string may still complete
+// in them, and then ends the row instead) and all text left is streamed.
+func (g *run) end(r *row, why StopReason) error {
+	if why != StopString && r.dec != nil {
+		stopped, err := g.addText(r, r.dec.Flush())
+		if err != nil {
+			return err
+		}
+		if stopped {
+			why = StopString
+		} else if err := g.emit(r, len(r.text)); err != nil {
+			return err
+		}
 	}
 	r.done = true
 	r.res.Reason = why
-	if why != StopString && r.dec != nil {
-		r.done = false // let addText find a stop string in the flushed bytes
-		if err := g.addText(r, r.dec.Flush()); err != nil {
-			return err
-		}
-		r.done = true
-		if r.res.Reason == StopString {
-			return nil
-		}
-		r.res.Reason = why
-		if err := g.emit(r, len(r.text)); err != nil {
-			return err
-		}
-	}
 	r.res.Text = string(r.text)
 	return nil
 }
