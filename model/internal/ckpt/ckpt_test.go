@@ -1,0 +1,66 @@
+package ckpt
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fake is an in-memory Source.
+type fake map[string][]int
+
+func (f fake) Path() string { return "fake.safetensors" }
+func (f fake) Names() []string {
+	var ns []string
+	for n := range f {
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return ns
+}
+func (f fake) Shape(n string) ([]int, bool) { s, ok := f[n]; return s, ok }
+func (f fake) DType(string) string          { return "F32" }
+func (f fake) GGUF() bool                   { return false }
+func (f fake) Float32(n string) ([]float32, error) {
+	k := 1
+	for _, d := range f[n] {
+		k *= d
+	}
+	v := make([]float32, k)
+	for i := range v {
+		v[i] = float32(i)
+	}
+	return v, nil
+}
+
+func TestFill(t *testing.T) {
+	var w, b, tr []float32
+	src := fake{"w": {2, 3}, "b": {3}, "conv": {2, 3}, "buf": {1}, "extra": {4}, "bad": {5}}
+	var sink []float32
+	err := Fill(src, []Entry{
+		{Name: "w", Dst: &w, Shape: []int{2, 3}},
+		{Name: "b", Dst: &b, Shape: []int{3}, Fix: func(v []float32) { v[0] = 9 }},
+		{Name: "conv", Dst: &tr, Shape: []int{3, 2}, Transpose: true},
+		{Name: "gone", Dst: &sink, Shape: []int{1}},
+		{Name: "opt", Dst: &sink, Shape: []int{1}, Optional: true},
+		{Name: "bad", Dst: &sink, Shape: []int{6}},
+	}, func(n string) bool { return n == "buf" })
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"fake.safetensors", "missing tensors (1): gone", "wrong shapes (1): bad has shape [5], want [6]", "unused tensors (1): extra"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if !slices.Equal(w, []float32{0, 1, 2, 3, 4, 5}) || !slices.Equal(b, []float32{9, 1, 2}) {
+		t.Fatalf("w %v b %v", w, b)
+	}
+	// conv stored (2, 3) = [[0 1 2] [3 4 5]] becomes (3, 2).
+	if !slices.Equal(tr, []float32{0, 3, 1, 4, 2, 5}) {
+		t.Fatalf("transposed %v", tr)
+	}
+	if DTypes(src) != "F32" {
+		t.Fatal(DTypes(src))
+	}
+}
