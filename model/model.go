@@ -20,3 +20,22 @@ type CausalLM interface {
 	// error, and changes nothing, when a row would exceed the cache.
 	Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float32, lastOnly bool) error
 }
+
+// Trainable is a decoder the trainer drives: a forward pass that saves its
+// activations and returns the loss, and a backward pass that accumulates
+// gradients into the trainable layers (LoRA wrappers placed in the model's
+// slots); frozen base weights get no gradient.
+type Trainable interface {
+	CausalLM
+	// Slots lists the model's linear layers by their Hugging Face/PEFT
+	// module names, for lora.Apply.
+	Slots() []nn.Slot
+	// ForwardLoss runs ids (B, T) from position 0, saving activations, and
+	// returns the sum of the cross-entropy over every position whose target
+	// (B, T) is not -100, and how many such positions there were.
+	// targets[b*T+t] is the token position t must predict (already shifted).
+	ForwardLoss(ids, targets []int32, B, T int) (sum float64, count int, err error)
+	// Backward back-propagates scale·sum from the last ForwardLoss,
+	// accumulating (+=) into the trainable layers' gradients.
+	Backward(scale float32) error
+}
