@@ -26,11 +26,11 @@ func GemmVariant() string {
 }
 
 // gemmKernAVX2 is the microKernel on the generated assembly.
-func gemmKernAVX2(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool) {
-	checkKernelArgs(kc, a, ars, aks, b, bks, c, ldc)
+func gemmKernAVX2(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
+	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc)
 	if ars == 1 {
-		gemmKernRC(kc, &a[0], aks, &b[0], bks, &c[0], ldc, acc)
+		gemmKernRC(n, kc, &a[0], aks, ps, &b[0], bks, &c[0], ldc, acc)
 	} else {
-		gemmKernKC(kc, &a[0], ars, &b[0], bks, &c[0], ldc, acc)
+		gemmKernKC(n, kc, &a[0], ars, ps, &b[0], bks, &c[0], ldc, acc)
 	}
 }

@@ -4,19 +4,25 @@
 
 #include "textflag.h"
 
-// func gemmKernRC(k int, a *float32, aks int, b *float32, bks int, c *float32, ldc int, acc bool)
+// func gemmKernRC(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·gemmKernRC(SB), NOSPLIT, $0-57
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ aks+16(FP), R8
+TEXT ·gemmKernRC(SB), NOSPLIT, $0-73
+	MOVQ n+0(FP), BX
+	MOVQ aks+24(FP), R8
 	SHLQ $0x02, R8
-	MOVQ b+24(FP), DI
-	MOVQ bks+32(FP), R9
+	MOVQ ps+32(FP), R13
+	SHLQ $0x02, R13
+	MOVQ bks+48(FP), R9
 	SHLQ $0x02, R9
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R11
+	MOVQ c+56(FP), DX
+	MOVQ ldc+64(FP), R11
 	SHLQ $0x02, R11
+	MOVQ a+16(FP), R15
+
+gemmKernRC_tile:
+	MOVQ k+8(FP), CX
+	MOVQ R15, SI
+	MOVQ b+40(FP), DI
 	LEAQ (DX)(R11*2), R12
 	ADDQ R11, R12
 
@@ -173,7 +179,7 @@ gemmKernRC_tail:
 	JMP          gemmKernRC_tail
 
 gemmKernRC_store:
-	MOVB  acc+56(FP), AL
+	MOVB  acc+72(FP), AL
 	TESTB AL, AL
 	JE    gemmKernRC_write
 
@@ -204,24 +210,37 @@ gemmKernRC_write:
 	VMOVUPS Y9, 32(DX)(R11*4)
 	VMOVUPS Y10, (R12)(R11*2)
 	VMOVUPS Y11, 32(R12)(R11*2)
+
+	// Next tile: A by ps, C down 6 rows (c3 + 3*ldc).
+	ADDQ R13, R15
+	LEAQ (R12)(R11*2), DX
+	ADDQ R11, DX
+	DECQ BX
+	JNE  gemmKernRC_tile
 	VZEROUPPER
 	RET
 
-// func gemmKernKC(k int, a *float32, lda int, b *float32, bks int, c *float32, ldc int, acc bool)
+// func gemmKernKC(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 // Requires: AVX, FMA3, MMX+
-TEXT ·gemmKernKC(SB), NOSPLIT, $0-57
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R8
+TEXT ·gemmKernKC(SB), NOSPLIT, $0-73
+	MOVQ n+0(FP), BX
+	MOVQ lda+24(FP), R8
 	SHLQ $0x02, R8
-	MOVQ b+24(FP), DI
-	MOVQ bks+32(FP), R9
+	MOVQ ps+32(FP), R13
+	SHLQ $0x02, R13
+	MOVQ bks+48(FP), R9
 	SHLQ $0x02, R9
+	MOVQ c+56(FP), DX
+	MOVQ ldc+64(FP), R11
+	SHLQ $0x02, R11
+	MOVQ a+16(FP), R15
+
+gemmKernKC_tile:
+	MOVQ k+8(FP), CX
+	MOVQ R15, SI
+	MOVQ b+40(FP), DI
 	LEAQ (SI)(R8*2), R10
 	ADDQ R8, R10
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R11
-	SHLQ $0x02, R11
 	LEAQ (DX)(R11*2), R12
 	ADDQ R11, R12
 
@@ -383,7 +402,7 @@ gemmKernKC_tail:
 	JMP          gemmKernKC_tail
 
 gemmKernKC_store:
-	MOVB  acc+56(FP), AL
+	MOVB  acc+72(FP), AL
 	TESTB AL, AL
 	JE    gemmKernKC_write
 
@@ -414,5 +433,12 @@ gemmKernKC_write:
 	VMOVUPS Y9, 32(DX)(R11*4)
 	VMOVUPS Y10, (R12)(R11*2)
 	VMOVUPS Y11, 32(R12)(R11*2)
+
+	// Next tile: A by ps, C down 6 rows (c3 + 3*ldc).
+	ADDQ R13, R15
+	LEAQ (R12)(R11*2), DX
+	ADDQ R11, DX
+	DECQ BX
+	JNE  gemmKernKC_tile
 	VZEROUPPER
 	RET

@@ -46,10 +46,11 @@ const (
 	gemmDirectM = 8 * gemmMR
 )
 
-// microKernel computes the (MR, NR) tile c = a·b over kc >= 1 steps, or adds
-// it to c when acc is set. A[i,p] is a[i*ars + p*aks] with ars == 1 or
-// aks == 1; B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
-type microKernel func(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool)
+// microKernel computes n >= 1 (MR, NR) tiles stacked down C, c = a·b over
+// kc >= 1 steps, or adds them to c when acc is set. Tile t's A[i,p] is
+// a[t*ps + i*ars + p*aks] with ars == 1 or aks == 1; every tile shares
+// B[p,j] = b[p*bks + j]; tile t's C[i,j] is c[(t*MR+i)*ldc + j].
+type microKernel func(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool)
 
 // gemmArgs holds one Gemm call's operands; see Gemm for their meaning.
 type gemmArgs struct {
@@ -209,10 +210,16 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 			}
 		}
 	}
-	ars, aks := g.lda, 1
-	if g.transA {
-		ars, aks = 1, g.lda
+	// Where the full panels of A are: packed, or in place.
+	a, ars, aks, ps := bufs.a, 1, gemmMR, kc*gemmMR
+	if directA {
+		if g.transA {
+			a, ars, aks, ps = g.a[pc*g.lda+ic:], 1, g.lda, gemmMR
+		} else {
+			a, ars, aks, ps = g.a[ic*g.lda+pc:], g.lda, 1, gemmMR*g.lda
+		}
 	}
+	full := mc / gemmMR // full panels of MR rows
 	for jr := 0; jr < nc; jr += gemmNR {
 		nr := min(gemmNR, nc-jr)
 		var b []float32
@@ -225,43 +232,39 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 		default:
 			b, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
 		}
-		for ir := 0; ir < mc; ir += gemmMR {
-			mr := min(gemmMR, mc-ir)
-			var a []float32
-			ar, ak := 1, gemmMR
-			switch {
-			case !directA:
-				a = bufs.a[ir*kc:]
-			case mr < gemmMR:
-				a = bufs.aEdge
-			default:
-				ar, ak = ars, aks
-				if g.transA {
-					a = g.a[pc*g.lda+ic+ir:]
-				} else {
-					a = g.a[(ic+ir)*g.lda+pc:]
-				}
+		c := g.c[ic*g.ldc+jc+jr:]
+		if nr == gemmNR && full > 0 {
+			kern(full, kc, a, ars, aks, ps, b, bks, c, g.ldc, acc)
+		} else {
+			for t := 0; t < full; t++ {
+				kern(1, kc, a[t*ps:], ars, aks, ps, b, bks, bufs.tile, gemmNR, false)
+				mergeTile(c[t*gemmMR*g.ldc:], g.ldc, bufs.tile, gemmMR, nr, acc)
 			}
-			c := g.c[(ic+ir)*g.ldc+jc+jr:]
-			if mr == gemmMR && nr == gemmNR {
-				kern(kc, a, ar, ak, b, bks, c, g.ldc, acc)
-				continue
+		}
+		if r := mc - full*gemmMR; r > 0 {
+			// The last rows: their panel is packed, zero-padded to MR.
+			ae := bufs.aEdge
+			if !directA {
+				ae = bufs.a[full*gemmMR*kc:]
 			}
-			// An edge tile: compute it whole, then write only C's valid
-			// (mr, nr) corner.
-			t := bufs.tile
-			kern(kc, a, ar, ak, b, bks, t, gemmNR, false)
-			for i := 0; i < mr; i++ {
-				ci := c[i*g.ldc : i*g.ldc+nr]
-				ti := t[i*gemmNR : i*gemmNR+nr]
-				if acc {
-					for j, v := range ti {
-						ci[j] += v
-					}
-				} else {
-					copy(ci, ti)
-				}
+			kern(1, kc, ae, 1, gemmMR, 0, b, bks, bufs.tile, gemmNR, false)
+			mergeTile(c[full*gemmMR*g.ldc:], g.ldc, bufs.tile, r, nr, acc)
+		}
+	}
+}
+
+// mergeTile writes the valid (mr, nr) corner of an (MR, NR) edge tile t
+// into c (mr, nr) with row stride ldc, adding to it when acc is set.
+func mergeTile(c []float32, ldc int, t []float32, mr, nr int, acc bool) {
+	for i := 0; i < mr; i++ {
+		ci := c[i*ldc : i*ldc+nr]
+		ti := t[i*gemmNR : i*gemmNR+nr]
+		if acc {
+			for j, v := range ti {
+				ci[j] += v
 			}
+		} else {
+			copy(ci, ti)
 		}
 	}
 }
@@ -405,9 +408,16 @@ func (g *gemmArgs) packBPanel(d []float32, j0, nr, pc, kc int) {
 	}
 }
 
-// gemmKernGo is the pure-Go micro-kernel: the same tile, order of sums and
+// gemmKernGo is the pure-Go micro-kernel: the same tiles, order of sums and
 // operand layouts as the assembly ones, for other CPUs and as their twin.
-func gemmKernGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool) {
+func gemmKernGo(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
+	for t := 0; t < n; t++ {
+		gemmTileGo(kc, a[t*ps:], ars, aks, b, bks, c[t*gemmMR*ldc:], ldc, acc)
+	}
+}
+
+// gemmTileGo computes one tile of gemmKernGo.
+func gemmTileGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool) {
 	var t [gemmMR][gemmNR]float32
 	for p := 0; p < kc; p++ {
 		bp := (*[gemmNR]float32)(b[p*bks : p*bks+gemmNR])
@@ -433,12 +443,12 @@ func gemmKernGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []flo
 
 // checkKernelArgs panics unless a micro-kernel call stays inside its slices;
 // the assembly kernels run unchecked after it.
-func checkKernelArgs(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int) {
-	if kc < 1 || (ars != 1 && aks != 1) ||
-		len(a) <= (gemmMR-1)*ars+(kc-1)*aks ||
+func checkKernelArgs(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int) {
+	if n < 1 || kc < 1 || (ars != 1 && aks != 1) ||
+		len(a) <= (n-1)*ps+(gemmMR-1)*ars+(kc-1)*aks ||
 		len(b) < (kc-1)*bks+gemmNR ||
-		len(c) < (gemmMR-1)*ldc+gemmNR {
-		panic(fmt.Sprintf("kernels: gemm micro-kernel kc=%d a[%d] (ars %d, aks %d) b[%d] (bks %d) c[%d] (ldc %d) out of range",
-			kc, len(a), ars, aks, len(b), bks, len(c), ldc))
+		len(c) < ((n-1)*gemmMR+gemmMR-1)*ldc+gemmNR {
+		panic(fmt.Sprintf("kernels: gemm micro-kernel n=%d kc=%d a[%d] (ars %d, aks %d, ps %d) b[%d] (bks %d) c[%d] (ldc %d) out of range",
+			n, kc, len(a), ars, aks, ps, len(b), bks, len(c), ldc))
 	}
 }

@@ -4,14 +4,16 @@
 
 package kernels
 
-// gemmKernRC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or
-// adds it to c when acc is set. A[i,p] is a[i + p*aks]; B[p,j] is b[p*bks + j].
+// gemmKernRC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,
+// or adds them to c when acc is set. A[t][i,p] is a[t*ps + i + p*aks];
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
 //
 //go:noescape
-func gemmKernRC(k int, a *float32, aks int, b *float32, bks int, c *float32, ldc int, acc bool)
+func gemmKernRC(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 
-// gemmKernKC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or
-// adds it to c when acc is set. A[i,p] is a[i*lda + p]; B[p,j] is b[p*bks + j].
+// gemmKernKC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,
+// or adds them to c when acc is set. A[t][i,p] is a[t*ps + i*lda + p];
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
 //
 //go:noescape
-func gemmKernKC(k int, a *float32, lda int, b *float32, bks int, c *float32, ldc int, acc bool)
+func gemmKernKC(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)

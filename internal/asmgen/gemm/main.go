@@ -1,22 +1,25 @@
 // Command gemm generates kernels/gemm_amd64.s, the AVX2/FMA micro-kernels of
 // loft's float32 GEMM. Run it through `go generate ./kernels/`.
 //
-// Each kernel computes one 6x16 tile of C = A·B over k steps, keeping the
-// tile in 12 ymm accumulators (2 ymm of 8 floats per row), as in the BLIS
-// Haswell sgemm kernel design (Van Zee & van de Geijn, "BLIS: A Framework for
-// Rapidly Instantiating BLAS Functionality", 2015). Per k step it loads one
-// row of 16 B values into two ymm registers, broadcasts each of the 6 A values
-// and issues 12 FMAs: 15 of the 16 ymm registers are live.
+// Each kernel computes n 6x16 tiles of C = A·B stacked down a column of C,
+// keeping one tile at a time in 12 ymm accumulators (2 ymm of 8 floats per
+// row), as in the BLIS Haswell sgemm kernel design (Van Zee & van de Geijn,
+// "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", 2015).
+// Per k step it loads one row of 16 B values into two ymm registers,
+// broadcasts each of the 6 A values and issues 12 FMAs: 15 of the 16 ymm
+// registers are live. Looping over the tiles here rather than in Go saves a
+// call and its checks per tile, which shows when k is small (a LoRA rank).
 //
 // B is read as rows of 16 floats, row p at b + p*bks (a packed panel has
-// bks = 16; a row-major B read in place has bks = ldb). A comes in two
-// layouts, one kernel each:
+// bks = 16; a row-major B read in place has bks = ldb); every tile uses the
+// same B. Tile t's A starts at a + t*ps and its C at c + 6*t*ldc. A comes in
+// two layouts, one kernel each:
 //
 //	gemmKernRC: row-contiguous, A[i,p] at a + i + p*aks (a packed panel has
 //	            aks = 6; a transposed A read in place has aks = lda)
 //	gemmKernKC: k-contiguous,   A[i,p] at a + i*lda + p (row-major A in place)
 //
-// With acc set the tile is added to C, otherwise it overwrites C.
+// With acc set the tiles are added to C, otherwise they overwrite C.
 package main
 
 import (
@@ -54,25 +57,28 @@ func main() {
 	build.ConstraintExpr("amd64,!purego") // amd64 && !purego
 
 	kernel("gemmKernRC", rowContiguous,
-		"gemmKernRC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or",
-		"adds it to c when acc is set. A[i,p] is a[i + p*aks]; B[p,j] is b[p*bks + j].")
+		"gemmKernRC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,",
+		"or adds them to c when acc is set. A[t][i,p] is a[t*ps + i + p*aks];",
+		"B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].")
 	kernel("gemmKernKC", kContiguous,
-		"gemmKernKC computes the 6x16 tile c (6, ldc) = a·b over k >= 1 steps, or",
-		"adds it to c when acc is set. A[i,p] is a[i*lda + p]; B[p,j] is b[p*bks + j].")
+		"gemmKernKC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,",
+		"or adds them to c when acc is set. A[t][i,p] is a[t*ps + i*lda + p];",
+		"B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].")
 	build.Generate()
 }
 
 func kernel(name string, layout aLayout, doc ...string) {
-	sig := "func(k int, a *float32, aks int, b *float32, bks int, c *float32, ldc int, acc bool)"
+	sig := "func(n, k int, a *float32, aks, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
 	if layout == kContiguous {
-		sig = "func(k int, a *float32, lda int, b *float32, bks int, c *float32, ldc int, acc bool)"
+		sig = "func(n, k int, a *float32, lda, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
 	}
 	build.TEXT(name, build.NOSPLIT, sig)
 	build.Pragma("noescape")
 	build.Doc(doc...)
 
-	k := build.Load(build.Param("k"), reg.RCX)
-	a := build.Load(build.Param("a"), reg.RSI)
+	// Registers that hold for all tiles: the tile count, strides in bytes,
+	// and the C pointer, which steps down 6 rows per tile.
+	n := build.Load(build.Param("n"), reg.RBX)
 	var as reg.Register // aks or lda, in bytes
 	if layout == kContiguous {
 		as = build.Load(build.Param("lda"), reg.R8)
@@ -80,9 +86,22 @@ func kernel(name string, layout aLayout, doc ...string) {
 		as = build.Load(build.Param("aks"), reg.R8)
 	}
 	build.SHLQ(operand.Imm(2), as)
-	b := build.Load(build.Param("b"), reg.RDI)
+	ps := build.Load(build.Param("ps"), reg.R13)
+	build.SHLQ(operand.Imm(2), ps)
 	bks := build.Load(build.Param("bks"), reg.R9)
 	build.SHLQ(operand.Imm(2), bks)
+	c := build.Load(build.Param("c"), reg.RDX)
+	ldc := build.Load(build.Param("ldc"), reg.R11)
+	build.SHLQ(operand.Imm(2), ldc)
+	aBase := reg.R15 // free: the kernels touch no globals, so dynamic linking leaves it alone
+	build.Load(build.Param("a"), aBase)
+
+	// Per tile: k counts down, a and b advance along k.
+	k, a, b := reg.RCX, reg.RSI, reg.RDI
+	build.Label(name + "_tile")
+	build.Load(build.Param("k"), k)
+	build.MOVQ(aBase, a)
+	build.Load(build.Param("b"), b)
 
 	// a3 addresses A's row 3 in the k-contiguous layout, so that rows 0-5
 	// are a, a+lda, a+2lda, a3, a+4lda, a3+2lda: all base+index*scale forms.
@@ -121,9 +140,6 @@ func kernel(name string, layout aLayout, doc ...string) {
 	}
 
 	// C rows 0-5 are c, c+ldc, c+2ldc, c3, c+4ldc, c3+2ldc.
-	c := build.Load(build.Param("c"), reg.RDX)
-	ldc := build.Load(build.Param("ldc"), reg.R11)
-	build.SHLQ(operand.Imm(2), ldc)
 	c3 := reg.R12
 	build.LEAQ(operand.Mem{Base: c, Index: ldc, Scale: 2}, c3)
 	build.ADDQ(ldc, c3)
@@ -202,6 +218,13 @@ func kernel(name string, layout aLayout, doc ...string) {
 		build.VMOVUPS(accs[2*i], cRow(i))
 		build.VMOVUPS(accs[2*i+1], cRow(i).Offset(32))
 	}
+
+	build.Comment("Next tile: A by ps, C down 6 rows (c3 + 3*ldc).")
+	build.ADDQ(ps, aBase)
+	build.LEAQ(operand.Mem{Base: c3, Index: ldc, Scale: 2}, c)
+	build.ADDQ(ldc, c)
+	build.DECQ(n)
+	build.JNE(operand.LabelRef(name + "_tile"))
 	build.VZEROUPPER()
 	build.RET()
 }
