@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/generate"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/tokenizer/chat"
+)
+
+// tinyChatTemplate is ChatML, as Qwen's tokenizer_config.json spells it.
+const tinyChatTemplate = `{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
+
+// writeTinyModel writes a Hugging Face folder of a tiny random Llama (2
+// layers, hidden 16, untied head) with a byte-level BPE tokenizer of 256
+// byte tokens and no merges, plus <|endoftext|> (256), <|im_start|> (257)
+// and <|im_end|> (258), no BOS, a ChatML template, and, when genConfig is
+// set, a generation_config.json that samples. It lets the CLI tests run
+// without ../shared.
+func writeTinyModel(t *testing.T, genConfig bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	const V, C, F, L, NH, NKV, HS = 259, 16, 32, 2, 2, 1, 8
+	write := func(name string, v any) {
+		b, err := json.MarshalIndent(v, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("config.json", map[string]any{
+		"model_type": "llama", "hidden_size": C, "intermediate_size": F, "num_hidden_layers": L,
+		"num_attention_heads": NH, "num_key_value_heads": NKV, "head_dim": HS, "vocab_size": V,
+		"max_position_embeddings": 512, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
+		"tie_word_embeddings": false, "bos_token_id": nil, "eos_token_id": 256, "torch_dtype": "float32",
+	})
+	if genConfig {
+		write("generation_config.json", map[string]any{
+			"do_sample": true, "temperature": 0.7, "top_k": 20, "top_p": 0.8, "repetition_penalty": 1.05,
+			"eos_token_id": []int{256, 258},
+		})
+	}
+	write("tokenizer_config.json", map[string]any{
+		"chat_template": tinyChatTemplate, "eos_token": "<|im_end|>", "bos_token": nil, "pad_token": "<|endoftext|>",
+	})
+	// GPT-2's bytes_to_unicode: printable bytes stand for themselves, the
+	// others for 256, 257, ... in byte order.
+	vocab := map[string]int{}
+	next := 0
+	for b := range 256 {
+		if b >= '!' && b <= '~' || b >= 0xA1 && b <= 0xAC || b >= 0xAE {
+			vocab[string(rune(b))] = b
+		} else {
+			vocab[string(rune(256+next))] = b
+			next++
+		}
+	}
+	var added []map[string]any
+	for i, s := range []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"} {
+		added = append(added, map[string]any{"id": 256 + i, "content": s, "single_word": false, "lstrip": false,
+			"rstrip": false, "normalized": false, "special": true})
+	}
+	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+	write("tokenizer.json", map[string]any{
+		"version": "1.0", "added_tokens": added, "normalizer": nil, "pre_tokenizer": byteLevel,
+		"post_processor": nil, "decoder": byteLevel,
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
+			"end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "vocab": vocab, "merges": []string{}},
+	})
+	rng := rand.New(rand.NewPCG(3, 4))
+	var tensors []safetensors.Tensor
+	add := func(name string, std float64, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = 1
+			if std > 0 {
+				v[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+		tensors = append(tensors, safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: shape, Values: v})
+	}
+	add("model.embed_tokens.weight", 1, V, C)
+	for l := range L {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		add(p+"input_layernorm.weight", 0, C)
+		add(p+"self_attn.q_proj.weight", 0.3, NH*HS, C)
+		add(p+"self_attn.k_proj.weight", 0.3, NKV*HS, C)
+		add(p+"self_attn.v_proj.weight", 0.3, NKV*HS, C)
+		add(p+"self_attn.o_proj.weight", 0.3, C, NH*HS)
+		add(p+"post_attention_layernorm.weight", 0, C)
+		add(p+"mlp.gate_proj.weight", 0.3, F, C)
+		add(p+"mlp.up_proj.weight", 0.3, F, C)
+		add(p+"mlp.down_proj.weight", 0.3, C, F)
+	}
+	add("model.norm.weight", 0, C)
+	add("lm_head.weight", 1, V, C)
+	// A longer <|im_end|> row makes replies end by that id now and then.
+	head := tensors[len(tensors)-1].Values
+	for i := range C {
+		head[258*C+i] *= 1.8
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// refGenerate generates with the generate package, as the CLI should.
+func refGenerate(t *testing.T, b *model.Bundle, prompt []int, s generate.Sampling, maxNew int, stops []string, eos []int) generate.Result {
+	t.Helper()
+	out, err := generate.Generate(context.Background(), b.LM, []generate.Request{{Prompt: prompt, Sampling: s, MaxNewTokens: maxNew, Stop: stops}},
+		generate.Options{EOS: eos, NewDecoder: generate.NewTextDecoder(b.Tokenizer, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Rows[0]
+}
+
+// TestGenerateTinyModel checks where loft generate takes its settings
+// from: generation_config.json's sampling defaults, flags over them, and
+// greedy decoding without that file; and that a model with no BOS refuses
+// an empty prompt.
+func TestGenerateTinyModel(t *testing.T) {
+	dir := writeTinyModel(t, true)
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := b.Tokenizer.Encode("Hello, world", false)
+	if b.Gen.BOS >= 0 || len(prompt) != 12 {
+		t.Fatalf("BOS %d, prompt %v: want no BOS and 12 byte tokens", b.Gen.BOS, prompt)
+	}
+	eos := []int{256, 258}
+	for _, tc := range []struct {
+		flags []string
+		want  generate.Sampling
+	}{
+		{nil, generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, RepetitionPenalty: 1.05, Seed: 7}},
+		{[]string{"--temperature", "0"}, generate.Sampling{TopP: 1, RepetitionPenalty: 1.05}},
+		{[]string{"--temperature", "1.5", "--top-k", "0", "--min-p", "0.1", "--repetition-penalty", "1"},
+			generate.Sampling{Temperature: 1.5, TopP: 0.8, MinP: 0.1, RepetitionPenalty: 1, Seed: 7}},
+	} {
+		args := append([]string{"generate", "--model", dir, "--prompt", "Hello, world", "--max-new-tokens", "40", "--seed", "7"}, tc.flags...)
+		code, out, errOut := run(t, args...)
+		if code != ExitOK {
+			t.Fatalf("%q: code %d, stderr %q", tc.flags, code, errOut)
+		}
+		want := refGenerate(t, b, prompt, tc.want, 40, nil, eos)
+		if out != want.Text || len(want.Tokens) == 0 {
+			t.Errorf("%q: got %q, want %q (%+v)", tc.flags, out, want.Text, tc.want)
+		}
+		if !strings.Contains(errOut, describeSampling(tc.want)) {
+			t.Errorf("%q: stderr %q lacks %q", tc.flags, errOut, describeSampling(tc.want))
+		}
+	}
+	if code, _, errOut := run(t, "generate", "--model", dir, "--prompt", ""); code != ExitUsage || !strings.Contains(errOut, "no BOS") {
+		t.Errorf("empty prompt without BOS: code %d, stderr %q", code, errOut)
+	}
+	// No generation_config.json: greedy, EOS from config.json.
+	if err := os.Remove(filepath.Join(dir, "generation_config.json")); err != nil {
+		t.Fatal(err)
+	}
+	b, err = model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "generate", "--model", dir, "--prompt", "Hello, world", "--max-new-tokens", "40")
+	want := refGenerate(t, b, prompt, generate.Sampling{TopP: 1, RepetitionPenalty: 1}, 40, nil, b.Gen.EOS)
+	if code != ExitOK || out != want.Text || !strings.Contains(errOut, "greedy") {
+		t.Errorf("without generation_config.json: code %d, got %q, want greedy %q; stderr %q", code, out, want.Text, errOut)
+	}
+}
+
+// TestChatTinyModel holds a piped conversation through the model's own
+// template and checks each reply against the generate package.
+func TestChatTinyModel(t *testing.T) {
+	dir := writeTinyModel(t, true)
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"Hi!", "What is 2+2?", "Thanks."}
+	withStdin(t, strings.Join(lines, "\n")+"\n")
+	code, out, errOut := run(t, "chat", "--model", dir, "--seed", "11", "--max-new-tokens", "30")
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	tmpl, err := b.Chat.Template("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []chat.Message
+	var want strings.Builder
+	ended := false // a reply ended at <|im_end|>
+	for turn, line := range lines {
+		msgs = append(msgs, chat.Message{Role: "user", Content: line})
+		s, err := tmpl.Render(msgs, chat.RenderOptions{AddGenerationPrompt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := refGenerate(t, b, b.Tokenizer.Encode(s, false),
+			generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, RepetitionPenalty: 1.05, Seed: 11 + uint64(turn)}, 30, nil, []int{256, 258})
+		want.WriteString(r.Text + "\n")
+		ended = ended || r.Reason == generate.StopEOS
+		msgs = append(msgs, chat.Message{Role: "assistant", Content: r.Text})
+	}
+	if out != want.String() {
+		t.Errorf("got %q\nwant %q", out, want.String())
+	}
+	if !ended {
+		t.Error("no reply ended at an end-of-turn id: the test no longer covers that path")
+	}
+}
