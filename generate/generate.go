@@ -210,7 +210,7 @@ func newRun(ctx context.Context, lm model.CausalLM, reqs []Request, opts Options
 		rows[i] = ro
 		// The last generated token is never fed back, so a row needs at
 		// most len(prompt) + max new - 1 positions.
-		maxLen = max(maxLen, min(ctxLen, len(r.Prompt)+r.MaxNewTokens-1))
+		maxLen = max(maxLen, min(ctxLen, len(r.Prompt)+min(r.MaxNewTokens, ctxLen)-1))
 	}
 	g := &run{ctx: ctx, lm: lm, opts: opts, rows: rows, V: V, ctxLen: ctxLen, eos: slices.Clone(opts.EOS)}
 	return g, maxLen, nil
