@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -145,6 +146,11 @@ func TestContextLimit(t *testing.T) {
 	out, _ := gen(t, m, Request{Prompt: make([]int, 5), MaxNewTokens: 100})
 	if r := out.Rows[0]; r.Reason != StopContext || len(r.Tokens) != 4 {
 		t.Errorf("got %d tokens (%v), want 4 (context limit)", len(r.Tokens), r.Reason)
+	}
+	// A budget near MaxInt is only bounded by the context.
+	out, _ = gen(t, m, Request{Prompt: make([]int, 5), MaxNewTokens: math.MaxInt})
+	if r := out.Rows[0]; r.Reason != StopContext || len(r.Tokens) != 4 {
+		t.Errorf("budget MaxInt: got %d tokens (%v), want 4 (context limit)", len(r.Tokens), r.Reason)
 	}
 	// A prompt that fills the context still gives one token.
 	out, _ = gen(t, m, Request{Prompt: make([]int, 8), MaxNewTokens: 100})

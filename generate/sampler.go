@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/loftml/loft/kernels"
 )
 
 // Sampling holds the settings that pick the next token from logits. The
@@ -64,6 +66,7 @@ type Sampler struct {
 	cfg    Sampling
 	rng    *rand.Rand
 	scores []float64 // (V) processed logits
+	ex     []float32 // (V) exponentials
 	cands  []cand
 	seen   map[int]bool
 }
@@ -84,6 +87,15 @@ func NewSampler(cfg Sampling) (*Sampler, error) {
 // the sequence so far (prompt and generated), which the repetition penalty
 // reads. It does not change logits.
 func (s *Sampler) Sample(logits []float32, history []int) int {
+	if pen := s.cfg.RepetitionPenalty; s.cfg.Greedy() && (pen == 0 || pen == 1) {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		return best
+	}
 	sc := s.penalized(logits, history)
 	if s.cfg.Greedy() {
 		return argmax(sc)
@@ -155,13 +167,13 @@ func (s *Sampler) warp(sc []float64) []cand {
 		c = topK(c, cfg.TopK)
 	}
 	if cfg.TopP > 0 && cfg.TopP < 1 {
-		c = topP(c, cfg.TopP)
+		c = s.topP(c, cfg.TopP)
 	}
 	if cfg.MinP > 0 {
-		c = minP(c, cfg.MinP)
+		c = s.minP(c, cfg.MinP)
 	}
 	s.cands = c
-	softmax(c)
+	s.softmax(c)
 	return c
 }
 
@@ -177,19 +189,25 @@ func argmax(x []float64) int {
 	return best
 }
 
-// softmax sets c[i].p = exp(score_i - max) / Σ.
-func softmax(c []cand) {
+// softmax sets c[i].p = exp(score_i - max) / Σ. The exponentials are
+// float32 (the vector kernel: a vocabulary costs microseconds, not the
+// milliseconds of math.Exp), within a few float32 ulp; sums are float64.
+func (s *Sampler) softmax(c []cand) {
 	m := math.Inf(-1)
 	for _, x := range c {
 		m = max(m, x.score)
 	}
-	sum := 0.0
-	for i := range c {
-		c[i].p = math.Exp(c[i].score - m)
-		sum += c[i].p
+	s.ex = slices.Grow(s.ex[:0], len(c))[:len(c)]
+	for i, x := range c {
+		s.ex[i] = float32(x.score - m)
 	}
-	for i := range c {
-		c[i].p /= sum
+	kernels.Exp(s.ex, s.ex)
+	sum := 0.0
+	for _, e := range s.ex {
+		sum += float64(e)
+	}
+	for i, e := range s.ex {
+		c[i].p = float64(e) / sum
 	}
 }
 
@@ -230,43 +248,58 @@ func kthLargest(c []cand, k int) float64 {
 // before it is below p (Hugging Face's TopPLogitsWarper removes a token
 // when the ascending cumulative sum up to it is <= 1-p). At least one
 // token stays.
-func topP(c []cand, p float64) []cand {
-	softmax(c)
-	// A token with probability below (1-p)/(n-1) cannot be kept unless it
-	// is the most likely (llama2.c's bound): the n-1 tokens at or after it
-	// would hold less than 1-p. Dropping those first spares sorting a
-	// whole vocabulary.
-	if n := len(c); n > 1 {
-		cut := (1 - p) / float64(n-1)
-		best := 0
-		for i, x := range c {
-			if x.p > c[best].p {
-				best = i
-			}
-		}
-		out := c[:0]
-		for i, x := range c {
-			if x.p >= cut || i == best {
-				out = append(out, x)
-			}
-		}
-		c = out
+//
+// Sorting a whole vocabulary would cost milliseconds, so tokens go first
+// into buckets by score (log-probability) below the maximum: every token
+// of a bucket is more likely than every token of the buckets after it.
+// The buckets before the one where the running mass reaches p are kept
+// whole, the buckets after it dropped whole, and only that one bucket is
+// sorted.
+func (s *Sampler) topP(c []cand, p float64) []cand {
+	s.softmax(c)
+	const nb, span = 1024, 40.0 // buckets over (max-span, max]; below: the last
+	top := math.Inf(-1)
+	for _, x := range c {
+		top = max(top, x.score)
 	}
-	slices.SortStableFunc(c, func(a, b cand) int { return -cmpFloat(a.p, b.p) })
-	before := 0.0
-	for i, x := range c {
-		if i > 0 && before >= p {
-			return c[:i]
+	bucket := func(x cand) int { return min(nb-1, int((top-x.score)*(nb/span))) }
+	var mass [nb]float64
+	for _, x := range c {
+		mass[bucket(x)] += x.p
+	}
+	edge, before := nb-1, 0.0 // the bucket where p is reached, the mass before it
+	for b := range nb {
+		if before+mass[b] >= p {
+			edge = b
+			break
 		}
+		before += mass[b]
+	}
+	out := c[:0]
+	var tail []cand // the edge bucket
+	for _, x := range c {
+		switch b := bucket(x); {
+		case b < edge:
+			out = append(out, x)
+		case b == edge:
+			tail = append(tail, x)
+		}
+	}
+	slices.SortStableFunc(tail, func(a, b cand) int { return -cmpFloat(a.p, b.p) })
+	for i, x := range tail {
+		if (len(out) > 0 || i > 0) && before >= p {
+			break
+		}
+		out = append(out, x)
 		before += x.p
 	}
-	return c
+	return out
 }
 
 // minP keeps the candidates whose probability is at least p times the
 // largest probability (Hugging Face's MinPLogitsWarper).
-func minP(c []cand, p float64) []cand {
-	softmax(c)
+func (s *Sampler) minP(c []cand, p float64) []cand {
+	s.softmax(c)
 	top := 0.0
 	for _, x := range c {
 		top = max(top, x.p)
