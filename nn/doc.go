@@ -13,7 +13,8 @@
 //   - Attention.Forward saves the softmax probabilities for
 //     kernels.AttentionBackward; the cached path (generation) does not.
 //
-// The planned backward signatures follow kernels: Linear.Backward(dx, dy,
-// x []float32, N int) accumulating dx += dy·W (nil dx skipped) and, for
-// trainable layers only, their weight gradients.
+// The backward signatures follow kernels: Linear.Backward(dx, dy, x
+// []float32, N int) accumulates dx += dy·W (nil dx skipped) and, for
+// trainable layers only (LoRA wrappers), their weight gradients; norms and
+// attention pass gradients to their inputs only (base weights are frozen).
 package nn

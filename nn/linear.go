@@ -10,16 +10,13 @@ import (
 // wrapper around one (LoRA). Models hold their projections in fields of
 // this type and expose them as Slots, so lora.Apply can replace a layer in
 // place without the architecture knowing.
-//
-// The backward pass (issue 5) will add, on the same types,
-//
-//	Backward(dx, dy, x []float32, N int)
-//
-// which accumulates dx (N, In) += dy·W and, for trainable parameters,
-// their gradients; a nil dx is skipped. Frozen base weights get no dW.
 type LinearLayer interface {
 	// Forward writes y (N, Out) = x (N, In)·Wᵀ + b.
 	Forward(y, x []float32, N int)
+	// Backward accumulates dx (N, In) += dy (N, Out)·W for the x (N, In)
+	// of the last Forward and, for trainable parameters (a LoRA wrapper),
+	// their gradients; a nil dx is skipped. Frozen base weights get no dW.
+	Backward(dx, dy, x []float32, N int)
 	// Base returns the frozen base layer (the layer itself for *Linear).
 	Base() *Linear
 }
