@@ -262,7 +262,13 @@ func (s *Sampler) topP(c []cand, p float64) []cand {
 	for _, x := range c {
 		top = max(top, x.score)
 	}
-	bucket := func(x cand) int { return min(nb-1, int((top-x.score)*(nb/span))) }
+	bucket := func(x cand) int {
+		d := (top - x.score) * (nb / span)
+		if !(d < nb-1) { // far below, or NaN from an infinite logit
+			return nb - 1
+		}
+		return int(d)
+	}
 	var mass [nb]float64
 	for _, x := range c {
 		mass[bucket(x)] += x.p

@@ -288,6 +288,20 @@ func TestDistribution(t *testing.T) {
 	}
 }
 
+// TestInfiniteLogits checks that a broken model's logits do not crash the
+// sampler.
+func TestInfiniteLogits(t *testing.T) {
+	inf := float32(math.Inf(1))
+	for _, l := range [][]float32{
+		{1, inf, 2}, {inf, inf, 0}, {float32(math.NaN()), 1, 2}, {float32(math.Inf(-1)), float32(math.Inf(-1))},
+	} {
+		s, _ := NewSampler(Sampling{Temperature: 1, TopK: 2, TopP: 0.5, MinP: 0.1, RepetitionPenalty: 1.2})
+		if id := s.Sample(l, []int{0}); id < 0 || id >= len(l) {
+			t.Errorf("%v: id %d", l, id)
+		}
+	}
+}
+
 func TestSamplingValidate(t *testing.T) {
 	for _, bad := range []Sampling{
 		{Temperature: -1}, {Temperature: math.NaN()}, {TopK: -1}, {TopP: 1.5}, {TopP: -0.1},
