@@ -52,8 +52,10 @@ func newBenchGenerateCmd() *cobra.Command {
 		Short: "Measure prefill and decode speed on random weights of a model shape",
 		Long: `Builds a float32 model of --shape (` + strings.Join(model.ShapeNames(), ", ") + `) with random
 weights, runs a --prompt tokens prompt through it (prefill, one forward pass)
-and decodes --gen tokens greedily with the KV cache, batch 1, and prints one
-JSON line: prefill and decode tokens/s, peak RSS, and the memory-bandwidth bound
+and decodes --gen tokens greedily with the KV cache, batch 1 (the first new
+token comes from the prefill; decode times the other --gen - 1), after one
+untimed warm-up run, and prints one JSON line: prefill and decode tokens/s,
+peak RSS, and the memory-bandwidth bound
 of decoding: the float32 weight bytes a decoded token reads divided by the
 streaming-read bandwidth measured in the same run (all threads summing a
 --bandwidth-mb buffer), with the fraction of that bound reached.`,
@@ -88,9 +90,10 @@ streaming-read bandwidth measured in the same run (all threads summing a
 			for i := range prompt {
 				prompt[i] = rng.IntN(lm.VocabSize())
 			}
-			// A short run first starts the worker threads and faults in
-			// the weights, so the timed run measures steady speed.
-			if _, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt[:min(8, promptLen)], MaxNewTokens: 2}}, generate.Options{}); err != nil {
+			// A short run of the same prompt first starts the worker
+			// threads, faults in the weights and sizes the activation
+			// buffers, so the timed run measures steady speed.
+			if _, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt, MaxNewTokens: 2}}, generate.Options{}); err != nil {
 				return err
 			}
 			out, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt, MaxNewTokens: gen}}, generate.Options{})
