@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -39,8 +40,8 @@ A reply ends at the model's end-of-sequence token or the template's end-of-turn
 token (such as <|im_end|>), or after --max-new-tokens.
 
 A model without a chat template is an error; --chat-template chatml uses the
-ChatML format instead, and --chat-template NAME picks one of the model's named
-templates.
+ChatML format instead, --chat-template NAME picks one of the model's named
+templates, and --chat-template FILE.jinja reads a template from a file.
 
 --model is a model folder, a .gguf file or a Hugging Face Hub id.
 
@@ -152,16 +153,28 @@ templates.
 	f := cmd.Flags()
 	f.StringVar(&modelRef, "model", "", "model folder, .gguf file or Hugging Face Hub id")
 	f.StringVar(&system, "system", "", "system message that opens the conversation")
-	f.StringVar(&templateName, "chat-template", "", `chat template: one of the model's by name, or "chatml" (default: the model's own)`)
+	f.StringVar(&templateName, "chat-template", "", `chat template: one of the model's by name, "chatml", or a .jinja file (default: the model's own)`)
 	f.BoolVar(&verbose, "verbose", false, "print speed and the stop reason of each reply on stderr")
 	sf.register(f, 512)
 	return cmd
 }
 
 // chatTemplate returns the template called name: the model's own (name
-// ""), one of its named templates, or the built-in ChatML when name is
-// "chatml" and the model has no template of that name.
+// ""), one of its named templates, the built-in ChatML when name is
+// "chatml" and the model has no template of that name, or the Jinja file
+// name when it ends in ".jinja".
 func chatTemplate(b *model.Bundle, name string) (*chat.Template, error) {
+	if strings.HasSuffix(name, ".jinja") {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("chat: --chat-template: %w", err)
+		}
+		var special map[string]string
+		if b.Chat != nil {
+			special = b.Chat.Special
+		}
+		return chat.New(filepath.Base(name), name, string(src), special)
+	}
 	if name == "chatml" && (b.Chat == nil || !slices.Contains(b.Chat.Names(), name)) {
 		return chat.ChatML(), nil
 	}

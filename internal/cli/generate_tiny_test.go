@@ -225,3 +225,32 @@ func TestChatTinyModel(t *testing.T) {
 		t.Error("no reply ended at an end-of-turn id: the test no longer covers that path")
 	}
 }
+
+// TestChatTemplateFile reads the template from a .jinja file: a plain
+// "User:/Assistant:" format whose replies end at a stop string.
+func TestChatTemplateFile(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	tf := filepath.Join(t.TempDir(), "plain.jinja")
+	src := "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|end|>\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
+	if err := os.WriteFile(tf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withStdin(t, "Hi\n")
+	code, out, errOut := run(t, "chat", "--model", dir, "--chat-template", tf, "--max-new-tokens", "20")
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// <|end|> is not a token of this vocabulary: it is a stop string.
+	r := refGenerate(t, b, b.Tokenizer.Encode("user: Hi<|end|>\nassistant:", false), generate.Sampling{TopP: 1, RepetitionPenalty: 1}, 20, []string{"<|end|>"}, b.Gen.EOS)
+	if out != r.Text+"\n" {
+		t.Errorf("got %q, want %q", out, r.Text+"\n")
+	}
+	withStdin(t, "Hi\n")
+	if code, _, errOut := run(t, "chat", "--model", dir, "--chat-template", filepath.Join(t.TempDir(), "none.jinja")); code != ExitError || !strings.Contains(errOut, "none.jinja") {
+		t.Errorf("missing template file: code %d, stderr %q", code, errOut)
+	}
+}
