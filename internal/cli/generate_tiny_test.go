@@ -254,3 +254,53 @@ func TestChatTemplateFile(t *testing.T) {
 		t.Errorf("missing template file: code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestGenerateHubID runs --model org/name from a Hugging Face cache laid
+// out as huggingface_hub writes it (blobs, refs/main, snapshot symlinks),
+// offline.
+func TestGenerateHubID(t *testing.T) {
+	src := writeTinyModel(t, false)
+	cache := t.TempDir()
+	repo := filepath.Join(cache, "models--loft-test--tiny")
+	commit := strings.Repeat("ab", 20)
+	snap := filepath.Join(repo, "snapshots", commit)
+	for _, d := range []string{filepath.Join(repo, "blobs"), filepath.Join(repo, "refs"), snap} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := fmt.Sprintf("%040x", i+1)
+		if err := os.WriteFile(filepath.Join(repo, "blobs", blob), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(snap, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	args := []string{"--prompt", "Hello", "--max-new-tokens", "10", "--temperature", "0"}
+	code, viaHub, errOut := run(t, append([]string{"generate", "--model", "loft-test/tiny"}, args...)...)
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	_, local, _ := run(t, append([]string{"generate", "--model", src}, args...)...)
+	if viaHub != local || local == "" {
+		t.Errorf("through the Hub cache %q, from the folder %q", viaHub, local)
+	}
+	if code, _, errOut := run(t, "generate", "--model", "loft-test/absent", "--prompt", "x"); code != ExitError || !strings.Contains(errOut, "loft-test/absent") {
+		t.Errorf("a repo not in the cache, offline: code %d, stderr %q", code, errOut)
+	}
+}
