@@ -17,25 +17,7 @@ import (
 // decoder) and checks that it encodes and decodes real text as the legacy
 // form does.
 func TestMetaspaceForm(t *testing.T) {
-	path := testutil.SharedDir(t, "models", "stories260K", "hf", "tokenizer.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	f["normalizer"] = nil
-	f["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
-	f["decoder"] = map[string]any{"type": "Sequence", "decoders": []any{
-		map[string]any{"type": "ByteFallback"},
-		map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false},
-	}}
-	meta, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta := metaspaceForm(t)
 	mp, err := ParseJSON(meta)
 	if err != nil {
 		t.Fatal(err)
@@ -136,4 +118,28 @@ func TestConcurrentEncode(t *testing.T) {
 	for x := range errs {
 		t.Errorf("concurrent encode of %.40q differs", x)
 	}
+}
+
+// metaspaceForm returns stories260K's tokenizer.json in the Metaspace form.
+func metaspaceForm(t *testing.T) []byte {
+	path := testutil.SharedDir(t, "models", "stories260K", "hf", "tokenizer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["normalizer"] = nil
+	f["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
+	f["decoder"] = map[string]any{"type": "Sequence", "decoders": []any{
+		map[string]any{"type": "ByteFallback"},
+		map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false},
+	}}
+	meta, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
 }

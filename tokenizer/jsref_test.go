@@ -42,7 +42,7 @@ func TestReferenceJS(t *testing.T) {
 		texts = append(texts, v.Text)
 	}
 	texts = append(texts, "Hello <s> world</s>", "<|im_start|>user\nhi<|im_end|>\n", "[CLS] a [SEP] b [MASK]",
-		"<|begin_of_text|>x<|eot_id|>", "<bos><start_of_turn>user", "<｜User｜>hi<｜Assistant｜>", "  <s>  x")
+		"<|begin_of_text|>x<|eot_id|>", "<bos><start_of_turn>user", "<｜User｜>hi<｜Assistant｜>", "  <s>  x", "A<Mask>in<|end|> <MASK>x")
 	for k, s := range texts {
 		// JavaScript strings cannot hold invalid UTF-8.
 		texts[k] = strings.ToValidUTF8(s, "")
@@ -64,11 +64,15 @@ func TestReferenceJS(t *testing.T) {
 	// probabilities, and Llama's normalizer and decoder; with and without
 	// byte fallback (which transformers.js's Unigram lacks).
 	models = append(models, unigramFromLlama2(t, dir, false), unigramFromLlama2(t, dir, true))
+	// Forms built in the tests: the Metaspace form of stories260K's file,
+	// and a "normalized": true added token under a Lowercase normalizer
+	// (Hugging Face only: transformers.js matches added tokens in raw text).
+	models = append(models, writeJSONModel(t, dir, "metaspace", metaspaceForm(t)), writeJSONModel(t, dir, "normalized-added", normalizedAddedJSON(t)))
 	for _, engine := range []string{"hf", "tfjs"} {
 		script := map[string]string{"hf": "gen_hf.js", "tfjs": "gen.js"}[engine]
 		for _, model := range models {
 			name := filepath.Base(model)
-			if engine == "tfjs" && name == "unigram-bytes" {
+			if engine == "tfjs" && (name == "unigram-bytes" || name == "normalized-added" || name == "metaspace") {
 				continue
 			}
 			t.Run(engine+"/"+name, func(t *testing.T) {
@@ -176,4 +180,38 @@ func unigramFromLlama2(t *testing.T, dir string, byteFallback bool) string {
 		t.Fatal(err)
 	}
 	return sub
+}
+
+// writeJSONModel writes data as dir/name/tokenizer.json and returns the folder.
+func writeJSONModel(t *testing.T, dir, name string, data []byte) string {
+	sub := filepath.Join(dir, name)
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// normalizedAddedJSON is the tiny byte-level tokenizer with a Lowercase
+// normalizer and "<MASK>" added with "normalized": true.
+func normalizedAddedJSON(t *testing.T) []byte {
+	var f map[string]any
+	if err := json.Unmarshal(tinyByteLevelJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]any{"single_word": false, "lstrip": false, "rstrip": false}
+	end := map[string]any{"id": 260, "content": "<|end|>", "special": true, "normalized": false}
+	mask := map[string]any{"id": 261, "content": "<MASK>", "special": true, "normalized": true}
+	for k, v := range flags {
+		end[k], mask[k] = v, v
+	}
+	f["added_tokens"] = []any{end, mask}
+	f["normalizer"] = map[string]any{"type": "Lowercase"}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -34,18 +34,27 @@ func tinyByteLevelJSON() []byte {
 	for k, m := range merges {
 		vocab[m[0]+m[1]] = 256 + k
 	}
+	// Every field Hugging Face's loader insists on is spelled out, so that
+	// the reference test can hand this file to it too.
+	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}
 	f := map[string]any{
-		"added_tokens": []any{map[string]any{"id": 260, "content": "<|end|>", "special": true}},
-		"normalizer":   map[string]any{"type": "NFC"},
+		"version":    "1.0",
+		"truncation": nil,
+		"padding":    nil,
+		"added_tokens": []any{map[string]any{"id": 260, "content": "<|end|>", "special": true,
+			"single_word": false, "lstrip": false, "rstrip": false, "normalized": false}},
+		"normalizer": map[string]any{"type": "NFC"},
 		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
-			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": pretok.Qwen2Pattern}, "behavior": "Isolated"},
-			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": pretok.Qwen2Pattern}, "behavior": "Isolated", "invert": false},
+			byteLevel,
 		}},
 		"post_processor": map[string]any{"type": "TemplateProcessing",
-			"single":         []any{map[string]any{"Sequence": map[string]any{"id": "A"}}, map[string]any{"SpecialToken": map[string]any{"id": "<|end|>"}}},
+			"single":         []any{map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}, map[string]any{"SpecialToken": map[string]any{"id": "<|end|>", "type_id": 0}}},
+			"pair":           []any{map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "B", "type_id": 1}}},
 			"special_tokens": map[string]any{"<|end|>": map[string]any{"id": "<|end|>", "ids": []int{260}, "tokens": []string{"<|end|>"}}}},
-		"decoder": map[string]any{"type": "ByteLevel"},
-		"model":   map[string]any{"type": "BPE", "vocab": vocab, "merges": merges},
+		"decoder": byteLevel,
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
+			"end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "vocab": vocab, "merges": merges},
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
