@@ -142,18 +142,30 @@ func (m *Model) ForwardTrain(a *Acts, ids []int32, B, T int, logits []float32) e
 	if T > m.Config.NPositions {
 		return fmt.Errorf("gpt2: %d positions exceed n_positions %d", T, m.Config.NPositions)
 	}
-	N := B * T
-	m.pos = growInt32(m.pos, N)
-	for i := range m.pos {
-		m.pos[i] = int32(i % T)
+	m.pos = trainPositions(m.pos, B, T)
+	m.forwardHidden(a, ids, m.pos, B, T)
+	m.LMHead.Forward(logits, a.LNF, B*T)
+	return nil
+}
+
+// trainPositions returns pos (B·T) = 0..T-1 for every row.
+func trainPositions(pos []int32, B, T int) []int32 {
+	pos = growInt32(pos, B*T)
+	for i := range pos {
+		pos[i] = int32(i % T)
 	}
-	m.embed(a.X[0], ids, m.pos, N)
+	return pos
+}
+
+// forwardHidden runs the embeddings, every block and ln_f over ids (B, T)
+// at positions pos (B·T), saving activations in a.
+func (m *Model) forwardHidden(a *Acts, ids, pos []int32, B, T int) {
+	N := B * T
+	m.embed(a.X[0], ids, pos, N)
 	for l := range m.Layers {
 		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, nil)
 	}
 	m.LNF.Forward(a.LNF, a.MeanF, a.RstdF, a.X[len(m.Layers)], N)
-	m.LMHead.Forward(logits, a.LNF, N)
-	return nil
 }
 
 func growInt32(b []int32, n int) []int32 {

@@ -32,6 +32,7 @@ type Model struct {
 	inf  Acts
 	scr  []float32
 	pos  []int32
+	tr   *trainState // ForwardLoss/Backward state (backward.go)
 }
 
 // New returns a model of config c with zero weights.

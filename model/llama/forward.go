@@ -135,20 +135,32 @@ func (m *Model) ForwardTrain(a *Acts, ids []int32, B, T int, logits []float32) e
 	if err := m.checkInput(ids, B, T, logits, B*T); err != nil {
 		return err
 	}
-	m.pos = growInt32(m.pos, B*T)
+	m.pos = trainPositions(m.pos, B, T)
+	m.forwardHidden(a, ids, m.pos, B, T)
+	m.LMHead.Forward(logits, a.NF, B*T)
+	return nil
+}
+
+// trainPositions returns pos (B·T) = 0..T-1 for every row.
+func trainPositions(pos []int32, B, T int) []int32 {
+	pos = growInt32(pos, B*T)
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
-			m.pos[b*T+t] = int32(t)
+			pos[b*T+t] = int32(t)
 		}
 	}
+	return pos
+}
+
+// forwardHidden runs the embedding, every layer and the final norm over
+// ids (B, T) at positions pos (B·T), saving activations in a.
+func (m *Model) forwardHidden(a *Acts, ids, pos []int32, B, T int) {
 	N := B * T
 	m.Embed.Forward(a.X[0], ids, N)
 	for l := range m.Layers {
-		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, m.pos, nil)
+		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, pos, nil)
 	}
 	m.Norm.Forward(a.NF, a.RstdF, a.X[len(m.Layers)], N)
-	m.LMHead.Forward(logits, a.NF, N)
-	return nil
 }
 
 func (m *Model) checkInput(ids []int32, B, T int, logits []float32, rows int) error {

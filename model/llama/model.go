@@ -36,6 +36,7 @@ type Model struct {
 	inf  Acts      // inference buffers, grown to the largest (B, T) seen
 	scr  []float32 // attention probabilities scratch for the cached path
 	pos  []int32
+	tr   *trainState // ForwardLoss/Backward state (backward.go)
 }
 
 // New returns a model of config c with zero weights (fill them by loading

@@ -1,0 +1,156 @@
+package gpt2
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/nn"
+)
+
+// Training: ForwardLoss saves every activation, Backward walks them in
+// reverse (llm.c's gpt2_backward). Base weights, the embeddings and the
+// LayerNorms are frozen, so only activation gradients flow through them;
+// LoRA wrappers in the slots accumulate their own gradients.
+
+// trainState is what ForwardLoss keeps for Backward.
+type trainState struct {
+	acts  Acts
+	B, T  int
+	pos   []int32 // (BT)
+	head  nn.HeadScratch
+	dLNF  []float32 // (BT, C) d(sum of losses)/d(ln_f output), unscaled
+	dX    []float32 // (BT, C) gradient of the residual stream
+	g     layerGrads
+	ready bool
+}
+
+// layerGrads are one block's gradient buffers, shared by every block.
+type layerGrads struct {
+	dRes, dLN        []float32 // (BT, C) gradient of Res1, of a LayerNorm output
+	dGelu, dFC       []float32 // (BT, I)
+	dAtt, dQ, dK, dV []float32 // (BT, C)
+	dQKV             []float32 // (BT, 3C)
+}
+
+func (m *Model) growGrads(s *trainState, N int) {
+	C, I := m.Config.NEmbd, m.Config.Intermediate()
+	g, lg := nn.Grow, &s.g
+	s.dLNF, s.dX = g(s.dLNF, N*C), g(s.dX, N*C)
+	lg.dRes, lg.dLN = g(lg.dRes, N*C), g(lg.dLN, N*C)
+	lg.dGelu, lg.dFC = g(lg.dGelu, N*I), g(lg.dFC, N*I)
+	lg.dAtt, lg.dQ, lg.dK, lg.dV = g(lg.dAtt, N*C), g(lg.dQ, N*C), g(lg.dK, N*C), g(lg.dV, N*C)
+	lg.dQKV = g(lg.dQKV, 3*N*C)
+}
+
+// ForwardLoss runs ids (B, T) from position 0 saving every activation and
+// returns the summed cross-entropy over targets (B, T) that are not -100,
+// and their count (model.Trainable). The tied head runs fused with the
+// loss in chunks of rows (nn.HeadLoss).
+func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error) {
+	c := &m.Config
+	if len(targets) != B*T {
+		return 0, 0, fmt.Errorf("gpt2: %d targets for B=%d, T=%d", len(targets), B, T)
+	}
+	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
+		return 0, 0, err
+	}
+	if T > c.NPositions {
+		return 0, 0, fmt.Errorf("gpt2: %d positions exceed n_positions %d", T, c.NPositions)
+	}
+	if err := nn.CheckTargets(targets, c.VocabSize); err != nil {
+		return 0, 0, fmt.Errorf("gpt2: %w", err)
+	}
+	if m.tr == nil {
+		m.tr = &trainState{}
+	}
+	s := m.tr
+	s.ready = false
+	m.growActs(&s.acts, B, T, true)
+	s.B, s.T = B, T
+	N := B * T
+	s.pos = trainPositions(s.pos, B, T)
+	m.forwardHidden(&s.acts, ids, s.pos, B, T)
+	m.growGrads(s, N)
+	clear(s.dLNF)
+	sum, count := nn.HeadLoss(&s.head, m.LMHead, s.dLNF, s.acts.LNF, targets, N, c.VocabSize)
+	s.ready = true
+	return sum, count, nil
+}
+
+// Backward back-propagates scale·sum from the last ForwardLoss, mirroring
+// ForwardTrain in reverse (model.Trainable).
+func (m *Model) Backward(scale float32) error {
+	s := m.tr
+	if s == nil || !s.ready {
+		return errors.New("gpt2: Backward without a ForwardLoss before it")
+	}
+	s.ready = false
+	a := &s.acts
+	B, T := s.B, s.T
+	N := B * T
+	for i := range s.dLNF {
+		s.dLNF[i] *= scale
+	}
+	clear(s.dX)
+	m.LNF.Backward(s.dX, s.dLNF, a.X[len(m.Layers)], a.MeanF, a.RstdF, N)
+	for l := len(m.Layers) - 1; l >= 0; l-- {
+		m.layerBackward(l, &a.Layers[l], &s.g, s.dX, s.dX, a.X[l], B, T)
+	}
+	// wte and wpe are frozen: the gradient stops at their sum (s.dX).
+	return nil
+}
+
+// InputGrad returns the gradient (B·T, C) of the last Backward with
+// respect to the embedding output wte[ids] + wpe[pos]; nil before any
+// Backward.
+func (m *Model) InputGrad() []float32 {
+	if m.tr == nil {
+		return nil
+	}
+	return m.tr.dX
+}
+
+func (m *Model) geluBackward(dinp, dout, inp []float32, n int) {
+	if m.Config.Activation == "gelu" {
+		kernels.GELUErfBackward(dinp, dout, inp, n)
+	} else {
+		kernels.GELUTanhBackward(dinp, dout, inp, n)
+	}
+}
+
+// layerBackward is layerForward in reverse for block li: given dout (BT,
+// C) it writes dx (BT, C), the gradient of the block's input x; dx may be
+// dout.
+func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x []float32, B, T int) {
+	L := &m.Layers[li]
+	N, C, I := B*T, m.Config.NEmbd, m.Config.Intermediate()
+
+	// out = Res1 + FCO: both receive dout.
+	clear(g.dGelu)
+	L.FCProj.Backward(g.dGelu, dout, a.Gelu, N)
+	clear(g.dFC)
+	m.geluBackward(g.dFC, g.dGelu, a.FC, N*I)
+	clear(g.dLN)
+	L.FC.Backward(g.dLN, g.dFC, a.LN2, N)
+	copy(g.dRes, dout)
+	L.LN2.Backward(g.dRes, g.dLN, a.Res1, a.Mean2, a.Rstd2, N)
+
+	// Res1 = x + AttO: both receive dRes.
+	clear(g.dAtt)
+	L.CProj.Backward(g.dAtt, g.dRes, a.Att, N)
+	clear(g.dQ)
+	clear(g.dK)
+	clear(g.dV)
+	m.attn.Backward(g.dQ, g.dK, g.dV, g.dAtt, a.Probs, a.Q, a.K, a.V, B, T, true, nil)
+	for i := 0; i < N; i++ {
+		r := g.dQKV[i*3*C : (i+1)*3*C]
+		copy(r[:C], g.dQ[i*C:(i+1)*C])
+		copy(r[C:2*C], g.dK[i*C:(i+1)*C])
+		copy(r[2*C:], g.dV[i*C:(i+1)*C])
+	}
+	clear(g.dLN)
+	L.CAttn.Backward(g.dLN, g.dQKV, a.LN1, N)
+	copy(dx, g.dRes)
+	L.LN1.Backward(dx, g.dLN, x, a.Mean1, a.Rstd1, N)
+}

@@ -1,0 +1,167 @@
+package llama
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/nn"
+)
+
+// Training: ForwardLoss saves every activation, Backward walks them in
+// reverse (llm.c's gpt2_backward). Base weights are frozen, so only
+// activation gradients flow through them; trainable LoRA wrappers in the
+// slots accumulate their own gradients from their Backward calls.
+
+// trainState is what ForwardLoss keeps for Backward; buffers are
+// allocated once per (B, T) and reused.
+type trainState struct {
+	acts  Acts
+	B, T  int
+	pos   []int32 // (BT) positions 0..T-1 of every row
+	head  nn.HeadScratch
+	dNF   []float32 // (BT, C) d(sum of losses)/d(final norm output), unscaled
+	dX    []float32 // (BT, C) gradient of the residual stream
+	g     layerGrads
+	ready bool // a ForwardLoss ran and no Backward consumed it yet
+}
+
+// layerGrads are one layer's gradient buffers, shared by every layer
+// (they are consumed before the next layer down runs).
+type layerGrads struct {
+	dRes, dN         []float32 // (BT, C) gradient of Res1, of a norm output
+	dAct, dGate, dUp []float32 // (BT, I)
+	dAtt, dQ, dQr    []float32 // (BT, Q) attention output, q after RoPE, q before RoPE
+	dK, dKr, dV      []float32 // (BT, KV)
+}
+
+func (m *Model) growGrads(s *trainState, N int) {
+	c := &m.Config
+	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
+	g, lg := nn.Grow, &s.g
+	s.dNF, s.dX = g(s.dNF, N*C), g(s.dX, N*C)
+	lg.dRes, lg.dN = g(lg.dRes, N*C), g(lg.dN, N*C)
+	lg.dAct, lg.dGate, lg.dUp = g(lg.dAct, N*I), g(lg.dGate, N*I), g(lg.dUp, N*I)
+	lg.dAtt, lg.dQ, lg.dQr = g(lg.dAtt, N*Q), g(lg.dQ, N*Q), g(lg.dQr, N*Q)
+	lg.dK, lg.dKr, lg.dV = g(lg.dK, N*KV), g(lg.dKr, N*KV), g(lg.dV, N*KV)
+}
+
+// ForwardLoss runs ids (B, T) from position 0 saving every activation, and
+// returns the summed cross-entropy of the positions whose target (B, T) is
+// not -100 and their count (model.Trainable). The output projection runs
+// fused with the loss in chunks of rows (nn.HeadLoss), which also leaves
+// the gradient of the final norm's output for Backward.
+func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error) {
+	c := &m.Config
+	if len(targets) != B*T {
+		return 0, 0, fmt.Errorf("llama: %d targets for B=%d, T=%d", len(targets), B, T)
+	}
+	if T > c.MaxPositions {
+		return 0, 0, fmt.Errorf("llama: %d positions exceed the model's context length %d", T, c.MaxPositions)
+	}
+	if err := nn.CheckTargets(targets, c.VocabSize); err != nil {
+		return 0, 0, fmt.Errorf("llama: %w", err)
+	}
+	if m.tr == nil {
+		m.tr = &trainState{}
+	}
+	s := m.tr
+	s.ready = false
+	m.growActs(&s.acts, B, T, true)
+	s.B, s.T = B, T
+	N := B * T
+	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
+		return 0, 0, err
+	}
+	s.pos = trainPositions(s.pos, B, T)
+	m.forwardHidden(&s.acts, ids, s.pos, B, T)
+	m.growGrads(s, N)
+	clear(s.dNF)
+	sum, count := nn.HeadLoss(&s.head, m.LMHead, s.dNF, s.acts.NF, targets, N, c.VocabSize)
+	s.ready = true
+	return sum, count, nil
+}
+
+// Backward back-propagates scale·sum from the last ForwardLoss, mirroring
+// ForwardTrain in reverse, and accumulates into the trainable layers'
+// gradients (model.Trainable).
+func (m *Model) Backward(scale float32) error {
+	s := m.tr
+	if s == nil || !s.ready {
+		return errors.New("llama: Backward without a ForwardLoss before it")
+	}
+	s.ready = false
+	a := &s.acts
+	B, T := s.B, s.T
+	N := B * T
+	for i := range s.dNF {
+		s.dNF[i] *= scale
+	}
+	clear(s.dX)
+	m.Norm.Backward(s.dX, s.dNF, a.X[len(m.Layers)], a.RstdF, N)
+	for l := len(m.Layers) - 1; l >= 0; l-- {
+		m.layerBackward(l, &a.Layers[l], &s.g, s.dX, s.dX, a.X[l], B, T)
+	}
+	// The embedding is frozen: the gradient stops at its output (s.dX).
+	return nil
+}
+
+// InputGrad returns the gradient (B·T, C) of the last Backward with
+// respect to the embedding output, the first layer's input (for tests and
+// diagnostics); nil before any Backward.
+func (m *Model) InputGrad() []float32 {
+	if m.tr == nil {
+		return nil
+	}
+	return m.tr.dX
+}
+
+// layerBackward is layerForward in reverse for layer li: given dout (BT, C)
+// it writes dx (BT, C), the gradient of the layer's input x (BT, C); dx may
+// be dout. Every Backward of a LinearLayer accumulates into a buffer
+// cleared just before.
+func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x []float32, B, T int) {
+	c := &m.Config
+	L := &m.Layers[li]
+	N := B * T
+	NH, NKV := c.NumHeads, c.NumKVHeads
+	pos := m.tr.pos
+
+	// out = Res1 + Down: both receive dout.
+	clear(g.dAct)
+	L.Down.Backward(g.dAct, dout, a.Act, N)
+	clear(g.dGate)
+	clear(g.dUp)
+	kernels.SwiGLUBackward(g.dGate, g.dUp, g.dAct, a.Gate, a.Up, N*c.IntermediateSize)
+	clear(g.dN)
+	L.Gate.Backward(g.dN, g.dGate, a.N2, N)
+	L.Up.Backward(g.dN, g.dUp, a.N2, N)
+	copy(g.dRes, dout)
+	L.MLPNorm.Backward(g.dRes, g.dN, a.Res1, a.Rstd2, N)
+
+	// Res1 = x + AttO: both receive dRes.
+	clear(g.dAtt)
+	L.O.Backward(g.dAtt, g.dRes, a.Att, N)
+	clear(g.dQ)
+	clear(g.dK)
+	clear(g.dV)
+	m.attn.Backward(g.dQ, g.dK, g.dV, g.dAtt, a.Probs, a.Q, a.K, a.V, B, T, true, nil)
+	clear(g.dQr)
+	clear(g.dKr)
+	kernels.RoPEBackward(g.dQr, g.dQ, pos, N, NH, m.rope)
+	kernels.RoPEBackward(g.dKr, g.dK, pos, N, NKV, m.rope)
+	dq, dk := g.dQr, g.dKr // gradients of the projections' outputs
+	if L.QNorm != nil {
+		clear(g.dQ)
+		clear(g.dK)
+		L.QNorm.Backward(g.dQ, g.dQr, a.QPre, a.QRstd, N*NH)
+		L.KNorm.Backward(g.dK, g.dKr, a.KPre, a.KRstd, N*NKV)
+		dq, dk = g.dQ, g.dK
+	}
+	clear(g.dN)
+	L.Q.Backward(g.dN, dq, a.N1, N)
+	L.K.Backward(g.dN, dk, a.N1, N)
+	L.V.Backward(g.dN, g.dV, a.N1, N)
+	copy(dx, g.dRes)
+	L.AttnNorm.Backward(dx, g.dN, x, a.Rstd1, N)
+}
