@@ -133,10 +133,11 @@ const (
 	tZ    // "z"
 	tW    // "w"
 	tV    // "v"
+	tLong // "abcd": one token holding several stop-string candidates
 	fakeV
 )
 
-var fakePieces = []string{"<s>", "</s>", "a", "b", "c", "STO", "P", "!", "\xc3", "\xa9", " ", "x", "y", "z", "w", "v"}
+var fakePieces = []string{"<s>", "</s>", "a", "b", "c", "STO", "P", "!", "\xc3", "\xa9", " ", "x", "y", "z", "w", "v", "abcd"}
 
 // newFake returns a model with context ctx whose greedy successor of id is
 // next[id], and tA for ids not in next.

@@ -369,12 +369,19 @@ func (g *run) addText(r *row, s string) (stopped bool, err error) {
 	prev := len(r.text)
 	r.text = append(r.text, s...)
 	if r.maxStop > 0 {
-		// A stop string not found before must end in the new text.
+		// A stop string not found before must end in the new text. The
+		// one that completes first wins (the earliest end; of those, the
+		// longest), as if the text had come one byte at a time, so the
+		// result does not depend on how tokens cut the text.
 		from := max(0, prev-r.maxStop+1)
-		at, which := -1, ""
+		at, end, which := -1, 0, ""
 		for _, st := range r.req.Stop {
-			if i := strings.Index(string(r.text[from:]), st); i >= 0 && (at < 0 || from+i < at) {
-				at, which = from+i, st
+			i := strings.Index(string(r.text[from:]), st)
+			if i < 0 {
+				continue
+			}
+			if e := from + i + len(st); at < 0 || e < end || e == end && from+i < at {
+				at, end, which = from+i, e, st
 			}
 		}
 		if at >= 0 {

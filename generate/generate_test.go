@@ -90,6 +90,26 @@ func TestStopStrings(t *testing.T) {
 	}
 }
 
+// TestStopFirstCompleted: in the one token "abcd", "bc" completes before
+// "abcd" does, so it wins, as if the text had come a byte at a time; of
+// stop strings completing together, the longest wins.
+func TestStopFirstCompleted(t *testing.T) {
+	m := newFake(64, map[int]int{tBOS: tX, tX: tLong})
+	for _, tc := range []struct {
+		stops      []string
+		text, stop string
+	}{
+		{[]string{"abcd", "bc"}, "xa", "bc"},
+		{[]string{"bc", "abcd"}, "xa", "bc"},
+		{[]string{"bcd", "c", "abc"}, "x", "abc"},
+	} {
+		out, _ := gen(t, m, Request{Prompt: []int{tBOS}, MaxNewTokens: 5, Stop: tc.stops})
+		if r := out.Rows[0]; r.Text != tc.text || r.Reason != StopString || r.Stop != tc.stop {
+			t.Errorf("stops %q: text %q (%v, %q), want %q (stop string %q)", tc.stops, r.Text, r.Reason, r.Stop, tc.text, tc.stop)
+		}
+	}
+}
+
 // TestStreamHoldsBack checks, chunk by chunk, that text that could start a
 // stop string waits, and that no chunk carries any of the stop string.
 func TestStreamHoldsBack(t *testing.T) {
