@@ -1,0 +1,86 @@
+// Package data turns training files into token ids with a per-token loss
+// mask, and the examples into (ids, targets) batches for the trainer.
+//
+// # Files
+//
+// A .txt file is raw text for continued pretraining: it is tokenized whole
+// ([BOS] + text + [EOS]) and cut into consecutive blocks of SeqLen tokens,
+// as Hugging Face's run_clm does (only the first block starts with BOS; a
+// last block shorter than SeqLen is kept when it has two tokens or more).
+//
+// Any other file is JSON Lines, one example per non-empty line. Its format
+// is detected from the keys of its first non-empty line (Config.Format
+// forces one):
+//
+//	{"messages": [{"role", "content"}, ...]}    chat
+//	{"prompt": ..., "completion": ...}          completion
+//	{"instruction", "input", "output"}          alpaca ("input" optional)
+//	{"text": ...}                               text
+//
+// in that order of precedence; other keys are ignored. A line that is not
+// JSON, lacks a field of the file's format, or holds an empty or non-string
+// field is an error naming the file, the line and the problem.
+//
+// # Examples and loss masks
+//
+// An Example holds IDs and Labels of equal length; Labels[i] is IgnoreIndex
+// (-100) where token i does not count in the loss, else IDs[i].
+//
+//   - text: [BOS when Config.AddBOS] + Encode(text) + [EOS]; every token
+//     counts but the leading BOS (never a target anyway).
+//   - completion: prompt+completion is tokenized as ONE string, because
+//     tokenizing the two separately changes SentencePiece ids. The loss
+//     starts at the boundary b = the length of the longest common prefix of
+//     Encode(prompt) and Encode(prompt+completion), what trl's prompt-
+//     completion path and mlx-lm effectively do: when the last prompt
+//     token merges with the first completion characters, that merged token
+//     counts. BOS and EOS as for text; the EOS counts. With Config.Chat the
+//     pair is rendered as a user turn and an assistant turn through the chat
+//     template instead, as mlx-lm does.
+//   - alpaca: the Stanford Alpaca prompt (with or without input) as the
+//     prompt and the output as the completion; with Config.Chat the
+//     instruction (+ "\n" + input, as LLaMA-Factory joins them) is the user
+//     turn and the output the assistant turn.
+//   - chat: exactly what the chat template renders without a generation
+//     prompt, tokenized with addSpecial=false, so BOS/EOS are what the
+//     template writes and never added twice. Only the assistant contents
+//     count, each with the tokens after it up to and including the first
+//     special token (the end-of-turn token such as <|im_end|> or </s>) when
+//     only whitespace lies between, as trl's assistant_only_loss counts the
+//     text of a template's generation block; that teaches the model to end
+//     its turn. The contents are found by rendering the conversation turn
+//     by turn when every rendering is a prefix of the next (each assistant
+//     content is searched in its own turn's text), else (Qwen3 drops earlier
+//     turns' reasoning) by chat.AssistantSpans on the final rendering.
+//     Character offsets become token positions by encoding the rendering's
+//     prefix up to each offset and taking the common prefix of its ids with
+//     the whole encoding (the ids of the example are always the whole
+//     encoding, unchanged).
+//
+// Config.TrainOnPrompt makes every token count (the leading BOS aside).
+// Examples longer than SeqLen are truncated (Dataset.Truncated counts
+// them); an example left with no counted token is dropped
+// (Dataset.Dropped).
+//
+// # Batches
+//
+// A Batcher yields (ids, targets) (B, T) int32 arrays where targets[b*T+t]
+// is the token position t must predict: IDs[t+1] when Labels[t+1] counts,
+// else IgnoreIndex; the last position is IgnoreIndex. Rows are right-padded
+// with the pad id (PadID) and IgnoreIndex targets. T is the longest example
+// of the batch rounded up to a multiple of 8 (at most SeqLen), or exactly
+// SeqLen with packing or FixedLength. Batch.Tokens counts the targets that
+// are not IgnoreIndex, for token-weighted loss averaging.
+//
+// Without shuffling, batch k holds examples k·B … k·B+B−1 in file order (no
+// sorting by length; the last batch may be smaller). With shuffling, epoch
+// e uses a permutation seeded by (Seed, e), so any batch of any epoch can be
+// rebuilt from its numbers alone, which is what a resumed run needs.
+//
+// Packing places whole examples one after another into rows of SeqLen
+// tokens, in file order, once; shuffling then permutes the rows. Attention
+// does cross example boundaries inside a row (no block-diagonal mask), as in
+// mlx-lm's and trl's simple packing. Each example keeps its own labels, and
+// the first token of each packed example is never a target, so a packed
+// row counts exactly the targets the examples count unpacked.
+package data

@@ -1,0 +1,214 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/loftml/loft/tokenizer/chat"
+)
+
+// encoder turns records into examples. It is safe for concurrent use.
+type encoder struct {
+	cfg *Config
+}
+
+func newEncoder(cfg *Config) *encoder { return &encoder{cfg: cfg} }
+
+// encode tokenizes one record; truncated tells whether it was cut to SeqLen.
+func (e *encoder) encode(r *record) (ex Example, truncated bool, err error) {
+	var ids, labels []int32
+	switch {
+	case r.msgs != nil:
+		ids, labels, err = e.chat(r.msgs)
+		if err != nil {
+			return ex, false, err
+		}
+	case r.prompt != "":
+		ids, labels = e.completion(r.prompt, r.completion)
+	default:
+		ids, labels = e.text(r.text)
+	}
+	if n := e.cfg.SeqLen; len(ids) > n {
+		ids, labels, truncated = ids[:n:n], labels[:n:n], true
+	}
+	return Example{IDs: ids, Labels: labels}, truncated, nil
+}
+
+// wrap returns [BOS] + body + [EOS] as int32 ids, with the BOS and EOS
+// that the config asks for, and labels equal to the ids (BOS excluded).
+func (e *encoder) wrap(body []int) (ids, labels []int32) {
+	bos := e.cfg.AddBOS && e.cfg.BOS >= 0
+	n := len(body)
+	if bos {
+		n++
+	}
+	if e.cfg.EOS >= 0 {
+		n++
+	}
+	ids = make([]int32, 0, n)
+	if bos {
+		ids = append(ids, int32(e.cfg.BOS))
+	}
+	for _, id := range body {
+		ids = append(ids, int32(id))
+	}
+	if e.cfg.EOS >= 0 {
+		ids = append(ids, int32(e.cfg.EOS))
+	}
+	labels = append([]int32(nil), ids...)
+	if bos {
+		labels[0] = IgnoreIndex
+	}
+	return ids, labels
+}
+
+// text encodes a text example: every token counts.
+func (e *encoder) text(s string) (ids, labels []int32) {
+	return e.wrap(e.cfg.Tokenizer.Encode(s, false))
+}
+
+// completion encodes prompt+completion as one string; the loss starts at
+// the end of the common prefix of the prompt's own ids and the whole ids.
+func (e *encoder) completion(prompt, completion string) (ids, labels []int32) {
+	tok := e.cfg.Tokenizer
+	full := tok.Encode(prompt+completion, false)
+	b := commonPrefix(tok.Encode(prompt, false), full)
+	ids, labels = e.wrap(full)
+	if e.cfg.TrainOnPrompt {
+		return ids, labels
+	}
+	off := 0
+	if e.cfg.AddBOS && e.cfg.BOS >= 0 {
+		off = 1
+	}
+	for i := off; i < off+b; i++ {
+		labels[i] = IgnoreIndex
+	}
+	return ids, labels
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []int) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// chat renders a conversation and counts the assistant spans.
+func (e *encoder) chat(msgs []chat.Message) (ids, labels []int32, err error) {
+	cfg := e.cfg
+	if cfg.Template == nil {
+		return nil, nil, fmt.Errorf("chat data needs a chat template, and the model has none")
+	}
+	rendered, spans, err := assistantSpans(cfg.Template, msgs, cfg.RenderOptions)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok := cfg.Tokenizer
+	whole := tok.Encode(rendered, false)
+	ids = make([]int32, len(whole))
+	labels = make([]int32, len(whole))
+	for i, id := range whole {
+		ids[i] = int32(id)
+		labels[i] = IgnoreIndex
+		if cfg.TrainOnPrompt {
+			labels[i] = int32(id)
+		}
+	}
+	if cfg.TrainOnPrompt {
+		if len(labels) > 0 && cfg.BOS >= 0 && int(ids[0]) == cfg.BOS {
+			labels[0] = IgnoreIndex
+		}
+		return ids, labels, nil
+	}
+	for _, sp := range spans {
+		start := commonPrefix(tok.Encode(rendered[:sp.Start], false), whole)
+		end := commonPrefix(tok.Encode(rendered[:sp.End], false), whole)
+		end = e.endOfTurn(whole, end)
+		for i := start; i < end; i++ {
+			labels[i] = ids[i]
+		}
+	}
+	return ids, labels, nil
+}
+
+// endOfTurn extends a counted span that ends before token i through the
+// first special token after it (the template's end-of-turn token), when
+// only whitespace tokens lie between; otherwise it returns i.
+func (e *encoder) endOfTurn(ids []int, i int) int {
+	tok := e.cfg.Tokenizer
+	for j := i; j < len(ids); j++ {
+		one := ids[j : j+1]
+		full := tok.Decode(one, false)
+		if full != "" && tok.Decode(one, true) == "" {
+			return j + 1 // a special token
+		}
+		if strings.TrimSpace(full) != "" {
+			return i
+		}
+	}
+	return i
+}
+
+// assistantSpans renders msgs and finds the byte span of each assistant
+// message's content: in its own turn when rendering turn by turn only
+// appends (every rendering of msgs[:k] is a prefix of the next), else with
+// chat.AssistantSpans on the final rendering.
+func assistantSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) (string, []chat.Span, error) {
+	opts.AddGenerationPrompt = false
+	opts.ContinueFinalMessage = false
+	rendered, err := t.Render(msgs, opts)
+	if err != nil {
+		return "", nil, fmt.Errorf("chat template: %v", err)
+	}
+	if spans, ok := turnSpans(t, msgs, opts, rendered); ok {
+		return rendered, spans, nil
+	}
+	spans, err := chat.AssistantSpans(rendered, msgs)
+	if err != nil {
+		return "", nil, err
+	}
+	return rendered, spans, nil
+}
+
+// turnSpans renders msgs turn by turn; ok is false when a rendering is not
+// a prefix of the next (or a partial conversation does not render, or an
+// assistant content is not found verbatim in its turn).
+func turnSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, final string) (spans []chat.Span, ok bool) {
+	prev := ""
+	for k := range msgs {
+		cur := final
+		if k < len(msgs)-1 {
+			var err error
+			if cur, err = t.Render(msgs[:k+1], opts); err != nil {
+				return nil, false
+			}
+		}
+		if !strings.HasPrefix(cur, prev) || !strings.HasPrefix(final, cur) {
+			return nil, false
+		}
+		if msgs[k].Role == "assistant" {
+			// Search after the turn's header (the generation prompt), so
+			// that a short content is not found inside "assistant".
+			from := len(prev)
+			gen := opts
+			gen.AddGenerationPrompt = true
+			if head, err := t.Render(msgs[:k], gen); err == nil && len(head) >= from && strings.HasPrefix(cur, head) {
+				from = len(head)
+			}
+			text := msgs[k].Text()
+			j := strings.Index(cur[from:], text)
+			if j < 0 {
+				return nil, false
+			}
+			start := from + j
+			spans = append(spans, chat.Span{Start: start, End: start + len(text)})
+		}
+		prev = cur
+	}
+	return spans, true
+}
