@@ -1,0 +1,131 @@
+package lora
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/nn"
+)
+
+// state is what an adapter's modules share: training mode and the dropout
+// generator (one stream, drawn in forward order, so a seeded run repeats).
+type state struct {
+	training bool
+	pcg      *rand.PCG
+	rng      *rand.Rand
+}
+
+// Linear wraps a frozen base layer with a low-rank update:
+//
+//	y = base(x) + s·(dropout(x)·Aᵀ)·Bᵀ,  x (N, In), A (R, In), B (Out, R)
+//
+// computed as two skinny products (B·A is never formed). Forward saves
+// h = dropout(x)·Aᵀ (N, R) (and the dropout mask) for Backward:
+//
+//	dB += s·dyᵀ·h;  dh = s·dy·B;  dA += dhᵀ·dropout(x);  dx += dy·W + (dh·A)∘mask
+//
+// Backward must follow the Forward whose activations it uses, with the
+// same x and N (the model's backward passes them).
+type Linear struct {
+	Name   string     // module path ("model.layers.0.self_attn.q_proj")
+	base   *nn.Linear // frozen
+	R      int
+	Alpha  float64
+	Scale  float32   // s
+	A      []float32 // (R, In) lora_A.weight
+	B      []float32 // (Out, R) lora_B.weight
+	DA, DB []float32 // gradients of A and B, accumulated by Backward
+	p      float32   // dropout probability
+	st     *state
+
+	n      int       // rows of the last Forward
+	h, hs  []float32 // (N, R) dropout(x)·Aᵀ and s·h, saved
+	keep   []float32 // (N, In) dropout multipliers 0 or 1/(1-p), saved when dropping
+	xd, dh []float32 // (N, In) dropout(x); (N, R) scratch
+	tmp    []float32 // (N, In) scratch
+}
+
+func newLinear(name string, base *nn.Linear, r int, alpha float64, rs bool, p float64, st *state) *Linear {
+	return &Linear{Name: name, base: base, R: r, Alpha: alpha, Scale: float32(scaleOf(alpha, r, rs)),
+		A: make([]float32, r*base.In), B: make([]float32, base.Out*r),
+		DA: make([]float32, r*base.In), DB: make([]float32, base.Out*r), p: float32(p), st: st}
+}
+
+// Base returns the frozen base layer.
+func (l *Linear) Base() *nn.Linear { return l.base }
+
+func (l *Linear) dropping() bool { return l.p > 0 && l.st.training }
+
+// Forward writes y (N, Out) = base(x) + s·(dropout(x)·Aᵀ)·Bᵀ for x (N, In).
+// With B = 0 the sum adds exact zeros: y equals the base output bit for
+// bit.
+func (l *Linear) Forward(y, x []float32, N int) {
+	In, Out, R := l.base.In, l.base.Out, l.R
+	l.base.Forward(y, x, N)
+	l.n = N
+	xin := x[:N*In]
+	if l.dropping() {
+		l.keep, l.xd = nn.Grow(l.keep, N*In), nn.Grow(l.xd, N*In)
+		inv := 1 / (1 - l.p) // torch's inverted dropout
+		for i := range l.keep {
+			if l.st.rng.Float32() < l.p {
+				l.keep[i] = 0
+			} else {
+				l.keep[i] = inv
+			}
+			l.xd[i] = x[i] * l.keep[i]
+		}
+		xin = l.xd
+	}
+	l.h, l.hs = nn.Grow(l.h, N*R), nn.Grow(l.hs, N*R)
+	kernels.MatMulBT(l.h, xin, l.A, N, In, R, false)
+	for i, v := range l.h {
+		l.hs[i] = l.Scale * v
+	}
+	kernels.MatMulBT(y, l.hs, l.B, N, R, Out, true)
+}
+
+// Backward accumulates dA, dB and dx (N, In) for dy (N, Out) and the x
+// (N, In) of the last Forward. A nil dx skips the input gradient.
+func (l *Linear) Backward(dx, dy, x []float32, N int) {
+	In, Out, R := l.base.In, l.base.Out, l.R
+	if N != l.n || len(l.h) != N*R {
+		panic(fmt.Sprintf("lora.Linear %s: Backward for %d rows after a Forward of %d", l.Name, N, l.n))
+	}
+	xin := x[:N*In]
+	drop := l.dropping()
+	if drop {
+		xin = l.xd
+	}
+	kernels.MatMulAT(l.DB, dy, l.hs, Out, N, R, true) // dB += dyᵀ·(s·h)
+	l.dh = nn.Grow(l.dh, N*R)
+	kernels.MatMul(l.dh, dy, l.B, N, Out, R, false) // dh = s·dy·B
+	for i := range l.dh {
+		l.dh[i] *= l.Scale
+	}
+	kernels.MatMulAT(l.DA, l.dh, xin, R, N, In, true) // dA += dhᵀ·dropout(x)
+	if dx == nil {
+		return
+	}
+	l.base.Backward(dx, dy, x, N)
+	if !drop {
+		kernels.MatMul(dx, l.dh, l.A, N, R, In, true)
+		return
+	}
+	l.tmp = nn.Grow(l.tmp, N*In)
+	kernels.MatMul(l.tmp, l.dh, l.A, N, R, In, false)
+	for i, v := range l.tmp {
+		dx[i] += v * l.keep[i]
+	}
+}
+
+// merge folds s·B·A into the base weight (Out, In).
+func (l *Linear) merge() {
+	In, Out := l.base.In, l.base.Out
+	ba := make([]float32, Out*In)
+	kernels.MatMul(ba, l.B, l.A, Out, l.R, In, false)
+	for i, v := range ba {
+		l.base.W[i] += l.Scale * v
+	}
+}

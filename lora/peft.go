@@ -1,0 +1,409 @@
+package lora
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/nn"
+)
+
+// PEFT's adapter file names.
+const (
+	ConfigFile  = "adapter_config.json"
+	WeightsFile = "adapter_model.safetensors"
+)
+
+// peftConfig is adapter_config.json as PEFT's LoraConfig writes it (the
+// fields loft reads or writes).
+type peftConfig struct {
+	PeftType          string             `json:"peft_type"`
+	TaskType          string             `json:"task_type"`
+	BaseModel         string             `json:"base_model_name_or_path"`
+	R                 int                `json:"r"`
+	Alpha             float64            `json:"lora_alpha"`
+	Dropout           float64            `json:"lora_dropout"`
+	TargetModules     json.RawMessage    `json:"target_modules"` // list or regex string
+	ExcludeModules    json.RawMessage    `json:"exclude_modules,omitempty"`
+	LayersToTransform json.RawMessage    `json:"layers_to_transform"` // null, int or list
+	LayersPattern     json.RawMessage    `json:"layers_pattern"`
+	UseRSLoRA         bool               `json:"use_rslora"`
+	UseDoRA           bool               `json:"use_dora"`
+	FanInFanOut       bool               `json:"fan_in_fan_out"`
+	Bias              string             `json:"bias"`
+	ModulesToSave     []string           `json:"modules_to_save"`
+	InitLoraWeights   json.RawMessage    `json:"init_lora_weights"`
+	RankPattern       map[string]int     `json:"rank_pattern"`
+	AlphaPattern      map[string]float64 `json:"alpha_pattern"`
+	InferenceMode     bool               `json:"inference_mode"`
+}
+
+// Save writes the adapter into dir (created if needed) in PEFT's format:
+// adapter_config.json and adapter_model.safetensors (F32, PEFT keys,
+// metadata {"format": "pt"}), each written atomically (temporary file,
+// then rename). baseModel is recorded as base_model_name_or_path.
+func (a *Adapter) Save(dir, baseModel string) error {
+	if a.merged {
+		return errors.New("lora: cannot save an adapter after Merge or Remove")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	var ts []safetensors.Tensor
+	for _, l := range a.Modules {
+		ts = append(ts,
+			safetensors.Tensor{Name: KeyA(l.Name), DType: safetensors.F32, Shape: []int{l.R, l.base.In}, Values: l.A},
+			safetensors.Tensor{Name: KeyB(l.Name), DType: safetensors.F32, Shape: []int{l.base.Out, l.R}, Values: l.B})
+	}
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	buf, err := a.configJSON(baseModel)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, ConfigFile), buf)
+}
+
+// configJSON renders adapter_config.json. Modules whose rank or alpha
+// differ from the config's (an adapter loaded with patterns) go into
+// rank_pattern/alpha_pattern under their full names.
+func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
+	c := &a.Config
+	var targets any = c.Targets
+	switch {
+	case c.TargetRegex != "":
+		targets = c.TargetRegex
+	case len(c.Targets) == 1 && c.Targets[0] == AllLinear:
+		// PEFT saves all-linear expanded to the module names it chose.
+		var names []string
+		for _, l := range a.Modules {
+			n := l.Name[strings.LastIndex(l.Name, ".")+1:]
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		targets = names
+	}
+	init := any(true)
+	if c.InitGaussian {
+		init = "gaussian"
+	}
+	var layers any
+	if len(c.Layers) > 0 {
+		layers = c.Layers
+	}
+	var exclude any
+	if len(c.Exclude) > 0 {
+		exclude = c.Exclude
+	}
+	ranks, alphas := map[string]int{}, map[string]float64{}
+	for _, l := range a.Modules {
+		if l.R != c.R {
+			ranks[l.Name] = l.R
+		}
+		if l.Alpha != c.Alpha {
+			alphas[l.Name] = l.Alpha
+		}
+	}
+	// An ordered map: PEFT's field names, in a stable order.
+	out := []struct {
+		k string
+		v any
+	}{
+		{"alpha_pattern", alphas},
+		{"base_model_name_or_path", baseModel},
+		{"bias", "none"},
+		{"exclude_modules", exclude},
+		{"fan_in_fan_out", a.FanInFanOut},
+		{"inference_mode", true},
+		{"init_lora_weights", init},
+		{"layers_pattern", nil},
+		{"layers_to_transform", layers},
+		{"lora_alpha", c.Alpha},
+		{"lora_dropout", c.Dropout},
+		{"modules_to_save", nil},
+		{"peft_type", "LORA"},
+		{"r", c.R},
+		{"rank_pattern", ranks},
+		{"target_modules", targets},
+		{"task_type", "CAUSAL_LM"},
+		{"use_dora", false},
+		{"use_rslora", c.RSLoRA},
+	}
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i, f := range out {
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, fmt.Errorf("lora: adapter_config.json field %s: %w", f.k, err)
+		}
+		fmt.Fprintf(&b, "  %q: %s", f.k, v)
+		if i < len(out)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it
+// and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("lora: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// loraKeyRE splits a PEFT LoRA tensor name into module path and matrix,
+// with or without the adapter-name segment ("lora_A.default.weight").
+var loraKeyRE = regexp.MustCompile(`^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B)(?:\.[A-Za-z0-9_\-]+)?\.weight$`)
+
+// Load reads a PEFT LoRA adapter from dir (adapter_config.json and
+// adapter_model.safetensors with F32, F16 or BF16 tensors) and applies it
+// to slots. lora_alpha, use_rslora, rank_pattern and alpha_pattern are
+// honoured. It refuses, naming the field or tensor, what loft does not
+// support (DoRA, trained biases, modules_to_save, embedding LoRA) and
+// adapters that do not fit the model (unknown modules, wrong shapes).
+// Nothing is applied when it fails. The adapter starts in evaluation mode.
+func Load(dir string, slots []nn.Slot) (*Adapter, error) {
+	cfgPath := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	var pc peftConfig
+	if err := json.Unmarshal(data, &pc); err != nil {
+		return nil, fmt.Errorf("lora: %s: %v", cfgPath, err)
+	}
+	cfg, err := pc.toConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	wPath := filepath.Join(dir, WeightsFile)
+	if _, err := os.Stat(wPath); err != nil {
+		if _, berr := os.Stat(filepath.Join(dir, "adapter_model.bin")); berr == nil {
+			return nil, fmt.Errorf("lora: %s holds adapter_model.bin (a pickle); loft reads only %s", dir, WeightsFile)
+		}
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	f, err := safetensors.Open(wPath)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	defer f.Close()
+
+	bySlot := map[string]nn.Slot{}
+	for _, s := range slots {
+		bySlot[s.Name] = s
+	}
+	type pair struct{ a, b string }
+	mods := map[string]*pair{}
+	var order []string
+	for _, name := range f.Names() {
+		switch {
+		case strings.Contains(name, "lora_embedding_"):
+			return nil, fmt.Errorf("lora: %s: tensor %q is an embedding LoRA, which loft does not support", wPath, name)
+		case strings.Contains(name, "lora_magnitude_vector"):
+			return nil, fmt.Errorf("lora: %s: tensor %q is a DoRA magnitude, which loft does not support", wPath, name)
+		}
+		m := loraKeyRE.FindStringSubmatch(name)
+		if m == nil {
+			return nil, fmt.Errorf("lora: %s: tensor %q is not a LoRA A or B weight (loft supports LoRA on linear layers only)", wPath, name)
+		}
+		mod := m[1]
+		if _, ok := bySlot[mod]; !ok {
+			if _, ok := bySlot["transformer."+mod]; ok { // an adapter made on GPT2Model
+				mod = "transformer." + mod
+			} else {
+				return nil, fmt.Errorf("lora: %s: tensor %q: module %s is not a linear layer of this model (an adapter for another architecture or layer count?)%s",
+					wPath, name, mod, examplePath(slots))
+			}
+		}
+		p := mods[mod]
+		if p == nil {
+			p = &pair{}
+			mods[mod] = p
+			order = append(order, mod)
+		}
+		if m[2] == "lora_A" {
+			p.a = name
+		} else {
+			p.b = name
+		}
+	}
+	if len(mods) == 0 {
+		return nil, fmt.Errorf("lora: %s holds no LoRA tensors", wPath)
+	}
+	a := newAdapter(cfg)
+	var mk []*Linear
+	var ms []nn.Slot
+	for _, s := range slots { // slot order, whatever the file's order
+		p := mods[s.Name]
+		if p == nil {
+			continue
+		}
+		if p.a == "" || p.b == "" {
+			return nil, fmt.Errorf("lora: %s: module %s has only one of lora_A and lora_B", wPath, s.Name)
+		}
+		if s.Head {
+			return nil, fmt.Errorf("lora: %s: module %s is the output head, which loft cannot adapt", wPath, s.Name)
+		}
+		base, ok := (*s.Layer).(*nn.Linear)
+		if !ok {
+			return nil, fmt.Errorf("lora: module %s already holds an adapter", s.Name)
+		}
+		ia, _ := f.Info(p.a)
+		ib, _ := f.Info(p.b)
+		if len(ia.Shape) != 2 || ia.Shape[1] != base.In {
+			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v, the model's %s needs (r, %d)", wPath, p.a, ia.Shape, s.Name, base.In)
+		}
+		r := ia.Shape[0]
+		if len(ib.Shape) != 2 || ib.Shape[0] != base.Out || ib.Shape[1] != r {
+			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v, the model's %s with r = %d needs [%d %d]", wPath, p.b, ib.Shape, s.Name, r, base.Out, r)
+		}
+		if want := pc.rankFor(s.Name); r != want {
+			return nil, fmt.Errorf("lora: %s: tensor %q has rank %d, %s says %d for %s", wPath, p.a, r, cfgPath, want, s.Name)
+		}
+		l := newLinear(s.Name, base, r, pc.alphaFor(s.Name), cfg.RSLoRA, cfg.Dropout, a.st)
+		if l.A, err = f.Float32(p.a); err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
+		}
+		if l.B, err = f.Float32(p.b); err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
+		}
+		mk, ms = append(mk, l), append(ms, s)
+	}
+	for i, l := range mk {
+		a.add(ms[i], l)
+	}
+	return a, nil
+}
+
+// toConfig checks the PEFT fields loft cannot honour and converts the rest.
+func (pc *peftConfig) toConfig(path string) (Config, error) {
+	var c Config
+	switch {
+	case pc.PeftType != "LORA":
+		return c, fmt.Errorf("lora: %s: peft_type %q is not LORA", path, pc.PeftType)
+	case pc.UseDoRA:
+		return c, fmt.Errorf("lora: %s: use_dora is true; loft does not support DoRA adapters", path)
+	case pc.Bias != "" && pc.Bias != "none":
+		return c, fmt.Errorf("lora: %s: bias %q trains biases; loft supports only bias \"none\"", path, pc.Bias)
+	case len(pc.ModulesToSave) > 0:
+		return c, fmt.Errorf("lora: %s: modules_to_save %q (fully trained modules) is not supported", path, pc.ModulesToSave)
+	case pc.R < 1:
+		return c, fmt.Errorf("lora: %s: r must be a positive integer, got %d", path, pc.R)
+	case !(pc.Alpha > 0) || math.IsInf(pc.Alpha, 0):
+		return c, fmt.Errorf("lora: %s: lora_alpha must be positive, got %v", path, pc.Alpha)
+	}
+	c = Config{R: pc.R, Alpha: pc.Alpha, Dropout: pc.Dropout, RSLoRA: pc.UseRSLoRA}
+	if len(pc.TargetModules) > 0 && !bytes.Equal(pc.TargetModules, []byte("null")) {
+		var one string
+		if err := json.Unmarshal(pc.TargetModules, &one); err == nil {
+			c.TargetRegex = one
+		} else if err := json.Unmarshal(pc.TargetModules, &c.Targets); err != nil {
+			return c, fmt.Errorf("lora: %s: target_modules must be a list of names or a string: %v", path, err)
+		}
+	}
+	if l := pc.LayersToTransform; len(l) > 0 && !bytes.Equal(l, []byte("null")) {
+		var one int
+		if err := json.Unmarshal(l, &one); err == nil {
+			c.Layers = []int{one}
+		} else if err := json.Unmarshal(l, &c.Layers); err != nil {
+			return c, fmt.Errorf("lora: %s: layers_to_transform must be an int or a list: %v", path, err)
+		}
+	}
+	if bytes.Equal(bytes.TrimSpace(pc.InitLoraWeights), []byte(`"gaussian"`)) {
+		c.InitGaussian = true
+	}
+	for k := range pc.RankPattern {
+		if _, err := regexp.Compile(k); err != nil {
+			return c, fmt.Errorf("lora: %s: rank_pattern key %q: %v", path, k, err)
+		}
+	}
+	for k := range pc.AlphaPattern {
+		if _, err := regexp.Compile(k); err != nil {
+			return c, fmt.Errorf("lora: %s: alpha_pattern key %q: %v", path, k, err)
+		}
+	}
+	return c, nil
+}
+
+// patternKey returns the key of a rank_pattern/alpha_pattern map that
+// applies to module, as PEFT's get_pattern_key: an exact name, else the
+// first key (in sorted order, for determinism) that matches the end of
+// the name after a dot, r"(.*\.)?(key)$".
+func patternKey(keys []string, module string) (string, bool) {
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == module {
+			return k, true
+		}
+	}
+	for _, k := range keys {
+		if ok, _ := regexp.MatchString(`^(?:.*\.)?(?:`+k+`)$`, module); ok {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func (pc *peftConfig) rankFor(module string) int {
+	keys := make([]string, 0, len(pc.RankPattern))
+	for k := range pc.RankPattern {
+		keys = append(keys, k)
+	}
+	if k, ok := patternKey(keys, module); ok {
+		return pc.RankPattern[k]
+	}
+	return pc.R
+}
+
+func (pc *peftConfig) alphaFor(module string) float64 {
+	keys := make([]string, 0, len(pc.AlphaPattern))
+	for k := range pc.AlphaPattern {
+		keys = append(keys, k)
+	}
+	if k, ok := patternKey(keys, module); ok {
+		return pc.AlphaPattern[k]
+	}
+	return pc.Alpha
+}
+
+// examplePath returns ", the model's modules look like <first slot>", or
+// nothing for a model without slots.
+func examplePath(slots []nn.Slot) string {
+	if len(slots) == 0 {
+		return ""
+	}
+	return "; the model's modules look like " + slots[0].Name
+}
