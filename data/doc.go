@@ -51,7 +51,10 @@
 //     its turn. The contents are found by rendering the conversation turn
 //     by turn when every rendering is a prefix of the next (each assistant
 //     content is searched in its own turn's text), else (Qwen3 drops earlier
-//     turns' reasoning) by chat.AssistantSpans on the final rendering.
+//     turns' reasoning) by searching each content in order in the final
+//     rendering, after its assistant header, as chat.AssistantSpans does
+//     (the header skip keeps a short answer such as "a" from being found
+//     inside "<|im_start|>assistant").
 //     Character offsets become token positions by encoding the rendering's
 //     prefix up to each offset and taking the common prefix of its ids with
 //     the whole encoding (the ids of the example are always the whole

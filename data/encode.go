@@ -157,7 +157,7 @@ func (e *encoder) endOfTurn(ids []int, i int) int {
 // assistantSpans renders msgs and finds the byte span of each assistant
 // message's content: in its own turn when rendering turn by turn only
 // appends (every rendering of msgs[:k] is a prefix of the next), else with
-// chat.AssistantSpans on the final rendering.
+// searchSpans on the final rendering.
 func assistantSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) (string, []chat.Span, error) {
 	opts.AddGenerationPrompt = false
 	opts.ContinueFinalMessage = false
@@ -168,11 +168,66 @@ func assistantSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptio
 	if spans, ok := turnSpans(t, msgs, opts, rendered); ok {
 		return rendered, spans, nil
 	}
-	spans, err := chat.AssistantSpans(rendered, msgs)
+	spans, err := searchSpans(t, msgs, opts, rendered)
 	if err != nil {
 		return "", nil, err
 	}
 	return rendered, spans, nil
+}
+
+// searchSpans locates each assistant content in the final rendering, in
+// order, as chat.AssistantSpans does (with its fallback to the text after
+// "</think>" for turns whose reasoning the template dropped), but first
+// skips the assistant header (the generation prompt, such as
+// "<|im_start|>assistant\n"), so that a short answer such as "a" is not
+// found inside the header.
+func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, rendered string) ([]chat.Span, error) {
+	var spans []chat.Span
+	pos := 0
+	for i := range msgs {
+		text := msgs[i].Text()
+		if msgs[i].Role != "assistant" {
+			if j := strings.Index(rendered[pos:], text); j >= 0 && text != "" {
+				pos += j + len(text)
+			}
+			continue
+		}
+		if head := genPrompt(t, msgs[:i], opts); head != "" {
+			if j := strings.Index(rendered[pos:], head); j >= 0 {
+				pos += j + len(head)
+			}
+		}
+		j := strings.Index(rendered[pos:], text)
+		if j < 0 {
+			if k := strings.LastIndex(text, "</think>"); k >= 0 {
+				text = strings.TrimLeft(text[k+len("</think>"):], "\n")
+				j = strings.Index(rendered[pos:], text)
+			}
+		}
+		if j < 0 {
+			return nil, fmt.Errorf("message %d (assistant): content %.40q not found in the chat template's rendering", i, text)
+		}
+		start := pos + j
+		spans = append(spans, chat.Span{Start: start, End: start + len(text)})
+		pos = start + len(text)
+	}
+	return spans, nil
+}
+
+// genPrompt returns the text the generation prompt adds after msgs, or ""
+// when the template does not simply append it.
+func genPrompt(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) string {
+	opts.AddGenerationPrompt = false
+	without, err := t.Render(msgs, opts)
+	if err != nil {
+		return ""
+	}
+	opts.AddGenerationPrompt = true
+	with, err := t.Render(msgs, opts)
+	if err != nil || !strings.HasPrefix(with, without) {
+		return ""
+	}
+	return with[len(without):]
 }
 
 // turnSpans renders msgs turn by turn; ok is false when a rendering is not

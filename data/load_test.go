@@ -103,7 +103,7 @@ const chatTemplate = `{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.c
 
 // movingTemplate marks the last message, so that rendering turn by turn is
 // not prefix-stable.
-const movingTemplate = `{{ bos_token }}{% for m in messages %}{% if loop.last %}*{% endif %}<{{ m.role }}>{{ m.content }}<|end|>{% endfor %}`
+const movingTemplate = `{{ bos_token }}{% for m in messages %}{% if loop.last %}*{% endif %}<{{ m.role }}>{{ m.content }}<|end|>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}`
 
 // llama2Template writes " </s>" after each answer: the space counts with
 // the end-of-turn token.
@@ -119,6 +119,8 @@ func newTemplate(t *testing.T, src string) *chat.Template {
 }
 
 func TestChatFormat(t *testing.T) {
+	// The last answer, "assistant", must not be found in the header
+	// "<assistant>" before it.
 	conv := `{"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "assistant"}]}`
 	end := []int32{3}
 	for _, tc := range []struct {
@@ -131,10 +133,10 @@ func TestChatFormat(t *testing.T) {
 			cat([]int32{1}, c("<system><|end|><user>hi<|end|><assistant>yo<|end|><user>a<|end|><assistant>assistant<|end|>")),
 			cat(ign(1+len(c("<system><|end|><user>hi<|end|><assistant>"))), c("yo"), end,
 				ign(len(c("<user>a<|end|><assistant>"))), c("assistant"), end)},
-		{"not prefix-stable", movingTemplate, strings.Replace(conv, `"content": "assistant"`, `"content": "b"`, 1),
-			cat([]int32{1}, c("<system><|end|><user>hi<|end|><assistant>yo<|end|><user>a<|end|>*<assistant>b<|end|>")),
+		{"not prefix-stable", movingTemplate, conv,
+			cat([]int32{1}, c("<system><|end|><user>hi<|end|><assistant>yo<|end|><user>a<|end|>*<assistant>assistant<|end|>")),
 			cat(ign(1+len(c("<system><|end|><user>hi<|end|><assistant>"))), c("yo"), end,
-				ign(len(c("<user>a<|end|>*<assistant>"))), c("b"), end)},
+				ign(len(c("<user>a<|end|>*<assistant>"))), c("assistant"), end)},
 		{"space before eos", llama2Template, conv,
 			cat([]int32{1}, c("[INST] hi [/INST] yo </s><s>[INST] a [/INST] assistant </s>")),
 			cat(ign(1+len(c("[INST] hi [/INST] "))), c("yo </s>"), ign(len(c("<s>[INST] a [/INST] "))), c("assistant </s>"))},

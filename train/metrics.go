@@ -1,0 +1,127 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// stepLine is one --metrics JSON line per optimizer step.
+type stepLine struct {
+	Step         int     `json:"step"`
+	Loss         float64 `json:"loss"`
+	LR           float64 `json:"lr"`
+	GradNorm     float64 `json:"grad_norm"`
+	Tokens       int64   `json:"tokens"`       // cumulative counted tokens
+	TokensPerSec float64 `json:"tokens_per_s"` // this step's counted tokens per second
+	ElapsedS     float64 `json:"elapsed_s"`    // training seconds since the run began (resumes included)
+}
+
+// valLine is a --metrics JSON line with the validation loss after a step.
+type valLine struct {
+	Step    int     `json:"step"`
+	ValLoss float64 `json:"val_loss"`
+	ValPPL  float64 `json:"val_ppl"`
+}
+
+// metricsWriter appends JSON lines to the metrics file; with no file it
+// does nothing.
+type metricsWriter struct {
+	f    *os.File
+	path string
+}
+
+// openMetrics opens path, truncating it for a new run and appending for a
+// resumed one; "" gives a writer that drops everything.
+func openMetrics(path string, appendTo bool) (*metricsWriter, error) {
+	if path == "" {
+		return &metricsWriter{}, nil
+	}
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendTo {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return &metricsWriter{f: f, path: path}, nil
+}
+
+func (m *metricsWriter) write(v any) error {
+	if m.f == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("metrics %s: %w", m.path, err)
+	}
+	if _, err := m.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("metrics %s: %w", m.path, err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (m *metricsWriter) Close() error {
+	if m.f == nil {
+		return nil
+	}
+	return m.f.Close()
+}
+
+// bar is the progress bar on stderr: steps done, loss, tokens/s, time left.
+type bar struct {
+	pb    *progressbar.ProgressBar
+	w     io.Writer
+	total int
+}
+
+func newBar(w io.Writer, total, done int) *bar {
+	if w == nil {
+		return &bar{}
+	}
+	// A resumed run's bar counts only the steps left, so that the time left
+	// comes from this process's speed.
+	pb := progressbar.NewOptions(total-done,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("train"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetRenderBlankState(true),
+	)
+	return &bar{pb: pb, w: w, total: total}
+}
+
+func (b *bar) step(st StepStats, tps float64) {
+	if b.pb == nil {
+		return
+	}
+	b.pb.Describe(fmt.Sprintf("step %d/%d loss %.4f | %.0f tok/s", st.Step, b.total, st.Loss, tps))
+	b.pb.Add(1)
+}
+
+// note prints a line above the bar.
+func (b *bar) note(s string) {
+	if b.pb == nil {
+		return
+	}
+	b.pb.Clear()
+	fmt.Fprintln(b.w, s)
+}
+
+func (b *bar) finish() {
+	if b.pb == nil {
+		return
+	}
+	b.pb.Finish()
+	fmt.Fprintln(b.w)
+	b.pb = nil
+}
