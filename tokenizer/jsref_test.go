@@ -215,3 +215,83 @@ func normalizedAddedJSON(t *testing.T) []byte {
 	}
 	return b
 }
+
+// TestReferenceSPM compares loft's tokenizer.model support with
+// SentencePiece itself (compiled to WebAssembly, run by node) on real text:
+// Llama 2's BPE model and two unigram models with nmt_nfkc normalization
+// rules (precompiled charsmaps) that the sentencepiece-js package carries.
+// Like TestReferenceJS it needs LOFT_JSREF.
+func TestReferenceSPM(t *testing.T) {
+	modules := os.Getenv("LOFT_JSREF")
+	if modules == "" {
+		t.Skip("LOFT_JSREF not set: no JavaScript references (see testdata/jsref/install.sh)")
+	}
+	dir := t.TempDir()
+	script := filepath.Join("testdata", "jsref", "gen_spm.js")
+	if msg, err := exec.Command("node", script, modules, "--extract", dir).CombinedOutput(); err != nil {
+		t.Fatalf("node gen_spm.js --extract: %v\n%.2000s", err, msg)
+	}
+	texts := realTexts(t, 8)
+	for _, v := range refdata.Vectors(t, "qwen3-tokenizer", "llamacpp-qwen2") {
+		texts = append(texts, v.Text)
+	}
+	texts = append(texts, "  Ｈｅｌｌｏ  ①②  ﬁne  café  ㍿ \u00a0x\u3000y\t\tz  ", "ＡＢＣ１２３！？", "Ⅻ ½ ²", "")
+	for k, s := range texts {
+		texts[k] = strings.ToValidUTF8(s, "")
+	}
+	in := filepath.Join(dir, "texts.json")
+	b, err := json.Marshal(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{
+		testutil.SharedDir(t, "models", "llama2-tokenizer", "tokenizer.model"),
+		filepath.Join(dir, "clean_30k.model"),
+		filepath.Join(dir, "smart.model"),
+	} {
+		t.Run(filepath.Base(model), func(t *testing.T) {
+			out := filepath.Join(dir, filepath.Base(model)+".json")
+			if msg, err := exec.Command("node", script, modules, model, in, out).CombinedOutput(); err != nil {
+				t.Fatalf("node gen_spm.js: %v\n%.2000s", err, msg)
+			}
+			var want [][]int
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatal(err)
+			}
+			p, err := LoadSentencePiece(model, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for k, x := range texts {
+				got := p.Encode(x, false)
+				if !slices.Equal(got, want[k]) && !(len(got) == 0 && len(want[k]) == 0) {
+					i := 0
+					for i < min(len(got), len(want[k])) && got[i] == want[k][i] {
+						i++
+					}
+					tok := func(ids []int) []string {
+						var s []string
+						for _, id := range ids {
+							tk, _ := p.Token(id)
+							s = append(s, tk)
+						}
+						return s
+					}
+					t.Errorf("text %d %.60q: first difference at token %d:\n got %q\nwant %q", k, x, i,
+						tok(got[max(0, i-3):min(len(got), i+5)]), tok(want[k][max(0, i-3):min(len(want[k]), i+5)]))
+					continue
+				}
+				n += len(got)
+			}
+			t.Logf("%s: %d texts, %d tokens equal to SentencePiece", filepath.Base(model), len(texts), n)
+		})
+	}
+}

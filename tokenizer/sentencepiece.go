@@ -10,8 +10,9 @@ import (
 )
 
 // LoadSentencePiece reads a SentencePiece tokenizer.model: BPE models (as
-// Llama 2's) and unigram models whose normalizer is the identity (models
-// with a precompiled nmt_nfkc charsmap, as T5's, are refused). cfg, from the folder's tokenizer_config.json, may be nil; it
+// Llama 2's) and unigram models (as T5's and ALBERT's), with their
+// precompiled normalization rules (nmt_nfkc and the like) when they have
+// them. cfg, from the folder's tokenizer_config.json, may be nil; it
 // decides add_bos_token (default true) and add_eos_token (default false).
 func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 	data, err := os.ReadFile(path)
@@ -25,10 +26,9 @@ func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 	if proto.ModelType != spm.TypeBPE && proto.ModelType != spm.TypeUnigram {
 		return nil, fmt.Errorf("%s: SentencePiece model type %d is not supported (unigram, 1, and BPE, 2, are)", path, proto.ModelType)
 	}
-	if proto.CharsMap && proto.NormalizerName != "identity" {
-		return nil, fmt.Errorf("%s: SentencePiece normalizer %q (precompiled charsmap) is not supported", path, proto.NormalizerName)
-	}
-	addBOS, addEOS := true, false
+	// Without a tokenizer_config.json, add BOS when the model has one, as
+	// Hugging Face's LlamaTokenizer does.
+	addBOS, addEOS := proto.BOSID >= 0, false
 	if cfg != nil && cfg.AddBOS != nil {
 		addBOS = *cfg.AddBOS
 	}
@@ -40,7 +40,8 @@ func LoadSentencePiece(path string, cfg *config) (*Pipeline, error) {
 		unk: proto.UnkID, bos: proto.BOSID, eos: proto.EOSID, pad: proto.PadID,
 		byteFallback: proto.ByteFallback, addPrefix: proto.AddDummyPrefix,
 		removeExtraSpaces: proto.RemoveExtraSpaces, addBOS: addBOS, addEOS: addEOS,
-		unigram: proto.ModelType == spm.TypeUnigram,
+		unigram:  proto.ModelType == spm.TypeUnigram,
+		charsmap: proto.CharsMap, escape: proto.EscapeWhitespaces, userInModel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -59,7 +60,13 @@ type spmParams struct {
 	addPrefix          bool // add_dummy_prefix: a "▁" before the text
 	removeExtraSpaces  bool
 	addBOS, addEOS     bool
-	unigram            bool // the unigram model rather than BPE
+	unigram            bool   // the unigram model rather than BPE
+	charsmap           []byte // SentencePiece's precompiled normalization rules, or nil
+	escape             bool   // with charsmap: spaces become "▁"
+	// userInModel leaves user-defined pieces to the model, which cuts them
+	// out of the normalized text (SentencePiece); otherwise they are added
+	// tokens matched in the raw text (llama.cpp).
+	userInModel bool
 }
 
 // newSPM builds the pipeline SentencePiece runs: spaces become "▁" (one more
@@ -96,7 +103,9 @@ func newSPM(sp spmParams) (*Pipeline, error) {
 		case spm.Control, spm.Unknown:
 			added = append(added, AddedToken{ID: id, Content: sp.pieces[id], Special: true})
 		case spm.UserDefined:
-			added = append(added, AddedToken{ID: id, Content: sp.pieces[id]})
+			if !sp.userInModel {
+				added = append(added, AddedToken{ID: id, Content: sp.pieces[id]})
+			}
 		}
 	}
 	b.added(added)
@@ -107,18 +116,23 @@ func newSPM(sp spmParams) (*Pipeline, error) {
 	}
 	b.p.specials = Specials{BOS: sp.bos, EOS: sp.eos, UNK: sp.unk, PAD: sp.pad}
 	addPrefix, removeExtra := sp.addPrefix, sp.removeExtraSpaces
-	b.p.normalize = func(s string) string {
-		if removeExtra {
-			s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+	if sp.charsmap != nil {
+		n, err := spm.NewNormalizer(sp.charsmap, sp.addPrefix, sp.removeExtraSpaces, sp.escape)
+		if err != nil {
+			return nil, err
 		}
-		if s == "" {
-			return s
+		if sp.userInModel {
+			var user []string
+			for id, t := range sp.types {
+				if t == spm.UserDefined {
+					user = append(user, sp.pieces[id])
+				}
+			}
+			n.KeepPieces(user)
 		}
-		s = strings.ReplaceAll(s, " ", "▁")
-		if addPrefix {
-			s = "▁" + s
-		}
-		return s
+		b.p.normalize = n.Normalize
+	} else {
+		b.p.normalize = plainSPMNormalize(addPrefix, removeExtra)
 	}
 	if !m.CrossesSpace() {
 		b.p.pre = func(s string, _ bool, emit func(string)) { spaceChunks(s, emit) }
@@ -141,4 +155,23 @@ func newSPM(sp spmParams) (*Pipeline, error) {
 		b.p.suffix = []int{sp.eos}
 	}
 	return b.p, nil
+}
+
+// plainSPMNormalize is SentencePiece's normalization without rules (the
+// identity normalizer): spaces become "▁", with one more in front. Invalid
+// UTF-8 is kept as it is (byte fallback spells it), so that it round-trips.
+func plainSPMNormalize(addPrefix, removeExtra bool) func(string) string {
+	return func(s string) string {
+		if removeExtra {
+			s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+		}
+		if s == "" {
+			return s
+		}
+		s = strings.ReplaceAll(s, " ", "▁")
+		if addPrefix {
+			s = "▁" + s
+		}
+		return s
+	}
 }

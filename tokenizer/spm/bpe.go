@@ -15,6 +15,10 @@ type Model struct {
 	byteIDs [256]int       // <0xXX> piece ids, -1 when missing
 	unk     int
 	bytes   bool // byte fallback
+	// user holds the user-defined pieces, which SentencePiece cuts out as
+	// whole symbols before merging and never merges further.
+	user    map[string]bool
+	userMax int // longest user-defined piece in bytes
 
 	mu    sync.Mutex
 	cache map[string][]int
@@ -40,6 +44,13 @@ func NewModel(pieces []string, scores []float32, types []int32, unk int, byteFal
 		case Normal, UserDefined:
 			if _, dup := m.vocab[p]; !dup {
 				m.vocab[p] = id
+			}
+			if types[id] == UserDefined && p != "" {
+				if m.user == nil {
+					m.user = map[string]bool{}
+				}
+				m.user[p] = true
+				m.userMax = max(m.userMax, len(p))
 			}
 		case Byte:
 			var b int
@@ -121,15 +132,29 @@ func (a bigram) before(b bigram) bool {
 
 func (m *Model) encode(dst []int, s string) []int {
 	syms := make([]symbol, 0, len(s))
+	var frozen []bool // per symbol: a user-defined piece, never merged
 	for i := 0; i < len(s); {
 		_, w := utf8.DecodeRuneInString(s[i:])
+		user := false
+		for l := min(m.userMax, len(s)-i); l > 0; l-- {
+			if m.user[s[i:i+l]] {
+				w, user = l, true
+				break
+			}
+		}
+		if user && frozen == nil {
+			frozen = make([]bool, len(syms), len(s))
+		}
+		if frozen != nil {
+			frozen = append(frozen, user)
+		}
 		syms = append(syms, symbol{start: i, end: i + w, prev: len(syms) - 1, next: len(syms) + 1})
 		i += w
 	}
 	n := len(syms)
 	var h []bigram
 	try := func(l, r int) {
-		if l < 0 || r >= n {
+		if l < 0 || r >= n || (frozen != nil && (frozen[l] || frozen[r])) {
 			return
 		}
 		if id, ok := m.vocab[s[syms[l].start:syms[r].end]]; ok {

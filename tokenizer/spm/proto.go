@@ -44,7 +44,7 @@ type Proto struct {
 	PadID        int  // TrainerSpec.pad_id (default -1)
 
 	NormalizerName    string // NormalizerSpec.name
-	CharsMap          bool   // a precompiled_charsmap is present
+	CharsMap          []byte // NormalizerSpec.precompiled_charsmap (nil: none)
 	AddDummyPrefix    bool   // NormalizerSpec.add_dummy_prefix (default true)
 	RemoveExtraSpaces bool   // NormalizerSpec.remove_extra_whitespaces (default true)
 	EscapeWhitespaces bool   // NormalizerSpec.escape_whitespaces (default true)
@@ -288,7 +288,9 @@ func (p *Proto) parseNormalizer(msg []byte) error {
 				return true, err
 			}
 			b, err := w.bytes()
-			p.CharsMap = len(b) > 0
+			if len(b) > 0 {
+				p.CharsMap = append([]byte(nil), b...)
+			}
 			return true, err
 		case 3, 4, 5:
 			v, err := readInt(w, wt)

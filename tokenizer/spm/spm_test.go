@@ -120,3 +120,57 @@ func TestUnigramByteFallback(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// A user-defined piece is cut out whole before merging and never merged
+// further (bpe_model.cc's frozen symbols).
+func TestBPEUserDefined(t *testing.T) {
+	pieces := []string{"<unk>", "▁", "a", "b", "▁a", "ab", "▁ab"}
+	scores := []float32{0, -10, -11, -12, -1, 0, -3}
+	types := []int32{Unknown, Normal, Normal, Normal, Normal, Normal, Normal}
+	m, err := NewModel(pieces, scores, types, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Encode(nil, "▁ab"); !slices.Equal(got, []int{6}) {
+		t.Errorf("normal: %v, want [6]", got)
+	}
+	types[5] = UserDefined
+	m, err = NewModel(pieces, scores, types, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Encode(nil, "▁ab"); !slices.Equal(got, []int{1, 5}) {
+		t.Errorf("user-defined ab: %v, want [1 5]", got)
+	}
+}
+
+// Without rules: extra spaces go, one dummy "▁" comes first, spaces are
+// escaped (normalizer.cc).
+func TestNormalizerSpaces(t *testing.T) {
+	n, err := NewNormalizer(nil, true, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{"  a  b  ": "▁a▁b", "a": "▁a", "   ": "", "": "", "a\xffb": "▁a\uFFFDb"} {
+		if got := n.Normalize(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+	n, _ = NewNormalizer(nil, false, false, false)
+	if got := n.Normalize("  a  b "); got != "  a  b " {
+		t.Errorf("no options: %q", got)
+	}
+}
+
+// FuzzNormalizer: any charsmap bytes and text normalize without panic.
+func FuzzNormalizer(f *testing.F) {
+	f.Add([]byte{8, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 'x', 0}, "abc")
+	f.Add([]byte{4, 0, 0, 0, 0, 4, 0, 0}, " a  b ")
+	f.Fuzz(func(t *testing.T, charsmap []byte, s string) {
+		n, err := NewNormalizer(charsmap, true, true, true)
+		if err != nil {
+			return
+		}
+		n.Normalize(s)
+	})
+}

@@ -3,6 +3,7 @@ package spm
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -21,7 +22,9 @@ const unkPenalty = 10
 type Unigram struct {
 	vocab    map[string]int
 	scores   []float32
-	maxLen   int // longest piece in bytes
+	maxLen   int          // longest piece in bytes
+	user     map[int]bool // user-defined pieces: always chosen where they match
+	userBest float64      // their score per character, SentencePiece's max_score_
 	unk      int
 	unkScore float64
 	byteIDs  [256]int
@@ -47,11 +50,32 @@ func NewUnigram(pieces []string, scores []float32, types []int32, unk int, byteF
 	for b := range u.byteIDs {
 		u.byteIDs[b] = -1
 	}
-	min := float64(scores[0])
+	// SentencePiece takes the lowest and highest scores over normal pieces
+	// (the highest starting from FLT_MIN, so it is ~0 when all are
+	// negative); Hugging Face, which has no types, over all.
+	min := math.Inf(1)
+	u.userBest = float64(math.SmallestNonzeroFloat32)
+	if types == nil {
+		u.userBest = math.Inf(-1)
+	}
+	for id := range pieces {
+		if types == nil || types[id] == Normal {
+			min = math64Min(min, float64(scores[id]))
+			u.userBest = math.Max(u.userBest, float64(scores[id]))
+		}
+	}
+	if math.IsInf(min, 1) {
+		min = 0
+	}
 	for id, p := range pieces {
-		min = math64Min(min, float64(scores[id]))
 		if types != nil && types[id] == Unused {
 			continue
+		}
+		if types != nil && types[id] == UserDefined {
+			if u.user == nil {
+				u.user = map[int]bool{}
+			}
+			u.user[id] = true
 		}
 		if types != nil && types[id] == Byte {
 			var b int
@@ -137,7 +161,13 @@ func (u *Unigram) encode(dst []int, s string) []int {
 		// prefix search), ending on a character boundary.
 		for end := i + w; end <= len(s) && end-i <= u.maxLen; {
 			if id, ok := u.vocab[s[i:end]]; ok {
-				if sc := here + float64(u.scores[id]); best[end].start < 0 || sc > best[end].score {
+				score := float64(u.scores[id])
+				if u.user[id] {
+					// "User defined symbol receives extra bonus to always be
+					// selected" (unigram_model.cc).
+					score = float64(utf8.RuneCountInString(s[i:end]))*u.userBest - 0.1
+				}
+				if sc := here + score; best[end].start < 0 || sc > best[end].score {
 					best[end] = node{score: sc, start: i, id: id}
 				}
 				if end == i+w {

