@@ -1,0 +1,542 @@
+package lora_test
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/lora"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/nn"
+)
+
+func load(t *testing.T, name string) model.Trainable {
+	t.Helper()
+	b, err := model.Load("../testdata/ref/"+name, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.LM.(model.Trainable)
+}
+
+func testIDs(V, n int) []int32 {
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32((i*37 + 5) % V)
+	}
+	return ids
+}
+
+func logits(t *testing.T, m model.Trainable, ids []int32, B, T int) []float32 {
+	t.Helper()
+	out := make([]float32, B*T*m.VocabSize())
+	if err := m.Forward(m.NewCache(B, T), ids, B, T, out, false); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+func randomizeB(ad *lora.Adapter, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for _, l := range ad.Modules {
+		nn.FillNormal(l.B, 0.05, rng)
+	}
+}
+
+// TestFreshAdapterIsBase: with B = 0 the adapted model's logits equal the
+// base model's bit for bit, on every architecture (dropout configured but
+// off outside training).
+func TestFreshAdapterIsBase(t *testing.T) {
+	for _, c := range []struct {
+		model   string
+		targets []string
+	}{{"llama-tiny", []string{"all-linear"}}, {"qwen2-tiny", []string{"q_proj", "v_proj"}}, {"qwen3-tiny", []string{"all-linear"}}, {"gpt2-tiny", []string{"c_attn", "c_fc"}}} {
+		m := load(t, c.model)
+		const B, T = 2, 7
+		ids := testIDs(m.VocabSize(), B*T)
+		want := logits(t, m, ids, B, T)
+		ad, err := lora.Apply(m.Slots(), lora.Config{R: 4, Alpha: 8, Dropout: 0.1, Targets: c.targets, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logits(t, m, ids, B, T)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: logit %d is %v with a fresh adapter, %v without", c.model, i, got[i], want[i])
+			}
+		}
+		if ad.NumParams() == 0 {
+			t.Fatalf("%s: no parameters", c.model)
+		}
+		for _, l := range ad.Modules {
+			if slices.ContainsFunc(l.B, func(v float32) bool { return v != 0 }) || !slices.ContainsFunc(l.A, func(v float32) bool { return v != 0 }) {
+				t.Fatalf("%s: %s: fresh adapter must have B = 0 and A ≠ 0", c.model, l.Name)
+			}
+		}
+	}
+}
+
+// TestMergeEqualsUnmerged: the adapted model and the merged model give the
+// same logits, and the adapter changes them (so the check means something).
+func TestMergeEqualsUnmerged(t *testing.T) {
+	for _, c := range []struct{ model, adapter string }{
+		{"qwen3-tiny", "lora-qwen3-tiny/all-linear/adapter_final"},
+		{"gpt2-tiny", "lora-gpt2-tiny/c_attn/adapter_final"},
+	} {
+		m := load(t, c.model)
+		const B, T = 2, 7
+		ids := testIDs(m.VocabSize(), B*T)
+		base := logits(t, m, ids, B, T)
+		ad, err := lora.Load("../testdata/ref/"+c.adapter, m.Slots())
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomizeB(ad, 3) // larger than 3 steps of training: a visible change
+		adapted := logits(t, m, ids, B, T)
+		if err := ad.Merge(); err != nil {
+			t.Fatal(err)
+		}
+		merged := logits(t, m, ids, B, T)
+		change, d := maxDiff(adapted, base), maxDiff(merged, adapted)
+		t.Logf("%s: adapter moves logits by %.3g; merged differs from unmerged by %.2g", c.model, change, d)
+		if change < 1e-2 || d > 1e-5 {
+			t.Fatalf("%s: adapter change %.3g, merged vs unmerged %.3g", c.model, change, d)
+		}
+		if err := ad.Merge(); err == nil {
+			t.Fatal("second Merge accepted")
+		}
+	}
+}
+
+// TestSaveLoadRoundTrip: Save then Load into a fresh model gives identical
+// logits, and the config holds PEFT's fields.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		model string
+		cfg   lora.Config
+	}{
+		{"llama3-tiny", lora.Config{R: 4, Alpha: 16, Targets: []string{"all-linear"}, RSLoRA: true, Seed: 7}},
+		{"gpt2-tiny", lora.Config{R: 2, Alpha: 4, TargetRegex: `.*\.h\.1\.(attn\.c_attn|mlp\.c_fc)`, Seed: 8, InitGaussian: true}},
+		{"qwen2-tiny", lora.Config{R: 3, Alpha: 5, Targets: []string{"v_proj", "down_proj"}, Layers: []int{1}, Seed: 9}},
+	} {
+		m := load(t, c.model)
+		ad, err := lora.Apply(m.Slots(), c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomizeB(ad, 4)
+		const B, T = 1, 6
+		ids := testIDs(m.VocabSize(), B*T)
+		want := logits(t, m, ids, B, T)
+		dir := filepath.Join(t.TempDir(), "adapter")
+		if err := ad.Save(dir, "testdata/ref/"+c.model); err != nil {
+			t.Fatal(err)
+		}
+		m2 := load(t, c.model)
+		ad2, err := lora.Load(dir, m2.Slots())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logits(t, m2, ids, B, T)
+		if d := maxDiff(got, want); d != 0 {
+			t.Fatalf("%s: logits after save/load differ by %.3g", c.model, d)
+		}
+		if len(ad2.Modules) != len(ad.Modules) || ad2.Modules[0].Scale != ad.Modules[0].Scale {
+			t.Fatalf("%s: loaded %d modules (scale %v), saved %d (scale %v)", c.model, len(ad2.Modules), ad2.Modules[0].Scale, len(ad.Modules), ad.Modules[0].Scale)
+		}
+		var pc map[string]any
+		buf, _ := os.ReadFile(filepath.Join(dir, "adapter_config.json"))
+		if err := json.Unmarshal(buf, &pc); err != nil {
+			t.Fatal(err)
+		}
+		wantTargets := any([]any{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"})
+		switch c.model {
+		case "gpt2-tiny":
+			wantTargets = c.cfg.TargetRegex
+		case "qwen2-tiny":
+			wantTargets = []any{"v_proj", "down_proj"}
+		}
+		for k, v := range map[string]any{"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": float64(c.cfg.R), "lora_alpha": c.cfg.Alpha,
+			"use_rslora": c.cfg.RSLoRA, "fan_in_fan_out": c.model == "gpt2-tiny", "bias": "none", "target_modules": wantTargets,
+			"base_model_name_or_path": "testdata/ref/" + c.model} {
+			if got, _ := json.Marshal(pc[k]); string(got) != mustJSON(v) {
+				t.Errorf("%s: adapter_config.json %s = %s, want %s", c.model, k, got, mustJSON(v))
+			}
+		}
+		if c.model == "qwen2-tiny" && mustJSON(pc["layers_to_transform"]) != "[1]" {
+			t.Errorf("layers_to_transform = %v", pc["layers_to_transform"])
+		}
+		if c.model == "gpt2-tiny" && pc["init_lora_weights"] != "gaussian" {
+			t.Errorf("init_lora_weights = %v", pc["init_lora_weights"])
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestOnlyAdapterChanges: after ForwardLoss, Backward and an SGD update of
+// every parameter, A and B moved and every base weight is byte-identical.
+func TestOnlyAdapterChanges(t *testing.T) {
+	for _, name := range []string{"qwen3-tiny", "gpt2-tiny"} {
+		b, err := model.Load("../testdata/ref/"+name, model.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := b.LM.(model.Trainable)
+		var bases [][]float32
+		for _, s := range m.Slots() {
+			bases = append(bases, (*s.Layer).Base().W, (*s.Layer).Base().B)
+		}
+		snapshot := func() [][]float32 {
+			var c [][]float32
+			for _, w := range bases {
+				c = append(c, slices.Clone(w))
+			}
+			return c
+		}
+		before := snapshot()
+		ad, err := lora.Apply(m.Slots(), lora.Config{R: 4, Alpha: 8, Dropout: 0.1, Targets: []string{"all-linear"}, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad.SetTraining(true)
+		const B, T = 2, 8
+		ids := testIDs(m.VocabSize(), B*T)
+		targets := testIDs(m.VocabSize()-1, B*T)
+		params := ad.Params()
+		old := make([][]float32, len(params))
+		for step := 0; step < 2; step++ {
+			ad.ZeroGrad()
+			_, n, err := m.ForwardLoss(ids, targets, B, T)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Backward(1 / float32(n)); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range params {
+				old[i] = slices.Clone(p.W)
+				for j := range p.W {
+					p.W[j] -= 0.1 * p.G[j]
+				}
+			}
+		}
+		for i, p := range params {
+			if slices.Equal(old[i], p.W) {
+				t.Errorf("%s: %s did not change", name, p.Name)
+			}
+		}
+		after := snapshot()
+		for i := range before {
+			for j := range before[i] {
+				if math.Float32bits(before[i][j]) != math.Float32bits(after[i][j]) {
+					t.Fatalf("%s: base weight %d changed at %d", name, i, j)
+				}
+			}
+		}
+	}
+}
+
+// TestModelFD checks whole-model gradients of LoRA A and B (every entry of
+// a few modules, B non-zero) against central finite differences of the
+// loss for each architecture: cosine similarity and norm error over the
+// entries.
+func TestModelFD(t *testing.T) {
+	for _, c := range []struct {
+		model   string
+		targets []string
+	}{{"llama-tiny", []string{"q_proj", "down_proj"}}, {"qwen2-tiny", []string{"k_proj", "up_proj"}}, {"qwen3-tiny", []string{"q_proj", "o_proj"}}, {"gpt2-tiny", []string{"c_attn", "c_proj"}}} {
+		m := load(t, c.model)
+		ad, err := lora.Apply(m.Slots(), lora.Config{R: 2, Alpha: 4, Targets: c.targets, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomizeB(ad, 6)
+		const B, T = 2, 5
+		ids := testIDs(m.VocabSize(), B*T)
+		targets := testIDs(m.VocabSize()-3, B*T)
+		if _, _, err := m.ForwardLoss(ids, targets, B, T); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Backward(1); err != nil {
+			t.Fatal(err)
+		}
+		loss := func() float64 {
+			s, _, err := m.ForwardLoss(ids, targets, B, T)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		var dot, ff, gg float64
+		n := 0
+		for _, p := range ad.Params() {
+			for j := 0; j < len(p.W); j += 3 {
+				old := p.W[j]
+				p.W[j] = old + 1e-2
+				lp := loss()
+				p.W[j] = old - 1e-2
+				lm := loss()
+				p.W[j] = old
+				fd := (lp - lm) / 2e-2
+				g := float64(p.G[j])
+				dot, ff, gg, n = dot+fd*g, ff+fd*fd, gg+g*g, n+1
+			}
+		}
+		cos, rel := dot/math.Sqrt(ff*gg), math.Abs(math.Sqrt(gg)-math.Sqrt(ff))/math.Sqrt(ff)
+		t.Logf("%s: %d entries of A and B: cosine %.7f, norm relative error %.2g", c.model, n, cos, rel)
+		if !(cos > 0.9999) || !(rel < 1e-3) {
+			t.Errorf("%s: LoRA gradients vs finite differences: cosine %.6f, norm error %.2g", c.model, cos, rel)
+		}
+	}
+}
+
+// TestTargetErrors: a target that matches nothing names the model's
+// modules and the nearest one; the head and bad settings are refused.
+func TestTargetErrors(t *testing.T) {
+	gpt2, llama := load(t, "gpt2-tiny"), load(t, "llama-tiny")
+	for _, c := range []struct {
+		m    model.Trainable
+		cfg  lora.Config
+		want []string
+	}{
+		{gpt2, lora.Config{Targets: []string{"q_proj", "v_proj"}}, []string{`target "q_proj" matches no module`, `did you mean "c_attn"?`, "c_attn, c_proj, c_fc, lm_head", "transformer.h.0.attn.c_attn"}},
+		{llama, lora.Config{Targets: []string{"q_proj", "v_prj"}}, []string{`target "v_prj"`, `did you mean "v_proj"?`, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head"}},
+		{llama, lora.Config{Targets: []string{"c_attn"}}, []string{`did you mean "q_proj"?`}},
+		{llama, lora.Config{TargetRegex: `q_proj`}, []string{`regular expression "q_proj" matches no module name (it must match the whole name)`}},
+		{llama, lora.Config{TargetRegex: `(`}, []string{"target regular expression"}},
+		{llama, lora.Config{Targets: []string{"lm_head"}}, []string{"output head lm_head"}},
+		{llama, lora.Config{Targets: []string{"q_proj"}, Layers: []int{7}}, []string{"match no module in layers [7]"}},
+		{llama, lora.Config{Targets: []string{"q_proj"}, Exclude: []string{"q_proj"}}, []string{"once --exclude"}},
+		{llama, lora.Config{Targets: []string{"all-linear", "q_proj"}}, []string{"cannot be combined"}},
+		{llama, lora.Config{R: -1, Targets: []string{"q_proj"}}, []string{"rank r must be at least 1"}},
+		{llama, lora.Config{Dropout: 1, Targets: []string{"q_proj"}}, []string{"dropout must be in [0, 1)"}},
+		{llama, lora.Config{}, []string{"no target modules"}},
+	} {
+		if c.cfg.R == 0 {
+			c.cfg.R = 4
+		}
+		if c.cfg.Alpha == 0 {
+			c.cfg.Alpha = 8
+		}
+		_, err := lora.Apply(c.m.Slots(), c.cfg)
+		if err == nil {
+			t.Errorf("%+v: no error", c.cfg)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%+v: error %q lacks %q", c.cfg, err, w)
+			}
+		}
+	}
+	// Exclude and Layers select what PEFT selects.
+	ad, err := lora.Apply(llama.Slots(), lora.Config{R: 2, Alpha: 2, Targets: []string{"all-linear"}, Exclude: []string{"mlp.down_proj", "k_proj"}, Layers: []int{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range ad.Modules {
+		names = append(names, l.Name)
+	}
+	want := []string{"model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj", "model.layers.1.self_attn.o_proj", "model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("adapted %v, want %v", names, want)
+	}
+	if _, err := lora.Apply(llama.Slots(), lora.Config{R: 2, Alpha: 2, Targets: []string{"q_proj"}, Layers: []int{1}}); err == nil || !strings.Contains(err.Error(), "already holds an adapter") {
+		t.Fatalf("adapting an adapted module: %v", err)
+	}
+}
+
+// writeAdapter copies a fixture adapter into a temporary folder, lets edit
+// change its config (a JSON object) and tensors, and returns the folder.
+func writeAdapter(t *testing.T, src string, edit func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor) string {
+	t.Helper()
+	buf, err := os.ReadFile(filepath.Join(src, "adapter_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(buf, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(src, "adapter_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		v, err := f.Float32(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: safetensors.F32, Shape: info.Shape, Values: v})
+	}
+	ts = edit(cfg, ts)
+	dir := t.TempDir()
+	out, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLoadVariants: ".default" keys, F16/BF16 tensors, rank_pattern and
+// alpha_pattern are read as PEFT writes them.
+func TestLoadVariants(t *testing.T) {
+	const src = "../testdata/ref/lora-qwen2-tiny/qv/adapter_final"
+	const B, T = 1, 6
+	ref := load(t, "qwen2-tiny")
+	ids := testIDs(ref.VocabSize(), B*T)
+	if _, err := lora.Load(src, ref.Slots()); err != nil {
+		t.Fatal(err)
+	}
+	want := logits(t, ref, ids, B, T)
+
+	m := load(t, "qwen2-tiny")
+	dir := writeAdapter(t, src, func(_ map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+		for i := range ts {
+			ts[i].Name = strings.Replace(ts[i].Name, ".weight", ".default.weight", 1)
+		}
+		return ts
+	})
+	if _, err := lora.Load(dir, m.Slots()); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(logits(t, m, ids, B, T), want); d != 0 {
+		t.Fatalf(".default keys: logits differ by %.3g", d)
+	}
+
+	for _, dt := range []safetensors.DType{safetensors.F16, safetensors.BF16} {
+		m := load(t, "qwen2-tiny")
+		dir := writeAdapter(t, src, func(_ map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			for i := range ts {
+				ts[i].DType = dt
+			}
+			return ts
+		})
+		if _, err := lora.Load(dir, m.Slots()); err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(logits(t, m, ids, B, T), want); d == 0 || d > 1e-2 {
+			t.Fatalf("%s tensors: logits differ by %.3g", dt, d)
+		}
+	}
+
+	// alpha_pattern doubles v_proj's alpha in layer 0 only; rank_pattern
+	// states the rank the tensors have.
+	m = load(t, "qwen2-tiny")
+	dir = writeAdapter(t, src, func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+		cfg["alpha_pattern"] = map[string]any{`layers\.0\.self_attn\.v_proj`: 32}
+		cfg["rank_pattern"] = map[string]any{"q_proj": 8}
+		return ts
+	})
+	ad, err := lora.Load(dir, m.Slots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ad.Modules {
+		want := float32(2)
+		if l.Name == "model.layers.0.self_attn.v_proj" {
+			want = 4
+		}
+		if l.Scale != want {
+			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
+		}
+	}
+	m = load(t, "qwen2-tiny")
+	dir = writeAdapter(t, src, func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+		cfg["use_rslora"] = true
+		return ts
+	})
+	if ad, err = lora.Load(dir, m.Slots()); err != nil || ad.Modules[0].Scale != float32(16/math.Sqrt(8)) {
+		t.Fatalf("use_rslora: %v, scale %v", err, ad.Modules[0].Scale)
+	}
+}
+
+// TestLoadRefusals: what loft cannot apply is refused with the field or
+// tensor named, and the model is left untouched.
+func TestLoadRefusals(t *testing.T) {
+	const src = "../testdata/ref/lora-qwen2-tiny/qv/adapter_final"
+	cases := []struct {
+		name  string
+		model string
+		edit  func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor
+		want  string
+	}{
+		{"dora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["use_dora"] = true; return ts }, "use_dora is true"},
+		{"bias", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["bias"] = "all"; return ts }, `bias "all"`},
+		{"modules_to_save", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["modules_to_save"] = []string{"lm_head"}
+			return ts
+		}, "modules_to_save"},
+		{"peft_type", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["peft_type"] = "IA3"; return ts }, `peft_type "IA3"`},
+		{"embedding", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.Tensor{Name: "base_model.model.model.embed_tokens.lora_embedding_A", DType: safetensors.F32, Shape: []int{8, 128}, Values: make([]float32, 8*128)})
+		}, "embedding LoRA"},
+		{"unknown tensor", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.Tensor{Name: "base_model.model.model.layers.0.self_attn.q_proj.bias", DType: safetensors.F32, Shape: []int{64}, Values: make([]float32, 64)})
+		}, `"base_model.model.model.layers.0.self_attn.q_proj.bias" is not a LoRA A or B weight`},
+		{"layer count", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			ts[0].Name = strings.Replace(ts[0].Name, "layers.0", "layers.9", 1)
+			return ts
+		}, "module model.layers.9.self_attn"},
+		{"only A", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			return slices.DeleteFunc(ts, func(x safetensors.Tensor) bool {
+				return x.Name == "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
+			})
+		}, "only one of lora_A and lora_B"},
+		{"rank pattern", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["rank_pattern"] = map[string]any{"q_proj": 4}
+			return ts
+		}, "rank 8"},
+		{"architecture", "gpt2-tiny", nil, "not a linear layer of this model"},
+		{"shape", "qwen3-tiny", nil, `has shape [8 64], the model's model.layers.0.self_attn.q_proj needs (r, 32)`},
+	}
+	for _, c := range cases {
+		if c.want == "" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			m := load(t, c.model)
+			dir := src
+			if c.edit != nil {
+				dir = writeAdapter(t, src, c.edit)
+			}
+			_, err := lora.Load(dir, m.Slots())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			for _, s := range m.Slots() {
+				if _, ok := (*s.Layer).(*nn.Linear); !ok {
+					t.Fatalf("%s was changed by a refused adapter", s.Name)
+				}
+			}
+		})
+	}
+	if _, err := lora.Load(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "adapter_config.json") {
+		t.Fatalf("missing config: %v", err)
+	}
+}
