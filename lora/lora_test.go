@@ -492,7 +492,10 @@ func TestLoadRefusals(t *testing.T) {
 			c["modules_to_save"] = []string{"lm_head"}
 			return ts
 		}, "modules_to_save"},
-		{"peft_type", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["peft_type"] = "IA3"; return ts }, `peft_type "IA3"`},
+		{"peft_type", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["peft_type"] = "IA3"
+			return ts
+		}, `peft_type "IA3"`},
 		{"embedding", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "base_model.model.model.embed_tokens.lora_embedding_A", DType: safetensors.F32, Shape: []int{8, 128}, Values: make([]float32, 8*128)})
 		}, "embedding LoRA"},
