@@ -138,9 +138,10 @@ func weightsPerToken(in model.Info) int {
 }
 
 // readBandwidth returns the streaming-read bandwidth in bytes/s: the best
-// of several passes of all threads summing the squares of a float32 buffer
-// of size bytes with the vector kernel (far more arithmetic headroom than
-// memory can feed).
+// pass of all threads summing the squares of a float32 buffer of size
+// bytes with the vector kernel (far more arithmetic headroom than memory
+// can feed). Passes repeat for a second (at least five), so a moment of
+// load from other processes does not decide the result.
 func readBandwidth(size int) float64 {
 	buf := make([]float32, size/4)
 	for i := range buf { // touch every page so no pass pays for faults
@@ -158,7 +159,7 @@ func readBandwidth(size int) float64 {
 	}
 	pass()
 	best := time.Duration(1 << 62)
-	for range 5 {
+	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
 		start := time.Now()
 		pass()
 		best = min(best, time.Since(start))
