@@ -55,6 +55,9 @@ type Trainer struct {
 	// Resolved is the whole resolved configuration, written as
 	// config.json into every checkpoint.
 	Resolved any
+	// SetTraining, when set, turns training behaviour (LoRA dropout) off
+	// during Eval and back on after it.
+	SetTraining func(on bool)
 	// Progress receives the progress bar (stderr); nil: none.
 	Progress io.Writer
 	// Log receives messages (checkpoints saved); nil: none.
@@ -152,6 +155,10 @@ func (t *Trainer) Step(ctx context.Context, micro []Batch) (StepStats, error) {
 // Eval returns the token-weighted mean loss over every batch of d (epoch 0)
 // and the number of counted tokens. Gradients are not touched.
 func (t *Trainer) Eval(ctx context.Context, d Data) (loss float64, count int, err error) {
+	if t.SetTraining != nil {
+		t.SetTraining(false)
+		defer t.SetTraining(true)
+	}
 	var sum float64
 	for i := range d.Len() {
 		if err := ctx.Err(); err != nil {
