@@ -76,6 +76,7 @@ type hfComp struct {
 	} `json:"pattern"`
 	Content  string `json:"content"`
 	Prepend  string `json:"prepend"`
+	CharsMap []byte `json:"precompiled_charsmap"` // base64 in the file
 	Behavior string `json:"behavior"`
 	Invert   bool   `json:"invert"`
 
@@ -420,6 +421,17 @@ func (b *builder) normalizer(c *hfComp) (func(string) string, error) {
 			return func(s string) string { return re.ReplaceAllLiteralString(s, new) }, nil
 		}
 		return nil, errors.New("Replace pattern is neither String nor Regex")
+	case "Precompiled":
+		// SentencePiece's compiled rules (T5, ALBERT, XLM-R files), applied
+		// longest match first as SentencePiece does.
+		if len(c.CharsMap) == 0 {
+			return func(s string) string { return s }, nil
+		}
+		n, err := spm.NewNormalizer(c.CharsMap, false, false, false)
+		if err != nil {
+			return nil, err
+		}
+		return n.Normalize, nil
 	case "BertNormalizer":
 		o := wordpiece.NormalizerOptions{
 			CleanText:          c.CleanText == nil || *c.CleanText,

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,11 +69,20 @@ func TestReferenceJS(t *testing.T) {
 	// and a "normalized": true added token under a Lowercase normalizer
 	// (Hugging Face only: transformers.js matches added tokens in raw text).
 	models = append(models, writeJSONModel(t, dir, "metaspace", metaspaceForm(t)), writeJSONModel(t, dir, "normalized-added", normalizedAddedJSON(t)))
+	// A T5-style file (Hugging Face's SentencePiece conversion): Precompiled
+	// normalizer, Metaspace pre-tokenizer, Unigram with user-defined pieces
+	// as added tokens, from the clean_30k model sentencepiece-js carries.
+	if spmModels, err := extractSPM(modules, dir); err == nil {
+		models = append(models, writeJSONModel(t, dir, "t5-style", t5Style(t, spmModels["clean_30k"])),
+			writeJSONModel(t, dir, "t5-style-smart", t5Style(t, spmModels["smart"])))
+	} else {
+		t.Logf("no sentencepiece-js models: %v", err)
+	}
 	for _, engine := range []string{"hf", "tfjs"} {
 		script := map[string]string{"hf": "gen_hf.js", "tfjs": "gen.js"}[engine]
 		for _, model := range models {
 			name := filepath.Base(model)
-			if engine == "tfjs" && (name == "unigram-bytes" || name == "normalized-added" || name == "metaspace") {
+			if engine == "tfjs" && (name == "unigram-bytes" || name == "normalized-added" || name == "metaspace" || strings.HasPrefix(name, "t5-style")) {
 				continue
 			}
 			t.Run(engine+"/"+name, func(t *testing.T) {
@@ -294,4 +304,53 @@ func TestReferenceSPM(t *testing.T) {
 			t.Logf("%s: %d texts, %d tokens equal to SentencePiece", filepath.Base(model), len(texts), n)
 		})
 	}
+}
+
+// extractSPM writes the SentencePiece models sentencepiece-js carries into
+// dir and returns their paths by name.
+func extractSPM(modules, dir string) (map[string]string, error) {
+	script := filepath.Join("testdata", "jsref", "gen_spm.js")
+	if msg, err := exec.Command("node", script, modules, "--extract", dir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("node gen_spm.js --extract: %v\n%.2000s", err, msg)
+	}
+	return map[string]string{"clean_30k": filepath.Join(dir, "clean_30k.model"), "smart": filepath.Join(dir, "smart.model")}, nil
+}
+
+// t5Style converts a unigram tokenizer.model into the tokenizer.json that
+// Hugging Face's T5/ALBERT converters write.
+func t5Style(t *testing.T, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto, err := spm.ParseProto(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := make([]any, len(proto.Pieces))
+	var added []any
+	for k, p := range proto.Pieces {
+		vocab[k] = []any{p, proto.Scores[k]}
+		if proto.Types[k] == spm.Control || proto.Types[k] == spm.Unknown || proto.Types[k] == spm.UserDefined {
+			added = append(added, map[string]any{"id": k, "content": p, "special": proto.Types[k] != spm.UserDefined,
+				"single_word": false, "lstrip": false, "rstrip": false, "normalized": proto.Types[k] == spm.UserDefined})
+		}
+	}
+	metaspace := map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}
+	f := map[string]any{
+		"added_tokens": added,
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Precompiled", "precompiled_charsmap": proto.CharsMap},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": " {2,}"}, "content": " "},
+		}},
+		"pre_tokenizer":  metaspace,
+		"post_processor": nil,
+		"decoder":        metaspace,
+		"model":          map[string]any{"type": "Unigram", "unk_id": proto.UnkID, "vocab": vocab, "byte_fallback": false},
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
