@@ -4,13 +4,15 @@
 //   - Hugging Face tokenizer.json: BPE, byte-level (GPT-2, Llama 3 with
 //     ignore_merges, Qwen2/3, DeepSeek, GPT-4o-style Split regexes) or with
 //     byte fallback and the "▁" normalizer or Metaspace pre-tokenizer (Llama
-//     2, Mistral, TinyLlama, Gemma); WordPiece (BERT); Unigram. Normalizers,
+//     2, Mistral, TinyLlama, Gemma); WordPiece (BERT); Unigram (T5, ALBERT,
+//     with SentencePiece's Precompiled rules). Normalizers,
 //     pre-tokenizers, post-processors, decoders and added tokens (raw and
 //     "normalized") as Hugging Face defines them;
 //   - GPT-2's vocab.json + merges.txt (tokenizer.json wins when a folder has
 //     both), with added_tokens.json and tokenizer_config.json;
-//   - SentencePiece tokenizer.model: BPE (Llama 2) and unigram models with
-//     the identity normalizer;
+//   - SentencePiece tokenizer.model: BPE (Llama 2) and unigram models, with
+//     their precompiled normalization rules (nmt_nfkc) and user-defined
+//     pieces handled as SentencePiece does;
 //   - the tokenizer.ggml.* metadata of a GGUF file, as plain values
 //     (GGUFVocab, FromGGUF), so that a GGUF file alone is enough.
 //
