@@ -24,7 +24,8 @@ type Adapter struct {
 
 	slots  []*nn.LinearLayer // where each module sits, for Merge and Remove
 	st     *state
-	merged bool
+	merged bool // the base layers are back in the slots (Merge or Remove)
+	folded bool // Merge added s·B·A to the base weights
 }
 
 // keyPrefix is PEFT's prefix of adapter tensor names
@@ -306,13 +307,13 @@ func (a *Adapter) SetRNGState(b []byte) error {
 // without the adapter. The adapter cannot be used afterwards.
 func (a *Adapter) Merge() error {
 	if a.merged {
-		return errors.New("lora: adapter already merged")
+		return errors.New("lora: adapter already merged or removed")
 	}
 	for i, l := range a.Modules {
 		l.merge()
 		*a.slots[i] = l.base
 	}
-	a.merged = true
+	a.merged, a.folded = true, true
 	return nil
 }
 

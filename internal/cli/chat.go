@@ -61,6 +61,9 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 			if err != nil {
 				return err
 			}
+			if err := applyAdapter(b, sf.adapter, stderr); err != nil {
+				return err
+			}
 			tmpl, err := chatTemplate(b, templateName)
 			if err != nil {
 				return err

@@ -33,6 +33,7 @@ type samplingFlags struct {
 	topK                                int
 	seed                                uint64
 	maxNew, threads                     int
+	adapter                             string // --adapter: a PEFT LoRA folder (applyAdapter, merge.go)
 }
 
 func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
@@ -44,6 +45,7 @@ func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
 	f.Uint64Var(&s.seed, "seed", 0, "random seed: the same seed gives the same text (default: random)")
 	f.IntVar(&s.maxNew, "max-new-tokens", maxNewDefault, "the most tokens to generate")
 	f.IntVar(&s.threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
+	f.StringVar(&s.adapter, "adapter", "", "PEFT LoRA adapter folder to apply to the model")
 }
 
 // resolve returns the sampling settings: the model's generation defaults,
@@ -192,6 +194,9 @@ the output), after --max-new-tokens, or when the model's context is full.
 			stderr := cmd.ErrOrStderr()
 			b, err := loadGenModel(cmd.Context(), modelRef, stderr)
 			if err != nil {
+				return err
+			}
+			if err := applyAdapter(b, sf.adapter, stderr); err != nil {
 				return err
 			}
 			samp, err := sf.resolve(f, b.Gen)

@@ -78,6 +78,7 @@ on the hardware you have, a plain CPU included, and runs, merges and exports the
 	root.AddCommand(newInfoCmd())
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newChatCmd())
+	root.AddCommand(newMergeCmd())
 	return root
 }
 

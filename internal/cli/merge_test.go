@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/lora"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/nn"
+)
+
+func TestMergeUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"merge", "--adapter", "a", "--out", "o"},
+		{"merge", "--model", "m", "--out", "o"},
+		{"merge", "--model", "m", "--adapter", "a"},
+		{"merge", "--model", "m", "--adapter", "a", "--out", "o", "extra"},
+	} {
+		if code, _, errOut := run(t, args...); code != ExitUsage {
+			t.Errorf("%q: code %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+// logitsOf runs ids (1, T) through a model folder, optionally with an
+// adapter applied.
+func logitsOf(t *testing.T, dir, adapter string, ids []int32) []float32 {
+	t.Helper()
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adapter != "" {
+		if _, err := lora.Load(adapter, b.Slots); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]float32, len(ids)*b.LM.VocabSize())
+	if err := b.LM.Forward(b.LM.NewCache(1, len(ids)), ids, 1, len(ids), out, false); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// savedAdapter applies a seeded adapter with random B to the model in dir
+// and saves it, returning the adapter folder.
+func savedAdapter(t *testing.T, dir string, targets []string) string {
+	t.Helper()
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, err := lora.Apply(b.Slots, lora.Config{R: 4, Alpha: 8, Targets: targets, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, l := range ad.Modules {
+		nn.FillNormal(l.B, 0.05, rng)
+	}
+	out := filepath.Join(t.TempDir(), "adapter")
+	if err := ad.Save(out, dir); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMerge merges adapters into the GPT-2 (Conv1D, F32, buffers) and BF16
+// Llama fixtures and checks the folder: the same files, tensor names,
+// shapes and dtypes as the base, {"format": "pt"}, unadapted tensors byte
+// for byte, and logits equal to base + adapter.
+func TestMerge(t *testing.T) {
+	cases := []struct {
+		name, base, adapter string
+		tol                 float64
+	}{
+		{"gpt2", "../../testdata/ref/gpt2-tiny", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", 1e-5},
+		{"llama-bf16", "../../testdata/ref/llama-tiny-bf16", "", 0.05}, // merged weights rounded to BF16
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			adapter := c.adapter
+			if adapter == "" {
+				adapter = savedAdapter(t, c.base, []string{"all-linear"})
+			}
+			out := filepath.Join(t.TempDir(), "merged")
+			code, stdout, errOut := run(t, "merge", "--model", c.base, "--adapter", adapter, "--out", out)
+			if code != ExitOK || stdout != "" {
+				t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, errOut)
+			}
+			baseFiles, _ := os.ReadDir(c.base)
+			outFiles, _ := os.ReadDir(out)
+			if len(baseFiles) != len(outFiles) {
+				t.Fatalf("%d files in the base, %d merged", len(baseFiles), len(outFiles))
+			}
+			bf, err := safetensors.Open(filepath.Join(c.base, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bf.Close()
+			mf, err := safetensors.Open(filepath.Join(out, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mf.Close()
+			if mf.Metadata()["format"] != "pt" {
+				t.Fatalf("metadata %v", mf.Metadata())
+			}
+			if !slices.Equal(bf.Names(), mf.Names()) {
+				t.Fatalf("tensor names differ:\n%v\n%v", bf.Names(), mf.Names())
+			}
+			changed := 0
+			for _, n := range bf.Names() {
+				bi, _ := bf.Info(n)
+				mi, _ := mf.Info(n)
+				if bi.DType != mi.DType || !slices.Equal(bi.Shape, mi.Shape) {
+					t.Fatalf("%s: %s %v merged as %s %v", n, bi.DType, bi.Shape, mi.DType, mi.Shape)
+				}
+				braw, _, _ := bf.Raw(n)
+				mraw, _, _ := mf.Raw(n)
+				if string(braw) != string(mraw) {
+					changed++
+					if !strings.HasSuffix(n, "_proj.weight") && !strings.HasSuffix(n, "c_attn.weight") {
+						t.Errorf("%s changed, but it is not adapted", n)
+					}
+				}
+			}
+			ids := []int32{1, 17, 42, 99, 5, 64, 3}
+			base := logitsOf(t, c.base, "", ids)
+			want := logitsOf(t, c.base, adapter, ids)
+			got := logitsOf(t, out, "", ids)
+			var moved, d float64
+			for i := range want {
+				moved = math.Max(moved, math.Abs(float64(want[i]-base[i])))
+				d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+			}
+			t.Logf("%d tensors merged; adapter moves logits by %.3g; merged folder differs from base + adapter by %.2g", changed, moved, d)
+			if changed == 0 || moved < 10*c.tol || d > c.tol {
+				t.Fatalf("%d merged tensors, adapter change %.3g, merged vs adapter %.3g", changed, moved, d)
+			}
+			// A second merge into the same, now full, folder is refused.
+			if code, _, errOut := run(t, "merge", "--model", c.base, "--adapter", adapter, "--out", out); code != ExitError || !strings.Contains(errOut, "not empty") {
+				t.Fatalf("merge into a full folder: code %d, stderr %q", code, errOut)
+			}
+		})
+	}
+	// An adapter for another model is refused naming the tensor.
+	code, _, errOut := run(t, "merge", "--model", "../../testdata/ref/llama-tiny", "--adapter",
+		"../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", filepath.Join(t.TempDir(), "x"))
+	if code != ExitError || !strings.Contains(errOut, "transformer.h.0.attn.c_attn") {
+		t.Fatalf("wrong adapter: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestGenerateAdapter: --adapter changes stories260K's greedy text, a fresh
+// adapter (B = 0) does not, and a bad folder is an error naming it.
+func TestGenerateAdapter(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	gen := func(extra ...string) string {
+		args := append([]string{"generate", "--model", m, "--prompt", "Once upon a time", "--max-new-tokens", "20", "--temperature", "0"}, extra...)
+		code, out, errOut := run(t, args...)
+		if code != ExitOK {
+			t.Fatalf("%q: code %d, stderr %q", args, code, errOut)
+		}
+		return out
+	}
+	plain := gen()
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	b, err := model.Load(m, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, err := lora.Apply(b.Slots, lora.Config{R: 4, Alpha: 8, Targets: []string{"q_proj", "v_proj"}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ad.Save(fresh, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := gen("--adapter", fresh); got != plain {
+		t.Fatalf("a fresh adapter changed the text:\n%q\n%q", got, plain)
+	}
+	trained := savedAdapter(t, m, []string{"all-linear"})
+	if got := gen("--adapter", trained); got == plain {
+		t.Fatalf("an adapter with B ≠ 0 left the text unchanged: %q", got)
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	code, _, errOut := run(t, "chat", "--model", m, "--adapter", missing)
+	if code != ExitError || !strings.Contains(errOut, missing) {
+		t.Fatalf("chat with a missing adapter: code %d, stderr %q", code, errOut)
+	}
+}
