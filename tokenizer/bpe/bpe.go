@@ -201,40 +201,41 @@ func (m *Model) unknown(syms []int, id int) []int {
 // so that each merge looks up only its two new pairs; finding the minimum is
 // a scan, O(n²) in all, fastest for words of up to a few hundred symbols.
 func (m *Model) mergeScan(syms []int) []int {
-	const none = int(^uint(0) >> 1)
-	var buf [64]int
-	ranks := buf[:0]
+	// vals[k] is the table value of pair (k, k+1): rank<<32 | merged id, so
+	// the smallest value is the lowest rank; none when the pair has no merge.
+	const none = ^uint64(0)
+	var buf [64]uint64
+	vals := buf[:0]
 	if len(syms) > len(buf) {
-		ranks = make([]int, 0, len(syms))
+		vals = make([]uint64, 0, len(syms))
 	}
-	rankOf := func(k int) int {
-		if rank, _, ok := m.merge(syms[k], syms[k+1]); ok {
-			return rank
+	valOf := func(k int) uint64 {
+		if v, ok := m.merges.get(pairKey(syms[k], syms[k+1])); ok {
+			return v
 		}
 		return none
 	}
 	for k := 0; k+1 < len(syms); k++ {
-		ranks = append(ranks, rankOf(k))
+		vals = append(vals, valOf(k))
 	}
 	for len(syms) > 1 {
-		best, bestRank := -1, none
-		for k, r := range ranks {
-			if r < bestRank {
-				best, bestRank = k, r
+		best, bestVal := -1, none
+		for k, v := range vals {
+			if v < bestVal {
+				best, bestVal = k, v
 			}
 		}
 		if best < 0 {
 			break
 		}
-		_, id, _ := m.merge(syms[best], syms[best+1])
-		syms[best] = id
+		syms[best] = int(int32(uint32(bestVal)))
 		syms = append(syms[:best+1], syms[best+2:]...)
-		ranks = append(ranks[:best], ranks[best+1:]...)
-		if best < len(ranks) {
-			ranks[best] = rankOf(best)
+		vals = append(vals[:best], vals[best+1:]...)
+		if best < len(vals) {
+			vals[best] = valOf(best)
 		}
 		if best > 0 {
-			ranks[best-1] = rankOf(best - 1)
+			vals[best-1] = valOf(best - 1)
 		}
 	}
 	return syms
@@ -254,8 +255,8 @@ func (m *Model) mergeHeap(syms []int) []int {
 		if k < 0 || next[k] >= n {
 			return
 		}
-		if rank, _, ok := m.merge(syms[k], syms[next[k]]); ok {
-			h.push(cand{rank: rank, pos: k, right: next[k], left: syms[k], rid: syms[next[k]]})
+		if rank, id, ok := m.merge(syms[k], syms[next[k]]); ok {
+			h.push(cand{rank: rank, pos: k, right: next[k], left: syms[k], rid: syms[next[k]], id: id})
 		}
 	}
 	for k := 0; k+1 < n; k++ {
@@ -268,8 +269,7 @@ func (m *Model) mergeHeap(syms []int) []int {
 		if dead[c.pos] || next[c.pos] != c.right || syms[c.pos] != c.left || syms[c.right] != c.rid {
 			continue
 		}
-		_, id, _ := m.merge(c.left, c.rid)
-		syms[c.pos] = id
+		syms[c.pos] = c.id
 		dead[c.right] = true
 		next[c.pos] = next[c.right]
 		if next[c.pos] < n {
@@ -289,6 +289,7 @@ func (m *Model) mergeHeap(syms []int) []int {
 type cand struct {
 	rank, pos, right int
 	left, rid        int // the pair's ids when the candidate was pushed
+	id               int // what they merge into
 }
 
 func (a cand) less(b cand) bool { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos) }
