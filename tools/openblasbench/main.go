@@ -3,9 +3,11 @@
 // Command openblasbench times OpenBLAS's cblas_sgemm next to loft's
 // kernels.Gemm on the same shapes, thread counts and operand layouts,
 // interleaving the two rep by rep so that load from other processes hits
-// both alike, and prints the medians and their ratio. On one thread it also
-// prints the ratio of thread CPU times, which other processes taking turns
-// on the cores do not inflate.
+// both alike, and prints the medians and their ratio. It also prints the
+// ratio of CPU times (OpenBLAS's over loft's), which other processes taking
+// turns on the cores do not inflate: the calling thread's on one thread, the
+// whole process's on more, where it measures work rather than speed (time a
+// thread spends waiting asleep is not counted, time spent spinning is).
 //
 // It needs cgo and OpenBLAS (Debian: apt-get install libopenblas-dev), so it
 // sits behind the openblas build tag, outside loft's default build:
@@ -82,10 +84,7 @@ func main() {
 		for _, v := range strings.Split(*variantsFlag, ",") {
 			for _, sh := range shapes {
 				r := compare(sh[0], sh[1], sh[2], v, *reps)
-				cpu := "-"
-				if t == 1 {
-					cpu = fmt.Sprintf("%.2f", r.cpuRatio)
-				}
+				cpu := fmt.Sprintf("%.2f", r.cpuRatio)
 				fmt.Printf("%-16s %-7s %3d %12.1f %14.1f %7.2f %9s\n", fmt.Sprintf("%dx%dx%d", sh[0], sh[1], sh[2]), v, t, r.loft, r.blas, r.loft/r.blas, cpu)
 			}
 		}
@@ -169,19 +168,23 @@ func compare(M, K, N int, variant string, reps int) result {
 // timeIt returns the mean wall-clock and thread CPU seconds of one call of
 // f over iters calls.
 func timeIt(f func(), iters int) (wall, cpu float64) {
-	c0 := threadCPU()
+	clock := int32(unix.CLOCK_THREAD_CPUTIME_ID)
+	if kernels.Threads() > 1 {
+		clock = unix.CLOCK_PROCESS_CPUTIME_ID
+	}
+	c0 := cpuTime(clock)
 	start := time.Now()
 	for range iters {
 		f()
 	}
 	wall = time.Since(start).Seconds() / float64(iters)
-	return wall, (threadCPU() - c0) / float64(iters)
+	return wall, (cpuTime(clock) - c0) / float64(iters)
 }
 
-// threadCPU returns the CPU time of the calling OS thread in seconds.
-func threadCPU() float64 {
+// cpuTime reads a CPU-time clock in seconds.
+func cpuTime(clock int32) float64 {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+	if err := unix.ClockGettime(clock, &ts); err != nil {
 		return 0
 	}
 	return float64(ts.Sec) + float64(ts.Nsec)*1e-9
