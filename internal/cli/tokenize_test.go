@@ -16,7 +16,7 @@ func TestTokenize(t *testing.T) {
 	qwen := testutil.SharedDir(t, "models", "qwen3-tokenizer")
 	stories := testutil.SharedDir(t, "models", "stories260K", "hf")
 	file := filepath.Join(t.TempDir(), "in.txt")
-	if err := os.WriteFile(file, []byte("Hello world"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("Once upon a time"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ids := filepath.Join(t.TempDir(), "ids.txt")
@@ -30,12 +30,12 @@ func TestTokenize(t *testing.T) {
 		// Ids from llama.cpp's Qwen2 test vectors ("Hello world", " Hello world").
 		{[]string{"--model", qwen, "--text", "Hello world"}, "[9707,1879]\n"},
 		{[]string{"--model", qwen, "--text", " Hello world"}, "[21927,1879]\n"},
-		{[]string{"--model", qwen, "--file", file}, "[9707,1879]\n"},
-		{[]string{"--model", qwen, "--text", ""}, "[]\n"},
-		{[]string{"--model", qwen, "--decode", "--text", "9707, 1879"}, "Hello world\n"},
-		{[]string{"--model", qwen, "--decode", "--text", "9707 1879"}, "Hello world\n"},
 		{[]string{"--model", qwen, "--decode", "--file", ids}, "Hello world\n"},
-		{[]string{"--model", qwen, "--decode", "--text", "[]"}, "\n"},
+		{[]string{"--model", stories, "--file", file}, "[403,407,261,378]\n"},
+		{[]string{"--model", stories, "--text", ""}, "[]\n"},
+		{[]string{"--model", stories, "--decode", "--text", "403, 407"}, "Once upon\n"},
+		{[]string{"--model", stories, "--decode", "--text", "403 407"}, "Once upon\n"},
+		{[]string{"--model", stories, "--decode", "--text", "[]"}, "\n"},
 		// Special tokens only when asked for: BOS 1 for the Llama-style tokenizer.
 		{[]string{"--model", stories, "--text", "Once upon a time"}, "[403,407,261,378]\n"},
 		{[]string{"--model", stories, "--text", "Once upon a time", "--add-special"}, "[1,403,407,261,378]\n"},
@@ -64,7 +64,7 @@ func TestTokenizeErrors(t *testing.T) {
 		{[]string{"--model", qwen, "--decode", "--text", "1,x"}, ExitUsage, `"x" is not a token id`},
 		{[]string{"--model", qwen, "--decode", "--text", "[1,"}, ExitUsage, "bad JSON"},
 		{[]string{"--model", qwen, "--decode", "--text", "-3"}, ExitUsage, "negative"},
-		{[]string{"--model", qwen, "--decode", "--text", "999999"}, ExitError, "out of range"},
+		{[]string{"--model", testutil.SharedDir(t, "models", "stories260K", "hf"), "--decode", "--text", "999999"}, ExitError, "out of range"},
 		{[]string{"--model", empty, "--text", "x"}, ExitError, "no tokenizer.json"},
 		{[]string{"--model", filepath.Join(empty, "nope"), "--text", "x"}, ExitError, "nope"},
 		{[]string{"--model", testutil.SharedDir(t, "models", "stories260K", "gguf"), "--text", "x"}, ExitError, "2 .gguf files"},
