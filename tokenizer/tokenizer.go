@@ -19,7 +19,11 @@ type Tokenizer interface {
 	VocabSize() int
 	// Specials returns the ids of the special tokens the model defines.
 	Specials() Specials
+	// NewStreamDecoder returns a decoder for ids that arrive one at a time.
+	NewStreamDecoder(skipSpecial bool) *StreamDecoder
 }
+
+var _ Tokenizer = (*Pipeline)(nil)
 
 // Specials holds the ids of a tokenizer's special tokens; -1 means absent.
 type Specials struct {
