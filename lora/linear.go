@@ -39,6 +39,8 @@ type Linear struct {
 	p      float32   // dropout probability
 	st     *state
 
+	seed   uint64    // seed of the last Forward's dropout mask
+	replay bool      // Forward reuses seed (nn.Replayer)
 	n      int       // rows of the last Forward
 	h, hs  []float32 // (N, R) dropout(x)·Aᵀ and s·h, saved
 	keep   []float32 // (N, In) dropout multipliers 0 or 1/(1-p), saved when dropping
@@ -67,9 +69,13 @@ func (l *Linear) Forward(y, x []float32, N int) {
 	xin := x[:N*In]
 	if l.dropping() {
 		l.keep, l.xd = nn.Grow(l.keep, N*In), nn.Grow(l.xd, N*In)
+		if !l.replay {
+			l.seed = l.st.rng.Uint64()
+		}
+		rng := rand.New(rand.NewPCG(l.seed, 0x6d61736b))
 		inv := 1 / (1 - l.p) // torch's inverted dropout
 		for i := range l.keep {
-			if l.st.rng.Float32() < l.p {
+			if rng.Float32() < l.p {
 				l.keep[i] = 0
 			} else {
 				l.keep[i] = inv
@@ -85,6 +91,11 @@ func (l *Linear) Forward(y, x []float32, N int) {
 	}
 	kernels.MatMulBT(y, l.hs, l.B, N, R, Out, true)
 }
+
+// Replay makes Forward repeat the last call's dropout mask (on) or draw a
+// new one (off): a model recomputing a layer for gradient checkpointing
+// replays, so the recomputed activations equal the original forward's.
+func (l *Linear) Replay(on bool) { l.replay = on }
 
 // Backward accumulates dA, dB and dx (N, In) for dy (N, Out) and the x
 // (N, In) of the last Forward. A nil dx skips the input gradient.

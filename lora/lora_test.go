@@ -543,3 +543,66 @@ func TestLoadRefusals(t *testing.T) {
 		t.Fatalf("missing config: %v", err)
 	}
 }
+
+// checkpointer is what models with gradient checkpointing offer.
+type checkpointer interface{ SetGradCheckpoint(bool) }
+
+// TestGradCheckpoint: with gradient checkpointing (activations recomputed
+// in backward, LoRA dropout masks replayed) the loss and every gradient
+// equal those of the plain backward exactly.
+func TestGradCheckpoint(t *testing.T) {
+	for _, name := range []string{"qwen3-tiny", "gpt2-tiny"} {
+		m := load(t, name)
+		ad, err := lora.Apply(m.Slots(), lora.Config{R: 4, Alpha: 8, Dropout: 0.2, Targets: []string{"all-linear"}, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomizeB(ad, 5)
+		ad.SetTraining(true)
+		state, _ := ad.RNGState()
+		const B, T = 2, 9
+		ids := testIDs(m.VocabSize(), B*T)
+		targets := testIDs(m.VocabSize()-1, B*T)
+		run := func(ckpt bool) (float64, [][]float32) {
+			m.(checkpointer).SetGradCheckpoint(ckpt)
+			if err := ad.SetRNGState(state); err != nil {
+				t.Fatal(err)
+			}
+			ad.ZeroGrad()
+			sum, _, err := m.ForwardLoss(ids, targets, B, T)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Backward(0.1); err != nil {
+				t.Fatal(err)
+			}
+			var gs [][]float32
+			for _, p := range ad.Params() {
+				gs = append(gs, slices.Clone(p.G))
+			}
+			return sum, gs
+		}
+		l0, g0 := run(false)
+		l1, g1 := run(true)
+		if l0 != l1 {
+			t.Fatalf("%s: loss %v with checkpointing, %v without", name, l1, l0)
+		}
+		for i := range g0 {
+			if !slices.Equal(g0[i], g1[i]) {
+				t.Fatalf("%s: gradient %s differs with checkpointing (max %.3g)", name, ad.Params()[i].Name, maxDiff(g0[i], g1[i]))
+			}
+		}
+		// Another dropout draw changes the gradients: the masks matter.
+		if err := ad.SetRNGState(state); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.ForwardLoss(ids, targets, B, T); err != nil { // moves the generator on
+			t.Fatal(err)
+		}
+		state, _ = ad.RNGState()
+		_, g2 := run(false)
+		if slices.Equal(g2[0], g0[0]) {
+			t.Fatalf("%s: gradients do not depend on the dropout masks", name)
+		}
+	}
+}

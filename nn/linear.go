@@ -85,3 +85,19 @@ type Slot struct {
 	Layer *LinearLayer
 	Head  bool
 }
+
+// Replayer is a layer whose Forward draws random numbers (LoRA dropout).
+// With Replay(true) its Forward repeats the previous call's draws, so a
+// layer recomputed for gradient checkpointing reproduces its activations.
+type Replayer interface {
+	Replay(on bool)
+}
+
+// SetReplay calls Replay(on) on every layer that is a Replayer.
+func SetReplay(on bool, layers ...LinearLayer) {
+	for _, l := range layers {
+		if r, ok := l.(Replayer); ok {
+			r.Replay(on)
+		}
+	}
+}

@@ -42,11 +42,18 @@ func (m *Model) NewActs(B, T int, training bool) *Acts {
 
 func (m *Model) growActs(a *Acts, B, T int, training bool) {
 	c := &m.Config
-	N, C, I := B*T, c.NEmbd, c.Intermediate()
 	nl, nx := 1, 2
 	if training {
 		nl, nx = c.NLayer, c.NLayer+1
 	}
+	m.growActsN(a, B, T, nl, nx, training)
+}
+
+// growActsN sizes a for nl saved layers (1: one set reused by every layer)
+// and nx residual-stream buffers, with attention probabilities when probs.
+func (m *Model) growActsN(a *Acts, B, T, nl, nx int, probs bool) {
+	c := &m.Config
+	N, C, I := B*T, c.NEmbd, c.Intermediate()
 	a.B, a.T = B, T
 	g := nn.Grow
 	for len(a.X) < nx {
@@ -64,7 +71,7 @@ func (m *Model) growActs(a *Acts, B, T int, training bool) {
 		l := &a.Layers[i]
 		l.LN1, l.Mean1, l.Rstd1 = g(l.LN1, N*C), g(l.Mean1, N), g(l.Rstd1, N)
 		l.QKV, l.Q, l.K, l.V = g(l.QKV, 3*N*C), g(l.Q, N*C), g(l.K, N*C), g(l.V, N*C)
-		if training {
+		if probs {
 			l.Probs = g(l.Probs, B*c.NHead*T*T)
 		}
 		l.Att, l.AttO, l.Res1 = g(l.Att, N*C), g(l.AttO, N*C), g(l.Res1, N*C)
@@ -163,7 +170,7 @@ func (m *Model) forwardHidden(a *Acts, ids, pos []int32, B, T int) {
 	N := B * T
 	m.embed(a.X[0], ids, pos, N)
 	for l := range m.Layers {
-		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, nil)
+		m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, nil)
 	}
 	m.LNF.Forward(a.LNF, a.MeanF, a.RstdF, a.X[len(m.Layers)], N)
 }
@@ -237,4 +244,13 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	m.LNF.Forward(a.LNF, a.MeanF, a.RstdF, x, N)
 	m.LMHead.Forward(logits, a.LNF, N)
 	return nil
+}
+
+// layer returns layer l's activations: its own set, or the one set shared
+// by every layer (inference, gradient checkpointing).
+func (a *Acts) layer(l int) *LayerActs {
+	if len(a.Layers) == 1 {
+		return &a.Layers[0]
+	}
+	return &a.Layers[l]
 }

@@ -16,14 +16,16 @@ import (
 // trainState is what ForwardLoss keeps for Backward; buffers are
 // allocated once per (B, T) and reused.
 type trainState struct {
-	acts  Acts
-	B, T  int
-	pos   []int32 // (BT) positions 0..T-1 of every row
-	head  nn.HeadScratch
-	dNF   []float32 // (BT, C) d(sum of losses)/d(final norm output), unscaled
-	dX    []float32 // (BT, C) gradient of the residual stream
-	g     layerGrads
-	ready bool // a ForwardLoss ran and no Backward consumed it yet
+	acts      Acts
+	B, T      int
+	pos       []int32 // (BT) positions 0..T-1 of every row
+	head      nn.HeadScratch
+	dNF       []float32 // (BT, C) d(sum of losses)/d(final norm output), unscaled
+	dX        []float32 // (BT, C) gradient of the residual stream
+	g         layerGrads
+	ckpt      bool // gradient checkpointing: keep layer inputs only
+	recompute bool // the last ForwardLoss ran with ckpt
+	ready     bool // a ForwardLoss ran and no Backward consumed it yet
 }
 
 // layerGrads are one layer's gradient buffers, shared by every layer
@@ -62,12 +64,14 @@ func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error
 	if err := nn.CheckTargets(targets, c.VocabSize); err != nil {
 		return 0, 0, fmt.Errorf("llama: %w", err)
 	}
-	if m.tr == nil {
-		m.tr = &trainState{}
-	}
-	s := m.tr
+	s := m.train()
 	s.ready = false
-	m.growActs(&s.acts, B, T, true)
+	s.recompute = s.ckpt
+	if s.ckpt {
+		m.growActsN(&s.acts, B, T, 1, m.Config.NumLayers+1, true)
+	} else {
+		m.growActs(&s.acts, B, T, true)
+	}
 	s.B, s.T = B, T
 	N := B * T
 	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
@@ -100,7 +104,15 @@ func (m *Model) Backward(scale float32) error {
 	clear(s.dX)
 	m.Norm.Backward(s.dX, s.dNF, a.X[len(m.Layers)], a.RstdF, N)
 	for l := len(m.Layers) - 1; l >= 0; l-- {
-		m.layerBackward(l, &a.Layers[l], &s.g, s.dX, s.dX, a.X[l], B, T)
+		if s.recompute {
+			// Recompute the layer's activations from its saved input; the
+			// output lands in X[l+1], no longer needed above this layer.
+			lin := m.Layers[l].linears()
+			nn.SetReplay(true, lin...)
+			m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, s.pos, nil)
+			nn.SetReplay(false, lin...)
+		}
+		m.layerBackward(l, a.layer(l), &s.g, s.dX, s.dX, a.X[l], B, T)
 	}
 	// The embedding is frozen: the gradient stops at its output (s.dX).
 	return nil
@@ -164,4 +176,23 @@ func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x [
 	L.V.Backward(g.dN, g.dV, a.N1, N)
 	copy(dx, g.dRes)
 	L.AttnNorm.Backward(dx, g.dN, x, a.Rstd1, N)
+}
+
+func (m *Model) train() *trainState {
+	if m.tr == nil {
+		m.tr = &trainState{}
+	}
+	return m.tr
+}
+
+// SetGradCheckpoint turns gradient checkpointing on or off for the next
+// ForwardLoss: only each layer's input is kept, and Backward recomputes a
+// layer's activations (LoRA dropout masks replayed) just before its
+// backward, one more forward pass for the memory of one layer's
+// activations instead of all of them. Gradients are the same either way.
+func (m *Model) SetGradCheckpoint(on bool) { m.train().ckpt = on }
+
+// linears returns the layer's projections.
+func (l *Layer) linears() []nn.LinearLayer {
+	return []nn.LinearLayer{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down}
 }

@@ -48,12 +48,19 @@ func (m *Model) NewActs(B, T int, training bool) *Acts {
 
 func (m *Model) growActs(a *Acts, B, T int, training bool) {
 	c := &m.Config
-	N := B * T
-	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
 	nl, nx := 1, 2
 	if training {
 		nl, nx = c.NumLayers, c.NumLayers+1
 	}
+	m.growActsN(a, B, T, nl, nx, training)
+}
+
+// growActsN sizes a for nl saved layers (1: one set reused by every layer)
+// and nx residual-stream buffers, with attention probabilities when probs.
+func (m *Model) growActsN(a *Acts, B, T, nl, nx int, probs bool) {
+	c := &m.Config
+	N := B * T
+	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
 	a.B, a.T = B, T
 	g := nn.Grow
 	for len(a.X) < nx {
@@ -75,7 +82,7 @@ func (m *Model) growActs(a *Acts, B, T int, training bool) {
 			l.QRstd, l.KRstd = g(l.QRstd, N*c.NumHeads), g(l.KRstd, N*c.NumKVHeads)
 		}
 		l.Q, l.K, l.V = g(l.Q, N*Q), g(l.K, N*KV), g(l.V, N*KV)
-		if training {
+		if probs {
 			l.Probs = g(l.Probs, B*c.NumHeads*T*T)
 		}
 		l.Att, l.AttO, l.Res1 = g(l.Att, N*Q), g(l.AttO, N*C), g(l.Res1, N*C)
@@ -158,7 +165,7 @@ func (m *Model) forwardHidden(a *Acts, ids, pos []int32, B, T int) {
 	N := B * T
 	m.Embed.Forward(a.X[0], ids, N)
 	for l := range m.Layers {
-		m.layerForward(l, &a.Layers[l], a.X[l+1], a.X[l], B, T, pos, nil)
+		m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, pos, nil)
 	}
 	m.Norm.Forward(a.NF, a.RstdF, a.X[len(m.Layers)], N)
 }
@@ -242,4 +249,13 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	m.Norm.Forward(a.NF, a.RstdF, x, N)
 	m.LMHead.Forward(logits, a.NF, N)
 	return nil
+}
+
+// layer returns layer l's activations: its own set, or the one set shared
+// by every layer (inference, gradient checkpointing).
+func (a *Acts) layer(l int) *LayerActs {
+	if len(a.Layers) == 1 {
+		return &a.Layers[0]
+	}
+	return &a.Layers[l]
 }
