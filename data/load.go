@@ -118,6 +118,34 @@ func (d *Dataset) Tokens() (tokens, counted int) {
 	return tokens, counted
 }
 
+// Summary describes the dataset in one line for the trainer's log, such
+// as "300 examples from 1 file (text), 40252 tokens, 39952 counted; 2
+// truncated to --seq-len 256; 1 dropped (nothing left to learn)".
+func (d *Dataset) Summary(seqLen int) string {
+	tokens, counted := d.Tokens()
+	var formats []string
+	seen := map[Format]bool{}
+	for _, f := range d.Files {
+		if !seen[f.Format] {
+			seen[f.Format] = true
+			formats = append(formats, string(f.Format))
+		}
+	}
+	files := "files"
+	if len(d.Files) == 1 {
+		files = "file"
+	}
+	s := fmt.Sprintf("%d examples from %d %s (%s), %d tokens, %d counted", len(d.Examples), len(d.Files), files,
+		strings.Join(formats, ", "), tokens, counted)
+	if d.Truncated > 0 {
+		s += fmt.Sprintf("; %d truncated to --seq-len %d", d.Truncated, seqLen)
+	}
+	if d.Dropped > 0 {
+		s += fmt.Sprintf("; %d dropped (nothing left to learn after truncation)", d.Dropped)
+	}
+	return s
+}
+
 // LineError is a problem with one line of a data file.
 type LineError struct {
 	File string

@@ -210,8 +210,14 @@ func TestTruncation(t *testing.T) {
 	if ds.Truncated != 1 || ds.Dropped != 0 {
 		t.Errorf("truncated %d dropped %d, want 1 and 0", ds.Truncated, ds.Dropped)
 	}
+	if got, want := ds.Summary(4), "2 examples from 1 file (text), 8 tokens, 6 counted; 1 truncated to --seq-len 4"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
 	// A prompt longer than SeqLen leaves nothing to learn: dropped.
 	ds = loadOne(t, cfg, "c.jsonl", `{"prompt": "long prompt", "completion": "x"}`+"\n"+`{"prompt": "Q", "completion": "x"}`+"\n")
+	if got, want := ds.Summary(4), "1 examples from 1 file (completion), 4 tokens, 2 counted; 1 truncated to --seq-len 4; 1 dropped (nothing left to learn after truncation)"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
 	if len(ds.Examples) != 1 || ds.Truncated != 1 || ds.Dropped != 1 || ds.Origins[0].Line != 2 {
 		t.Errorf("examples %d truncated %d dropped %d origins %v, want 1, 1, 1, line 2", len(ds.Examples), ds.Truncated, ds.Dropped, ds.Origins)
 	}
