@@ -78,3 +78,6 @@ func ign(n int) []int32 {
 	}
 	return out
 }
+
+// NewStreamDecoder is not used by the data package.
+func (charTok) NewStreamDecoder(bool) *tokenizer.StreamDecoder { return nil }

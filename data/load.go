@@ -100,16 +100,18 @@ type Dataset struct {
 	Files    []FileInfo
 	// Truncated counts examples cut to SeqLen (the trainer warns).
 	Truncated int
-	// Dropped counts examples left with no counted token after truncation
-	// (a prompt longer than SeqLen): they are left out.
+	// Dropped counts examples left with no counted target after
+	// truncation (a prompt longer than SeqLen): they are left out.
 	Dropped int
 }
 
-// Tokens returns the total number of tokens and of counted labels.
+// Tokens returns the total number of tokens and of counted targets: the
+// counted labels but a first token's, which no position predicts. Unpacked
+// or packed, the batches of one epoch count exactly these targets.
 func (d *Dataset) Tokens() (tokens, counted int) {
 	for _, ex := range d.Examples {
 		tokens += len(ex.IDs)
-		for _, l := range ex.Labels {
+		for _, l := range ex.Labels[min(1, len(ex.Labels)):] {
 			if l != IgnoreIndex {
 				counted++
 			}
@@ -231,9 +233,10 @@ func loadFile(cfg *Config, path string, ds *Dataset) error {
 	return nil
 }
 
-// counts reports whether any label counts in the loss.
+// counts reports whether any label becomes a counted target (the first
+// token is never a target).
 func counts(labels []int32) bool {
-	for _, l := range labels {
+	for _, l := range labels[min(1, len(labels)):] {
 		if l != IgnoreIndex {
 			return true
 		}

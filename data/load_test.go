@@ -337,3 +337,24 @@ func TestSeveralFiles(t *testing.T) {
 		t.Errorf("tokens %d counted %d, want %d and 6", tokens, counted, wantTok)
 	}
 }
+
+func TestCountedTargets(t *testing.T) {
+	// Without BOS the first token's label counts but no position predicts
+	// it: Tokens leaves it out, as the batches do; a one-token example has
+	// no target at all and is dropped.
+	cfg := charConfig()
+	cfg.AddBOS, cfg.EOS, cfg.SeqLen = false, -1, 1
+	ds := loadOne(t, cfg, "t.jsonl", `{"text": "ab"}`+"\n"+`{"text": "c"}`)
+	if len(ds.Examples) != 0 || ds.Dropped != 2 {
+		t.Errorf("seq-len 1: %d examples, %d dropped; want 0 and 2", len(ds.Examples), ds.Dropped)
+	}
+	cfg.SeqLen = 8
+	ds = loadOne(t, cfg, "t.jsonl", `{"text": "ab"}`+"\n"+`{"text": "cde"}`)
+	b, err := NewBatcher(ds.Examples, BatchOptions{BatchSize: 2, SeqLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokens, counted := ds.Tokens(); tokens != 5 || counted != 3 || b.Batch(0, 0).Tokens != 3 {
+		t.Errorf("tokens %d counted %d batch %d; want 5, 3, 3", tokens, counted, b.Batch(0, 0).Tokens)
+	}
+}
