@@ -44,6 +44,10 @@ const (
 	// gemmDirectM is likewise the tallest op(A) for which a row-major B is
 	// read in place.
 	gemmDirectM = 8 * gemmMR
+
+	// gemmPrepackMax is the most floats of packed B that threads share
+	// (16 MiB: half the L3 of the machine this was tuned on).
+	gemmPrepackMax = 4 << 20
 )
 
 // microKernel computes n >= 1 (MR, NR) tiles stacked down C, c = a·b over
@@ -123,12 +127,17 @@ func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 	case threads <= 1:
 		gemmBlock(g, 0, M, 0, N, K, kern)
 	case (M >= N && mt >= threads) || nt < threads:
-		// Each worker packs all of the operand that is not split, so split
-		// the longer side: with M split, the packing overhead relative to
+		// Split the longer side: a worker packs all of the operand that
+		// is not split, so with M split the packing overhead relative to
 		// the multiply goes as 1/N + threads/M, with N split as
-		// threads/N + 1/M. (Sharing the packed B between workers, as
-		// OpenBLAS does, measured no better here: it needs two hand-offs
-		// per KC step.)
+		// threads/N + 1/M. When all of B fits the budget (and one NC
+		// block, as the tests cover), the workers pack it once between
+		// them instead.
+		_, directB := g.gemmDirect(M/threads, N)
+		if !directB && N <= gemmNC && K*((N+gemmNR-1)/gemmNR*gemmNR) <= gemmPrepackMax {
+			gemmPrepacked(g, M, N, K, threads, kern)
+			return
+		}
 		parallelFor(mt, threads, func(lo, hi int) {
 			gemmBlock(g, lo*gemmMR, min(hi*gemmMR, M), 0, N, K, kern)
 		})
@@ -186,6 +195,52 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1, K int, kern microKernel) {
 		for ic := i0; ic < i1; ic += gemmMC {
 			g.macroKernel(bufs, bp, directA, ic, min(gemmMC, i1-ic), jc, nc, pc, kc, kern)
 		}
+	})
+}
+
+// gemmPanel is one B panel to pack: NR columns (nr valid) from column j and
+// depth pc, kc steps, at off in the packed B.
+type gemmPanel struct{ j, nr, pc, kc, off int }
+
+// gemmPrepacked computes the product on threads workers that split C's rows
+// and share all of B, packed once between them first: a worker packing all
+// of B for its rows alone (gemmBlock) spends as long on it as on the whole
+// multiply's share of a few percent. Two hand-offs per call, none inside.
+func gemmPrepacked(g *gemmArgs, M, N, K, threads int, kern microKernel) {
+	shared := gemmBufPool.Get().(*gemmBufs)
+	defer gemmBufPool.Put(shared)
+	// The packed B holds the (jc, pc) blocks in loop order, each as
+	// gemmBlock packs it; offs[s] is step s's block.
+	var panels []gemmPanel
+	var offs []int
+	size := 0
+	gemmSteps(0, N, K, func(jc, nc, pc, kc int) {
+		offs = append(offs, size)
+		for jr := 0; jr < nc; jr += gemmNR {
+			panels = append(panels, gemmPanel{jc + jr, min(gemmNR, nc-jr), pc, kc, size + jr*kc})
+		}
+		size += kc * ((nc + gemmNR - 1) / gemmNR * gemmNR)
+	})
+	shared.b = grow(shared.b, size)
+	bp := shared.b
+	parallelFor(len(panels), threads, func(lo, hi int) {
+		for _, q := range panels[lo:hi] {
+			g.packBPanel(bp[q.off:q.off+q.kc*gemmNR], q.j, q.nr, q.pc, q.kc)
+		}
+	})
+	mt := (M + gemmMR - 1) / gemmMR
+	parallelFor(mt, threads, func(lo, hi int) {
+		i0, i1 := lo*gemmMR, min(hi*gemmMR, M)
+		bufs := gemmBufPool.Get().(*gemmBufs)
+		defer gemmBufPool.Put(bufs)
+		directA, _ := g.gemmDirect(i1-i0, N)
+		s := 0
+		gemmSteps(0, N, K, func(jc, nc, pc, kc int) {
+			for ic := i0; ic < i1; ic += gemmMC {
+				g.macroKernel(bufs, bp[offs[s]:], directA, ic, min(gemmMC, i1-ic), jc, nc, pc, kc, kern)
+			}
+			s++
+		})
 	})
 }
 
