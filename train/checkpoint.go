@@ -91,9 +91,7 @@ func (t *Trainer) SaveCheckpoint() (string, error) {
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	t.lastSave = final
-	if t.Log != nil {
-		fmt.Fprintf(t.Log, "saved checkpoint %s\n", final)
-	}
+	t.logf("saved checkpoint %s", final)
 	return final, nil
 }
 

@@ -31,9 +31,9 @@ func (m MemoryEstimate) String() string {
 		MiB(m.Total()), MiB(m.Weights), MiB(m.Activations), MiB(m.Logits), MiB(m.LoRA), MiB(m.Workspace))
 }
 
-// MiB formats bytes as MiB (GiB from 10 GiB up).
+// MiB formats bytes as MiB (GiB from 1 GiB up).
 func MiB(b int64) string {
-	if b >= 10<<30 {
+	if b >= 1<<30 {
 		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 	}
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))

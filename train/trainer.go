@@ -68,6 +68,7 @@ type Trainer struct {
 	tokens   int64     // counted target tokens trained on
 	elapsed  float64   // seconds of training in earlier processes (resume)
 	runStart time.Time // when this Run began; zero outside Run
+	bar      *bar      // the progress bar during Run
 	history  history   // losses for the curve
 	lastSave string    // the last checkpoint written or resumed from
 }
@@ -235,6 +236,8 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	}
 	defer mw.Close()
 	bar := newBar(t.Progress, t.Config.Steps, t.step)
+	t.bar = bar
+	defer func() { t.bar = nil }()
 	start := time.Now()
 	t.runStart = start
 	startTokens := t.tokens
@@ -398,4 +401,17 @@ func (t *Trainer) setRNGs(states map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// logf writes a message line to Log, above the progress bar while one runs.
+func (t *Trainer) logf(format string, args ...any) {
+	if t.Log == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if t.bar != nil && t.bar.pb != nil && t.Log == t.Progress {
+		t.bar.note(msg)
+		return
+	}
+	fmt.Fprintln(t.Log, msg)
 }

@@ -79,6 +79,7 @@ on the hardware you have, a plain CPU included, and runs, merges and exports the
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newChatCmd())
 	root.AddCommand(newMergeCmd())
+	root.AddCommand(newTrainCmd())
 	return root
 }
 

@@ -1,0 +1,553 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/loftml/loft/data"
+	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/lora"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/optim"
+	"github.com/loftml/loft/train"
+)
+
+// trainFlags are loft train's command-line settings.
+type trainFlags struct {
+	model, out, valid, initAdapter, metrics, resume string
+	dataFiles                                       []string
+	validFraction                                   float64
+	loraR                                           int
+	loraAlpha, loraDropout                          float64
+	targets, exclude                                []string
+	targetRegex, layers                             string
+	rslora                                          bool
+	lr                                              float64
+	steps, epochs, batchSize, gradAccum, seqLen     int
+	schedule                                        string
+	warmup                                          int
+	weightDecay, maxGradNorm                        float64
+	noShuffle                                       bool
+	seed                                            uint64
+	saveEvery, evalEvery                            int
+	gradCheckpoint, pack, trainOnPrompt, chat       bool
+	format                                          string
+	threads                                         int
+}
+
+func (f *trainFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "base model: a folder, a .gguf file or a Hugging Face Hub id (required)")
+	fs.StringArrayVar(&f.dataFiles, "data", nil, "training data: a JSON Lines or .txt file (required; repeat for several)")
+	fs.StringVar(&f.out, "out", "", "folder for the adapter, loss.png and checkpoint-<step>/ folders (required)")
+	fs.StringVar(&f.valid, "valid", "", "validation data file")
+	fs.Float64Var(&f.validFraction, "valid-fraction", 0, "hold out this fraction of --data for validation (0: none)")
+	fs.IntVar(&f.loraR, "lora-r", 8, "LoRA rank r")
+	fs.Float64Var(&f.loraAlpha, "lora-alpha", 16, "LoRA alpha: the update is scaled by alpha/r")
+	fs.Float64Var(&f.loraDropout, "lora-dropout", 0, "dropout on the LoRA input, in [0, 1)")
+	fs.StringSliceVar(&f.targets, "target", nil, "modules to adapt: comma list of name suffixes, or all-linear (default q_proj,v_proj; GPT-2: c_attn)")
+	fs.StringVar(&f.targetRegex, "target-regex", "", "adapt the modules whose full name matches this regular expression")
+	fs.StringSliceVar(&f.exclude, "exclude", nil, "comma list of module-name suffixes never adapted")
+	fs.StringVar(&f.layers, "layers", "", "adapt only these layers: comma list of indices or ranges (0,2,5-7)")
+	fs.BoolVar(&f.rslora, "rslora", false, "rank-stabilised LoRA: scale by alpha/sqrt(r)")
+	fs.Float64Var(&f.lr, "lr", 1e-4, "peak learning rate")
+	fs.IntVar(&f.steps, "steps", 0, "optimizer steps to train (instead of --epochs)")
+	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data (default 1 when --steps is not given)")
+	fs.IntVar(&f.batchSize, "batch-size", 4, "examples per micro-batch")
+	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.IntVar(&f.seqLen, "seq-len", 512, "longest example in tokens (longer ones are truncated)")
+	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate schedule after warmup: constant, linear or cosine")
+	fs.IntVar(&f.warmup, "warmup-steps", 0, "steps of linear warmup from 0")
+	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
+	fs.Float64Var(&f.maxGradNorm, "max-grad-norm", 1, "clip the global gradient norm to this (0: no clipping)")
+	fs.BoolVar(&f.noShuffle, "no-shuffle", false, "keep file order: batch k holds examples kB..kB+B-1")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the LoRA initialisation, dropout, shuffling and the validation split")
+	fs.StringVar(&f.initAdapter, "init-adapter", "", "start from this PEFT LoRA adapter folder instead of a fresh one")
+	fs.StringVar(&f.metrics, "metrics", "", "write one JSON line per step (and per validation) to this file")
+	fs.IntVar(&f.saveEvery, "save-every", 0, "write a checkpoint every N steps (0: none)")
+	fs.IntVar(&f.evalEvery, "eval-every", 0, "validation loss every N steps (0: only at the end)")
+	fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder (or the latest checkpoint-<step> inside a folder)")
+	fs.BoolVar(&f.gradCheckpoint, "grad-checkpoint", false, "recompute activations in backward to save memory, where the model supports it")
+	fs.BoolVar(&f.pack, "pack", false, "pack examples into full --seq-len rows")
+	fs.BoolVar(&f.trainOnPrompt, "train-on-prompt", false, "count prompt and non-assistant tokens in the loss too")
+	fs.StringVar(&f.format, "format", "auto", "data format: auto, text, completion, alpaca or chat")
+	fs.BoolVar(&f.chat, "chat", false, "render completion and Alpaca examples through the model's chat template")
+	fs.IntVar(&f.threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
+}
+
+// check validates every flag that needs no model, before any work.
+func (f *trainFlags) check(fs *pflag.FlagSet) error {
+	switch {
+	case f.model == "":
+		return usageErrorf("train: --model is required")
+	case len(f.dataFiles) == 0:
+		return usageErrorf("train: --data is required")
+	case f.out == "":
+		return usageErrorf("train: --out is required")
+	case f.loraR < 1:
+		return usageErrorf("train: --lora-r must be at least 1, got %d", f.loraR)
+	case !(f.loraAlpha > 0) || math.IsInf(f.loraAlpha, 0):
+		return usageErrorf("train: --lora-alpha must be positive, got %v", f.loraAlpha)
+	case !(f.loraDropout >= 0 && f.loraDropout < 1):
+		return usageErrorf("train: --lora-dropout must be in [0, 1), got %v", f.loraDropout)
+	case fs.Changed("target") && f.targetRegex != "":
+		return usageErrorf("train: give --target or --target-regex, not both")
+	case !(f.lr > 0) || math.IsInf(f.lr, 0):
+		return usageErrorf("train: --lr must be positive, got %v", f.lr)
+	case fs.Changed("steps") && fs.Changed("epochs"):
+		return usageErrorf("train: give --steps or --epochs, not both")
+	case fs.Changed("steps") && f.steps < 1:
+		return usageErrorf("train: --steps must be at least 1, got %d", f.steps)
+	case fs.Changed("epochs") && f.epochs < 1:
+		return usageErrorf("train: --epochs must be at least 1, got %d", f.epochs)
+	case f.batchSize < 1:
+		return usageErrorf("train: --batch-size must be at least 1, got %d", f.batchSize)
+	case f.gradAccum < 1:
+		return usageErrorf("train: --grad-accum must be at least 1, got %d", f.gradAccum)
+	case f.seqLen < 2:
+		return usageErrorf("train: --seq-len must be at least 2, got %d", f.seqLen)
+	case f.warmup < 0:
+		return usageErrorf("train: --warmup-steps must not be negative, got %d", f.warmup)
+	case !(f.weightDecay >= 0) || math.IsInf(f.weightDecay, 0):
+		return usageErrorf("train: --weight-decay must not be negative, got %v", f.weightDecay)
+	case !(f.maxGradNorm >= 0) || math.IsInf(f.maxGradNorm, 0):
+		return usageErrorf("train: --max-grad-norm must not be negative (0 disables clipping), got %v", f.maxGradNorm)
+	case f.saveEvery < 0:
+		return usageErrorf("train: --save-every must not be negative, got %d", f.saveEvery)
+	case f.evalEvery < 0:
+		return usageErrorf("train: --eval-every must not be negative, got %d", f.evalEvery)
+	case f.valid != "" && fs.Changed("valid-fraction"):
+		return usageErrorf("train: give --valid or --valid-fraction, not both")
+	case fs.Changed("valid-fraction") && !(f.validFraction > 0 && f.validFraction < 1):
+		return usageErrorf("train: --valid-fraction must be between 0 and 1, got %v", f.validFraction)
+	case f.threads < 0:
+		return usageErrorf("train: --threads must be positive (0 for the default), got %d", f.threads)
+	}
+	if _, err := optim.ParseSchedule(f.schedule); err != nil {
+		return usageErrorf("train: --schedule: %v", err)
+	}
+	if _, err := data.ParseFormat(f.format); err != nil {
+		return usageErrorf("train: --format: %v", err)
+	}
+	if _, err := parseLayers(f.layers); err != nil {
+		return usageErrorf("train: --layers: %v", err)
+	}
+	if f.targetRegex != "" {
+		cfg := lora.Config{R: 1, Alpha: 1, TargetRegex: f.targetRegex}
+		if err := cfg.Validate(); err != nil {
+			return usageErrorf("train: --target-regex: %v", err)
+		}
+	}
+	for _, t := range f.targets {
+		if strings.TrimSpace(t) == "" {
+			return usageErrorf("train: --target has an empty module name")
+		}
+	}
+	if f.initAdapter != "" {
+		for _, name := range []string{"lora-r", "lora-alpha", "target", "target-regex", "exclude", "layers", "rslora"} {
+			if fs.Changed(name) {
+				return usageErrorf("train: --%s conflicts with --init-adapter, whose adapter_config.json sets it", name)
+			}
+		}
+	}
+	return nil
+}
+
+// parseLayers reads "0,2,5-7" into [0 2 5 6 7]; "" is nil (all layers).
+func parseLayers(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("%q is not a layer index or range", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not a layer range (low-high)", part)
+			}
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// trainConfig is the resolved configuration: printed at start and written
+// as config.json into every checkpoint. Identity fields must match on
+// --resume.
+type trainConfig struct {
+	Model         string    `json:"model"`
+	Arch          string    `json:"architecture"`
+	Data          []string  `json:"data"`
+	Valid         string    `json:"valid,omitempty"`
+	ValidFraction float64   `json:"valid_fraction,omitempty"`
+	Out           string    `json:"out"`
+	InitAdapter   string    `json:"init_adapter,omitempty"`
+	LoraR         int       `json:"lora_r"`
+	LoraAlpha     float64   `json:"lora_alpha"`
+	LoraDropout   float64   `json:"lora_dropout"`
+	Targets       []string  `json:"target,omitempty"`
+	TargetRegex   string    `json:"target_regex,omitempty"`
+	Exclude       []string  `json:"exclude,omitempty"`
+	Layers        []int     `json:"layers,omitempty"`
+	RSLoRA        bool      `json:"rslora"`
+	Modules       int       `json:"adapted_modules"`
+	LR            float64   `json:"lr"`
+	Schedule      string    `json:"schedule"`
+	Warmup        int       `json:"warmup_steps"`
+	Steps         int       `json:"steps"`
+	Epochs        float64   `json:"epochs"` // Steps·GradAccum / batches per epoch
+	BatchSize     int       `json:"batch_size"`
+	GradAccum     int       `json:"grad_accum"`
+	SeqLen        int       `json:"seq_len"`
+	WeightDecay   float64   `json:"weight_decay"`
+	MaxGradNorm   float64   `json:"max_grad_norm"`
+	Betas         []float64 `json:"adam_betas"`
+	Eps           float64   `json:"adam_eps"`
+	Shuffle       bool      `json:"shuffle"`
+	Seed          uint64    `json:"seed"`
+	Format        string    `json:"format"`
+	Chat          bool      `json:"chat"`
+	Pack          bool      `json:"pack"`
+	TrainOnPrompt bool      `json:"train_on_prompt"`
+	GradCkpt      bool      `json:"grad_checkpoint"`
+	SaveEvery     int       `json:"save_every"`
+	EvalEvery     int       `json:"eval_every"`
+	Metrics       string    `json:"metrics,omitempty"`
+	Threads       int       `json:"threads"`
+}
+
+// identity returns the settings a checkpoint must share with the run that
+// resumes it: everything that changes the trajectory. The number of steps
+// may grow with a constant schedule (the learning rate does not depend on
+// it then).
+func (c *trainConfig) identity() map[string]any {
+	id := map[string]any{
+		"model": c.Model, "architecture": c.Arch, "data": c.Data, "valid": c.Valid, "valid_fraction": c.ValidFraction,
+		"init_adapter": c.InitAdapter, "lora_r": c.LoraR, "lora_alpha": c.LoraAlpha, "lora_dropout": c.LoraDropout,
+		"target": c.Targets, "target_regex": c.TargetRegex, "exclude": c.Exclude, "layers": c.Layers, "rslora": c.RSLoRA,
+		"lr": c.LR, "schedule": c.Schedule, "warmup_steps": c.Warmup, "batch_size": c.BatchSize, "grad_accum": c.GradAccum,
+		"seq_len": c.SeqLen, "weight_decay": c.WeightDecay, "max_grad_norm": c.MaxGradNorm, "shuffle": c.Shuffle,
+		"seed": c.Seed, "format": c.Format, "chat": c.Chat, "pack": c.Pack, "train_on_prompt": c.TrainOnPrompt,
+	}
+	if c.Schedule != string(optim.Constant) {
+		id["steps"] = c.Steps
+	}
+	return id
+}
+
+// batcherData adapts data.Batcher to train.Data.
+type batcherData struct{ b *data.Batcher }
+
+func (d batcherData) Len() int { return d.b.Len() }
+func (d batcherData) Batch(epoch, i int) (train.Batch, error) {
+	b := d.b.Batch(epoch, i)
+	return train.Batch{IDs: b.IDs, Targets: b.Targets, B: b.B, T: b.T}, nil
+}
+
+// adapterRNG exposes the LoRA dropout generator to the trainer's
+// checkpoints.
+type adapterRNG struct{ a *lora.Adapter }
+
+func (r adapterRNG) MarshalBinary() ([]byte, error) { return r.a.RNGState() }
+func (r adapterRNG) UnmarshalBinary(b []byte) error { return r.a.SetRNGState(b) }
+
+// gradCheckpointer is implemented by models that can recompute each
+// layer's activations in backward.
+type gradCheckpointer interface{ SetGradCheckpoint(on bool) }
+
+func newTrainCmd() *cobra.Command {
+	var tf trainFlags
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a LoRA adapter on your data",
+		Long: `train fine-tunes a LoRA adapter for --model on --data and writes it to --out in
+Hugging Face PEFT's format (adapter_config.json, adapter_model.safetensors), which
+loft generate --adapter, loft merge, PEFT, vLLM and llama.cpp's converter read.
+
+Data: JSON Lines with {"text"}, {"prompt", "completion"}, Alpaca
+{"instruction", "input", "output"} or chat {"messages"} records (detected per file,
+or forced with --format), or a plain .txt file cut into --seq-len blocks. Only the
+completion/assistant tokens count in the loss unless --train-on-prompt.
+
+Each optimizer step runs --grad-accum micro-batches of --batch-size examples; its
+loss is the mean cross-entropy over all their counted tokens. Gradients are clipped
+to --max-grad-norm, then AdamW (betas 0.9/0.999, eps 1e-8, decoupled
+--weight-decay) updates A and B at the --schedule's learning rate.
+
+Outputs in --out: the adapter, loss.png (training and validation loss), and
+checkpoint-<step>/ folders every --save-every steps and on Ctrl-C (adapter, AdamW
+moments, data position, RNG states, trainer_state.json, config.json); --resume
+continues one exactly. --metrics writes one JSON line per step (step, loss, lr,
+grad_norm, tokens, tokens_per_s, elapsed_s) and one per validation (step,
+val_loss, val_ppl). A NaN or infinite loss stops training without touching the
+last checkpoint. Progress, the resolved configuration, the trainable-parameter
+count, a memory estimate and the final speed go to stderr.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(cmd.Flags()); err != nil {
+				return err
+			}
+			defer setThreads(tf.threads)()
+			return runTrain(cmd.Context(), &tf, cmd.Flags(), cmd.ErrOrStderr())
+		},
+	}
+	tf.register(cmd.Flags())
+	return cmd
+}
+
+func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.Writer) error {
+	b, err := loadGenModel(ctx, tf.model, stderr)
+	if err != nil {
+		return err
+	}
+	m, ok := b.LM.(model.Trainable)
+	if !ok {
+		return fmt.Errorf("train: %s: loft cannot train %s models yet (no backward pass)", tf.model, b.Arch)
+	}
+	if ctxLen := b.Info.ContextLength; ctxLen > 0 && tf.seqLen > ctxLen {
+		return usageErrorf("train: --seq-len %d exceeds the model's context length %d", tf.seqLen, ctxLen)
+	}
+	if tf.gradCheckpoint {
+		if gc, ok := b.LM.(gradCheckpointer); ok {
+			gc.SetGradCheckpoint(true)
+		} else {
+			fmt.Fprintf(stderr, "loft: --grad-checkpoint: %s models keep all activations for now; the flag changes nothing\n", b.Arch)
+			tf.gradCheckpoint = false
+		}
+	}
+
+	// The adapter.
+	layers, _ := parseLayers(tf.layers) // checked
+	var ad *lora.Adapter
+	if tf.initAdapter != "" {
+		if ad, err = lora.Load(tf.initAdapter, m.Slots()); err != nil {
+			return err
+		}
+		if fs.Changed("lora-dropout") {
+			return usageErrorf("train: --lora-dropout conflicts with --init-adapter, whose adapter_config.json sets it")
+		}
+	} else {
+		lc := lora.Config{R: tf.loraR, Alpha: tf.loraAlpha, Dropout: tf.loraDropout, TargetRegex: tf.targetRegex,
+			Exclude: tf.exclude, Layers: layers, RSLoRA: tf.rslora, Seed: tf.seed}
+		if tf.targetRegex == "" {
+			lc.Targets = tf.targets
+			if len(lc.Targets) == 0 {
+				lc.Targets = []string{"q_proj", "v_proj"}
+				if b.Arch == "gpt2" {
+					lc.Targets = []string{"c_attn"}
+				}
+			}
+		}
+		if ad, err = lora.Apply(m.Slots(), lc); err != nil {
+			return err
+		}
+	}
+	ad.SetTraining(true)
+
+	// The data.
+	dc, err := data.FromBundle(b)
+	if err != nil {
+		return err
+	}
+	format, _ := data.ParseFormat(tf.format) // checked
+	dc.SeqLen, dc.Format, dc.TrainOnPrompt, dc.Chat = tf.seqLen, format, tf.trainOnPrompt, tf.chat
+	ds, err := data.Load(dc, tf.dataFiles...)
+	if err != nil {
+		return err
+	}
+	var vs *data.Dataset
+	switch {
+	case tf.valid != "":
+		if vs, err = data.Load(dc, tf.valid); err != nil {
+			return err
+		}
+	case tf.validFraction > 0:
+		if ds, vs, err = ds.Split(tf.validFraction, tf.seed); err != nil {
+			return err
+		}
+	}
+	pad := data.PadID(b.Tokenizer.Specials())
+	trainB, err := data.NewBatcher(ds.Examples, data.BatchOptions{BatchSize: tf.batchSize, SeqLen: tf.seqLen,
+		Pack: tf.pack, Shuffle: !tf.noShuffle, Seed: tf.seed, Pad: pad})
+	if err != nil {
+		return fmt.Errorf("train: %s: %w", strings.Join(tf.dataFiles, ", "), err)
+	}
+	var validData train.Data
+	if vs != nil {
+		vb, err := data.NewBatcher(vs.Examples, data.BatchOptions{BatchSize: tf.batchSize, SeqLen: tf.seqLen, Pack: tf.pack, Pad: pad})
+		if err != nil {
+			return fmt.Errorf("train: validation set: %w", err)
+		}
+		validData = batcherData{vb}
+	}
+
+	// The resolved configuration.
+	steps := tf.steps
+	epochs := max(tf.epochs, 1)
+	if !fs.Changed("steps") {
+		steps = (epochs*trainB.Len() + tf.gradAccum - 1) / tf.gradAccum
+	}
+	kind, _ := optim.ParseSchedule(tf.schedule) // checked
+	lc := ad.Config
+	rc := trainConfig{
+		Model: absPath(b.Path), Arch: b.Arch, Data: absPaths(tf.dataFiles), ValidFraction: tf.validFraction, Out: tf.out,
+		LoraR: lc.R, LoraAlpha: lc.Alpha, LoraDropout: lc.Dropout, Targets: lc.Targets, TargetRegex: lc.TargetRegex,
+		Exclude: lc.Exclude, Layers: lc.Layers, RSLoRA: lc.RSLoRA, Modules: len(ad.Modules),
+		LR: tf.lr, Schedule: string(kind), Warmup: tf.warmup, Steps: steps,
+		Epochs:    float64(steps*tf.gradAccum) / float64(trainB.Len()),
+		BatchSize: tf.batchSize, GradAccum: tf.gradAccum, SeqLen: tf.seqLen, WeightDecay: tf.weightDecay,
+		MaxGradNorm: tf.maxGradNorm, Betas: []float64{0.9, 0.999}, Eps: 1e-8, Shuffle: !tf.noShuffle, Seed: tf.seed,
+		Format: tf.format, Chat: tf.chat, Pack: tf.pack, TrainOnPrompt: tf.trainOnPrompt, GradCkpt: tf.gradCheckpoint,
+		SaveEvery: tf.saveEvery, EvalEvery: tf.evalEvery, Metrics: tf.metrics, Threads: kernels.Threads(),
+	}
+	if tf.valid != "" {
+		rc.Valid = absPath(tf.valid)
+	}
+	if tf.initAdapter != "" {
+		rc.InitAdapter = absPath(tf.initAdapter)
+	}
+	printTrainConfig(stderr, &rc)
+	tokens, counted := ds.Tokens()
+	fmt.Fprintf(stderr, "data: %d training examples (%d tokens, %d counted), %d batches per epoch", len(ds.Examples), tokens, counted, trainB.Len())
+	if vs != nil {
+		fmt.Fprintf(stderr, "; %d validation examples", len(vs.Examples))
+	}
+	fmt.Fprintln(stderr)
+	if ds.Truncated > 0 || ds.Dropped > 0 {
+		fmt.Fprintf(stderr, "loft: warning: %d examples truncated to --seq-len %d, %d dropped (no counted token left)\n", ds.Truncated, tf.seqLen, ds.Dropped)
+	}
+	fmt.Fprintln(stderr, train.TrainableLine(ad.NumParams(), b.Info.Params))
+
+	// Memory: refuse a run that cannot fit.
+	T := tf.seqLen
+	if !tf.pack {
+		longest := 0
+		for _, ex := range ds.Examples {
+			longest = max(longest, len(ex.IDs))
+		}
+		T = min(tf.seqLen, (longest+7)/8*8)
+	}
+	est := train.EstimateMemory(b.Info, min(tf.batchSize, trainB.Rows()), T, ad.NumParams(), tf.gradCheckpoint)
+	fmt.Fprintf(stderr, "memory estimate: %v\n", est)
+	if avail, ok := train.MemAvailable(); ok && est.Total() > avail {
+		return fmt.Errorf("train: the run needs about %s but only %s is available (MemAvailable); lower --batch-size or --seq-len, or use --grad-accum",
+			train.MiB(est.Total()), train.MiB(avail))
+	}
+
+	params := ad.Params()
+	tr := &train.Trainer{
+		Model: m, Params: params, Opt: optim.NewAdamW(params, tf.weightDecay),
+		Train: batcherData{trainB}, Valid: validData,
+		Config: train.Config{Steps: steps, GradAccum: tf.gradAccum, MaxGradNorm: tf.maxGradNorm,
+			Schedule:  optim.Schedule{Kind: kind, LR: tf.lr, Warmup: tf.warmup, Total: steps},
+			EvalEvery: tf.evalEvery, SaveEvery: tf.saveEvery, OutDir: tf.out, MetricsPath: tf.metrics},
+		SaveAdapter: func(dir string) error { return ad.Save(dir, tf.model) },
+		SetTraining: ad.SetTraining,
+		RNGs:        map[string]train.RNG{"lora_dropout": adapterRNG{ad}},
+		Identity:    rc.identity(),
+		Resolved:    rc,
+		Progress:    stderr,
+		Log:         stderr,
+	}
+	if tf.resume != "" {
+		dir, err := tr.Resume(tf.resume)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "resumed from %s at step %d of %d\n", dir, tr.StepNum(), steps)
+	}
+	sum, err := tr.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "trained %d steps, %d counted tokens: %.0f tokens/s", sum.Steps, sum.Tokens, sum.TokensPerSec)
+	if peak, ok := train.PeakRSS(); ok {
+		fmt.Fprintf(stderr, ", peak memory %s (VmHWM)", train.MiB(peak))
+	}
+	fmt.Fprintln(stderr)
+	if !math.IsNaN(sum.ValLoss) {
+		fmt.Fprintf(stderr, "validation loss %.4f, perplexity %.2f\n", sum.ValLoss, math.Exp(sum.ValLoss))
+	}
+	fmt.Fprintf(stderr, "adapter written to %s (adapter_config.json, adapter_model.safetensors, loss.png)\n", tf.out)
+	return nil
+}
+
+// printTrainConfig writes the resolved configuration, one setting a line.
+func printTrainConfig(w io.Writer, c *trainConfig) {
+	targets := strings.Join(c.Targets, ",")
+	if c.TargetRegex != "" {
+		targets = "regex " + c.TargetRegex
+	}
+	fmt.Fprintf(w, "model: %s (%s)\n", c.Model, c.Arch)
+	fmt.Fprintf(w, "data: %s", strings.Join(c.Data, ", "))
+	switch {
+	case c.Valid != "":
+		fmt.Fprintf(w, "; validation %s", c.Valid)
+	case c.ValidFraction > 0:
+		fmt.Fprintf(w, "; validation fraction %g", c.ValidFraction)
+	}
+	fmt.Fprintf(w, "; format %s, seq-len %d, pack %v, train-on-prompt %v, chat %v\n", c.Format, c.SeqLen, c.Pack, c.TrainOnPrompt, c.Chat)
+	fmt.Fprintf(w, "lora: r %d, alpha %g, dropout %g, rslora %v, targets %s", c.LoraR, c.LoraAlpha, c.LoraDropout, c.RSLoRA, targets)
+	if len(c.Exclude) > 0 {
+		fmt.Fprintf(w, ", exclude %s", strings.Join(c.Exclude, ","))
+	}
+	if len(c.Layers) > 0 {
+		fmt.Fprintf(w, ", layers %v", c.Layers)
+	}
+	if c.InitAdapter != "" {
+		fmt.Fprintf(w, ", from %s", c.InitAdapter)
+	}
+	fmt.Fprintf(w, " (%d modules)\n", c.Modules)
+	fmt.Fprintf(w, "optimizer: AdamW lr %g, betas %g/%g, eps %g, weight decay %g, max grad norm %g; schedule %s, warmup %d\n",
+		c.LR, c.Betas[0], c.Betas[1], c.Eps, c.WeightDecay, c.MaxGradNorm, c.Schedule, c.Warmup)
+	fmt.Fprintf(w, "run: %d steps (%.2f epochs) of %d x %d examples, shuffle %v, seed %d, threads %d, grad-checkpoint %v\n",
+		c.Steps, c.Epochs, c.GradAccum, c.BatchSize, c.Shuffle, c.Seed, c.Threads, c.GradCkpt)
+	every := func(n int, none string) string {
+		if n == 0 {
+			return none
+		}
+		return fmt.Sprintf("every %d steps", n)
+	}
+	validation := "none"
+	if c.Valid != "" || c.ValidFraction > 0 {
+		validation = every(c.EvalEvery, "at the end")
+	}
+	metrics := c.Metrics
+	if metrics == "" {
+		metrics = "none"
+	}
+	fmt.Fprintf(w, "output: %s; checkpoints %s; validation %s; metrics %s\n", c.Out,
+		every(c.SaveEvery, "only on interruption"), validation, metrics)
+}
+
+// absPaths makes paths absolute so a checkpoint names the same files from
+// another working directory.
+func absPaths(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = absPath(p)
+	}
+	return out
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

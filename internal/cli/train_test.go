@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/train"
+)
+
+// runLoft runs loft with args and returns the exit code and stderr.
+func runLoft(ctx context.Context, args ...string) (int, string) {
+	var stdout, stderr bytes.Buffer
+	code := Run(ctx, args, &stdout, &stderr)
+	return code, stderr.String()
+}
+
+func TestTrainUsageErrors(t *testing.T) {
+	// Every bad value is a usage error naming its flag, found before the
+	// model is loaded (the model path does not exist).
+	base := []string{"train", "--model", "/nonexistent/model", "--data", "x.jsonl", "--out", "/nonexistent/out"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--data", "x", "--out", "o"}, "--model is required"},
+		{[]string{"train", "--model", "m", "--out", "o"}, "--data is required"},
+		{[]string{"train", "--model", "m", "--data", "x"}, "--out is required"},
+		{[]string{"--lora-r", "-1"}, "--lora-r must be at least 1"},
+		{[]string{"--lora-r", "0"}, "--lora-r must be at least 1"},
+		{[]string{"--lora-alpha", "0"}, "--lora-alpha must be positive"},
+		{[]string{"--lora-dropout", "1"}, "--lora-dropout must be in [0, 1)"},
+		{[]string{"--steps", "10", "--epochs", "2"}, "--steps or --epochs, not both"},
+		{[]string{"--steps", "0"}, "--steps must be at least 1"},
+		{[]string{"--epochs", "-1"}, "--epochs must be at least 1"},
+		{[]string{"--schedule", "step"}, `--schedule: unknown schedule "step"`},
+		{[]string{"--lr", "0"}, "--lr must be positive"},
+		{[]string{"--batch-size", "0"}, "--batch-size must be at least 1"},
+		{[]string{"--grad-accum", "0"}, "--grad-accum must be at least 1"},
+		{[]string{"--seq-len", "1"}, "--seq-len must be at least 2"},
+		{[]string{"--warmup-steps", "-2"}, "--warmup-steps must not be negative"},
+		{[]string{"--weight-decay", "-0.1"}, "--weight-decay must not be negative"},
+		{[]string{"--max-grad-norm", "-1"}, "--max-grad-norm must not be negative"},
+		{[]string{"--save-every", "-1"}, "--save-every must not be negative"},
+		{[]string{"--eval-every", "-1"}, "--eval-every must not be negative"},
+		{[]string{"--valid", "v.jsonl", "--valid-fraction", "0.1"}, "--valid or --valid-fraction, not both"},
+		{[]string{"--valid-fraction", "1.5"}, "--valid-fraction must be between 0 and 1"},
+		{[]string{"--target", "q_proj", "--target-regex", ".*q_proj"}, "--target or --target-regex, not both"},
+		{[]string{"--target-regex", "("}, "--target-regex"},
+		{[]string{"--layers", "3-1"}, "--layers"},
+		{[]string{"--layers", "a"}, "--layers"},
+		{[]string{"--format", "csv"}, "--format"},
+		{[]string{"--init-adapter", "a", "--lora-r", "4"}, "--lora-r conflicts with --init-adapter"},
+		{[]string{"--threads", "-1"}, "--threads must be positive"},
+		{[]string{"--lora-r", "x"}, "--lora-r"},
+	}
+	for _, c := range cases {
+		args := c.args
+		if args[0] != "train" {
+			args = append(append([]string(nil), base...), args...)
+		}
+		code, stderr := runLoft(context.Background(), args...)
+		if code != ExitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, ExitUsage, c.want)
+		}
+	}
+}
+
+func TestParseLayers(t *testing.T) {
+	got, err := parseLayers("0, 2,5-7")
+	if err != nil || len(got) != 5 || got[0] != 0 || got[1] != 2 || got[2] != 5 || got[4] != 7 {
+		t.Errorf("parseLayers = %v, %v", got, err)
+	}
+	if got, err := parseLayers(""); got != nil || err != nil {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+}
+
+// stepLosses reads the "loss" of each step line of a metrics file.
+func stepLosses(t *testing.T, path string) []float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]float64
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if _, ok := m["val_loss"]; !ok {
+			out = append(out, m["loss"])
+		}
+	}
+	return out
+}
+
+// storiesTrainArgs is a small run on the example dataset: 4 stories per
+// step, shuffled with a fixed seed, dropout on (so the RNG state matters).
+func storiesTrainArgs(t *testing.T, out string, extra ...string) []string {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	args := []string{"train", "--model", m, "--data", "../../examples/fox/stories_train.jsonl",
+		"--out", out, "--metrics", filepath.Join(out, "metrics.jsonl"), "--batch-size", "4", "--seq-len", "64",
+		"--lr", "2e-3", "--lora-dropout", "0.1", "--seed", "7", "--threads", "1"}
+	return append(args, extra...)
+}
+
+func TestTrainResumeEqualsStraightRun(t *testing.T) {
+	straight, split := t.TempDir(), t.TempDir()
+	code, stderr := runLoft(context.Background(), storiesTrainArgs(t, straight, "--steps", "6")...)
+	if code != ExitOK {
+		t.Fatalf("straight run: exit %d\n%s", code, stderr)
+	}
+	// What a run prints at start and at the end.
+	for _, re := range []string{
+		// q: A (8, 64) + B (64, 8); v: A (8, 64) + B (32, 8); 5 layers:
+		// 5·(1024 + 768) = 8,960 of 260,032 + 8,960.
+		`trainable params: 8,960 \|\| all params: 268,992 \|\| trainable%: 3.3310\n`,
+		`lora: r 8, alpha 16, dropout 0.1, rslora false, targets q_proj,v_proj \(10 modules\)`,
+		`optimizer: AdamW lr 0.002, betas 0.9/0.999, eps 1e-08, weight decay 0, max grad norm 1; schedule constant, warmup 0`,
+		`run: 6 steps \([0-9.]+ epochs\) of 1 x 4 examples, shuffle true, seed 7`,
+		`memory estimate: [0-9.]+ MiB \(weights`,
+		`trained 6 steps, [0-9]+ counted tokens: [0-9]+ tokens/s, peak memory [0-9.]+ MiB \(VmHWM\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(stderr) {
+			t.Errorf("stderr lacks %s:\n%s", re, stderr)
+		}
+	}
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "loss.png"} {
+		if _, err := os.Stat(filepath.Join(straight, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "3", "--save-every", "3")...)
+	if code != ExitOK {
+		t.Fatalf("first half: exit %d\n%s", code, stderr)
+	}
+	ck := filepath.Join(split, "checkpoint-3")
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors", "trainer_state.json", "config.json"} {
+		if _, err := os.Stat(filepath.Join(ck, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	var cfg map[string]any
+	if b, err := os.ReadFile(filepath.Join(ck, "config.json")); err != nil || json.Unmarshal(b, &cfg) != nil || cfg["lora_r"] != 8.0 || cfg["batch_size"] != 4.0 {
+		t.Errorf("config.json: %v %v", cfg, err)
+	}
+	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "6", "--resume", split)...)
+	if code != ExitOK {
+		t.Fatalf("resumed run: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "resumed from "+ck+" at step 3 of 6") {
+		t.Errorf("stderr lacks the resume line:\n%s", stderr)
+	}
+	a := stepLosses(t, filepath.Join(straight, "metrics.jsonl"))
+	b := stepLosses(t, filepath.Join(split, "metrics.jsonl"))
+	if len(a) != 6 || len(b) != 6 {
+		t.Fatalf("losses %v and %v, want 6 each", a, b)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Errorf("step %d: straight loss %v, resumed %v", i+1, a[i], b[i])
+		}
+	}
+	wa, _ := os.ReadFile(filepath.Join(straight, "adapter_model.safetensors"))
+	wb, _ := os.ReadFile(filepath.Join(split, "adapter_model.safetensors"))
+	if !bytes.Equal(wa, wb) {
+		t.Error("the final adapters differ")
+	}
+
+	// A resume with another LoRA shape or data is refused, naming them.
+	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "6", "--resume", split, "--lora-r", "4", "--batch-size", "2")...)
+	if code != ExitError || !strings.Contains(stderr, "lora_r: checkpoint 8, now 4") || !strings.Contains(stderr, "batch_size: checkpoint 4, now 2") {
+		t.Errorf("resume with another r: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestTrainInterruptSavesCheckpoint(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as cmd/loft does on SIGINT: here before the first step
+	code, stderr := runLoft(ctx, storiesTrainArgs(t, out, "--steps", "2")...)
+	ck := filepath.Join(out, "checkpoint-0")
+	if code != ExitError || !strings.Contains(stderr, "training interrupted at step 0") || !strings.Contains(stderr, "--resume "+ck) {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(ck, "trainer_state.json")); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, out, "--steps", "2", "--resume", ck)...)
+	if code != ExitOK || len(stepLosses(t, filepath.Join(out, "metrics.jsonl"))) != 2 {
+		t.Fatalf("resume after the interruption: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestTrainModelErrors(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	data := "../../examples/fox/stories_train.jsonl"
+	out := t.TempDir()
+	// --seq-len above stories260K's 512-token context names the flag.
+	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--seq-len", "1024")
+	if code != ExitUsage || !strings.Contains(stderr, "--seq-len 1024 exceeds the model's context length 512") {
+		t.Errorf("seq-len: exit %d\n%s", code, stderr)
+	}
+	// A target the model lacks is an error suggesting real names.
+	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--target", "c_attn")
+	if code != ExitError || !strings.Contains(stderr, "c_attn") {
+		t.Errorf("target: exit %d\n%s", code, stderr)
+	}
+	// A malformed data line is named.
+	bad := filepath.Join(out, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\n{\"text\": 3\n"), 0o644)
+	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", bad, "--out", out)
+	if code != ExitError || !strings.Contains(stderr, bad+":2") {
+		t.Errorf("bad data: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); !os.IsNotExist(err) {
+		t.Errorf("a failed run wrote an adapter (%v)", err)
+	}
+}
+
+func TestTrainRefusesWhatCannotFit(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	// A .txt file of about 630 blocks of 512 tokens, all in one micro-batch:
+	// about 68 MiB of activations per row.
+	stories, err := os.ReadFile("../../examples/fox/stories_train.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(txt, bytes.Repeat(stories, 8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(m, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est := train.EstimateMemory(b.Info, 500, 512, 10240, false) // below the run's (about 630 rows)
+	if avail, ok := train.MemAvailable(); !ok || avail > est.Total() {
+		t.Skipf("even %s fits in this machine's available memory", train.MiB(est.Total()))
+	}
+	out := t.TempDir()
+	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", txt,
+		"--out", out, "--seq-len", "512", "--batch-size", "1000")
+	if code != ExitError || !regexp.MustCompile(`the run needs about [0-9.]+ GiB but only [0-9.]+ GiB is available`).MatchString(stderr) {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("training started (%v)", err)
+	}
+}
