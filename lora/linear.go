@@ -8,12 +8,17 @@ import (
 	"github.com/loftml/loft/nn"
 )
 
-// state is what an adapter's modules share: training mode and the dropout
-// generator (one stream, drawn in forward order, so a seeded run repeats).
+// state is what an adapter's modules share: training mode, the dropout
+// generator (one stream, drawn in forward order, so a seeded run repeats)
+// and dropout scratch. Modules run one at a time, so one scratch serves
+// all: a module's mask is regenerated from its seed in Backward instead of
+// being kept, which would cost an (N, In) copy of every adapted input.
 type state struct {
 	training bool
 	pcg      *rand.PCG
 	rng      *rand.Rand
+	keep, xd []float32 // (N, In) dropout multipliers 0 or 1/(1-p); dropout(x)
+	tmp      []float32 // (N, In)
 }
 
 // Linear wraps a frozen base layer with a low-rank update:
@@ -21,7 +26,7 @@ type state struct {
 //	y = base(x) + s·(dropout(x)·Aᵀ)·Bᵀ,  x (N, In), A (R, In), B (Out, R)
 //
 // computed as two skinny products (B·A is never formed). Forward saves
-// h = dropout(x)·Aᵀ (N, R) (and the dropout mask) for Backward:
+// h = dropout(x)·Aᵀ (N, R) and the seed of the dropout mask for Backward:
 //
 //	dB += s·dyᵀ·h;  dh = s·dy·B;  dA += dhᵀ·dropout(x);  dx += dy·W + (dh·A)∘mask
 //
@@ -39,13 +44,12 @@ type Linear struct {
 	p      float32   // dropout probability
 	st     *state
 
-	seed   uint64    // seed of the last Forward's dropout mask
-	replay bool      // Forward reuses seed (nn.Replayer)
-	n      int       // rows of the last Forward
-	h, hs  []float32 // (N, R) dropout(x)·Aᵀ and s·h, saved
-	keep   []float32 // (N, In) dropout multipliers 0 or 1/(1-p), saved when dropping
-	xd, dh []float32 // (N, In) dropout(x); (N, R) scratch
-	tmp    []float32 // (N, In) scratch
+	seed    uint64    // seed of the last Forward's dropout mask
+	replay  bool      // Forward reuses seed (nn.Replayer)
+	dropped bool      // the last Forward applied dropout
+	n       int       // rows of the last Forward
+	h, hs   []float32 // (N, R) dropout(x)·Aᵀ and s·h, saved
+	dh      []float32 // (N, R) scratch
 }
 
 func newLinear(name string, base *nn.Linear, r int, alpha float64, rs bool, p float64, st *state) *Linear {
@@ -57,8 +61,6 @@ func newLinear(name string, base *nn.Linear, r int, alpha float64, rs bool, p fl
 // Base returns the frozen base layer.
 func (l *Linear) Base() *nn.Linear { return l.base }
 
-func (l *Linear) dropping() bool { return l.p > 0 && l.st.training }
-
 // Forward writes y (N, Out) = base(x) + s·(dropout(x)·Aᵀ)·Bᵀ for x (N, In).
 // With B = 0 the sum adds exact zeros: y equals the base output bit for
 // bit.
@@ -67,22 +69,12 @@ func (l *Linear) Forward(y, x []float32, N int) {
 	l.base.Forward(y, x, N)
 	l.n = N
 	xin := x[:N*In]
-	if l.dropping() {
-		l.keep, l.xd = nn.Grow(l.keep, N*In), nn.Grow(l.xd, N*In)
+	l.dropped = l.p > 0 && l.st.training
+	if l.dropped {
 		if !l.replay {
 			l.seed = l.st.rng.Uint64()
 		}
-		rng := rand.New(rand.NewPCG(l.seed, 0x6d61736b))
-		inv := 1 / (1 - l.p) // torch's inverted dropout
-		for i := range l.keep {
-			if rng.Float32() < l.p {
-				l.keep[i] = 0
-			} else {
-				l.keep[i] = inv
-			}
-			l.xd[i] = x[i] * l.keep[i]
-		}
-		xin = l.xd
+		xin = l.dropout(x[:N*In])
 	}
 	l.h, l.hs = nn.Grow(l.h, N*R), nn.Grow(l.hs, N*R)
 	kernels.MatMulBT(l.h, xin, l.A, N, In, R, false)
@@ -105,9 +97,9 @@ func (l *Linear) Backward(dx, dy, x []float32, N int) {
 		panic(fmt.Sprintf("lora.Linear %s: Backward for %d rows after a Forward of %d", l.Name, N, l.n))
 	}
 	xin := x[:N*In]
-	drop := l.dropping()
+	drop := l.dropped
 	if drop {
-		xin = l.xd
+		xin = l.dropout(xin) // the Forward's mask again, from its seed
 	}
 	kernels.MatMulAT(l.DB, dy, l.hs, Out, N, R, true) // dB += dyᵀ·(s·h)
 	l.dh = nn.Grow(l.dh, N*R)
@@ -124,11 +116,30 @@ func (l *Linear) Backward(dx, dy, x []float32, N int) {
 		kernels.MatMul(dx, l.dh, l.A, N, R, In, true)
 		return
 	}
-	l.tmp = nn.Grow(l.tmp, N*In)
-	kernels.MatMul(l.tmp, l.dh, l.A, N, R, In, false)
-	for i, v := range l.tmp {
-		dx[i] += v * l.keep[i]
+	st := l.st
+	st.tmp = nn.Grow(st.tmp, N*In)
+	kernels.MatMul(st.tmp, l.dh, l.A, N, R, In, false)
+	for i, v := range st.tmp {
+		dx[i] += v * st.keep[i]
 	}
+}
+
+// dropout fills the shared mask from l.seed (torch's inverted dropout:
+// kept inputs scaled by 1/(1-p)) and returns dropout(x) in shared scratch.
+func (l *Linear) dropout(x []float32) []float32 {
+	st := l.st
+	st.keep, st.xd = nn.Grow(st.keep, len(x)), nn.Grow(st.xd, len(x))
+	rng := rand.New(rand.NewPCG(l.seed, 0x6d61736b))
+	inv := 1 / (1 - l.p)
+	for i := range x {
+		if rng.Float32() < l.p {
+			st.keep[i] = 0
+		} else {
+			st.keep[i] = inv
+		}
+		st.xd[i] = x[i] * st.keep[i]
+	}
+	return st.xd
 }
 
 // merge folds s·B·A into the base weight (Out, In).

@@ -43,13 +43,13 @@ func TestLinearBackwardFD(t *testing.T) {
 		l.Backward(dx, w, x, N)
 		if p > 0 {
 			zeros := 0
-			for _, k := range l.keep {
+			for _, k := range st.keep {
 				if k == 0 {
 					zeros++
 				}
 			}
-			if zeros == 0 || zeros == len(l.keep) {
-				t.Fatalf("dropout %v dropped %d of %d inputs", p, zeros, len(l.keep))
+			if zeros == 0 || zeros == len(st.keep) {
+				t.Fatalf("dropout %v dropped %d of %d inputs", p, zeros, len(st.keep))
 			}
 		}
 		for _, c := range []struct {

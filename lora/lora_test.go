@@ -131,7 +131,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}{
 		{"llama3-tiny", lora.Config{R: 4, Alpha: 16, Targets: []string{"all-linear"}, RSLoRA: true, Seed: 7}},
 		{"gpt2-tiny", lora.Config{R: 2, Alpha: 4, TargetRegex: `.*\.h\.1\.(attn\.c_attn|mlp\.c_fc)`, Seed: 8, InitGaussian: true}},
-		{"qwen2-tiny", lora.Config{R: 3, Alpha: 5, Targets: []string{"v_proj", "down_proj"}, Layers: []int{1}, Seed: 9}},
+		{"qwen2-tiny", lora.Config{R: 3, Alpha: 5, Targets: []string{"v_proj", "down_proj"}, Exclude: []string{"layers.0.mlp.down_proj"}, Layers: []int{1}, Seed: 9}},
 	} {
 		m := load(t, c.model)
 		ad, err := lora.Apply(m.Slots(), c.cfg)
@@ -176,6 +176,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if got, _ := json.Marshal(pc[k]); string(got) != mustJSON(v) {
 				t.Errorf("%s: adapter_config.json %s = %s, want %s", c.model, k, got, mustJSON(v))
 			}
+		}
+		if _, ok := pc["exclude_modules"]; ok != (len(c.cfg.Exclude) > 0) {
+			t.Errorf("%s: exclude_modules written: %v, want %v", c.model, ok, len(c.cfg.Exclude) > 0)
+		}
+		if !slices.Equal(ad2.Config.Exclude, c.cfg.Exclude) {
+			t.Errorf("%s: exclude read back as %q", c.model, ad2.Config.Exclude)
 		}
 		if c.model == "qwen2-tiny" && mustJSON(pc["layers_to_transform"]) != "[1]" {
 			t.Errorf("layers_to_transform = %v", pc["layers_to_transform"])

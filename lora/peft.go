@@ -141,6 +141,14 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 		{"use_dora", false},
 		{"use_rslora", c.RSLoRA},
 	}
+	// exclude_modules is newer than the rest (PEFT 0.14): written only
+	// when set, so older PEFT versions still read the file.
+	out = slices.DeleteFunc(out, func(f struct {
+		k string
+		v any
+	}) bool {
+		return f.k == "exclude_modules" && f.v == nil
+	})
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	for i, f := range out {
@@ -333,6 +341,11 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 		} else if err := json.Unmarshal(pc.TargetModules, &c.Targets); err != nil {
 			return c, fmt.Errorf("lora: %s: target_modules must be a list of names or a string: %v", path, err)
 		}
+	}
+	if len(pc.ExcludeModules) > 0 {
+		// A list round-trips; a regex string (also PEFT's) only documents
+		// what was left out: the tensors present decide what is applied.
+		_ = json.Unmarshal(pc.ExcludeModules, &c.Exclude)
 	}
 	if l := pc.LayersToTransform; len(l) > 0 && !bytes.Equal(l, []byte("null")) {
 		var one int
