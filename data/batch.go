@@ -115,7 +115,8 @@ func (b *Batcher) Rows() int { return len(b.rows) }
 func (b *Batcher) Len() int { return (len(b.rows) + b.opt.BatchSize - 1) / b.opt.BatchSize }
 
 // Order returns the row order of an epoch: 0, 1, 2… without shuffling,
-// else a permutation seeded by (Seed, epoch).
+// else a permutation seeded by (Seed, epoch). The slice is shared: do not
+// modify it.
 func (b *Batcher) Order(epoch int) []int {
 	b.mu.Lock()
 	defer b.mu.Unlock()

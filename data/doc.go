@@ -62,8 +62,12 @@
 //
 // Config.TrainOnPrompt makes every token count (the leading BOS aside).
 // Examples longer than SeqLen are truncated (Dataset.Truncated counts
-// them); an example left with no counted token is dropped
-// (Dataset.Dropped).
+// them); an example left with no counted target (a counted label after
+// its first token) is dropped (Dataset.Dropped).
+//
+// Chat templates that print dates (strftime_now) render the day the data
+// is loaded unless Config.RenderOptions.Now is set; a run resumed on
+// another day then sees other ids for such templates.
 //
 // # Batches
 //
