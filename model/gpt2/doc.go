@@ -9,4 +9,8 @@
 //
 // Checkpoints store the projections as Conv1D weights (In, Out); they are
 // transposed to (Out, In) at load and their slots marked FanInFanOut.
+//
+// For training the model is a model.Trainable: ForwardLoss and Backward
+// (backward.go, the forward in reverse), with optional gradient
+// checkpointing (SetGradCheckpoint).
 package gpt2

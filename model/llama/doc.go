@@ -12,4 +12,9 @@
 // tie_word_embeddings). RoPE is Hugging Face's rotate_half layout; GGUF
 // files of architecture "llama" store q/k rows permuted for the
 // interleaved layout, and the loader permutes them back.
+//
+// For training the model is a model.Trainable: ForwardLoss saves every
+// layer's activations (or, with SetGradCheckpoint, only each layer's input)
+// and Backward (backward.go) walks them in reverse, passing gradients
+// through the frozen weights to the LoRA wrappers in the slots.
 package llama
