@@ -612,3 +612,26 @@ func TestGradCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTargets: a batch whose targets are all ignored has loss 0 and
+// leaves the gradients at zero, even with the infinite scale 1/count.
+func TestNoTargets(t *testing.T) {
+	m := load(t, "llama-tiny")
+	ad, err := lora.Apply(m.Slots(), lora.Config{R: 2, Alpha: 2, Targets: []string{"q_proj"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := testIDs(m.VocabSize(), 4)
+	sum, n, err := m.ForwardLoss(ids, []int32{-100, -100, -100, -100}, 1, 4)
+	if err != nil || sum != 0 || n != 0 {
+		t.Fatalf("sum %v, count %d, err %v", sum, n, err)
+	}
+	if err := m.Backward(float32(math.Inf(1))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ad.Params() {
+		if slices.ContainsFunc(p.G, func(v float32) bool { return v != 0 }) {
+			t.Fatalf("%s: non-zero gradient", p.Name)
+		}
+	}
+}

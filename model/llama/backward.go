@@ -25,6 +25,7 @@ type trainState struct {
 	g         layerGrads
 	ckpt      bool // gradient checkpointing: keep layer inputs only
 	recompute bool // the last ForwardLoss ran with ckpt
+	count     int  // counted targets of the last ForwardLoss
 	ready     bool // a ForwardLoss ran and no Backward consumed it yet
 }
 
@@ -82,7 +83,7 @@ func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error
 	m.growGrads(s, N)
 	clear(s.dNF)
 	sum, count := nn.HeadLoss(&s.head, m.LMHead, s.dNF, s.acts.NF, targets, N, c.VocabSize)
-	s.ready = true
+	s.ready, s.count = true, count
 	return sum, count, nil
 }
 
@@ -95,6 +96,11 @@ func (m *Model) Backward(scale float32) error {
 		return errors.New("llama: Backward without a ForwardLoss before it")
 	}
 	s.ready = false
+	if s.count == 0 {
+		// No counted target: the loss is a constant 0, every gradient is
+		// zero (and a caller's scale 1/count would be infinite).
+		return nil
+	}
 	a := &s.acts
 	B, T := s.B, s.T
 	N := B * T
