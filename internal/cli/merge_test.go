@@ -188,8 +188,25 @@ func TestGenerateAdapter(t *testing.T) {
 		t.Fatalf("a fresh adapter changed the text:\n%q\n%q", got, plain)
 	}
 	trained := savedAdapter(t, m, []string{"all-linear"})
-	if got := gen("--adapter", trained); got == plain {
-		t.Fatalf("an adapter with B ≠ 0 left the text unchanged: %q", got)
+	adapted := gen("--adapter", trained)
+	if adapted == plain {
+		t.Fatalf("an adapter with B ≠ 0 left the text unchanged: %q", adapted)
+	}
+	// The same adapter on the GGUF file (q/k rows permuted back at load)
+	// and the merged folder give the same text.
+	gguf := filepath.Join(filepath.Dir(m), "gguf", "stories260K-f32.gguf")
+	if got := gen("--model", gguf, "--adapter", trained); got != adapted {
+		t.Fatalf("GGUF + adapter:\n%q\nHF + adapter:\n%q", got, adapted)
+	}
+	merged := filepath.Join(t.TempDir(), "merged")
+	if code, _, errOut := run(t, "merge", "--model", m, "--adapter", trained, "--out", merged); code != ExitOK {
+		t.Fatalf("merge: code %d, stderr %q", code, errOut)
+	}
+	if got := gen("--model", merged); got != adapted {
+		t.Fatalf("merged model:\n%q\nbase + adapter:\n%q", got, adapted)
+	}
+	if code, _, errOut := run(t, "merge", "--model", gguf, "--adapter", trained, "--out", filepath.Join(t.TempDir(), "m2")); code != ExitError || !strings.Contains(errOut, "not a model folder") {
+		t.Fatalf("merge into a GGUF base: code %d, stderr %q", code, errOut)
 	}
 	missing := filepath.Join(t.TempDir(), "none")
 	code, _, errOut := run(t, "chat", "--model", m, "--adapter", missing)
