@@ -166,3 +166,28 @@ func TestQwen3Chat(t *testing.T) {
 		t.Errorf("completion with --chat counts %q", got)
 	}
 }
+
+// TestStoriesChat runs a Llama-2 style template over the SentencePiece
+// tokenizer: the template writes <s> and </s> itself (nothing is added
+// twice) and each answer counts with the " </s>" after it.
+func TestStoriesChat(t *testing.T) {
+	cfg := storiesConfig(t)
+	cfg.Template = newTemplate(t, llama2Template)
+	ds := loadOne(t, cfg, "chat.jsonl", `{"messages": [{"role": "user", "content": "Who ran?"}, {"role": "assistant", "content": "Tom ran."}, `+
+		`{"role": "user", "content": "Was he happy?"}, {"role": "assistant", "content": "Yes, he was."}]}`)
+	ex := ds.Examples[0]
+	ids := make([]int, len(ex.IDs))
+	for i, id := range ex.IDs {
+		ids[i] = int(id)
+	}
+	rendered := "<s>[INST] Who ran? [/INST] Tom ran. </s><s>[INST] Was he happy? [/INST] Yes, he was. </s>"
+	if want := cfg.Tokenizer.Encode(rendered, false); !slices.Equal(ids, want) {
+		t.Fatalf("ids %v, want the encoding of the rendering %v", ids, want)
+	}
+	if ids[0] != 1 || ids[1] == 1 {
+		t.Errorf("BOS: ids start %v", ids[:2])
+	}
+	if got, want := runs(cfg.Tokenizer, ex), []string{"Tom ran. </s>", "Yes, he was. </s>"}; !slices.Equal(got, want) {
+		t.Errorf("counted text %q, want %q", got, want)
+	}
+}
