@@ -53,8 +53,7 @@ func NewModel(pieces []string, scores []float32, types []int32, unk int, byteFal
 				m.userMax = max(m.userMax, len(p))
 			}
 		case Byte:
-			var b int
-			if n, err := fmt.Sscanf(p, "<0x%02X>", &b); n == 1 && err == nil && len(p) == 6 {
+			if b, ok := ByteToken(p); ok {
 				m.byteIDs[b] = id
 			}
 		}
@@ -238,4 +237,27 @@ func (m *Model) ResetCache() {
 	m.mu.Lock()
 	clear(m.cache)
 	m.mu.Unlock()
+}
+
+// ByteToken parses a byte piece "<0xXX>" (two upper- or lower-case hex
+// digits) and returns its byte.
+func ByteToken(p string) (byte, bool) {
+	if len(p) != 6 || p[:3] != "<0x" || p[5] != '>' {
+		return 0, false
+	}
+	hi, ok1 := hexDigit(p[3])
+	lo, ok2 := hexDigit(p[4])
+	return hi<<4 | lo, ok1 && ok2
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

@@ -174,3 +174,14 @@ func FuzzNormalizer(f *testing.F) {
 		n.Normalize(s)
 	})
 }
+
+// ByteToken accepts exactly "<0x" + two hex digits + ">" (fuzzing found
+// that fmt.Sscanf took "<0x-1>" for byte -1).
+func TestByteToken(t *testing.T) {
+	for p, want := range map[string]int{"<0x00>": 0, "<0x0A>": 10, "<0xff>": 255, "<0xFF>": 255, "<0x-1>": -1, "<0x1>": -1, "<0xGG>": -1, "0x41": -1, "<0x41 ": -1} {
+		b, ok := ByteToken(p)
+		if got := map[bool]int{true: int(b), false: -1}[ok]; got != want {
+			t.Errorf("%q: got %d, want %d", p, got, want)
+		}
+	}
+}

@@ -78,8 +78,7 @@ func NewUnigram(pieces []string, scores []float32, types []int32, unk int, byteF
 			u.user[id] = true
 		}
 		if types != nil && types[id] == Byte {
-			var b int
-			if n, err := fmt.Sscanf(p, "<0x%02X>", &b); n == 1 && err == nil && len(p) == 6 {
+			if b, ok := ByteToken(p); ok {
 				u.byteIDs[b] = id
 			}
 			continue
@@ -91,9 +90,8 @@ func NewUnigram(pieces []string, scores []float32, types []int32, unk int, byteF
 			u.vocab[p] = id
 			u.maxLen = max(u.maxLen, len(p))
 		}
-		if types == nil && len(p) == 6 && strings.HasPrefix(p, "<0x") && strings.HasSuffix(p, ">") {
-			var b int
-			if n, err := fmt.Sscanf(p, "<0x%02X>", &b); n == 1 && err == nil {
+		if types == nil {
+			if b, ok := ByteToken(p); ok {
 				u.byteIDs[b] = id
 			}
 		}
