@@ -26,11 +26,11 @@ func TestEstimateMemoryByHand(t *testing.T) {
 	info := model.Info{Layers: 5, Hidden: 64, Intermediate: 172, Heads: 8, Vocab: 512, Params: 260000, DType: "float32"}
 	m := EstimateMemory(info, 4, 32, 10240, false)
 	layer := int64(4 * 4 * 32 * (12*64 + 4*172 + 8*32))
-	want := MemoryEstimate{Weights: 4 * 260000, Activations: 5 * layer, Logits: 2 * 4 * 128 * 512, LoRA: 16 * 10240, Workspace: layer}
+	want := MemoryEstimate{Weights: 4 * 260000, Activations: 5 * layer, Logits: 2 * 4 * 128 * 512, LoRA: 16 * 10240, Workspace: layer, Runtime: 96 << 20}
 	if m != want {
 		t.Errorf("got %+v, want %+v", m, want)
 	}
-	if m.Total() != want.Weights+want.Activations+want.Logits+want.LoRA+want.Workspace {
+	if m.Total() != want.Weights+want.Activations+want.Logits+want.LoRA+want.Workspace+want.Runtime {
 		t.Error("Total is not the sum of the parts")
 	}
 	ck := EstimateMemory(info, 4, 32, 10240, true)
