@@ -473,3 +473,33 @@ func TestNormalizedAddedToken(t *testing.T) {
 		t.Errorf("split special still matched <MASK>: %v", got)
 	}
 }
+
+// FuzzFromGGUF: any tokenizer.ggml.* values build without panic, and what
+// builds encodes and decodes.
+func FuzzFromGGUF(f *testing.F) {
+	f.Add(uint8(0), "<unk>|<s>|</s>|▁a|b|▁ab|<0x61>", []byte{2, 3, 3, 1, 1, 1, 6}, "▁a b")
+	f.Add(uint8(1), "a|b|ab|Ġ|Ġa|<|x|>", []byte{1, 1, 1, 1, 1, 3}, "a b|Ġ a")
+	f.Add(uint8(2), "[UNK]|[CLS]|[SEP]|▁hello|llo|▁he", []byte{3, 3, 3, 1, 1, 1}, "")
+	f.Fuzz(func(t *testing.T, model uint8, tokens string, types []byte, merges string) {
+		v := GGUFVocab{Model: []string{"llama", "gpt2", "bert"}[model%3], Tokens: strings.Split(tokens, "|"),
+			BOS: NoToken, EOS: NoToken, UNK: 0, PAD: NoToken, SEP: NoToken, CLS: NoToken}
+		v.Scores = make([]float32, len(v.Tokens))
+		v.TokenTypes = make([]int32, len(v.Tokens))
+		for k := range v.Tokens {
+			v.Scores[k] = -float32(k)
+			if k < len(types) {
+				v.TokenTypes[k] = int32(types[k] % 7)
+			}
+		}
+		if merges != "" {
+			v.Merges = strings.Split(merges, "|")
+		}
+		p, err := FromGGUF(v)
+		if err != nil {
+			return
+		}
+		for _, s := range []string{"", "hello ab", "\xff<s>a"} {
+			p.Decode(p.Encode(s, true), false)
+		}
+	})
+}
