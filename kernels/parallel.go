@@ -77,8 +77,8 @@ func (j *parallelJob) run() {
 }
 
 // wait returns when every chunk has finished. It spins for a while first:
-// waking a parked goroutine takes tens of microseconds, a large share of a
-// GEMM block step.
+// waking a parked goroutine takes tens of microseconds, a few percent of a
+// millisecond-long kernel.
 func (j *parallelJob) wait() {
 	for start := time.Now(); time.Since(start) < spinWait; {
 		for range 64 {
@@ -117,7 +117,8 @@ func ensureWorkers(n int) chan *parallelJob {
 
 // worker runs jobs from the pool's queue until the program ends. After a
 // job it polls the queue for spinWait before it parks, so that the next
-// loop of a sequence (GEMM's block steps, a model's layers) finds it awake.
+// loop of a sequence (GEMM's packing then multiply, a model's layers) finds
+// it awake.
 func worker(jobs chan *parallelJob) {
 	for {
 		var j *parallelJob
