@@ -141,7 +141,7 @@ func (m *Model) encode(dst []int, word string) []int {
 	if len(syms) <= 64 {
 		syms = m.mergeScan(syms)
 	} else {
-		syms = m.mergeHeap(syms)
+		syms = m.mergeTree(syms)
 	}
 	return append(dst, syms...)
 }
@@ -199,7 +199,7 @@ func (m *Model) unknown(syms []int, id int) []int {
 // mergeScan is the reference merge loop: find the lowest-ranked pair
 // (leftmost on ties), merge it, repeat. The pairs' ranks are kept in a slice
 // so that each merge looks up only its two new pairs; finding the minimum is
-// a scan, O(n²) in all, fastest for words of up to a few hundred symbols.
+// a scan, O(n²) in all, fastest for short words.
 func (m *Model) mergeScan(syms []int) []int {
 	// vals[k] is the table value of pair (k, k+1): rank<<32 | merged id, so
 	// the smallest value is the lowest rank; none when the pair has no merge.
@@ -241,97 +241,78 @@ func (m *Model) mergeScan(syms []int) []int {
 	return syms
 }
 
-// mergeHeap is mergeScan with a linked list and a priority queue of
-// candidate pairs ordered by (rank, position): O(n log n) for long words.
-func (m *Model) mergeHeap(syms []int) []int {
+// mergeTree is mergeScan for long words: the pair values sit in the leaves
+// of a segment tree whose inner nodes hold the position of their subtree's
+// smallest value (leftmost on ties), and live symbols in a linked list, so
+// each merge costs O(log n) instead of O(n).
+func (m *Model) mergeTree(syms []int) []int {
+	const none = ^uint64(0)
 	n := len(syms)
-	next := make([]int, n) // index of the next live symbol, n at the end
-	prev := make([]int, n) // index of the previous live symbol, -1 at the start
+	size := 1
+	for size < n {
+		size *= 2
+	}
+	vals := make([]uint64, size)  // vals[k]: value of the pair starting at live symbol k
+	tree := make([]int32, 2*size) // tree[size+k] = k; inner nodes: argmin of children
+	next := make([]int32, n)      // next live symbol, n at the end
+	prev := make([]int32, n)      // previous live symbol, -1 at the start
 	for k := range n {
-		next[k], prev[k] = k+1, k-1
+		next[k], prev[k] = int32(k+1), int32(k-1)
 	}
-	h := make(pairHeap, 0, n)
-	push := func(k int) {
-		if k < 0 || next[k] >= n {
-			return
+	valOf := func(k int) uint64 {
+		if k < 0 || int(next[k]) >= n {
+			return none
 		}
-		if rank, id, ok := m.merge(syms[k], syms[next[k]]); ok {
-			h.push(cand{rank: rank, pos: k, right: next[k], left: syms[k], rid: syms[next[k]], id: id})
+		if v, ok := m.merges.get(pairKey(syms[k], syms[next[k]])); ok {
+			return v
+		}
+		return none
+	}
+	better := func(a, b int32) int32 { // leftmost smallest
+		if vals[b] < vals[a] {
+			return b
+		}
+		return a
+	}
+	for k := range size {
+		vals[k] = none
+		if k < n {
+			vals[k] = valOf(k)
+		}
+		tree[size+k] = int32(k)
+	}
+	for i := size - 1; i >= 1; i-- {
+		tree[i] = better(tree[2*i], tree[2*i+1])
+	}
+	set := func(k int, v uint64) {
+		vals[k] = v
+		for i := (size + k) / 2; i >= 1; i /= 2 {
+			tree[i] = better(tree[2*i], tree[2*i+1])
 		}
 	}
-	for k := 0; k+1 < n; k++ {
-		push(k)
-	}
-	dead := make([]bool, n)
-	for len(h) > 0 {
-		c := h.pop()
-		// Skip candidates made stale by earlier merges.
-		if dead[c.pos] || next[c.pos] != c.right || syms[c.pos] != c.left || syms[c.right] != c.rid {
-			continue
+	for {
+		best := int(tree[1])
+		v := vals[best]
+		if v == none {
+			break
 		}
-		syms[c.pos] = c.id
-		dead[c.right] = true
-		next[c.pos] = next[c.right]
-		if next[c.pos] < n {
-			prev[next[c.pos]] = c.pos
+		r := int(next[best])
+		syms[best] = int(int32(uint32(v)))
+		next[best] = next[r]
+		if int(next[r]) < n {
+			prev[next[r]] = int32(best)
 		}
-		push(prev[c.pos])
-		push(c.pos)
+		set(r, none)
+		set(best, valOf(best))
+		if p := int(prev[best]); p >= 0 {
+			set(p, valOf(p))
+		}
 	}
 	out := syms[:0]
-	for k := 0; k < n; k = next[k] {
+	for k := 0; k < n; k = int(next[k]) {
 		out = append(out, syms[k])
 	}
 	return out
-}
-
-// cand is a candidate merge of the live symbols at pos and right.
-type cand struct {
-	rank, pos, right int
-	left, rid        int // the pair's ids when the candidate was pushed
-	id               int // what they merge into
-}
-
-func (a cand) less(b cand) bool { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos) }
-
-// pairHeap is a binary min-heap of candidates.
-type pairHeap []cand
-
-func (h *pairHeap) push(c cand) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *pairHeap) pop() cand {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, min := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].less(s[min]) {
-			min = l
-		}
-		if r < len(s) && s[r].less(s[min]) {
-			min = r
-		}
-		if min == i {
-			break
-		}
-		s[i], s[min] = s[min], s[i]
-		i = min
-	}
-	*h = s
-	return top
 }
 
 // ResetCache empties the word cache (for benchmarks of cold encoding).

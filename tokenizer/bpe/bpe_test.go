@@ -37,8 +37,8 @@ func testModel(t *testing.T) *Model {
 	return m
 }
 
-// The heap merge loop must equal the scan merge loop (the reference).
-func TestMergeHeapEqualsScan(t *testing.T) {
+// The tree merge loop must equal the scan merge loop (the reference).
+func TestMergeTreeEqualsScan(t *testing.T) {
 	m := testModel(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 2000 {
@@ -48,9 +48,9 @@ func TestMergeHeapEqualsScan(t *testing.T) {
 			w[k] = "abcde "[rng.IntN(6)]
 		}
 		a := m.mergeScan(m.symbols(nil, string(w)))
-		b := m.mergeHeap(m.symbols(nil, string(w)))
+		b := m.mergeTree(m.symbols(nil, string(w)))
 		if !slices.Equal(a, b) {
-			t.Fatalf("word %q: scan %v, heap %v", w, a, b)
+			t.Fatalf("word %q: scan %v, tree %v", w, a, b)
 		}
 	}
 }
