@@ -3,9 +3,9 @@ package generate
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/loftml/loft/nn"
-	"github.com/loftml/loft/tokenizer"
 )
 
 // fakeLM is a deterministic model.CausalLM for tests. Its logits at a
@@ -92,11 +92,8 @@ func mix(x uint64) uint64 {
 }
 
 // fakeTok is a tokenizer whose ids stand for fixed byte strings (pieces);
-// ids 0 (BOS) and 1 (EOS) are special. It has no stream decoder, so
-// NewTextDecoder falls back to decoding again.
+// ids 0 (BOS) and 1 (EOS) are special.
 type fakeTok struct{ pieces []string }
-
-func (f fakeTok) Encode(text string, addSpecial bool) []int { panic("fakeTok: Encode") }
 
 func (f fakeTok) Decode(ids []int, skipSpecial bool) string {
 	var b strings.Builder
@@ -109,10 +106,48 @@ func (f fakeTok) Decode(ids []int, skipSpecial bool) string {
 	return b.String()
 }
 
-func (f fakeTok) VocabSize() int { return len(f.pieces) }
+// fakeDecoder decodes the fake vocabulary (special tokens skipped) the way
+// tokenizer.StreamDecoder does: text of whole characters only.
+func fakeDecoder() TextDecoder { return &redecoder{tok: fakeTok{fakePieces}, skipSpecial: true} }
 
-func (f fakeTok) Specials() tokenizer.Specials {
-	return tokenizer.Specials{BOS: 0, EOS: 1, UNK: -1, PAD: -1}
+// redecoder decodes the whole id list again at each step and returns what
+// grew, holding back an incomplete UTF-8 character at the end.
+type redecoder struct {
+	tok         fakeTok
+	skipSpecial bool
+	ids         []int
+	sent        int // bytes of the decoded text already returned
+}
+
+func (d *redecoder) Add(id int) string {
+	d.ids = append(d.ids, id)
+	s := d.tok.Decode(d.ids, d.skipSpecial)
+	if len(s) <= d.sent {
+		return ""
+	}
+	end := len(s)
+	// Hold back a trailing character that is not complete yet.
+	for i := len(s) - 1; i >= d.sent && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				end = i
+			}
+			break
+		}
+	}
+	out := s[d.sent:end]
+	d.sent = end
+	return out
+}
+
+func (d *redecoder) Flush() string {
+	s := d.tok.Decode(d.ids, d.skipSpecial)
+	if len(s) <= d.sent {
+		return ""
+	}
+	out := s[d.sent:]
+	d.sent = len(s)
+	return out
 }
 
 // Ids of the test vocabulary.

@@ -10,8 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-var fakeDecoder = NewTextDecoder(fakeTok{fakePieces}, true)
-
 // gen runs Generate with the fake tokenizer and EOS, collecting streamed
 // text per row.
 func gen(t *testing.T, m *fakeLM, reqs ...Request) (*Output, []string) {
