@@ -126,13 +126,15 @@ func gemmRun(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 	switch {
 	case threads <= 1:
 		gemmBlock(g, 0, M, 0, N, K, kern)
-	case (M >= N && mt >= threads) || nt < threads:
-		// Split the longer side: a worker packs all of the operand that
-		// is not split, so with M split the packing overhead relative to
-		// the multiply goes as 1/N + threads/M, with N split as
-		// threads/N + 1/M. When all of B fits the budget (and one NC
-		// block, as the tests cover), the workers pack it once between
-		// them instead.
+	case nt < 4*threads || (M >= 2*N && mt >= threads):
+		// Split the rows when C is narrow (a LoRA rank as N) or much
+		// taller than wide. A worker packs all of the operand that is not
+		// split, so the packing overhead relative to the multiply goes as
+		// 1/N + threads/M with rows split, threads/N + 1/M with columns;
+		// on the square-ish shapes the two measured within noise, columns
+		// a little ahead (one hand-off, packing interleaved with the
+		// multiply). When rows are split and all of B fits the budget,
+		// the workers pack B once between them instead.
 		_, directB := g.gemmDirect(M/threads, N)
 		if !directB && N <= gemmNC && K*((N+gemmNR-1)/gemmNR*gemmNR) <= gemmPrepackMax {
 			gemmPrepacked(g, M, N, K, threads, kern)
@@ -228,8 +230,11 @@ func gemmPrepacked(g *gemmArgs, M, N, K, threads int, kern microKernel) {
 			g.packBPanel(bp[q.off:q.off+q.kc*gemmNR], q.j, q.nr, q.pc, q.kc)
 		}
 	})
+	// Rows go in a few chunks per thread, claimed as threads come free:
+	// B is shared, so chunks cost no extra packing, and a worker that
+	// wakes late or is preempted still takes its share.
 	mt := (M + gemmMR - 1) / gemmMR
-	parallelFor(mt, threads, func(lo, hi int) {
+	parallelChunks(mt, 4*threads, threads, func(lo, hi int) {
 		i0, i1 := lo*gemmMR, min(hi*gemmMR, M)
 		bufs := gemmBufPool.Get().(*gemmBufs)
 		defer gemmBufPool.Put(bufs)

@@ -161,7 +161,8 @@ var gemmTestShapes = [][3]int{
 	{1024, gemmDirectNTrans + 8, 9}, // Aᵀ rows 4 KiB apart (unpadded) or not
 	// LoRA ranks r = 4, 8, 16, 64 on either side.
 	{64, 48, 4}, {64, 4, 48}, {100, 8, 70}, {70, 16, 100}, {16, 100, 64}, {64, 100, 16},
-	{20, gemmNC + 20, 3}, // more than one NC block
+	{20, gemmNC + 20, 3},          // more than one NC block
+	{130, 200, 20}, {300, 130, 5}, // threads split columns; rows (C tall)
 }
 
 func TestGemmMatchesReference(t *testing.T) {
