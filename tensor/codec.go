@@ -21,14 +21,10 @@ func F16ToF32(h uint16) float32 {
 	case mant == 0: // signed zero
 		return math.Float32frombits(sign)
 	}
-	// Subnormal: mant·2^-24. Shift the leading one up to bit 10 and lower
-	// the exponent to match; the result is a normal binary32.
-	e := uint32(127 - 15 + 1)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+	// Subnormal: mant·2^-24, exact in binary32 (mant < 2^10). A multiply
+	// instead of a normalising loop keeps the function cheap enough to
+	// inline into the dequantisation loops.
+	return math.Float32frombits(sign | math.Float32bits(float32(mant)*(1.0/(1<<24))))
 }
 
 // F32ToF16 narrows f to binary16, rounding to nearest even. Values past the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 // Dequantize decodes len(dst) elements of type t from src into dst.
@@ -36,11 +36,11 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 		}
 	case F16:
 		for i := range dst {
-			dst[i] = half.F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 		}
 	case BF16:
 		for i := range dst {
-			dst[i] = half.BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = tensor.BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 		}
 	case F64:
 		for i := range dst {
@@ -75,7 +75,7 @@ func forBlocks(src []byte, dst []float32, info typeInfo, fn func(b []byte, y []f
 	}
 }
 
-func f16(b []byte) float32 { return half.F16ToF32(binary.LittleEndian.Uint16(b)) }
+func f16(b []byte) float32 { return tensor.F16ToF32(binary.LittleEndian.Uint16(b)) }
 
 // dequantQ4_0: block_q4_0 {f16 d; u8 qs[16]}. Byte j holds element j in its
 // low nibble and element j+16 in its high nibble; y = d * (q - 8).

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 // f16 values used in the hand-built blocks.
@@ -234,8 +234,8 @@ func TestDequantizeErrors(t *testing.T) {
 // quantisation error for K-quants as noted in roundTrip's callers.
 
 func r16(x float32) (uint16, float32) {
-	h := half.F32ToF16(x)
-	return h, half.F16ToF32(h)
+	h := tensor.F32ToF16(x)
+	return h, tensor.F16ToF32(h)
 }
 
 func clampRound(x float32, lo, hi int) int {

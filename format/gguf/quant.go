@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 // EncodeF32 returns v as little-endian F32 tensor data.
@@ -21,7 +21,7 @@ func EncodeF32(v []float32) []byte {
 func EncodeF16(v []float32) []byte {
 	b := make([]byte, 2*len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], half.F32ToF16(x))
+		binary.LittleEndian.PutUint16(b[2*i:], tensor.F32ToF16(x))
 	}
 	return b
 }
@@ -30,7 +30,7 @@ func EncodeF16(v []float32) []byte {
 func EncodeBF16(v []float32) []byte {
 	b := make([]byte, 2*len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], half.F32ToBF16(x))
+		binary.LittleEndian.PutUint16(b[2*i:], tensor.F32ToBF16(x))
 	}
 	return b
 }
@@ -55,7 +55,7 @@ func QuantizeQ8_0(v []float32) ([]byte, error) {
 		if d != 0 {
 			id = 1 / d
 		}
-		binary.LittleEndian.PutUint16(b, half.F32ToF16(d))
+		binary.LittleEndian.PutUint16(b, tensor.F32ToF16(d))
 		for j, e := range x {
 			b[2+j] = byte(int8(math.Round(float64(e * id))))
 		}

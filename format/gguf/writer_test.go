@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 func TestWriteReadRoundTrip(t *testing.T) {
@@ -114,8 +114,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		}
 		return out
 	}
-	check("w.f16", round(w16, func(x float32) float32 { return half.F16ToF32(half.F32ToF16(x)) }))
-	check("w.bf16", round(wbf, func(x float32) float32 { return half.BF16ToF32(half.F32ToBF16(x)) }))
+	check("w.f16", round(w16, func(x float32) float32 { return tensor.F16ToF32(tensor.F32ToF16(x)) }))
+	check("w.bf16", round(wbf, func(x float32) float32 { return tensor.BF16ToF32(tensor.F32ToBF16(x)) }))
 	q, _ := QuantizeQ8_0(wq)
 	wantQ := make([]float32, len(wq))
 	Dequantize(Q8_0, q, wantQ)

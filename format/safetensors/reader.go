@@ -10,7 +10,7 @@ import (
 	"sort"
 
 	"github.com/loftml/loft/format/internal/fileio"
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does
@@ -265,13 +265,13 @@ func decodeFloat32(b []byte, dt DType) ([]float32, error) {
 	case F16:
 		out := make([]float32, len(b)/2)
 		for i := range out {
-			out[i] = half.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 		return out, nil
 	case BF16:
 		out := make([]float32, len(b)/2)
 		for i := range out {
-			out[i] = half.BF16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = tensor.BF16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 		return out, nil
 	case F64:

@@ -12,7 +12,7 @@ import (
 	"strconv"
 
 	"github.com/loftml/loft/format/internal/fileio"
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 // Tensor is a named tensor to write: raw little-endian bytes of a dtype, or
@@ -85,13 +85,13 @@ func encodeFloat32(dt DType, v []float32) []byte {
 	case F16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToF16(x))
+			binary.LittleEndian.PutUint16(b[2*i:], tensor.F32ToF16(x))
 		}
 		return b
 	case BF16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], half.F32ToBF16(x))
+			binary.LittleEndian.PutUint16(b[2*i:], tensor.F32ToBF16(x))
 		}
 		return b
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/loftml/loft/format/internal/half"
+	"github.com/loftml/loft/tensor"
 )
 
 func randomTensors(t *testing.T, r *rand.Rand) ([]Tensor, map[string][]float32) {
@@ -44,9 +44,9 @@ func randomTensors(t *testing.T, r *rand.Rand) ([]Tensor, map[string][]float32) 
 		for j := range v {
 			switch dt {
 			case BF16:
-				v[j] = half.BF16ToF32(half.F32ToBF16(v[j]))
+				v[j] = tensor.BF16ToF32(tensor.F32ToBF16(v[j]))
 			case F16:
-				v[j] = half.F16ToF32(half.F32ToF16(v[j]))
+				v[j] = tensor.F16ToF32(tensor.F32ToF16(v[j]))
 			}
 		}
 		want[name] = v
