@@ -1,0 +1,127 @@
+// Command gemv generates kernels/gemv_amd64.s: the AVX2/FMA matrix-vector
+// product that decoding spends its time in, and the FMA loop that measures
+// the machine's float32 peak. Run it through `go generate ./kernels/`.
+//
+// gemvRowsAVX2 computes y[o] = Σ_i w[o·in + i]·x[i] for every o in
+// [0, len(y)), in = len(x), four rows of w at a time: per step of 16
+// columns it loads 16 values of x once into two ymm registers and issues
+// 8 FMAs against the four rows (8 accumulators, two per row, so the adds
+// of one row do not wait on each other). A group's four accumulator pairs
+// are summed and reduced horizontally with VHADDPS into one xmm of four
+// sums, stored at once. Decoding is bound by reading w, so the point is to
+// keep the loads streaming: 4 rows walked together is 4 read streams.
+//
+// fmaPeakAVX2 runs n iterations of 12 independent VFMADD231PS on ymm
+// registers (12 chains hide the FMA latency on two FMA pipes): 192 float32
+// FLOPs per iteration, and nothing else, so its rate is the core's fp32
+// peak.
+package main
+
+import (
+	"flag"
+
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	flag.Parse()
+	build.ConstraintExpr("amd64,!purego")
+	gemvRows()
+	fmaPeak()
+	build.Generate()
+}
+
+func gemvRows() {
+	build.TEXT("gemvRowsAVX2", build.NOSPLIT, "func(y []float32, w []float32, x []float32)")
+	build.Pragma("noescape")
+	build.Doc("gemvRowsAVX2 writes y[o] = w[o·in : (o+1)·in]·x for o < len(y), in = len(x).",
+		"len(y) must be a multiple of 4, len(x) a positive multiple of 16 and",
+		"len(w) at least len(y)·len(x); the Go caller checks.")
+	yp := build.Load(build.Param("y").Base(), build.GP64())
+	rows := build.Load(build.Param("y").Len(), build.GP64())
+	wp := build.Load(build.Param("w").Base(), build.GP64())
+	xp := build.Load(build.Param("x").Base(), build.GP64())
+	n := build.Load(build.Param("x").Len(), build.GP64())
+	stride := build.GP64()
+	build.MOVQ(n, stride)
+	build.SHLQ(operand.U8(2), stride) // bytes per row
+	yend := build.GP64()
+	build.LEAQ(operand.Mem{Base: yp, Index: rows, Scale: 4}, yend)
+
+	r := []reg.GPVirtual{build.GP64(), build.GP64(), build.GP64(), build.GP64()}
+	acc := make([]reg.VecVirtual, 8)
+	for i := range acc {
+		acc[i] = build.YMM()
+	}
+	x0, x1 := build.YMM(), build.YMM()
+	i := build.GP64()
+
+	build.Label("group")
+	build.CMPQ(yp, yend)
+	build.JAE(operand.LabelRef("done"))
+	build.MOVQ(wp, r[0])
+	for j := 1; j < 4; j++ {
+		build.LEAQ(operand.Mem{Base: r[j-1], Index: stride, Scale: 1}, r[j])
+	}
+	for _, a := range acc {
+		build.VXORPS(a, a, a)
+	}
+	build.XORQ(i, i)
+	build.Label("col")
+	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4}, x0)
+	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4, Disp: 32}, x1)
+	for j := 0; j < 4; j++ {
+		build.VFMADD231PS(operand.Mem{Base: r[j], Index: i, Scale: 4}, x0, acc[2*j])
+		build.VFMADD231PS(operand.Mem{Base: r[j], Index: i, Scale: 4, Disp: 32}, x1, acc[2*j+1])
+	}
+	build.ADDQ(operand.U8(16), i)
+	build.CMPQ(i, n)
+	build.JB(operand.LabelRef("col"))
+
+	// Sum each row's pair, then reduce four rows to four floats.
+	for j := 0; j < 4; j++ {
+		build.VADDPS(acc[2*j+1], acc[2*j], acc[2*j])
+	}
+	build.VHADDPS(acc[2], acc[0], acc[0]) // per lane: row0 pairs, row1 pairs
+	build.VHADDPS(acc[6], acc[4], acc[4]) // row2, row3
+	build.VHADDPS(acc[4], acc[0], acc[0]) // per lane: row0..row3 partial sums
+	hi := build.XMM()
+	build.VEXTRACTF128(operand.U8(1), acc[0], hi)
+	lo := acc[0].AsX()
+	build.VADDPS(hi, lo, lo)
+	build.VMOVUPS(lo, operand.Mem{Base: yp})
+
+	build.ADDQ(operand.U8(16), yp)
+	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, wp)
+	build.JMP(operand.LabelRef("group"))
+	build.Label("done")
+	build.VZEROUPPER()
+	build.RET()
+}
+
+func fmaPeak() {
+	build.TEXT("fmaPeakAVX2", build.NOSPLIT, "func(n int)")
+	build.Doc("fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).")
+	n := build.Load(build.Param("n"), build.GP64())
+	acc := make([]reg.VecVirtual, 12)
+	for i := range acc {
+		acc[i] = build.YMM()
+		build.VXORPS(acc[i], acc[i], acc[i])
+	}
+	a, b := build.YMM(), build.YMM()
+	build.VXORPS(a, a, a)
+	build.VXORPS(b, b, b)
+	build.Label("loop")
+	build.TESTQ(n, n)
+	build.JZ(operand.LabelRef("done"))
+	for _, c := range acc {
+		build.VFMADD231PS(a, b, c)
+	}
+	build.DECQ(n)
+	build.JMP(operand.LabelRef("loop"))
+	build.Label("done")
+	build.VZEROUPPER()
+	build.RET()
+}

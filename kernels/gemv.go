@@ -1,0 +1,98 @@
+package kernels
+
+import (
+	"fmt"
+	"time"
+)
+
+// gemvBlockRows is how many rows of W one work item covers: with several
+// rows of x, each block of W (at most 64 rows of a few thousand floats)
+// stays in L2 while every x row passes over it.
+const gemvBlockRows = 64
+
+// MatVecBT writes y (N, Out) = x (N, In)·wᵀ with w (Out, In), for the few
+// rows N of decoding, where packing w for the blocked GEMM would cost more
+// than the product. It reads w once (per block of rows, for every x row),
+// split over threads by output rows; decoding is bound by that read.
+func MatVecBT(y, x, w []float32, N, In, Out int) {
+	if len(x) < N*In || len(y) < N*Out || len(w) < Out*In {
+		panic(fmt.Sprintf("kernels.MatVecBT: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", len(x), len(y), len(w), N, In, Out))
+	}
+	if N == 0 || Out == 0 {
+		return
+	}
+	blocks := (Out + gemvBlockRows - 1) / gemvBlockRows
+	t := Threads()
+	if Out*In < 1<<15 { // a few microseconds: not worth a hand-off
+		t = 1
+	}
+	parallelChunks(blocks, min(blocks, t), t, func(lo, hi int) {
+		r0, r1 := lo*gemvBlockRows, min(hi*gemvBlockRows, Out)
+		for b := r0; b < r1; b += gemvBlockRows {
+			e := min(b+gemvBlockRows, r1)
+			for n := 0; n < N; n++ {
+				gemvRowsFast(y[n*Out+b:n*Out+e], w[b*In:e*In], x[n*In:(n+1)*In])
+			}
+		}
+	})
+}
+
+// gemvRowsGo is the reference: y[o] = w[o·in:(o+1)·in]·x, in = len(x),
+// with eight independent partial sums so the additions pipeline.
+func gemvRowsGo(y, w, x []float32) {
+	in := len(x)
+	for o := range y {
+		y[o] = dot8(w[o*in:(o+1)*in], x)
+	}
+}
+
+// dot8 returns Σ a[i]·b[i] in eight interleaved partial sums.
+func dot8(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s [8]float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		a8, b8 := a[i:i+8:i+8], b[i:i+8:i+8]
+		for k := range 8 {
+			s[k] += a8[k] * b8[k]
+		}
+	}
+	for ; i < len(a); i++ {
+		s[0] += a[i] * b[i]
+	}
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+// PeakFlops measures the machine's float32 peak in FLOP/s on Threads()
+// threads: every thread runs an FMA-only loop in assembly (12 independent
+// 8-wide chains), for passes of about 50 ms until at least a second has
+// passed, and the best pass counts. It returns 0 where there is no such
+// loop (no AVX2/FMA, or a purego build).
+func PeakFlops() float64 {
+	const iters = 1 << 20 // 192 MFLOP per thread per call
+	if !fmaPeak(1) {
+		return 0
+	}
+	t := Threads()
+	calls := 1
+	pass := func() time.Duration {
+		start := time.Now()
+		parallelChunks(t, t, t, func(lo, hi int) {
+			for range hi - lo {
+				for range calls {
+					fmaPeak(iters)
+				}
+			}
+		})
+		return time.Since(start)
+	}
+	pass() // wake the workers
+	for d := pass(); d < 50*time.Millisecond; d = pass() {
+		calls *= 2
+	}
+	best := time.Duration(1 << 62)
+	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
+		best = min(best, pass())
+	}
+	return float64(t) * float64(calls) * iters * 192 / best.Seconds()
+}

@@ -1,0 +1,33 @@
+//go:build amd64 && !purego
+
+package kernels
+
+//go:generate go run -C ../internal/asmgen ./gemv -pkg kernels -out ../../kernels/gemv_amd64.s -stubs ../../kernels/gemv_stubs_amd64.go
+
+// gemvRowsFast writes y[o] = w[o·in:(o+1)·in]·x for every o, in = len(x),
+// with the generated AVX2/FMA kernel where the CPU has both and the sizes
+// suit it (len(x) a multiple of 16), the rest in Go.
+func gemvRowsFast(y, w, x []float32) {
+	in := len(x)
+	if !useVecAVX2 || in == 0 || in%16 != 0 {
+		gemvRowsGo(y, w, x)
+		return
+	}
+	n4 := len(y) &^ 3
+	if n4 > 0 {
+		gemvRowsAVX2(y[:n4], w[:n4*in], x)
+	}
+	if n4 < len(y) {
+		gemvRowsGo(y[n4:], w[n4*in:], x)
+	}
+}
+
+// fmaPeak runs n iterations of 192 float32 FLOPs each in FMA instructions
+// and reports whether it could (an AVX2/FMA CPU).
+func fmaPeak(n int) bool {
+	if !useVecAVX2 {
+		return false
+	}
+	fmaPeakAVX2(n)
+	return true
+}

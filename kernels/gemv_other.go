@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// gemvRowsFast is gemvRowsGo where there is no assembly.
+func gemvRowsFast(y, w, x []float32) { gemvRowsGo(y, w, x) }
+
+// fmaPeak reports that there is no FMA loop to measure the peak with.
+func fmaPeak(n int) bool { return false }

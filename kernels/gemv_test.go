@@ -1,0 +1,96 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestMatVecBT compares MatVecBT (the AVX2 kernel where sizes allow, the Go
+// loop elsewhere) with the reference GEMM, on sizes that hit every path:
+// In a multiple of 16 or not, Out with and without a remainder below 4,
+// more rows than a block, one and several x rows, one and two threads.
+func TestMatVecBT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct{ N, In, Out int }{
+		{1, 16, 4}, {1, 32, 7}, {1, 20, 5}, {2, 64, 130}, {1, 576, 1000}, {3, 768, 257}, {1, 1, 1},
+	} {
+		x, w := make([]float32, c.N*c.In), make([]float32, c.Out*c.In)
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		want := make([]float32, c.N*c.Out)
+		gemmRef(false, true, c.N, c.Out, c.In, x, c.In, w, c.In, want, c.Out, false)
+		for _, th := range []int{1, 2} {
+			old := Threads()
+			SetThreads(th)
+			got := make([]float32, c.N*c.Out)
+			MatVecBT(got, x, w, c.N, c.In, c.Out)
+			SetThreads(old)
+			for i := range got {
+				// Sums of In products of values in [-1, 1] in a different order.
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*float64(c.In) {
+					t.Fatalf("N=%d In=%d Out=%d threads %d: y[%d] = %g, want %g", c.N, c.In, c.Out, th, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestGemvRowsAVX2Exact checks the kernel on values whose products and sums
+// are exact in float32 (small integers), so any order gives the same bits.
+func TestGemvRowsAVX2Exact(t *testing.T) {
+	const rows, in = 8, 48
+	x, w := make([]float32, in), make([]float32, rows*in)
+	for i := range x {
+		x[i] = float32(i%5 - 2)
+	}
+	for i := range w {
+		w[i] = float32(i%7 - 3)
+	}
+	got, want := make([]float32, rows), make([]float32, rows)
+	gemvRowsFast(got, w, x)
+	for o := range want {
+		for i := range in {
+			want[o] += w[o*in+i] * x[i]
+		}
+	}
+	for o := range got {
+		if got[o] != want[o] {
+			t.Fatalf("row %d: %g, want %g", o, got[o], want[o])
+		}
+	}
+}
+
+// TestPeakFlops checks the peak is positive and plausible: at least what
+// the blocked GEMM reaches (the peak bounds every kernel), at most 64
+// FLOPs per cycle per thread at 6 GHz.
+func TestPeakFlops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a second")
+	}
+	p := PeakFlops()
+	if p == 0 {
+		t.Skip("no FMA loop on this machine")
+	}
+	if p > float64(Threads())*64*6e9 {
+		t.Fatalf("peak %.3g FLOP/s is more than 64 FLOPs/cycle at 6 GHz per thread", p)
+	}
+	const n = 256
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	MatMul(c, a, b, n, n, n, false)
+	best := 0.0
+	for range 5 {
+		start := time.Now()
+		MatMul(c, a, b, n, n, n, false)
+		best = max(best, 2*n*n*n/time.Since(start).Seconds())
+	}
+	if best > 1.05*p {
+		t.Fatalf("GEMM reached %.3g FLOP/s, above the measured peak %.3g", best, p)
+	}
+	t.Logf("peak %.1f GFLOP/s on %d threads; GEMM 256³ %.1f GFLOP/s", p/1e9, Threads(), best/1e9)
+}
