@@ -16,5 +16,6 @@ func newBenchCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newBenchGemmCmd())
 	cmd.AddCommand(newBenchGenerateCmd())
+	cmd.AddCommand(newBenchTrainCmd())
 	return cmd
 }
