@@ -2,20 +2,25 @@ package model_test
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/llama"
 )
 
 // writeGGUF converts a tiny HF llama-family folder into a GGUF file as
 // llama.cpp's convert_hf_to_gguf.py does: GGUF tensor names, q/k rows
-// permuted for interleaved RoPE when arch is "llama", F32 data.
-func writeGGUF(t *testing.T, dir, arch, out string) {
+// permuted for interleaved RoPE when arch is "llama", F32 data. Metadata
+// keys named in omit (without the arch prefix) are left out; extra
+// key-values are appended.
+func writeGGUF(t *testing.T, dir, arch, out string, omit []string, extra ...gguf.KV) {
 	t.Helper()
 	c, err := llama.ParseConfig(mustRead(t, filepath.Join(dir, "config.json")), "config.json")
 	if err != nil {
@@ -83,6 +88,8 @@ func writeGGUF(t *testing.T, dir, arch, out string) {
 		{Key: arch + ".attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(float32(c.RMSNormEps))},
 		{Key: arch + ".rope.freq_base", Value: gguf.ValueOf(float32(c.RopeTheta))},
 	}
+	kvs = slices.DeleteFunc(kvs, func(kv gguf.KV) bool { return slices.Contains(omit, strings.TrimPrefix(kv.Key, arch+".")) })
+	kvs = append(kvs, extra...)
 	if err := gguf.Write(out, kvs, tensors); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,7 @@ func TestGGUFMatchesSafetensors(t *testing.T) {
 		t.Run(tc.dir, func(t *testing.T) {
 			dir := filepath.Join(refDir, tc.dir)
 			path := filepath.Join(t.TempDir(), tc.dir+".gguf")
-			writeGGUF(t, dir, tc.arch, path)
+			writeGGUF(t, dir, tc.arch, path, nil)
 			hf, gg := load(t, dir), load(t, path)
 			if gg.Info.Format != "gguf" || gg.Arch != hf.Arch || gg.Info.Params != hf.Info.Params {
 				t.Fatalf("gguf info %+v vs %+v", gg.Info, hf.Info)
@@ -128,7 +135,7 @@ func TestGGUFMatchesSafetensors(t *testing.T) {
 func TestGGUFPermutationIsApplied(t *testing.T) {
 	dir := filepath.Join(refDir, "llama-tiny")
 	path := filepath.Join(t.TempDir(), "l.gguf")
-	writeGGUF(t, dir, "llama", path)
+	writeGGUF(t, dir, "llama", path, nil)
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -213,5 +220,112 @@ func TestGGUFGPT2(t *testing.T) {
 		if a[i] != b[i] {
 			t.Fatalf("logit %d: safetensors %v, gguf %v", i, a[i], b[i])
 		}
+	}
+}
+
+// TestGGUFOptionalKeys drops the metadata keys llama.cpp treats as
+// optional from a llama-tiny GGUF (rope.freq_base, attention.key_length,
+// attention.head_count_kv where it equals head_count, and
+// general.alignment, which gguf.Write leaves out unless given) and checks
+// the loader fills llama.cpp's defaults: the logits still equal the
+// safetensors folder's (rope_theta 10000, head_dim hidden/heads). A file
+// with a non-default alignment must give the same logits too. As a guard,
+// a freq_base other than the default changes the logits, so the defaults
+// are what make them match.
+func TestGGUFOptionalKeys(t *testing.T) {
+	dir := filepath.Join(refDir, "llama-tiny")
+	hf := load(t, dir)
+	if hf.Info.HeadDim != 16 || hf.Info.KVHeads != 2 {
+		t.Fatalf("llama-tiny changed: %+v", hf.Info)
+	}
+	e := readExpected(t, dir)
+	T, V := len(e.InputIDs[0]), hf.LM.VocabSize()
+	want := make([]float32, T*V)
+	if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, want, false); err != nil {
+		t.Fatal(err)
+	}
+	logits := func(path string) []float32 {
+		t.Helper()
+		b := load(t, path)
+		got := make([]float32, T*V)
+		if err := b.LM.Forward(b.LM.NewCache(1, T), e.InputIDs[0], 1, T, got, false); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		name      string
+		omit      []string
+		extra     []gguf.KV
+		alignment int
+		same      bool
+	}{
+		{"defaults", []string{"rope.freq_base", "attention.key_length"}, nil, 32, true},
+		{"alignment 64", nil, []gguf.KV{{Key: gguf.AlignmentKey, Value: gguf.ValueOf(uint32(64))}}, 64, true},
+		{"freq_base 500000", []string{"rope.freq_base"}, []gguf.KV{{Key: "llama.rope.freq_base", Value: gguf.ValueOf(float32(500000))}}, 32, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "l.gguf")
+			writeGGUF(t, dir, "llama", path, tc.omit, tc.extra...)
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range tc.omit {
+				replaced := slices.ContainsFunc(tc.extra, func(kv gguf.KV) bool { return kv.Key == "llama."+k })
+				if f.Has("llama."+k) != replaced {
+					t.Fatalf("llama.%s was written", k)
+				}
+			}
+			if f.Has(gguf.AlignmentKey) != (tc.alignment != gguf.DefaultAlignment) || f.Alignment() != tc.alignment {
+				t.Fatalf("alignment %d (key present %v), want %d", f.Alignment(), f.Has(gguf.AlignmentKey), tc.alignment)
+			}
+			f.Close()
+			got := logits(path)
+			var maxDiff float64
+			for i := range got {
+				maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+			}
+			if tc.same && maxDiff != 0 {
+				t.Errorf("logits differ from the safetensors folder's by %g", maxDiff)
+			}
+			if !tc.same && maxDiff < 1e-3 {
+				t.Errorf("logits differ by only %g: the freq_base key is ignored", maxDiff)
+			}
+		})
+	}
+}
+
+// TestGGUFStoriesDefaults checks the real stories260K GGUF, which omits
+// rope.freq_base, general.alignment and the tokenizer's add_bos_token and
+// add_space_prefix flags: it loads with llama.cpp's defaults (theta 10000,
+// alignment 32, BOS added, a space prefix), as its config and tokenizer
+// from the Hugging Face folder say.
+func TestGGUFStoriesDefaults(t *testing.T) {
+	dir := testutil.SharedDir(t, "models", "stories260K")
+	path := filepath.Join(dir, "gguf", "stories260K-f32.gguf")
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"llama.rope.freq_base", gguf.AlignmentKey, "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_space_prefix"} {
+		if f.Has(k) {
+			t.Errorf("the fixture now has %s: this test no longer checks its default", k)
+		}
+	}
+	if f.Alignment() != 32 {
+		t.Errorf("alignment %d, want the default 32", f.Alignment())
+	}
+	f.Close()
+	gg, hf := load(t, path), load(t, filepath.Join(dir, "hf"))
+	if gg.Gen.BOS != 1 || !gg.Gen.AddBOS || fmt.Sprint(gg.Gen.EOS) != "[2]" {
+		t.Errorf("gguf generation config %+v, want BOS 1 added, EOS [2]", gg.Gen)
+	}
+	const text = "Once upon a time, Lily"
+	if a, b := gg.Tokenizer.Encode(text, true), hf.Tokenizer.Encode(text, true); fmt.Sprint(a) != fmt.Sprint(b) || a[0] != 1 {
+		t.Errorf("gguf tokens %v, hf tokens %v", a, b)
+	}
+	if gg.Info.ContextLength != 512 || gg.Info.HeadDim != 8 || gg.Info.KVHeads != 4 {
+		t.Errorf("gguf info %+v", gg.Info)
 	}
 }
