@@ -167,8 +167,11 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 	if len(picked) == 0 {
 		what := "the targets"
 		if re != nil {
-			what = fmt.Sprintf("target regular expression %q", cfg.TargetRegex)
-			return nil, targetError(what+" matches no module name (it must match the whole name)", "", slots)
+			msg := fmt.Sprintf("target regular expression %q matches no module name (it must match the whole name)", cfg.TargetRegex)
+			if part := regexp.MustCompile(cfg.TargetRegex); slices.ContainsFunc(slots, func(s nn.Slot) bool { return part.MatchString(s.Name) }) {
+				msg += fmt.Sprintf("; did you mean %q?", ".*"+cfg.TargetRegex)
+			}
+			return nil, targetError(msg, "", slots)
 		}
 		if len(cfg.Layers) > 0 {
 			return nil, fmt.Errorf("lora: %s match no module in layers %v", what, cfg.Layers)
@@ -205,6 +208,9 @@ func targetError(msg, target string, slots []nn.Slot) error {
 		if near := nearest(target, names, slots); near != "" {
 			fmt.Fprintf(&b, "; did you mean %q?", near)
 		}
+	}
+	if !strings.HasSuffix(b.String(), "?") {
+		b.WriteByte('.')
 	}
 	fmt.Fprintf(&b, " The model's linear modules: %s", strings.Join(names, ", "))
 	if len(slots) > 0 {

@@ -60,6 +60,10 @@ func (c *Config) Validate() error {
 		return errors.New("lora: no target modules (give a list of names, all-linear, or a regular expression)")
 	case len(c.Targets) > 0 && c.TargetRegex != "":
 		return errors.New("lora: give target names or a target regular expression, not both")
+	case c.TargetRegex != "" && len(c.Layers) > 0:
+		// PEFT's LoraConfig raises "layers_to_transform cannot be used when
+		// target_modules is a str": such an adapter would not load there.
+		return errors.New("lora: a target regular expression cannot be combined with a layer selection (PEFT refuses layers_to_transform with a string target_modules); name the layers in the expression, such as layers\\.(0|1)\\.")
 	}
 	for _, t := range c.Targets {
 		if t == "" {

@@ -158,6 +158,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if len(ad2.Modules) != len(ad.Modules) || ad2.Modules[0].Scale != ad.Modules[0].Scale {
 			t.Fatalf("%s: loaded %d modules (scale %v), saved %d (scale %v)", c.model, len(ad2.Modules), ad2.Modules[0].Scale, len(ad.Modules), ad.Modules[0].Scale)
 		}
+		for _, f := range []string{"adapter_config.json", "adapter_model.safetensors"} {
+			if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o644 {
+				t.Errorf("%s: %s: mode %v, %v; want -rw-r--r--", c.model, f, st.Mode(), err)
+			}
+		}
 		var pc map[string]any
 		buf, _ := os.ReadFile(filepath.Join(dir, "adapter_config.json"))
 		if err := json.Unmarshal(buf, &pc); err != nil {
@@ -326,7 +331,9 @@ func TestTargetErrors(t *testing.T) {
 		{gpt2, lora.Config{Targets: []string{"q_proj", "v_proj"}}, []string{`target "q_proj" matches no module`, `did you mean "c_attn"?`, "c_attn, c_proj, c_fc, lm_head", "transformer.h.0.attn.c_attn"}},
 		{llama, lora.Config{Targets: []string{"q_proj", "v_prj"}}, []string{`target "v_prj"`, `did you mean "v_proj"?`, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head"}},
 		{llama, lora.Config{Targets: []string{"c_attn"}}, []string{`did you mean "q_proj"?`}},
-		{llama, lora.Config{TargetRegex: `q_proj`}, []string{`regular expression "q_proj" matches no module name (it must match the whole name)`}},
+		{llama, lora.Config{TargetRegex: `q_proj`}, []string{`regular expression "q_proj" matches no module name (it must match the whole name); did you mean ".*q_proj"? The model's linear modules: q_proj`}},
+		{llama, lora.Config{TargetRegex: `zzz`}, []string{`(it must match the whole name). The model's linear modules: q_proj`}},
+		{llama, lora.Config{TargetRegex: `.*q_proj`, Layers: []int{0}}, []string{"cannot be combined with a layer selection"}},
 		{llama, lora.Config{TargetRegex: `(`}, []string{"target regular expression"}},
 		{llama, lora.Config{Targets: []string{"lm_head"}}, []string{"output head lm_head"}},
 		{llama, lora.Config{Targets: []string{"q_proj"}, Layers: []int{7}}, []string{"match no module in layers [7]"}},
@@ -472,6 +479,49 @@ func TestLoadVariants(t *testing.T) {
 			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
 		}
 	}
+	// Overlapping keys: the first in the file's order wins, as PEFT tries
+	// the keys in dict order. Empty newer fields are accepted.
+	for _, c := range []struct {
+		pattern string
+		layer0  float32 // scale of layer 0's v_proj
+	}{
+		{`{"v_proj": 24, "layers\\.0\\.self_attn\\.v_proj": 32}`, 3},
+		{`{"layers\\.0\\.self_attn\\.v_proj": 32, "v_proj": 24}`, 4},
+	} {
+		m := load(t, "qwen2-tiny")
+		dir := writeAdapter(t, src, func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			cfg["target_parameters"] = []any{}
+			cfg["lora_bias"] = false
+			cfg["layer_replication"] = nil
+			return ts
+		})
+		cfgPath := filepath.Join(dir, "adapter_config.json")
+		buf, _ := os.ReadFile(cfgPath)
+		if !strings.Contains(string(buf), `"alpha_pattern":{}`) {
+			t.Fatalf("unexpected config %s", buf)
+		}
+		buf = []byte(strings.Replace(string(buf), `"alpha_pattern":{}`, `"alpha_pattern":`+c.pattern, 1))
+		if err := os.WriteFile(cfgPath, buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ad, err := lora.Load(dir, m.Slots())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ad.Modules {
+			want := float32(2)
+			switch {
+			case l.Name == "model.layers.0.self_attn.v_proj":
+				want = c.layer0
+			case strings.HasSuffix(l.Name, "v_proj"):
+				want = 3
+			}
+			if l.Scale != want {
+				t.Errorf("alpha_pattern %s: %s: scale %v, want %v", c.pattern, l.Name, l.Scale, want)
+			}
+		}
+	}
+
 	m = load(t, "qwen2-tiny")
 	dir = writeAdapter(t, src, func(cfg map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 		cfg["use_rslora"] = true
@@ -502,6 +552,23 @@ func TestLoadRefusals(t *testing.T) {
 			c["peft_type"] = "IA3"
 			return ts
 		}, `peft_type "IA3"`},
+		{"lora_bias", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["lora_bias"] = true; return ts }, "lora_bias is true"},
+		{"qalora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["use_qalora"] = true
+			return ts
+		}, "use_qalora is true"},
+		{"target_parameters", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["target_parameters"] = []string{"experts.gate_up_proj"}
+			return ts
+		}, `target_parameters ["experts.gate_up_proj"]`},
+		{"trainable tokens", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["trainable_token_indices"] = []int{3, 5}
+			return ts
+		}, "trainable_token_indices"},
+		{"layer_replication", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["layer_replication"] = [][]int{{0, 2}, {1, 2}}
+			return ts
+		}, "layer_replication"},
 		{"embedding", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "base_model.model.model.embed_tokens.lora_embedding_A", DType: safetensors.F32, Shape: []int{8, 128}, Values: make([]float32, 8*128)})
 		}, "embedding LoRA"},

@@ -26,25 +26,41 @@ const (
 // peftConfig is adapter_config.json as PEFT's LoraConfig writes it (the
 // fields loft reads or writes).
 type peftConfig struct {
-	PeftType          string             `json:"peft_type"`
-	TaskType          string             `json:"task_type"`
-	BaseModel         string             `json:"base_model_name_or_path"`
-	R                 int                `json:"r"`
-	Alpha             float64            `json:"lora_alpha"`
-	Dropout           float64            `json:"lora_dropout"`
-	TargetModules     json.RawMessage    `json:"target_modules"` // list or regex string
-	ExcludeModules    json.RawMessage    `json:"exclude_modules,omitempty"`
-	LayersToTransform json.RawMessage    `json:"layers_to_transform"` // null, int or list
-	LayersPattern     json.RawMessage    `json:"layers_pattern"`
-	UseRSLoRA         bool               `json:"use_rslora"`
-	UseDoRA           bool               `json:"use_dora"`
-	FanInFanOut       bool               `json:"fan_in_fan_out"`
-	Bias              string             `json:"bias"`
-	ModulesToSave     []string           `json:"modules_to_save"`
-	InitLoraWeights   json.RawMessage    `json:"init_lora_weights"`
-	RankPattern       map[string]int     `json:"rank_pattern"`
-	AlphaPattern      map[string]float64 `json:"alpha_pattern"`
-	InferenceMode     bool               `json:"inference_mode"`
+	PeftType          string           `json:"peft_type"`
+	TaskType          string           `json:"task_type"`
+	BaseModel         string           `json:"base_model_name_or_path"`
+	R                 int              `json:"r"`
+	Alpha             float64          `json:"lora_alpha"`
+	Dropout           float64          `json:"lora_dropout"`
+	TargetModules     json.RawMessage  `json:"target_modules"` // list or regex string
+	ExcludeModules    json.RawMessage  `json:"exclude_modules,omitempty"`
+	LayersToTransform json.RawMessage  `json:"layers_to_transform"` // null, int or list
+	LayersPattern     json.RawMessage  `json:"layers_pattern"`
+	UseRSLoRA         bool             `json:"use_rslora"`
+	UseDoRA           bool             `json:"use_dora"`
+	FanInFanOut       bool             `json:"fan_in_fan_out"`
+	Bias              string           `json:"bias"`
+	ModulesToSave     []string         `json:"modules_to_save"`
+	InitLoraWeights   json.RawMessage  `json:"init_lora_weights"`
+	RankPattern       pattern[int]     `json:"rank_pattern"`
+	AlphaPattern      pattern[float64] `json:"alpha_pattern"`
+	InferenceMode     bool             `json:"inference_mode"`
+	// Newer PEFT features loft cannot apply; refused when set.
+	LoraBias              bool            `json:"lora_bias"`
+	UseQALoRA             bool            `json:"use_qalora"`
+	TargetParameters      json.RawMessage `json:"target_parameters"`
+	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices"`
+	LayerReplication      json.RawMessage `json:"layer_replication"`
+}
+
+// isSet reports whether an optional JSON field holds something: not
+// absent, null, an empty list or an empty object.
+func isSet(raw json.RawMessage) bool {
+	switch string(bytes.TrimSpace(raw)) {
+	case "", "null", "[]", "{}":
+		return false
+	}
+	return true
 }
 
 // Save writes the adapter into dir (created if needed) in PEFT's format:
@@ -178,6 +194,9 @@ func writeFileAtomic(path string, data []byte) error {
 	if err == nil {
 		err = f.Sync()
 	}
+	if err == nil { // CreateTemp makes the file 0600; an adapter is ordinary data
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -298,10 +317,10 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 		if len(ib.Shape) != 2 || ib.Shape[0] != base.Out || ib.Shape[1] != r {
 			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v, the model's %s with r = %d needs [%d %d]", wPath, p.b, ib.Shape, s.Name, r, base.Out, r)
 		}
-		if want := pc.rankFor(s.Name); r != want {
+		if want := pc.RankPattern.lookup(s.Name, pc.R); r != want {
 			return nil, fmt.Errorf("lora: %s: tensor %q has rank %d, %s says %d for %s", wPath, p.a, r, cfgPath, want, s.Name)
 		}
-		l := newLinear(s.Name, base, r, pc.alphaFor(s.Name), cfg.RSLoRA, cfg.Dropout, a.st)
+		l := newLinear(s.Name, base, r, pc.AlphaPattern.lookup(s.Name, pc.Alpha), cfg.RSLoRA, cfg.Dropout, a.st)
 		if l.A, err = f.Float32(p.a); err != nil {
 			return nil, fmt.Errorf("lora: %w", err)
 		}
@@ -328,6 +347,16 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 		return c, fmt.Errorf("lora: %s: bias %q trains biases; loft supports only bias \"none\"", path, pc.Bias)
 	case len(pc.ModulesToSave) > 0:
 		return c, fmt.Errorf("lora: %s: modules_to_save %q (fully trained modules) is not supported", path, pc.ModulesToSave)
+	case pc.LoraBias:
+		return c, fmt.Errorf("lora: %s: lora_bias is true (a trained bias on lora_B); loft does not support it", path)
+	case pc.UseQALoRA:
+		return c, fmt.Errorf("lora: %s: use_qalora is true; loft does not support QA-LoRA adapters", path)
+	case isSet(pc.TargetParameters):
+		return c, fmt.Errorf("lora: %s: target_parameters %s (LoRA on parameters such as MoE experts) is not supported", path, pc.TargetParameters)
+	case isSet(pc.TrainableTokenIndices):
+		return c, fmt.Errorf("lora: %s: trainable_token_indices (trained embedding rows) is not supported", path)
+	case isSet(pc.LayerReplication):
+		return c, fmt.Errorf("lora: %s: layer_replication (a model with repeated layers) is not supported", path)
 	case pc.R < 1:
 		return c, fmt.Errorf("lora: %s: r must be a positive integer, got %d", path, pc.R)
 	case !(pc.Alpha > 0) || math.IsInf(pc.Alpha, 0):
@@ -358,58 +387,76 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 	if bytes.Equal(bytes.TrimSpace(pc.InitLoraWeights), []byte(`"gaussian"`)) {
 		c.InitGaussian = true
 	}
-	for k := range pc.RankPattern {
-		if _, err := regexp.Compile(k); err != nil {
-			return c, fmt.Errorf("lora: %s: rank_pattern key %q: %v", path, k, err)
-		}
+	if err := pc.RankPattern.compile(path, "rank_pattern"); err != nil {
+		return c, err
 	}
-	for k := range pc.AlphaPattern {
-		if _, err := regexp.Compile(k); err != nil {
-			return c, fmt.Errorf("lora: %s: alpha_pattern key %q: %v", path, k, err)
-		}
+	if err := pc.AlphaPattern.compile(path, "alpha_pattern"); err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
-// patternKey returns the key of a rank_pattern/alpha_pattern map that
-// applies to module, as PEFT's get_pattern_key: an exact name, else the
-// first key (in sorted order, for determinism) that matches the end of
-// the name after a dot, r"(.*\.)?(key)$".
-func patternKey(keys []string, module string) (string, bool) {
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k == module {
-			return k, true
-		}
-	}
-	for _, k := range keys {
-		if ok, _ := regexp.MatchString(`^(?:.*\.)?(?:`+k+`)$`, module); ok {
-			return k, true
-		}
-	}
-	return "", false
+// pattern is a rank_pattern or alpha_pattern object with its keys in the
+// file's order: PEFT's get_pattern_key tries the keys in dict order (the
+// JSON order) and the first that matches wins, so the order decides
+// between overlapping keys ("q_proj" and "layers\.0\.self_attn\.q_proj").
+type pattern[V any] []patternEntry[V]
+
+type patternEntry[V any] struct {
+	key string
+	re  *regexp.Regexp // set by compile
+	v   V
 }
 
-func (pc *peftConfig) rankFor(module string) int {
-	keys := make([]string, 0, len(pc.RankPattern))
-	for k := range pc.RankPattern {
-		keys = append(keys, k)
+// UnmarshalJSON reads a JSON object (or null) keeping its key order.
+func (p *pattern[V]) UnmarshalJSON(b []byte) error {
+	*p = nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil || tok == nil { // null
+		return err
 	}
-	if k, ok := patternKey(keys, module); ok {
-		return pc.RankPattern[k]
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("want an object of module patterns, got %v", tok)
 	}
-	return pc.R
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := kt.(string) // object keys are strings
+		var v V
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("key %q: %w", key, err)
+		}
+		*p = append(*p, patternEntry[V]{key: key, v: v})
+	}
+	_, err = dec.Token() // the closing brace
+	return err
 }
 
-func (pc *peftConfig) alphaFor(module string) float64 {
-	keys := make([]string, 0, len(pc.AlphaPattern))
-	for k := range pc.AlphaPattern {
-		keys = append(keys, k)
+// compile builds each key's matcher, PEFT's re.match(rf"(.*\.)?({key})$",
+// module_name): the key matches the end of the name after a dot, or the
+// whole name.
+func (p pattern[V]) compile(path, field string) error {
+	for i, e := range p {
+		re, err := regexp.Compile(`^(?:.*\.)?(?:` + e.key + `)$`)
+		if err != nil {
+			return fmt.Errorf("lora: %s: %s key %q: %v", path, field, e.key, err)
+		}
+		p[i].re = re
 	}
-	if k, ok := patternKey(keys, module); ok {
-		return pc.AlphaPattern[k]
+	return nil
+}
+
+// lookup returns the value of the first key that matches module, else def.
+func (p pattern[V]) lookup(module string, def V) V {
+	for _, e := range p {
+		if e.re.MatchString(module) {
+			return e.v
+		}
 	}
-	return pc.Alpha
+	return def
 }
 
 // examplePath returns ", the model's modules look like <first slot>", or
