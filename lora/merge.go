@@ -47,6 +47,10 @@ func MergeFolder(baseDir, outDir string, a *Adapter) error {
 	if err != nil {
 		return fmt.Errorf("lora: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700; a model folder is ordinary data
+		os.RemoveAll(tmp)
+		return fmt.Errorf("lora: %w", err)
+	}
 	done := false
 	defer func() {
 		if !done {
@@ -152,7 +156,11 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("lora: %w", err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync() // the folder is renamed into place afterwards: its files must be on disk first
+	}
+	if err != nil {
 		out.Close()
 		return fmt.Errorf("lora: copying %s: %w", src, err)
 	}

@@ -95,6 +95,9 @@ func TestMerge(t *testing.T) {
 			if code != ExitOK || stdout != "" {
 				t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, errOut)
 			}
+			if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o755 {
+				t.Errorf("merged folder: mode %v, %v; want drwxr-xr-x", st.Mode(), err)
+			}
 			baseFiles, _ := os.ReadDir(c.base)
 			outFiles, _ := os.ReadDir(out)
 			if len(baseFiles) != len(outFiles) {
