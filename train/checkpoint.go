@@ -279,13 +279,40 @@ func show(v any) string {
 	return string(b)
 }
 
-// writeJSON writes v as indented JSON to path.
+// writeJSON writes v as indented JSON to path, atomically.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it
+// and renames it over path (mode 0644).
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes it 0600
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // writeDirAtomic fills a temporary folder inside parent with fill, then
@@ -298,7 +325,11 @@ func writeDirAtomic(parent, final string, fill func(dir string) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fill(tmp); err != nil {
+	err = os.Chmod(tmp, 0o755) // MkdirTemp makes it 0700
+	if err == nil {
+		err = fill(tmp)
+	}
+	if err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}

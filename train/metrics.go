@@ -1,7 +1,9 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,21 +37,55 @@ type metricsWriter struct {
 	path string
 }
 
-// openMetrics opens path, truncating it for a new run and appending for a
-// resumed one; "" gives a writer that drops everything.
-func openMetrics(path string, appendTo bool) (*metricsWriter, error) {
+// openMetrics opens path: truncated for a new run (resumeStep 0); for a
+// run resumed at resumeStep, the lines of later steps (written by the
+// run after the checkpoint it resumes, before it stopped) are dropped
+// and new lines are appended, so every step appears once. "" gives a
+// writer that drops everything.
+func openMetrics(path string, resumeStep int) (*metricsWriter, error) {
 	if path == "" {
 		return &metricsWriter{}, nil
 	}
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
+	if resumeStep > 0 {
 		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if err := dropLinesAfter(path, resumeStep); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return &metricsWriter{f: f, path: path}, nil
+}
+
+// dropLinesAfter rewrites the JSON-lines file path (atomically) without
+// the lines whose "step" is above step; other lines stay as they are. A
+// missing file is left missing.
+func dropLinesAfter(path string, step int) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var kept []byte
+	dropped := false
+	for line := range bytes.Lines(data) {
+		var v struct {
+			Step *int `json:"step"`
+		}
+		if json.Unmarshal(line, &v) == nil && v.Step != nil && *v.Step > step {
+			dropped = true
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	if !dropped {
+		return nil
+	}
+	return writeFileAtomic(path, kept)
 }
 
 func (m *metricsWriter) write(v any) error {

@@ -230,7 +230,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	if err := t.check(); err != nil {
 		return sum, err
 	}
-	mw, err := openMetrics(t.Config.MetricsPath, t.step > 0)
+	mw, err := openMetrics(t.Config.MetricsPath, t.step)
 	if err != nil {
 		return sum, err
 	}

@@ -261,6 +261,33 @@ func TestResumeReproducesLosses(t *testing.T) {
 	sameRun(t, straightDir, splitDir, straight, resumed)
 }
 
+// TestResumeAfterLaterSteps: a run that went past its last checkpoint
+// (steps 4 and 5 after checkpoint-3, then a crash) resumes from the
+// checkpoint; the metrics file then holds each step once, as the straight
+// run's, and checkpoint folders are ordinary 0755 folders.
+func TestResumeAfterLaterSteps(t *testing.T) {
+	straightDir, dir := t.TempDir(), t.TempDir()
+	_, straight, err := runSteps(t, straightDir, 6, 0, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runSteps(t, dir, 5, 3, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "checkpoint-3")
+	if st, err := os.Stat(ck); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("%s: mode %v, %v; want drwxr-xr-x", ck, st.Mode(), err)
+	}
+	if st, err := os.Stat(filepath.Join(ck, stateFile)); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("%s: mode %v, %v; want -rw-r--r--", stateFile, st.Mode(), err)
+	}
+	_, resumed, err := runSteps(t, dir, 6, 0, ck, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, straightDir, dir, straight, resumed)
+}
+
 func TestInterruptSavesAndResumes(t *testing.T) {
 	straightDir, dir := t.TempDir(), t.TempDir()
 	_, straight, err := runSteps(t, straightDir, 6, 0, "", 0)
