@@ -104,6 +104,9 @@ func (s *samplingFlags) check(f *pflag.FlagSet) error {
 	if s.topP <= 0 { // 0 means "unset" in generate.Sampling, not "keep nothing"
 		return usageErrorf("--top-p must be in (0, 1] (1 is off), got %v", s.topP)
 	}
+	if s.repPenalty <= 0 { // 0 means "unset" in generate.Sampling, not a penalty
+		return usageErrorf("--repetition-penalty must be a finite number > 0 (1 is off), got %v", s.repPenalty)
+	}
 	probe := generate.Sampling{Temperature: s.temperature, TopK: s.topK, TopP: s.topP, MinP: s.minP, RepetitionPenalty: s.repPenalty}
 	if err := probe.Validate(); err != nil {
 		return usageErrorf("--%v", err)

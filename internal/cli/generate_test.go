@@ -25,6 +25,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{"generate", "--model", "m", "--top-k", "-2"},
 		{"generate", "--model", "m", "--min-p", "2"},
 		{"generate", "--model", "m", "--repetition-penalty", "-1"},
+		{"generate", "--model", "m", "--repetition-penalty", "0"},
 		{"generate", "--model", "m", "--stop", ""},
 		{"generate", "--model", "m", "--threads", "-1"},
 		{"generate", "--model", "m", "--seed", "x"},
