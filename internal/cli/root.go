@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -36,14 +37,17 @@ func usageErrorf(format string, args ...any) error {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "loft: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "Run 'loft --help' for usage.")
+		if cmd == nil || cmd.Name() == "help" {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return ExitUsage
 	}
 	return ExitError
@@ -80,13 +84,65 @@ on the hardware you have, a plain CPU included, and runs, merges and exports the
 	root.AddCommand(newChatCmd())
 	root.AddCommand(newMergeCmd())
 	root.AddCommand(newTrainCmd())
+	root.SetHelpCommand(newHelpCmd())
+	// cobra adds its completion command at Execute; add it now so that
+	// usageArgs below covers it too.
+	root.InitDefaultCompletionCmd()
+	usageArgs(root)
 	return root
+}
+
+// newHelpCmd replaces cobra's help command, which prints the root help and
+// exits 0 for an unknown topic.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageErrorf("unknown help topic %q", strings.Join(args, " "))
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// usageArgs makes every bad positional argument below c a usage error
+// (exit 2): argument checks from cobra (those of the completion command)
+// return plain errors, and cobra never checks the arguments of a command
+// that has subcommands but nothing to run, so "loft completion nope" would
+// print help and succeed.
+func usageArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+	if c.HasSubCommands() && !c.Runnable() {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var ue usageError
+			if err != nil && !errors.As(err, &ue) {
+				err = usageError{err}
+			}
+			return err
+		}
+	}
 }
 
 // noArgs rejects positional arguments with a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+		// "loft: bench gemm takes ...": Run already prints "loft: ".
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		return usageErrorf("%s takes no arguments, got %q", name, args[0])
 	}
 	return nil
 }

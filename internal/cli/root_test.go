@@ -22,27 +22,53 @@ func TestVersion(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	code, out, _ := run(t, "--help")
-	if code != ExitOK || !strings.Contains(out, "Available Commands") {
-		t.Fatalf("--help: code %d, stdout %q", code, out)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "Available Commands"},
+		{[]string{"help"}, "Available Commands"},
+		{[]string{"help", "tokenize"}, "loft tokenize [flags]"},
+		{[]string{"tokenize", "--help"}, "loft tokenize [flags]"},
+		{[]string{"completion"}, "loft completion [command]"},
+	} {
+		code, out, errOut := run(t, c.args...)
+		if code != ExitOK || !strings.Contains(out, c.want) || errOut != "" {
+			t.Errorf("%q: code %d, stdout %q (want it to hold %q), stderr %q", c.args, code, out, c.want, errOut)
+		}
 	}
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"no-such-command"},
-		{"--no-such-flag"},
-		{"version", "--no-such-flag"},
-		{"version", "extra"},
-		{"bench", "no-such-bench"},
+	// hint is the help command the message points to: the one of the
+	// command that was called.
+	for _, c := range []struct {
+		args      []string
+		msg, hint string
+	}{
+		{[]string{"no-such-command"}, `unknown command "no-such-command" for "loft"`, "loft --help"},
+		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag", "loft --help"},
+		{[]string{"version", "--no-such-flag"}, "unknown flag: --no-such-flag", "loft version --help"},
+		{[]string{"version", "extra"}, `version takes no arguments, got "extra"`, "loft version --help"},
+		{[]string{"bench", "gemm", "extra"}, `bench gemm takes no arguments, got "extra"`, "loft bench gemm --help"},
+		{[]string{"bench", "no-such-bench"}, `unknown benchmark "no-such-bench"`, "loft bench --help"},
+		{[]string{"tokenize", "--model"}, "flag needs an argument: --model", "loft tokenize --help"},
+		{[]string{"help", "no-such-command"}, `unknown help topic "no-such-command"`, "loft --help"},
+		{[]string{"help", "bench", "no-such-bench"}, `unknown help topic "bench no-such-bench"`, "loft --help"},
+		{[]string{"completion", "no-such-shell"}, `unknown command "no-such-shell" for "loft completion"`, "loft completion --help"},
+		{[]string{"completion", "bash", "extra"}, `unknown command "extra" for "loft completion bash"`, "loft completion bash --help"},
 	} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			code, _, errOut := run(t, args...)
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, c.args...)
 			if code != ExitUsage {
 				t.Fatalf("code %d, want %d; stderr %q", code, ExitUsage, errOut)
 			}
-			if !strings.Contains(errOut, "loft:") {
-				t.Fatalf("stderr lacks an error message: %q", errOut)
+			want := "loft: " + c.msg
+			if !strings.HasPrefix(errOut, want) || !strings.HasSuffix(errOut, "Run '"+c.hint+"' for usage.\n") {
+				t.Fatalf("stderr %q, want %q ... \"Run '%s' for usage.\"", errOut, want, c.hint)
+			}
+			if out != "" {
+				t.Fatalf("stdout %q, want nothing", out)
 			}
 		})
 	}
