@@ -14,7 +14,13 @@ import (
 // rewritten by editConfig and the tensors by editTensors.
 func mutated(t *testing.T, editConfig func(string) string, editTensors func([]safetensors.Tensor) []safetensors.Tensor) string {
 	t.Helper()
-	src := filepath.Join(refDir, "llama-tiny")
+	return mutatedFixture(t, "llama-tiny", editConfig, editTensors)
+}
+
+// mutatedFixture is mutated for the fixture folder name.
+func mutatedFixture(t *testing.T, name string, editConfig func(string) string, editTensors func([]safetensors.Tensor) []safetensors.Tensor) string {
+	t.Helper()
+	src := filepath.Join(refDir, name)
 	dir := t.TempDir()
 	cfg := string(mustRead(t, filepath.Join(src, "config.json")))
 	if editConfig != nil {
@@ -47,18 +53,20 @@ func mutated(t *testing.T, editConfig func(string) string, editTensors func([]sa
 	return dir
 }
 
-func TestBadInput(t *testing.T) {
-	drop := func(name string) func([]safetensors.Tensor) []safetensors.Tensor {
-		return func(ts []safetensors.Tensor) []safetensors.Tensor {
-			var out []safetensors.Tensor
-			for _, x := range ts {
-				if x.Name != name {
-					out = append(out, x)
-				}
+// drop returns a tensor edit that removes the tensor called name.
+func drop(name string) func([]safetensors.Tensor) []safetensors.Tensor {
+	return func(ts []safetensors.Tensor) []safetensors.Tensor {
+		var out []safetensors.Tensor
+		for _, x := range ts {
+			if x.Name != name {
+				out = append(out, x)
 			}
-			return out
 		}
+		return out
 	}
+}
+
+func TestBadInput(t *testing.T) {
 	extra := func(ts []safetensors.Tensor) []safetensors.Tensor {
 		x, _ := safetensors.FromFloat32("model.layers.0.self_attn.rogue.weight", safetensors.F32, []int{2}, []float32{1, 2})
 		return append(ts, x)
@@ -109,5 +117,47 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := model.Load(filepath.Join(refDir, "nope"), model.LoadOptions{}); err == nil {
 		t.Fatal("missing folder loaded")
+	}
+}
+
+// TestBadBERT checks the BERT loader's errors: a config missing a field or
+// with an unsupported activation names config.json and the field; a
+// checkpoint with a missing or an extra tensor gets one error listing it,
+// naming the folder.
+func TestBadBERT(t *testing.T) {
+	extra := func(ts []safetensors.Tensor) []safetensors.Tensor {
+		x, _ := safetensors.FromFloat32("bert.encoder.layer.0.rogue.weight", safetensors.F32, []int{2}, []float32{1, 2})
+		return append(ts, x)
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     func(string) string
+		tensors func([]safetensors.Tensor) []safetensors.Tensor
+		want    []string
+	}{
+		{"missing field", func(s string) string { return strings.Replace(s, `"num_attention_heads": 4,`, "", 1) }, nil,
+			[]string{"config.json", "num_attention_heads"}},
+		{"unsupported act", func(s string) string { return strings.Replace(s, `"gelu"`, `"relu"`, 1) }, nil,
+			[]string{"config.json", "hidden_act", `"relu"`}},
+		{"relative positions", func(s string) string { return strings.Replace(s, `"absolute"`, `"relative_key"`, 1) }, nil,
+			[]string{"config.json", "position_embedding_type"}},
+		{"missing tensor", nil, drop("bert.encoder.layer.1.output.dense.weight"),
+			[]string{"missing tensors (1): bert.encoder.layer.1.output.dense.weight"}},
+		{"missing and extra", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return extra(drop("cls.predictions.bias")(ts))
+		}, []string{"missing tensors (1): cls.predictions.bias", "unused tensors (1): bert.encoder.layer.0.rogue.weight"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := mutatedFixture(t, "bert-tiny", tc.cfg, tc.tensors)
+			_, err := model.Load(dir, model.LoadOptions{})
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range append(tc.want, dir) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }
