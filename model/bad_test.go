@@ -161,3 +161,45 @@ func TestBadBERT(t *testing.T) {
 		})
 	}
 }
+
+// TestGPT2Names loads gpt2-tiny as GPT2LMHeadModel.save_pretrained writes
+// it (names under "transformer.", a saved copy of the tied lm_head.weight,
+// no causal-mask buffers) and checks the logits equal the fixture's, whose
+// names are those of the original GPT-2 checkpoints (no prefix, with
+// h.N.attn.bias and masked_bias buffers).
+func TestGPT2Names(t *testing.T) {
+	dir := mutatedFixture(t, "gpt2-tiny", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+		var out []safetensors.Tensor
+		for _, x := range ts {
+			if strings.HasSuffix(x.Name, ".attn.bias") || strings.HasSuffix(x.Name, ".attn.masked_bias") {
+				continue
+			}
+			if x.Name == "wte.weight" {
+				head := x
+				head.Name = "lm_head.weight"
+				out = append(out, head)
+			}
+			x.Name = "transformer." + x.Name
+			out = append(out, x)
+		}
+		return out
+	})
+	ref, renamed := load(t, filepath.Join(refDir, "gpt2-tiny")), load(t, dir)
+	ids := []int32{5, 17, 99, 3, 64}
+	V := ref.LM.VocabSize()
+	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
+	if err := ref.LM.Forward(ref.LM.NewCache(1, len(ids)), ids, 1, len(ids), a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := renamed.LM.Forward(renamed.LM.NewCache(1, len(ids)), ids, 1, len(ids), b, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("logit %d: %v with the original names, %v with transformer. names", i, a[i], b[i])
+		}
+	}
+	if renamed.Info.Params != ref.Info.Params {
+		t.Errorf("parameters %d, want %d (the saved lm_head is the tied embedding)", renamed.Info.Params, ref.Info.Params)
+	}
+}
