@@ -79,9 +79,21 @@ func kaimingUniform(w []float32, fanIn int, a float64, rng *rand.Rand) {
 	}
 }
 
+// dropoutStream separates the dropout generator's stream from the
+// initialisation's for the same seed.
+const dropoutStream = 0x64726f70
+
 func newAdapter(cfg Config) *Adapter {
-	pcg := rand.NewPCG(cfg.Seed, cfg.Seed^0x64726f70)
+	pcg := rand.NewPCG(cfg.Seed, cfg.Seed^dropoutStream)
 	return &Adapter{Config: cfg, st: &state{pcg: pcg, rng: rand.New(pcg)}}
+}
+
+// SeedDropout restarts the dropout generator from seed, as Apply seeds it
+// from Config.Seed; for an adapter read with Load, whose files hold no
+// seed, before training it.
+func (a *Adapter) SeedDropout(seed uint64) {
+	a.Config.Seed = seed
+	a.st.pcg.Seed(seed, seed^dropoutStream)
 }
 
 func (a *Adapter) add(s nn.Slot, l *Linear) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -45,6 +46,10 @@ type metricsWriter struct {
 func openMetrics(path string, resumeStep int) (*metricsWriter, error) {
 	if path == "" {
 		return &metricsWriter{}, nil
+	}
+	// --metrics often names a file inside --out, which the run creates.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if resumeStep > 0 {

@@ -140,7 +140,8 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		return usageErrorf("train: --layers: %v", err)
 	}
 	if f.targetRegex != "" {
-		cfg := lora.Config{R: 1, Alpha: 1, TargetRegex: f.targetRegex}
+		layers, _ := parseLayers(f.layers) // checked
+		cfg := lora.Config{R: 1, Alpha: 1, TargetRegex: f.targetRegex, Layers: layers}
 		if err := cfg.Validate(); err != nil {
 			return usageErrorf("train: --target-regex: %v", err)
 		}
@@ -151,7 +152,7 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		}
 	}
 	if f.initAdapter != "" {
-		for _, name := range []string{"lora-r", "lora-alpha", "target", "target-regex", "exclude", "layers", "rslora"} {
+		for _, name := range []string{"lora-r", "lora-alpha", "lora-dropout", "target", "target-regex", "exclude", "layers", "rslora"} {
 			if fs.Changed(name) {
 				return usageErrorf("train: --%s conflicts with --init-adapter, whose adapter_config.json sets it", name)
 			}
@@ -338,9 +339,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		if ad, err = lora.Load(tf.initAdapter, m.Slots()); err != nil {
 			return err
 		}
-		if fs.Changed("lora-dropout") {
-			return usageErrorf("train: --lora-dropout conflicts with --init-adapter, whose adapter_config.json sets it")
-		}
+		ad.SeedDropout(tf.seed)
 	} else {
 		lc := lora.Config{R: tf.loraR, Alpha: tf.loraAlpha, Dropout: tf.loraDropout, TargetRegex: tf.targetRegex,
 			Exclude: tf.exclude, Layers: layers, RSLoRA: tf.rslora, Seed: tf.seed}

@@ -59,6 +59,8 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--layers", "a"}, "--layers"},
 		{[]string{"--format", "csv"}, "--format"},
 		{[]string{"--init-adapter", "a", "--lora-r", "4"}, "--lora-r conflicts with --init-adapter"},
+		{[]string{"--init-adapter", "a", "--lora-dropout", "0.1"}, "--lora-dropout conflicts with --init-adapter"},
+		{[]string{"--target-regex", `.*q_proj`, "--layers", "0"}, "cannot be combined with a layer selection"},
 		{[]string{"--threads", "-1"}, "--threads must be positive"},
 		{[]string{"--lora-r", "x"}, "--lora-r"},
 	}
@@ -184,6 +186,48 @@ func TestTrainResumeEqualsStraightRun(t *testing.T) {
 	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "6", "--resume", split, "--lora-r", "4", "--batch-size", "2")...)
 	if code != ExitError || !strings.Contains(stderr, "lora_r: checkpoint 8, now 4") || !strings.Contains(stderr, "batch_size: checkpoint 4, now 2") {
 		t.Errorf("resume with another r: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestTrainInitAdapter: --init-adapter starts from a trained adapter: its
+// adapter_config.json sets r, alpha, dropout and targets, the first loss
+// is the trained adapter's (below the base model's), and --seed still
+// seeds the dropout masks.
+func TestTrainInitAdapter(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	common := []string{"--model", m, "--data", "../../examples/fox/stories_train.jsonl", "--batch-size", "4",
+		"--seq-len", "64", "--no-shuffle", "--threads", "1"}
+	train := func(out string, extra ...string) []float64 {
+		t.Helper()
+		args := append(append([]string{"train", "--out", out, "--metrics", filepath.Join(out, "m.jsonl")}, common...), extra...)
+		if code, stderr := runLoft(context.Background(), args...); code != ExitOK {
+			t.Fatalf("%v: exit %d\n%s", extra, code, stderr)
+		}
+		return stepLosses(t, filepath.Join(out, "m.jsonl"))
+	}
+	first := filepath.Join(t.TempDir(), "first")
+	base := train(first, "--steps", "4", "--lr", "5e-3", "--lora-r", "4", "--lora-alpha", "8", "--lora-dropout", "0.1", "--target", "all-linear")
+	dir := t.TempDir()
+	a := train(filepath.Join(dir, "a"), "--init-adapter", first, "--steps", "1", "--seed", "1")
+	b := train(filepath.Join(dir, "b"), "--init-adapter", first, "--steps", "1", "--seed", "1")
+	c := train(filepath.Join(dir, "c"), "--init-adapter", first, "--steps", "1", "--seed", "2")
+	// base[0] is the base model's loss on batch 0 (B = 0 at the start).
+	t.Logf("batch 0: base model %.4f, after 4 steps %.4f", base[0], a[0])
+	if !(a[0] < base[0]-0.05) {
+		t.Errorf("first loss from the trained adapter %v, base model %v: the adapter was not loaded", a[0], base[0])
+	}
+	if a[0] != b[0] || a[0] == c[0] {
+		t.Errorf("losses %v (seed 1), %v (seed 1 again), %v (seed 2): --seed must decide the dropout masks", a[0], b[0], c[0])
+	}
+	var cfg map[string]any
+	buf, err := os.ReadFile(filepath.Join(dir, "a", "adapter_config.json"))
+	if err != nil || json.Unmarshal(buf, &cfg) != nil {
+		t.Fatalf("adapter_config.json: %v", err)
+	}
+	targets, _ := json.Marshal(cfg["target_modules"])
+	if cfg["r"] != 4.0 || cfg["lora_alpha"] != 8.0 || cfg["lora_dropout"] != 0.1 ||
+		string(targets) != `["down_proj","gate_proj","k_proj","o_proj","q_proj","up_proj","v_proj"]` {
+		t.Errorf("adapter_config.json after --init-adapter: %s", buf)
 	}
 }
 
