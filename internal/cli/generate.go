@@ -25,7 +25,8 @@ other model decodes greedily, as mlx-lm and transformers do by default. A flag
 overrides the file; --temperature 0 is always greedy. The steps run in
 transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
 Without --seed each run draws a random seed and prints it on stderr, so a run can
-be repeated.`
+be repeated. Without --max-new-tokens, generation_config.json's max_new_tokens
+applies where it is set.`
 
 // samplingFlags are the command-line settings of the sampler.
 type samplingFlags struct {
@@ -50,8 +51,12 @@ func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
 
 // resolve returns the sampling settings: the model's generation defaults,
 // overridden by the flags the user set. It also reports the seed drawn
-// when --seed is absent.
+// when --seed is absent, and takes max_new_tokens from the generation
+// config when --max-new-tokens is absent, as transformers' generate does.
 func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (generate.Sampling, error) {
+	if !f.Changed("max-new-tokens") && g.MaxNewTokens != nil && *g.MaxNewTokens > 0 {
+		s.maxNew = *g.MaxNewTokens
+	}
 	out := generate.Sampling{TopP: 1, RepetitionPenalty: 1} // greedy
 	if g.DoSample != nil && *g.DoSample {
 		out = generate.Sampling{Temperature: 1, TopK: 50, TopP: 1, RepetitionPenalty: 1}

@@ -304,3 +304,25 @@ func TestGenerateHubID(t *testing.T) {
 		t.Errorf("a repo not in the cache, offline: code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestGenerateMaxNewTokensFromConfig: without --max-new-tokens, the
+// generation config's max_new_tokens bounds the output, as in
+// transformers; the flag overrides it.
+func TestGenerateMaxNewTokensFromConfig(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"max_new_tokens": 5, "eos_token_id": 256}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "generated 5 tokens"},
+		{[]string{"--max-new-tokens", "8"}, "generated 8 tokens"},
+	} {
+		code, _, errOut := run(t, append([]string{"generate", "--model", dir, "--prompt", "Hello, world", "--temperature", "0"}, tc.flags...)...)
+		if code != ExitOK || !strings.Contains(errOut, tc.want+", ") || !strings.Contains(errOut, "stopped: max new tokens") {
+			t.Errorf("%q: code %d, stderr %q; want %q", tc.flags, code, errOut, tc.want)
+		}
+	}
+}
