@@ -116,10 +116,10 @@ type hfTemplatePiece struct {
 func ParseJSON(data []byte) (*Pipeline, error) {
 	var f hfFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("bad JSON: %w", err)
+		return nil, jsonError(data, err)
 	}
 	if f.Model == nil {
-		return nil, errors.New(`no "model"`)
+		return nil, errors.New(`not a tokenizer.json: no "model" object`)
 	}
 	b := &builder{}
 	var vocab map[string]int

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,28 +17,39 @@ import (
 	"github.com/loftml/loft/tokenizer/pretok"
 )
 
-// Load reads the tokenizer at path: a tokenizer.json, a tokenizer.model, or
-// a folder holding one of tokenizer.json (preferred), vocab.json +
-// merges.txt, or tokenizer.model, plus an optional tokenizer_config.json
-// (special-token names; add_bos_token/add_eos_token where the tokenizer
-// file itself has no post-processor). A .gguf file is read by the caller
-// with a GGUF reader and FromGGUF.
+// Load reads the tokenizer at path: a tokenizer.json, a tokenizer.model,
+// GPT-2's vocab.json or merges.txt (the pair beside each other), or a folder
+// holding one of tokenizer.json (preferred), vocab.json + merges.txt, or
+// tokenizer.model, plus an optional tokenizer_config.json (special-token
+// names; add_bos_token/add_eos_token where the tokenizer file itself has no
+// post-processor). A .gguf file is read by the caller with a GGUF reader and
+// FromGGUF.
 func Load(path string) (*Pipeline, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if !st.IsDir() {
-		switch {
-		case strings.HasSuffix(path, ".json"):
-			return LoadJSON(path)
-		case strings.HasSuffix(path, ".model"):
-			return LoadSentencePiece(path, nil)
-		case strings.HasSuffix(path, ".gguf"):
-			return nil, fmt.Errorf("%s: a GGUF file: read its tokenizer.ggml.* metadata and call FromGGUF", path)
-		}
-		return nil, fmt.Errorf("%s: not a tokenizer file (want tokenizer.json, tokenizer.model or a folder)", path)
+	if st.IsDir() {
+		return loadDir(path, false)
 	}
+	switch base := filepath.Base(path); {
+	case base == "vocab.json" || base == "merges.txt":
+		// One file of GPT-2's pair: load the pair and the folder's
+		// configuration, even where a tokenizer.json would win.
+		return loadDir(filepath.Dir(path), true)
+	case strings.HasSuffix(path, ".json"):
+		return LoadJSON(path)
+	case strings.HasSuffix(path, ".model"):
+		return LoadSentencePiece(path, nil)
+	case strings.HasSuffix(path, ".gguf"):
+		return nil, fmt.Errorf("%s: a GGUF file: read its tokenizer.ggml.* metadata and call FromGGUF", path)
+	}
+	return nil, fmt.Errorf("%s: not a tokenizer file (want tokenizer.json, tokenizer.model, vocab.json + merges.txt, or a folder)", path)
+}
+
+// loadDir loads the tokenizer of folder path; gpt2 picks vocab.json +
+// merges.txt over the other files.
+func loadDir(path string, gpt2 bool) (*Pipeline, error) {
 	cfg, err := readConfig(filepath.Join(path, "tokenizer_config.json"))
 	if err != nil {
 		return nil, err
@@ -46,12 +58,19 @@ func Load(path string) (*Pipeline, error) {
 		_, err := os.Stat(filepath.Join(path, name))
 		return err == nil
 	}
+	hasJSON := exists("tokenizer.json") && !gpt2
 	var p *Pipeline
 	switch {
-	case exists("tokenizer.json"):
+	case hasJSON:
 		p, err = LoadJSON(filepath.Join(path, "tokenizer.json"))
 	case exists("vocab.json") && exists("merges.txt"):
 		p, err = LoadGPT2(filepath.Join(path, "vocab.json"), filepath.Join(path, "merges.txt"), cfg)
+	case exists("vocab.json") != exists("merges.txt") && (gpt2 || !exists("tokenizer.model")):
+		have, lack := "vocab.json", "merges.txt"
+		if exists(lack) {
+			have, lack = lack, have
+		}
+		return nil, fmt.Errorf("%s: %s without the %s that goes with it", path, have, lack)
 	case exists("tokenizer.model"):
 		p, err = LoadSentencePiece(filepath.Join(path, "tokenizer.model"), cfg)
 	default:
@@ -60,7 +79,7 @@ func Load(path string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !exists("tokenizer.json") {
+	if !hasJSON {
 		// Older folders list tokens added after training (say a [PAD]) in
 		// added_tokens.json and tokenizer_config.json.
 		more, err := readAddedTokens(filepath.Join(path, "added_tokens.json"))
@@ -93,7 +112,7 @@ func readAddedTokens(path string) ([]AddedToken, error) {
 	}
 	var m map[string]int
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: bad JSON: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
 	}
 	var out []AddedToken
 	for tok, id := range m {
@@ -172,7 +191,7 @@ func readConfig(path string) (*config, error) {
 		} `json:"added_tokens_decoder"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%s: bad JSON: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
 	}
 	c := &config{path: path, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
 	for _, f := range []struct {
@@ -227,18 +246,22 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 	}
 	var vocab map[string]int
 	if err := json.Unmarshal(data, &vocab); err != nil {
-		return nil, fmt.Errorf("%s: bad JSON: %w", vocabPath, err)
+		return nil, fmt.Errorf("%s: %w", vocabPath, jsonError(data, err))
 	}
 	for tok, id := range vocab {
 		if id < 0 {
 			return nil, fmt.Errorf("%s: %q has negative id %d", vocabPath, tok, id)
 		}
 	}
-	merges, err := readMerges(mergesPath)
+	merges, lines, err := readMerges(mergesPath)
 	if err != nil {
 		return nil, err
 	}
 	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, Unk: -1})
+	var me *bpe.MergeError
+	if errors.As(err, &me) {
+		return nil, fmt.Errorf("%s:%d: merge %q %q: %q is not in %s", mergesPath, lines[me.Index], me.Left, me.Right, me.Missing, filepath.Base(vocabPath))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mergesPath, err)
 	}
@@ -274,13 +297,12 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 }
 
 // readMerges reads a merges.txt: an optional "#version" line, then one
-// "left right" pair per line.
-func readMerges(path string) ([][2]string, error) {
+// "left right" pair per line. lines[k] is the line of merges[k], from 1.
+func readMerges(path string) (merges [][2]string, lines []int, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var merges [][2]string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -290,12 +312,71 @@ func readMerges(path string) ([][2]string, error) {
 		}
 		a, c, ok := strings.Cut(s, " ")
 		if !ok || a == "" || c == "" || strings.Contains(c, " ") {
-			return nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", path, line, s)
+			return nil, nil, fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", path, line, s)
 		}
 		merges = append(merges, [2]string{a, c})
+		lines = append(lines, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return merges, nil
+	return merges, lines, nil
+}
+
+// jsonError says where and what is wrong in JSON data that did not decode:
+// the line and column (for a value of the wrong kind, where the value
+// ends), and the field and the JSON kinds rather than the Go types
+// encoding/json names.
+func jsonError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		if syn.Offset >= int64(len(data)) {
+			return fmt.Errorf("bad JSON: %v (%d bytes: truncated?)", syn, len(data))
+		}
+		return fmt.Errorf("bad JSON at %s: %v", position(data, syn.Offset), syn)
+	case errors.As(err, &typ):
+		what := "a value" // a map entry's key is not reported
+		if typ.Field != "" {
+			what = strconv.Quote(typ.Field)
+		}
+		return fmt.Errorf("bad JSON at %s: %s is a JSON %s, want %s", position(data, typ.Offset), what, typ.Value, jsonKind(typ.Type))
+	}
+	return fmt.Errorf("bad JSON: %v", err)
+}
+
+// position writes byte offset off of data as "line L, column C" (from 1,
+// the column in bytes).
+func position(data []byte, off int64) string {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line := bytes.Count(before, []byte{'\n'}) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// jsonKind names the JSON kind that decodes into t.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another kind"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "another kind"
 }

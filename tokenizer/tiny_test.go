@@ -227,8 +227,12 @@ func TestBadInput(t *testing.T) {
 		data       []byte
 		want       string
 	}{
-		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON"},
-		{"not json", "tokenizer.json", []byte("hello"), "bad JSON"},
+		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON: unexpected end of JSON input"},
+		{"empty json", "tokenizer.json", nil, "truncated?"},
+		{"not json", "tokenizer.json", []byte("hello"), "bad JSON at line 1, column 2: invalid character"},
+		// The field and its line, in JSON's words rather than Go types.
+		{"wrong kind", "tokenizer.json", []byte("{\"model\": {\"type\": \"BPE\",\n\"byte_fallback\": 1}}"), `bad JSON at line 2, column 19: "model.byte_fallback" is a JSON number, want true or false`},
+		{"not a tokenizer.json", "tokenizer.json", []byte(`{"chat_template": "x"}`), `not a tokenizer.json: no "model" object`},
 		{"unknown merge token", "tokenizer.json", badMerge, `"zz" is not in the vocabulary`},
 		{"unsupported model", "tokenizer.json", wordLevel, `model type "WordLevel" is not supported`},
 		{"huge id", "tokenizer.json", []byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":4000000000},"merges":[]}}`), "far beyond"},
@@ -257,9 +261,52 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), mp+":3") {
 			t.Fatalf("error %v, want one naming %s:3", err, mp)
 		}
-		writeFile(t, sub, "merges.txt", []byte("a c\n"))
-		if _, err := Load(sub); err == nil || !strings.Contains(err.Error(), `"c" is not in the vocabulary`) {
-			t.Fatalf("error %v", err)
+		// A merge with a missing token names its line (the version line
+		// and a blank line come first).
+		writeFile(t, sub, "merges.txt", []byte("#version: 0.2\n\na b\na c\n"))
+		want := mp + `:4: merge "a" "c": "c" is not in vocab.json`
+		if _, err := Load(sub); err == nil || err.Error() != want {
+			t.Fatalf("error %v, want %s", err, want)
+		}
+		writeFile(t, sub, "merges.txt", []byte("a b\nb a\n"))
+		want = mp + `:2: merge "b" "a": "ba" is not in vocab.json`
+		if _, err := Load(sub); err == nil || err.Error() != want {
+			t.Fatalf("error %v, want %s", err, want)
+		}
+		vp := writeFile(t, sub, "vocab.json", []byte(`{"a": 0, "b": 1,`+"\n"+`"ab": "2"}`))
+		want = vp + `: bad JSON at line 2, column 10: a value is a JSON string, want an integer`
+		if _, err := Load(sub); err == nil || err.Error() != want {
+			t.Fatalf("error %v, want %s", err, want)
+		}
+		// vocab.json or merges.txt named alone loads the pair, even beside
+		// a tokenizer.json (which the folder would prefer).
+		writeFile(t, sub, "vocab.json", []byte(`{"a": 0, "b": 1, "ab": 2}`))
+		writeFile(t, sub, "merges.txt", []byte("a b\n"))
+		writeFile(t, sub, "tokenizer.json", []byte(`{}`))
+		for _, name := range []string{"vocab.json", "merges.txt"} {
+			p, err := Load(filepath.Join(sub, name))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := p.Encode("abba", false); !slices.Equal(got, []int{2, 1, 0}) {
+				t.Errorf("%s: Encode(abba) = %v, want [2 1 0]", name, got)
+			}
+		}
+		if _, err := Load(sub); err == nil || !strings.Contains(err.Error(), "tokenizer.json") {
+			t.Fatalf("folder: error %v, want the tokenizer.json's", err)
+		}
+		// Half of the pair.
+		if err := os.Remove(filepath.Join(sub, "tokenizer.json")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(mp); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{sub, vp} {
+			want = sub + ": vocab.json without the merges.txt that goes with it"
+			if _, err := Load(path); err == nil || err.Error() != want {
+				t.Fatalf("%s: error %v, want %s", path, err, want)
+			}
 		}
 	})
 	t.Run("missing", func(t *testing.T) {

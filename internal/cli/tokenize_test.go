@@ -40,6 +40,9 @@ func TestTokenize(t *testing.T) {
 		{[]string{"--model", stories, "--text", "Once upon a time"}, "[403,407,261,378]\n"},
 		{[]string{"--model", stories, "--text", "Once upon a time", "--add-special"}, "[1,403,407,261,378]\n"},
 		{[]string{"--model", filepath.Join(stories, "tokenizer.json"), "--text", "Once"}, "[403]\n"},
+		// GPT-2's vocab.json named alone: the pair beside it (ids of
+		// "Hello world" in llama.cpp's GPT-2 test vectors).
+		{[]string{"--model", testutil.SharedDir(t, "models", "gpt2-bpe", "vocab.json"), "--text", "Hello world"}, "[15496,995]\n"},
 		{[]string{"--model", stories, "--decode", "--text", "[1,403,407,261,378,2]"}, "Once upon a time\n"},
 		{[]string{"--model", stories, "--decode", "--add-special", "--text", "[1,403]"}, "<s> Once\n"},
 	} {

@@ -47,6 +47,19 @@ const (
 	cacheWordMax = 256
 )
 
+// MergeError is New's error for a merge that names a token missing from
+// the vocabulary.
+type MergeError struct {
+	Index       int    // position of the merge in the list, from 0
+	Left, Right string // the merge's two tokens
+	Missing     string // Left, Right or their concatenation
+}
+
+// Error names the merge (counting from 1) and the missing token.
+func (e *MergeError) Error() string {
+	return fmt.Sprintf("merge %d (%q %q): %q is not in the vocabulary", e.Index+1, e.Left, e.Right, e.Missing)
+}
+
 // New builds a model from vocab (token -> id) and merges (ranked, first is
 // applied first). A merge naming a token missing from the vocabulary, or
 // whose concatenation is missing, is an error, as in Hugging Face tokenizers.
@@ -58,17 +71,17 @@ func New(vocab map[string]int, merges [][2]string, opt Options) (*Model, error) 
 		cache:  make(map[string][]int),
 	}
 	for rank, mg := range merges {
-		a, ok := vocab[mg[0]]
-		if !ok {
-			return nil, fmt.Errorf("merge %d (%q %q): %q is not in the vocabulary", rank+1, mg[0], mg[1], mg[0])
-		}
-		b, ok := vocab[mg[1]]
-		if !ok {
-			return nil, fmt.Errorf("merge %d (%q %q): %q is not in the vocabulary", rank+1, mg[0], mg[1], mg[1])
-		}
-		c, ok := vocab[mg[0]+mg[1]]
-		if !ok {
-			return nil, fmt.Errorf("merge %d (%q %q): %q is not in the vocabulary", rank+1, mg[0], mg[1], mg[0]+mg[1])
+		a, okA := vocab[mg[0]]
+		b, okB := vocab[mg[1]]
+		c, okC := vocab[mg[0]+mg[1]]
+		if !okA || !okB || !okC {
+			e := &MergeError{Index: rank, Left: mg[0], Right: mg[1], Missing: mg[0] + mg[1]}
+			if !okA {
+				e.Missing = mg[0]
+			} else if !okB {
+				e.Missing = mg[1]
+			}
+			return nil, e
 		}
 		m.merges.put(pairKey(a, b), uint64(rank)<<32|uint64(uint32(c)))
 	}
