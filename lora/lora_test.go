@@ -588,6 +588,18 @@ func TestLoadRefusals(t *testing.T) {
 			c["rank_pattern"] = map[string]any{"q_proj": 4}
 			return ts
 		}, "rank 8"},
+		{"rank pattern zero", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["rank_pattern"] = map[string]any{"v_proj": 0}
+			return ts
+		}, `rank_pattern "v_proj": rank must be a positive integer, got 0`},
+		{"alpha pattern negative", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["alpha_pattern"] = map[string]any{"v_proj": -2}
+			return ts
+		}, `alpha_pattern "v_proj": lora_alpha must be positive, got -2`},
+		{"pattern not an object", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["rank_pattern"] = []int{4}
+			return ts
+		}, "rank_pattern"},
 		{"architecture", "gpt2-tiny", nil, "not a linear layer of this model"},
 		{"shape", "qwen3-tiny", nil, `has shape [8 64], the model's model.layers.0.self_attn.q_proj needs (r, 32)`},
 	}

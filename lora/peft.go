@@ -26,31 +26,34 @@ const (
 // peftConfig is adapter_config.json as PEFT's LoraConfig writes it (the
 // fields loft reads or writes).
 type peftConfig struct {
-	PeftType          string           `json:"peft_type"`
-	TaskType          string           `json:"task_type"`
-	BaseModel         string           `json:"base_model_name_or_path"`
-	R                 int              `json:"r"`
-	Alpha             float64          `json:"lora_alpha"`
-	Dropout           float64          `json:"lora_dropout"`
-	TargetModules     json.RawMessage  `json:"target_modules"` // list or regex string
-	ExcludeModules    json.RawMessage  `json:"exclude_modules,omitempty"`
-	LayersToTransform json.RawMessage  `json:"layers_to_transform"` // null, int or list
-	LayersPattern     json.RawMessage  `json:"layers_pattern"`
-	UseRSLoRA         bool             `json:"use_rslora"`
-	UseDoRA           bool             `json:"use_dora"`
-	FanInFanOut       bool             `json:"fan_in_fan_out"`
-	Bias              string           `json:"bias"`
-	ModulesToSave     []string         `json:"modules_to_save"`
-	InitLoraWeights   json.RawMessage  `json:"init_lora_weights"`
-	RankPattern       pattern[int]     `json:"rank_pattern"`
-	AlphaPattern      pattern[float64] `json:"alpha_pattern"`
-	InferenceMode     bool             `json:"inference_mode"`
+	PeftType          string          `json:"peft_type"`
+	TaskType          string          `json:"task_type"`
+	BaseModel         string          `json:"base_model_name_or_path"`
+	R                 int             `json:"r"`
+	Alpha             float64         `json:"lora_alpha"`
+	Dropout           float64         `json:"lora_dropout"`
+	TargetModules     json.RawMessage `json:"target_modules"` // list or regex string
+	ExcludeModules    json.RawMessage `json:"exclude_modules,omitempty"`
+	LayersToTransform json.RawMessage `json:"layers_to_transform"` // null, int or list
+	LayersPattern     json.RawMessage `json:"layers_pattern"`
+	UseRSLoRA         bool            `json:"use_rslora"`
+	UseDoRA           bool            `json:"use_dora"`
+	FanInFanOut       bool            `json:"fan_in_fan_out"`
+	Bias              string          `json:"bias"`
+	ModulesToSave     []string        `json:"modules_to_save"`
+	InitLoraWeights   json.RawMessage `json:"init_lora_weights"`
+	RankPattern       json.RawMessage `json:"rank_pattern"` // read by toConfig into ranks
+	AlphaPattern      json.RawMessage `json:"alpha_pattern"`
+	InferenceMode     bool            `json:"inference_mode"`
 	// Newer PEFT features loft cannot apply; refused when set.
 	LoraBias              bool            `json:"lora_bias"`
 	UseQALoRA             bool            `json:"use_qalora"`
 	TargetParameters      json.RawMessage `json:"target_parameters"`
 	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices"`
 	LayerReplication      json.RawMessage `json:"layer_replication"`
+
+	ranks  pattern[int]     // rank_pattern, set by toConfig
+	alphas pattern[float64] // alpha_pattern, set by toConfig
 }
 
 // isSet reports whether an optional JSON field holds something: not
@@ -317,10 +320,10 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 		if len(ib.Shape) != 2 || ib.Shape[0] != base.Out || ib.Shape[1] != r {
 			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v, the model's %s with r = %d needs [%d %d]", wPath, p.b, ib.Shape, s.Name, r, base.Out, r)
 		}
-		if want := pc.RankPattern.lookup(s.Name, pc.R); r != want {
+		if want := pc.ranks.lookup(s.Name, pc.R); r != want {
 			return nil, fmt.Errorf("lora: %s: tensor %q has rank %d, %s says %d for %s", wPath, p.a, r, cfgPath, want, s.Name)
 		}
-		l := newLinear(s.Name, base, r, pc.AlphaPattern.lookup(s.Name, pc.Alpha), cfg.RSLoRA, cfg.Dropout, a.st)
+		l := newLinear(s.Name, base, r, pc.alphas.lookup(s.Name, pc.Alpha), cfg.RSLoRA, cfg.Dropout, a.st)
 		if l.A, err = f.Float32(p.a); err != nil {
 			return nil, fmt.Errorf("lora: %w", err)
 		}
@@ -387,11 +390,22 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 	if bytes.Equal(bytes.TrimSpace(pc.InitLoraWeights), []byte(`"gaussian"`)) {
 		c.InitGaussian = true
 	}
-	if err := pc.RankPattern.compile(path, "rank_pattern"); err != nil {
+	var err error
+	if pc.ranks, err = parsePattern[int](pc.RankPattern, path, "rank_pattern"); err != nil {
 		return c, err
 	}
-	if err := pc.AlphaPattern.compile(path, "alpha_pattern"); err != nil {
+	if pc.alphas, err = parsePattern[float64](pc.AlphaPattern, path, "alpha_pattern"); err != nil {
 		return c, err
+	}
+	for _, e := range pc.ranks {
+		if e.v < 1 {
+			return c, fmt.Errorf("lora: %s: rank_pattern %q: rank must be a positive integer, got %d", path, e.key, e.v)
+		}
+	}
+	for _, e := range pc.alphas {
+		if !(e.v > 0) || math.IsInf(e.v, 0) {
+			return c, fmt.Errorf("lora: %s: alpha_pattern %q: lora_alpha must be positive, got %v", path, e.key, e.v)
+		}
 	}
 	return c, nil
 }
@@ -404,49 +418,58 @@ type pattern[V any] []patternEntry[V]
 
 type patternEntry[V any] struct {
 	key string
-	re  *regexp.Regexp // set by compile
+	re  *regexp.Regexp
 	v   V
 }
 
-// UnmarshalJSON reads a JSON object (or null) keeping its key order.
-func (p *pattern[V]) UnmarshalJSON(b []byte) error {
-	*p = nil
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil || tok == nil { // null
-		return err
+// parsePattern reads the JSON object raw (absent or null: empty) keeping
+// its key order, and builds each key's matcher, PEFT's
+// re.match(rf"(.*\.)?({key})$", module_name): the key matches the end of
+// the name after a dot, or the whole name.
+func parsePattern[V any](raw json.RawMessage, path, field string) (pattern[V], error) {
+	if !isSet(raw) {
+		return nil, nil
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("want an object of module patterns, got %v", tok)
+	bad := func(format string, args ...any) (pattern[V], error) {
+		return nil, fmt.Errorf("lora: %s: %s: %s", path, field, fmt.Sprintf(format, args...))
 	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil {
+		return bad("%v", err)
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return bad("want an object of module-name patterns, got %s", jsonKindOf(raw))
+	}
+	var p pattern[V]
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
-			return err
+			return bad("%v", err)
 		}
 		key, _ := kt.(string) // object keys are strings
 		var v V
 		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("key %q: %w", key, err)
+			return bad("key %q: %v", key, err)
 		}
-		*p = append(*p, patternEntry[V]{key: key, v: v})
+		re, err := regexp.Compile(`^(?:.*\.)?(?:` + key + `)$`)
+		if err != nil {
+			return bad("key %q: %v", key, err)
+		}
+		p = append(p, patternEntry[V]{key: key, re: re, v: v})
 	}
-	_, err = dec.Token() // the closing brace
-	return err
+	return p, nil
 }
 
-// compile builds each key's matcher, PEFT's re.match(rf"(.*\.)?({key})$",
-// module_name): the key matches the end of the name after a dot, or the
-// whole name.
-func (p pattern[V]) compile(path, field string) error {
-	for i, e := range p {
-		re, err := regexp.Compile(`^(?:.*\.)?(?:` + e.key + `)$`)
-		if err != nil {
-			return fmt.Errorf("lora: %s: %s key %q: %v", path, field, e.key, err)
-		}
-		p[i].re = re
+// jsonKindOf names the kind of a JSON value for messages.
+func jsonKindOf(raw json.RawMessage) string {
+	switch b := bytes.TrimSpace(raw); {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '[':
+		return "a list"
+	case b[0] == '"':
+		return "a string"
 	}
-	return nil
+	return "a scalar"
 }
 
 // lookup returns the value of the first key that matches module, else def.
