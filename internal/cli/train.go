@@ -380,6 +380,19 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 			return err
 		}
 	}
+	for _, d := range []struct {
+		what  string
+		ds    *data.Dataset
+		files []string
+	}{{"training", ds, tf.dataFiles}, {"validation", vs, []string{tf.valid}}} {
+		if d.ds != nil && len(d.ds.Examples) == 0 {
+			if tf.valid == "" {
+				d.files = tf.dataFiles
+			}
+			return fmt.Errorf("train: %s: no %s example left: all %d were dropped, their prompts filling --seq-len %d with no completion token left to learn",
+				strings.Join(d.files, ", "), d.what, d.ds.Dropped, tf.seqLen)
+		}
+	}
 	pad := data.PadID(b.Tokenizer.Specials())
 	trainB, err := data.NewBatcher(ds.Examples, data.BatchOptions{BatchSize: tf.batchSize, SeqLen: tf.seqLen,
 		Pack: tf.pack, Shuffle: !tf.noShuffle, Seed: tf.seed, Pad: pad})

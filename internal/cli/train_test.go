@@ -270,6 +270,14 @@ func TestTrainModelErrors(t *testing.T) {
 	if code != ExitError || !strings.Contains(stderr, bad+":2") {
 		t.Errorf("bad data: exit %d\n%s", code, stderr)
 	}
+	// Prompts longer than --seq-len leave nothing to learn: said so, not
+	// "no examples to batch".
+	long := filepath.Join(out, "long.jsonl")
+	os.WriteFile(long, []byte(`{"prompt": "`+strings.Repeat("word ", 100)+`", "completion": " yes"}`+"\n"), 0o644)
+	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", long, "--out", out, "--seq-len", "32")
+	if code != ExitError || !strings.Contains(stderr, long+": no training example left: all 1 were dropped") {
+		t.Errorf("all dropped: exit %d\n%s", code, stderr)
+	}
 	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); !os.IsNotExist(err) {
 		t.Errorf("a failed run wrote an adapter (%v)", err)
 	}
