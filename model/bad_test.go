@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/model"
 )
@@ -201,5 +202,39 @@ func TestGPT2Names(t *testing.T) {
 	}
 	if renamed.Info.Params != ref.Info.Params {
 		t.Errorf("parameters %d, want %d (the saved lm_head is the tied embedding)", renamed.Info.Params, ref.Info.Params)
+	}
+}
+
+// TestLyingSizes gives configs that describe models far larger than their
+// checkpoints (a GGUF header, a config.json): loading must fail with an
+// error naming the file and the sizes before allocating the weights,
+// instead of running out of memory.
+func TestLyingSizes(t *testing.T) {
+	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
+	emb, err := gguf.FromFloat32("token_embd.weight", gguf.F32, []int{8, 4}, make([]float32, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "huge.gguf")
+	if err := gguf.Write(path, []gguf.KV{
+		{Key: "general.architecture", Value: gguf.ValueOf("llama")},
+		{Key: "llama.embedding_length", Value: u(1 << 30)},
+		{Key: "llama.feed_forward_length", Value: u(1 << 30)},
+		{Key: "llama.block_count", Value: u(1 << 20)},
+		{Key: "llama.attention.head_count", Value: u(1 << 10)},
+	}, []gguf.Tensor{emb}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = model.Load(path, model.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "hidden 1073741824") || !strings.Contains(err.Error(), "holds only 32") {
+		t.Errorf("GGUF header of a huge model: %v", err)
+	}
+
+	dir := mutated(t, func(s string) string {
+		return strings.Replace(strings.Replace(s, `"hidden_size": 64,`, `"hidden_size": 65536,`, 1), `"intermediate_size": 96,`, `"intermediate_size": 1048576,`, 1)
+	}, nil)
+	_, err = model.Load(dir, model.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "config.json")) || !strings.Contains(err.Error(), "hidden 65536, intermediate 1048576") {
+		t.Errorf("config.json of a huge model: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func loadDir(dir string) (*Bundle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := b.setLlama(c, src, false); err != nil {
+		if err := b.setLlama(c, src, cfgPath, false); err != nil {
 			return nil, err
 		}
 	case "gpt2":
@@ -75,13 +75,19 @@ func loadDir(dir string) (*Bundle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := b.setGPT2(c, src); err != nil {
+		if err := b.setGPT2(c, src, cfgPath); err != nil {
 			return nil, err
 		}
 	case "bert":
 		c, err := bert.ParseConfig(data, cfgPath)
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
+		}
+		C, F := float64(c.HiddenSize), float64(c.IntermediateSize)
+		need := float64(c.VocabSize+c.MaxPositions+c.TypeVocabSize)*C + float64(c.NumLayers)*(4*C*C+2*C*F)
+		if err := checkSize(src, cfgPath, need, fmt.Sprintf("hidden %d, intermediate %d, %d layers, %d positions, vocab %d",
+			c.HiddenSize, c.IntermediateSize, c.NumLayers, c.MaxPositions, c.VocabSize)); err != nil {
+			return nil, err
 		}
 		m, err := bert.New(c)
 		if err != nil {
@@ -134,7 +140,28 @@ func hasAny(dir string, names ...string) bool {
 	return false
 }
 
-func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, permuteQK bool) error {
+// checkSize refuses a config that describes far more weights than src
+// holds, before the model allocates them: a config.json or GGUF header that
+// lies about sizes must give an error, not exhaust memory. need counts only
+// the weight matrices and embeddings (no norms, biases or tied copies), so
+// a genuine checkpoint holds at least that many values. The slack (twice
+// the checkpoint, plus 2^24 values) leaves a checkpoint that merely lacks
+// some tensors to ckpt.Fill, whose error lists them.
+func checkSize(src ckpt.Source, cfgFile string, need float64, dims string) error {
+	if have := ckpt.Elements(src); need > 2*have+1<<24 {
+		return fmt.Errorf("model: %s: the config (%s) needs at least %.4g weight values, but the checkpoint %s holds only %.0f", cfgFile, dims, need, src.Path(), have)
+	}
+	return nil
+}
+
+func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, cfgFile string, permuteQK bool) error {
+	C, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
+	q, kv := float64(c.NumHeads*c.HeadDim), float64(c.NumKVHeads*c.HeadDim)
+	need := V*C + float64(c.NumLayers)*(2*C*q+2*C*kv+3*C*F)
+	if err := checkSize(src, cfgFile, need, fmt.Sprintf("hidden %d, intermediate %d, %d layers, %d heads of %d, %d KV heads, vocab %d",
+		c.HiddenSize, c.IntermediateSize, c.NumLayers, c.NumHeads, c.HeadDim, c.NumKVHeads, c.VocabSize)); err != nil {
+		return err
+	}
 	m, err := llama.New(c)
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", src.Path(), err)
@@ -154,7 +181,13 @@ func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, permuteQK bool) error
 	return nil
 }
 
-func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source) error {
+func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source, cfgFile string) error {
+	C, F := float64(c.NEmbd), float64(c.Intermediate())
+	need := float64(c.VocabSize+c.NPositions)*C + float64(c.NLayer)*(4*C*C+2*C*F)
+	if err := checkSize(src, cfgFile, need, fmt.Sprintf("n_embd %d, intermediate %d, n_layer %d, n_positions %d, vocab %d",
+		c.NEmbd, c.Intermediate(), c.NLayer, c.NPositions, c.VocabSize)); err != nil {
+		return err
+	}
 	m, err := gpt2.New(c)
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", src.Path(), err)
@@ -309,7 +342,7 @@ func loadGGUF(path string) (*Bundle, error) {
 			}
 		}
 		// Only llama.cpp's "llama" converter permutes q/k rows.
-		if err := b.setLlama(c, src, arch == "llama"); err != nil {
+		if err := b.setLlama(c, src, "gguf "+path, arch == "llama"); err != nil {
 			return nil, err
 		}
 	case "gpt2":
@@ -317,7 +350,7 @@ func loadGGUF(path string) (*Bundle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := b.setGPT2(c, src); err != nil {
+		if err := b.setGPT2(c, src, "gguf "+path); err != nil {
 			return nil, err
 		}
 	default:

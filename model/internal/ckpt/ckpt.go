@@ -126,6 +126,21 @@ func Transpose(m []float32, R, C int) []float32 {
 	return t
 }
 
+// Elements returns the number of values all of src's tensors hold
+// together, as a float64 so that lying shapes cannot overflow it.
+func Elements(src Source) float64 {
+	var total float64
+	for _, n := range src.Names() {
+		shape, _ := src.Shape(n)
+		e := 1.0
+		for _, d := range shape {
+			e *= float64(d)
+		}
+		total += e
+	}
+	return total
+}
+
 // DTypes returns the distinct storage types of src's tensors, sorted, as
 // "F32" or "BF16" or "F32+Q8_0".
 func DTypes(src Source) string {
