@@ -11,9 +11,9 @@ package bpe
 
 import (
 	"fmt"
-	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/loftml/loft/tokenizer/internal/wordcache"
 )
 
 // Options select the model's variant; the zero value is plain character BPE
@@ -35,17 +35,8 @@ type Model struct {
 	// (ByteLevel) or its <0xXX> token (ByteFallback); -1 when missing.
 	byteIDs [256]int
 
-	mu    sync.Mutex
-	cache map[string][]int
+	cache wordcache.Cache
 }
-
-// cacheMax bounds the word cache; past it the cache starts afresh.
-// Longer words than cacheWordMax bytes (rare but for texts with no
-// pre-tokenizer) are not cached, so the cache stays small.
-const (
-	cacheMax     = 1 << 17
-	cacheWordMax = 256
-)
 
 // MergeError is New's error for a merge that names a token missing from
 // the vocabulary.
@@ -68,7 +59,6 @@ func New(vocab map[string]int, merges [][2]string, opt Options) (*Model, error) 
 		opt:    opt,
 		vocab:  vocab,
 		merges: newPairTable(len(merges)),
-		cache:  make(map[string][]int),
 	}
 	for rank, mg := range merges {
 		a, okA := vocab[mg[0]]
@@ -119,24 +109,7 @@ func (m *Model) Encode(dst []int, word string) []int {
 	if word == "" {
 		return dst
 	}
-	if len(word) > cacheWordMax {
-		return m.encode(dst, word)
-	}
-	m.mu.Lock()
-	ids, ok := m.cache[word]
-	m.mu.Unlock()
-	if ok {
-		return append(dst, ids...)
-	}
-	start := len(dst)
-	dst = m.encode(dst, word)
-	m.mu.Lock()
-	if len(m.cache) >= cacheMax {
-		clear(m.cache)
-	}
-	m.cache[strings.Clone(word)] = append([]int(nil), dst[start:]...)
-	m.mu.Unlock()
-	return dst
+	return m.cache.Encode(dst, word, m.encode)
 }
 
 // encode is Encode without the cache.
@@ -330,7 +303,5 @@ func (m *Model) mergeTree(syms []int) []int {
 
 // ResetCache empties the word cache (for benchmarks of cold encoding).
 func (m *Model) ResetCache() {
-	m.mu.Lock()
-	clear(m.cache)
-	m.mu.Unlock()
+	m.cache.Reset()
 }

@@ -3,8 +3,9 @@ package spm
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/loftml/loft/tokenizer/internal/wordcache"
 )
 
 // Model is SentencePiece's BPE encoder over normalized text ("▁" for
@@ -20,8 +21,7 @@ type Model struct {
 	user    map[string]bool
 	userMax int // longest user-defined piece in bytes
 
-	mu    sync.Mutex
-	cache map[string][]int
+	cache wordcache.Cache
 }
 
 // NewModel builds the encoder from pieces, their scores and types (the Proto
@@ -35,7 +35,7 @@ func NewModel(pieces []string, scores []float32, types []int32, unk int, byteFal
 	if unk < 0 || unk >= len(pieces) {
 		return nil, fmt.Errorf("unknown-piece id %d out of range [0, %d)", unk, len(pieces))
 	}
-	m := &Model{vocab: make(map[string]int, len(pieces)), scores: scores, unk: unk, bytes: byteFallback, cache: map[string][]int{}}
+	m := &Model{vocab: make(map[string]int, len(pieces)), scores: scores, unk: unk, bytes: byteFallback}
 	for b := range m.byteIDs {
 		m.byteIDs[b] = -1
 	}
@@ -85,31 +85,8 @@ func (m *Model) Encode(dst []int, s string) []int {
 	if s == "" {
 		return dst
 	}
-	if len(s) > cacheWordMax {
-		return m.encode(dst, s)
-	}
-	m.mu.Lock()
-	ids, ok := m.cache[s]
-	m.mu.Unlock()
-	if ok {
-		return append(dst, ids...)
-	}
-	start := len(dst)
-	dst = m.encode(dst, s)
-	m.mu.Lock()
-	if len(m.cache) >= cacheMax {
-		clear(m.cache)
-	}
-	m.cache[strings.Clone(s)] = append([]int(nil), dst[start:]...)
-	m.mu.Unlock()
-	return dst
+	return m.cache.Encode(dst, s, m.encode)
 }
-
-// The chunk cache holds up to cacheMax chunks of at most cacheWordMax bytes.
-const (
-	cacheMax     = 1 << 17
-	cacheWordMax = 256
-)
 
 // symbol is a live span [start, end) of the text in a doubly linked list.
 type symbol struct {
@@ -234,9 +211,7 @@ func heapPop(h *[]bigram) bigram {
 
 // ResetCache empties the chunk cache (for benchmarks of cold encoding).
 func (m *Model) ResetCache() {
-	m.mu.Lock()
-	clear(m.cache)
-	m.mu.Unlock()
+	m.cache.Reset()
 }
 
 // ByteToken parses a byte piece "<0xXX>" (two upper- or lower-case hex

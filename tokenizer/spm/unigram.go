@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/loftml/loft/tokenizer/internal/wordcache"
 )
 
 // unkPenalty is SentencePiece's kUnkPenalty: an unknown character scores the
@@ -30,8 +31,7 @@ type Unigram struct {
 	byteIDs  [256]int
 	bytes    bool
 
-	mu    sync.Mutex
-	cache map[string][]int
+	cache wordcache.Cache
 }
 
 // NewUnigram builds the encoder. types may be nil (all pieces usable); with
@@ -46,7 +46,7 @@ func NewUnigram(pieces []string, scores []float32, types []int32, unk int, byteF
 	if unk < 0 || unk >= len(pieces) {
 		return nil, fmt.Errorf("unknown-piece id %d out of range [0, %d)", unk, len(pieces))
 	}
-	u := &Unigram{vocab: make(map[string]int, len(pieces)), scores: scores, unk: unk, bytes: byteFallback, cache: map[string][]int{}}
+	u := &Unigram{vocab: make(map[string]int, len(pieces)), scores: scores, unk: unk, bytes: byteFallback}
 	for b := range u.byteIDs {
 		u.byteIDs[b] = -1
 	}
@@ -119,24 +119,7 @@ func (u *Unigram) Encode(dst []int, s string) []int {
 	if s == "" {
 		return dst
 	}
-	if len(s) > cacheWordMax {
-		return u.encode(dst, s)
-	}
-	u.mu.Lock()
-	ids, ok := u.cache[s]
-	u.mu.Unlock()
-	if ok {
-		return append(dst, ids...)
-	}
-	start := len(dst)
-	dst = u.encode(dst, s)
-	u.mu.Lock()
-	if len(u.cache) >= cacheMax {
-		clear(u.cache)
-	}
-	u.cache[strings.Clone(s)] = append([]int(nil), dst[start:]...)
-	u.mu.Unlock()
-	return dst
+	return u.cache.Encode(dst, s, u.encode)
 }
 
 // node is the best path ending at a byte position.
@@ -232,7 +215,5 @@ func (u *Unigram) CrossesSpace() bool {
 
 // ResetCache empties the chunk cache (for benchmarks of cold encoding).
 func (u *Unigram) ResetCache() {
-	u.mu.Lock()
-	clear(u.cache)
-	u.mu.Unlock()
+	u.cache.Reset()
 }
