@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/tokenizer/bpe"
+	"github.com/loftml/loft/tokenizer/spm"
 )
 
 // decodeStep maps one token's bytes to its text, i being the token's index
@@ -29,26 +30,10 @@ func decodeReplace(old, new string) decodeStep {
 
 // decodeByteFallback turns a <0xXX> token into its byte.
 func decodeByteFallback(tok []byte, _ int) []byte {
-	if len(tok) == 6 && tok[0] == '<' && tok[1] == '0' && tok[2] == 'x' && tok[5] == '>' {
-		if hi, ok := hexVal(tok[3]); ok {
-			if lo, ok := hexVal(tok[4]); ok {
-				return append(tok[:0], hi<<4|lo)
-			}
-		}
+	if b, ok := spm.ByteToken(tok); ok {
+		return append(tok[:0], b)
 	}
 	return tok
-}
-
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // decodeStrip removes up to start leading and stop trailing copies of c

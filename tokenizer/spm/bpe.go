@@ -216,8 +216,8 @@ func (m *Model) ResetCache() {
 
 // ByteToken parses a byte piece "<0xXX>" (two upper- or lower-case hex
 // digits) and returns its byte.
-func ByteToken(p string) (byte, bool) {
-	if len(p) != 6 || p[:3] != "<0x" || p[5] != '>' {
+func ByteToken[S string | []byte](p S) (byte, bool) {
+	if len(p) != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>' {
 		return 0, false
 	}
 	hi, ok1 := hexDigit(p[3])
