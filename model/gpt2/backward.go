@@ -145,6 +145,9 @@ func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x [
 	N, C, I := B*T, m.Config.NEmbd, m.Config.Intermediate()
 
 	// out = Res1 + FCO: both receive dout.
+	// The GELU output is shared between layers (see growActsN): recompute
+	// this layer's, the input a LoRA-adapted mlp.c_proj needs.
+	m.gelu(a.Gelu, a.FC, N*I)
 	clear(g.dGelu)
 	L.FCProj.Backward(g.dGelu, dout, a.Gelu, N)
 	clear(g.dFC)

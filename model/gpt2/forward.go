@@ -11,16 +11,16 @@ import (
 // needs them.
 type LayerActs struct {
 	LN1, Mean1, Rstd1 []float32 // ln_1 out (BT, C), mean, rstd (BT)
-	QKV               []float32 // (BT, 3C) c_attn output
+	QKV               []float32 // (BT, 3C) c_attn output (shared by all layers)
 	Q, K, V           []float32 // (BT, C) each, split from QKV
 	Probs             []float32 // (B, NH, T, T) (training only)
 	Att               []float32 // (BT, C) attention output
-	AttO              []float32 // (BT, C) attn.c_proj output
+	AttO              []float32 // (BT, C) attn.c_proj output (shared)
 	Res1              []float32 // (BT, C)
 	LN2, Mean2, Rstd2 []float32 // ln_2 out (BT, C), mean, rstd (BT)
 	FC                []float32 // (BT, I) c_fc output (GELU input)
-	Gelu              []float32 // (BT, I)
-	FCO               []float32 // (BT, C) mlp.c_proj output
+	Gelu              []float32 // (BT, I) (shared; backward recomputes it from FC)
+	FCO               []float32 // (BT, C) mlp.c_proj output (shared)
 }
 
 // Acts holds a forward pass's activations for one (B, T) shape.
@@ -67,16 +67,22 @@ func (m *Model) growActsN(a *Acts, B, T, nl, nx int, probs bool) {
 		a.Layers = append(a.Layers, LayerActs{})
 	}
 	a.Layers = a.Layers[:nl]
+	// QKV (split into Q, K, V at once), AttO and FCO (added into the
+	// residual stream at once) and Gelu (recomputed from FC in backward)
+	// are not needed by backward: every layer shares layer 0's buffers,
+	// about a quarter of a GPT-2 block's saved activations.
+	l0 := &a.Layers[0]
+	l0.QKV, l0.AttO, l0.FCO, l0.Gelu = g(l0.QKV, 3*N*C), g(l0.AttO, N*C), g(l0.FCO, N*C), g(l0.Gelu, N*I)
 	for i := range a.Layers {
 		l := &a.Layers[i]
 		l.LN1, l.Mean1, l.Rstd1 = g(l.LN1, N*C), g(l.Mean1, N), g(l.Rstd1, N)
-		l.QKV, l.Q, l.K, l.V = g(l.QKV, 3*N*C), g(l.Q, N*C), g(l.K, N*C), g(l.V, N*C)
+		l.QKV, l.Q, l.K, l.V = l0.QKV, g(l.Q, N*C), g(l.K, N*C), g(l.V, N*C)
 		if probs {
 			l.Probs = g(l.Probs, B*c.NHead*T*T)
 		}
-		l.Att, l.AttO, l.Res1 = g(l.Att, N*C), g(l.AttO, N*C), g(l.Res1, N*C)
+		l.Att, l.AttO, l.Res1 = g(l.Att, N*C), l0.AttO, g(l.Res1, N*C)
 		l.LN2, l.Mean2, l.Rstd2 = g(l.LN2, N*C), g(l.Mean2, N), g(l.Rstd2, N)
-		l.FC, l.Gelu, l.FCO = g(l.FC, N*I), g(l.Gelu, N*I), g(l.FCO, N*C)
+		l.FC, l.Gelu, l.FCO = g(l.FC, N*I), l0.Gelu, l0.FCO
 	}
 	a.LNF, a.MeanF, a.RstdF = g(a.LNF, N*C), g(a.MeanF, N), g(a.RstdF, N)
 }
