@@ -42,7 +42,7 @@ tokenizer.model (a model folder will do), one of those files, or a .gguf file.`,
 			if hasFile {
 				b, err := os.ReadFile(file)
 				if err != nil {
-					return err
+					return fmt.Errorf("tokenize --file: %w", err)
 				}
 				input = string(b)
 			}

@@ -70,6 +70,7 @@ func TestTokenizeErrors(t *testing.T) {
 		{[]string{"--model", testutil.SharedDir(t, "models", "stories260K", "hf"), "--decode", "--text", "999999"}, ExitError, "out of range"},
 		{[]string{"--model", empty, "--text", "x"}, ExitError, "no tokenizer.json"},
 		{[]string{"--model", filepath.Join(empty, "nope"), "--text", "x"}, ExitError, "nope"},
+		{[]string{"--model", qwen, "--file", filepath.Join(empty, "nope.txt")}, ExitError, "tokenize --file: open " + filepath.Join(empty, "nope.txt")},
 		{[]string{"--model", testutil.SharedDir(t, "models", "stories260K", "gguf"), "--text", "x"}, ExitError, "2 .gguf files"},
 	} {
 		code, _, errOut := run(t, append([]string{"tokenize"}, c.args...)...)
