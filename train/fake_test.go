@@ -29,6 +29,8 @@ type bigram struct {
 	keep         []float32 // (B·T) dropout factor of each position
 	probs        []float64 // (B·T, V)
 
+	evaluating bool // dropout off (Trainer.SetTraining(false))
+
 	nanAt  int         // ForwardLoss call (1-based) that returns NaN; 0: never
 	calls  int         // ForwardLoss calls so far
 	onCall func(n int) // called at the start of each ForwardLoss
@@ -72,7 +74,7 @@ func (m *bigram) ForwardLoss(ids, targets []int32, B, T int) (float64, int, erro
 	n := 0
 	for p, id := range ids {
 		m.keep[p] = 1
-		if m.pDrop > 0 {
+		if m.pDrop > 0 && !m.evaluating {
 			m.keep[p] = 0
 			if r.Float64() >= m.pDrop {
 				m.keep[p] = float32(1 / (1 - m.pDrop))

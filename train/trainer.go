@@ -262,7 +262,12 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		bar.note(fmt.Sprintf("step %d: validation loss %.4f, perplexity %.2f", t.step, loss, math.Exp(loss)))
 		return mw.write(valLine{Step: t.step, ValLoss: loss, ValPPL: math.Exp(loss)})
 	}
-	var rngs map[string][]byte // RNG states at the start of the current step
+	// RNG states where the last completed step left them (evaluation
+	// draws nothing: dropout is off).
+	rngs, err := t.rngStates()
+	if err != nil {
+		return sum, err
+	}
 	interrupted := func(cause error) error {
 		bar.finish()
 		// An abandoned step may have drawn dropout masks: put the RNGs
@@ -284,9 +289,6 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		if err != nil {
 			return sum, err
 		}
-		if rngs, err = t.rngStates(); err != nil {
-			return sum, err
-		}
 		t0 := time.Now()
 		st, err := t.Step(ctx, micro)
 		if err != nil {
@@ -304,6 +306,9 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 			return sum, err
 		}
 		dt := time.Since(t0).Seconds()
+		if rngs, err = t.rngStates(); err != nil {
+			return sum, err
+		}
 		t.pos += len(micro)
 		t.tokens += int64(st.Tokens)
 		t.history.Train = append(t.history.Train, Point{Step: st.Step, Loss: st.Loss})
@@ -319,6 +324,9 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		bar.step(st, tps)
 		if t.Valid != nil && t.Config.EvalEvery > 0 && t.step%t.Config.EvalEvery == 0 {
 			if err := eval(); err != nil {
+				if ctx.Err() != nil { // Ctrl-C during validation: the step is done, keep it
+					return sum, interrupted(ctx.Err())
+				}
 				return sum, err
 			}
 		}
@@ -330,6 +338,9 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	}
 	if t.Valid != nil && lastEval != t.step {
 		if err := eval(); err != nil {
+			if ctx.Err() != nil {
+				return sum, interrupted(ctx.Err())
+			}
 			return sum, err
 		}
 	}

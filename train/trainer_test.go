@@ -196,12 +196,23 @@ func TestRunMetricsEvalAndOutputs(t *testing.T) {
 // resume when set. cancelAt > 0 cancels the run during that forward call.
 func runSteps(t *testing.T, out string, steps, saveEvery int, resume string, cancelAt int) (*Trainer, *bigram, error) {
 	t.Helper()
+	return runStepsEval(t, out, steps, saveEvery, resume, cancelAt, 0)
+}
+
+// runStepsEval is runSteps with validation every evalEvery steps (0: none)
+// on 2 batches, dropout off during it.
+func runStepsEval(t *testing.T, out string, steps, saveEvery int, resume string, cancelAt, evalEvery int) (*Trainer, *bigram, error) {
+	t.Helper()
 	m := newBigram(6, 9, 0.25)
 	data := shuffled{randBatches(3, 2, 5, 6, 31), 77}
 	cfg := Config{Steps: 6, GradAccum: 2, MaxGradNorm: 1, SaveEvery: saveEvery, OutDir: out,
 		MetricsPath: filepath.Join(out, "metrics.jsonl"),
 		Schedule:    optim.Schedule{Kind: optim.Cosine, LR: 5e-2, Warmup: 1, Total: 6}}
 	tr := newTrainer(t, m, data, cfg)
+	if evalEvery > 0 {
+		tr.Valid, tr.Config.EvalEvery = randBatches(2, 2, 5, 6, 32), evalEvery
+		tr.SetTraining = func(on bool) { m.evaluating = !on }
+	}
 	if resume != "" {
 		if _, err := tr.Resume(resume); err != nil {
 			t.Fatal(err)
@@ -302,6 +313,28 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 		t.Fatalf("err = %v, want ErrInterrupted and %q", err, want)
 	}
 	_, resumed, err := runSteps(t, dir, 6, 0, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, straightDir, dir, straight, resumed)
+}
+
+// TestInterruptDuringValidation: Ctrl-C while step 2's validation runs
+// keeps step 2 (checkpoint-2, RNGs as step 2 left them) and the resumed
+// run reproduces the straight one.
+func TestInterruptDuringValidation(t *testing.T) {
+	straightDir, dir := t.TempDir(), t.TempDir()
+	_, straight, err := runStepsEval(t, straightDir, 6, 0, "", 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forwards 1-4 are steps 1 and 2; forward 5 is the first validation batch.
+	_, _, err = runStepsEval(t, dir, 6, 0, "", 5, 2)
+	want := "--resume " + filepath.Join(dir, "checkpoint-2")
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want ErrInterrupted and %q", err, want)
+	}
+	_, resumed, err := runStepsEval(t, dir, 6, 0, dir, 0, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
