@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/model"
 	"github.com/loftml/loft/train"
@@ -228,6 +231,81 @@ func TestTrainInitAdapter(t *testing.T) {
 	if cfg["r"] != 4.0 || cfg["lora_alpha"] != 8.0 || cfg["lora_dropout"] != 0.1 ||
 		string(targets) != `["down_proj","gate_proj","k_proj","o_proj","q_proj","up_proj","v_proj"]` {
 		t.Errorf("adapter_config.json after --init-adapter: %s", buf)
+	}
+}
+
+// tinyGPT2 returns a model folder: testdata's gpt2-tiny (vocabulary 128)
+// with a byte-level BPE tokenizer of single characters (printable ASCII
+// and "Ġ", the byte-level space; no merges) and <|endoftext|> as 127.
+func tinyGPT2(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/ref/gpt2-tiny", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vocab := map[string]int{"\u0120": 94, "<|endoftext|>": 127}
+	for c := byte(33); c < 127; c++ {
+		vocab[string(rune(c))] = int(c) - 33
+	}
+	vb, _ := json.Marshal(vocab)
+	if err := os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestTrainGPT2Defaults: with no --target, GPT-2 adapts c_attn (Conv1D),
+// and the adapter is what PEFT writes for GPT2LMHeadModel: fan_in_fan_out,
+// keys under base_model.model.transformer, lora_A (r, in), lora_B (out, r).
+func TestTrainGPT2Defaults(t *testing.T) {
+	m := tinyGPT2(t)
+	data := filepath.Join(t.TempDir(), "d.jsonl")
+	os.WriteFile(data, []byte(strings.Repeat(`{"text": "hello world this is a test"}`+"\n", 4)), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--steps", "2", "--seq-len", "32", "--lr", "1e-2")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	// c_attn: A (8, 48) + B (144, 8) = 1,536 a layer, 2 layers; base 64,320.
+	for _, want := range []string{"targets c_attn (2 modules)", "trainable params: 3,072 || all params: 67,392 || trainable%: 4.5584\n"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	var cfg map[string]any
+	buf, err := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+	if err != nil || json.Unmarshal(buf, &cfg) != nil {
+		t.Fatalf("adapter_config.json: %v", err)
+	}
+	if cfg["fan_in_fan_out"] != true || cfg["r"] != 8.0 || cfg["lora_alpha"] != 16.0 || cfg["lora_dropout"] != 0.0 ||
+		!slices.Equal(cfg["target_modules"].([]any), []any{"c_attn"}) || cfg["task_type"] != "CAUSAL_LM" || cfg["peft_type"] != "LORA" {
+		t.Errorf("adapter_config.json: %s", buf)
+	}
+	f, err := safetensors.Open(filepath.Join(out, "adapter_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []string
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		got = append(got, fmt.Sprint(n, info.Shape))
+	}
+	want := []string{
+		"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight[8 48]", "base_model.model.transformer.h.0.attn.c_attn.lora_B.weight[144 8]",
+		"base_model.model.transformer.h.1.attn.c_attn.lora_A.weight[8 48]", "base_model.model.transformer.h.1.attn.c_attn.lora_B.weight[144 8]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tensors %v, want %v", got, want)
 	}
 }
 
