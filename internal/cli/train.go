@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -461,6 +462,11 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 			train.MiB(est.Total()), train.MiB(avail))
 	}
 
+	// A run that cannot write its results must fail now, not at the end.
+	if err := checkWritableDir(tf.out); err != nil {
+		return fmt.Errorf("train: --out %s: %w", tf.out, err)
+	}
+
 	params := ad.Params()
 	tr := &train.Trainer{
 		Model: m, Params: params, Opt: optim.NewAdamW(params, tf.weightDecay),
@@ -545,6 +551,20 @@ func printTrainConfig(w io.Writer, c *trainConfig) {
 	}
 	fmt.Fprintf(w, "output: %s; checkpoints %s; validation %s; metrics %s\n", c.Out,
 		every(c.SaveEvery, "only on interruption"), validation, metrics)
+}
+
+// checkWritableDir creates dir if needed and checks a file can be made
+// in it.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".loft-write-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // absPaths makes paths absolute so a checkpoint names the same files from

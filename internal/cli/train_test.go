@@ -356,6 +356,13 @@ func TestTrainModelErrors(t *testing.T) {
 	if code != ExitError || !strings.Contains(stderr, long+": no training example left: all 1 were dropped") {
 		t.Errorf("all dropped: exit %d\n%s", code, stderr)
 	}
+	// An --out that cannot be a folder is an error before training, not
+	// after it.
+	metrics := filepath.Join(out, "m.jsonl")
+	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", bad, "--steps", "1", "--metrics", metrics)
+	if _, err := os.Stat(metrics); code != ExitError || !strings.Contains(stderr, "--out "+bad) || !os.IsNotExist(err) {
+		t.Errorf("--out a file: exit %d, metrics %v\n%s", code, err, stderr)
+	}
 	if _, err := os.Stat(filepath.Join(out, "adapter_model.safetensors")); !os.IsNotExist(err) {
 		t.Errorf("a failed run wrote an adapter (%v)", err)
 	}
