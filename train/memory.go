@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -81,10 +82,69 @@ func dtypeBytes(dt string) int {
 	return 4
 }
 
-// MemAvailable returns /proc/meminfo's MemAvailable in bytes; ok is false
-// where it cannot be read (not Linux).
+// MemAvailable returns the bytes a run can still use: /proc/meminfo's
+// MemAvailable, lowered to the room left under the memory limit of the
+// process's cgroup where one is set (a container's limit, which
+// MemAvailable does not see). ok is false where neither can be read (not
+// Linux).
 func MemAvailable() (int64, bool) {
-	return procKB("/proc/meminfo", "MemAvailable:")
+	return memAvailable("/proc/meminfo", "/sys/fs/cgroup")
+}
+
+func memAvailable(meminfo, cgroupRoot string) (int64, bool) {
+	avail, ok := procKB(meminfo, "MemAvailable:")
+	if room, limited := cgroupRoom(cgroupRoot); limited && (!ok || room < avail) {
+		return room, true
+	}
+	return avail, ok
+}
+
+// cgroupRoom returns limit − (usage − inactive file cache) of the cgroup
+// mounted at root (a container sees its own cgroup there): cgroup v2's
+// memory.max, memory.current and memory.stat's inactive_file, or v1's
+// memory.limit_in_bytes, memory.usage_in_bytes and total_inactive_file,
+// as docker stats counts usage. limited is false without a limit.
+func cgroupRoom(root string) (room int64, limited bool) {
+	for _, f := range []struct{ limit, usage, stat, inactive string }{
+		{"memory.max", "memory.current", "memory.stat", "inactive_file"},
+		{"memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat", "total_inactive_file"},
+	} {
+		limit, ok1 := readInt(filepath.Join(root, f.limit)) // "max": no limit
+		used, ok2 := readInt(filepath.Join(root, f.usage))
+		if !ok1 || !ok2 || limit >= 1<<60 { // v1 writes "no limit" as about 2^63
+			continue
+		}
+		if cache, ok := statValue(filepath.Join(root, f.stat), f.inactive); ok && cache <= used {
+			used -= cache
+		}
+		return max(0, limit-used), true
+	}
+	return 0, false
+}
+
+// readInt reads a file holding one integer.
+func readInt(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return v, err == nil
+}
+
+// statValue reads the value of key in a "key value" per line file.
+func statValue(path, key string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && k == key {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // PeakRSS returns this process's peak resident memory (VmHWM of

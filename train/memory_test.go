@@ -1,6 +1,8 @@
 package train
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/loftml/loft/model"
@@ -48,5 +50,52 @@ func TestProcMemory(t *testing.T) {
 	}
 	if peak, ok := PeakRSS(); ok && peak < 1<<20 {
 		t.Errorf("VmHWM %d bytes: implausibly small", peak)
+	}
+}
+
+// TestMemAvailableCgroup: a container's memory limit lowers MemAvailable
+// to the room left under it (usage less inactive file cache); no limit
+// ("max", or v1's 2^63) leaves MemAvailable.
+func TestMemAvailableCgroup(t *testing.T) {
+	write := func(dir, name, text string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meminfo := filepath.Join(t.TempDir(), "meminfo")
+	write(filepath.Dir(meminfo), "meminfo", "MemTotal:       24000000 kB\nMemAvailable:   20971520 kB\n") // 20 GiB
+	const MiB = 1 << 20
+	v2, v2max, v1, v1none, none := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	write(v2, "memory.max", "1073741824\n")
+	write(v2, "memory.current", "629145600\n")                            // 600 MiB
+	write(v2, "memory.stat", "anon 400000000\ninactive_file 104857600\n") // 100 MiB
+	write(v2max, "memory.max", "max\n")
+	write(v2max, "memory.current", "629145600\n")
+	write(v1, "memory/memory.limit_in_bytes", "2147483648\n")
+	write(v1, "memory/memory.usage_in_bytes", "1073741824\n")
+	write(v1, "memory/memory.stat", "cache 5\ntotal_inactive_file 536870912\n")
+	write(v1none, "memory/memory.limit_in_bytes", "9223372036854771712\n")
+	write(v1none, "memory/memory.usage_in_bytes", "1073741824\n")
+	for _, c := range []struct {
+		name, root string
+		want       int64
+	}{
+		{"v2 limit", v2, 524 * MiB}, // 1024 - (600 - 100)
+		{"v2 max", v2max, 20 << 30},
+		{"v1 limit", v1, 1536 * MiB},
+		{"v1 no limit", v1none, 20 << 30},
+		{"no cgroup files", none, 20 << 30},
+	} {
+		if got, ok := memAvailable(meminfo, c.root); !ok || got != c.want {
+			t.Errorf("%s: %d (%v), want %d", c.name, got, ok, c.want)
+		}
+	}
+	if got, ok := memAvailable(filepath.Join(none, "absent"), v2); !ok || got != 524*MiB {
+		t.Errorf("cgroup limit without meminfo: %d (%v)", got, ok)
 	}
 }
