@@ -458,7 +458,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 	est := train.EstimateMemory(b.Info, min(tf.batchSize, trainB.Rows()), T, ad.NumParams(), tf.gradCheckpoint)
 	fmt.Fprintf(stderr, "memory estimate: %v\n", est)
 	if avail, ok := train.MemAvailable(); ok && est.Total() > avail {
-		return fmt.Errorf("train: the run needs about %s but only %s is available (MemAvailable); lower --batch-size or --seq-len, or use --grad-accum",
+		return fmt.Errorf("train: the run needs about %s but only %s is available (MemAvailable, or the cgroup memory limit); lower --batch-size or --seq-len (with --grad-accum to keep the step size), or add --grad-checkpoint",
 			train.MiB(est.Total()), train.MiB(avail))
 	}
 
