@@ -96,3 +96,33 @@ func PeakFlops() float64 {
 	}
 	return float64(t) * float64(calls) * iters * 192 / best.Seconds()
 }
+
+// ReadBandwidth measures the streaming-read bandwidth in bytes/s, the bound
+// of decoding: Threads() threads each sum their own contiguous part of a
+// float32 buffer of size bytes (make it far larger than the caches) with
+// the cheapest loop there is (streamSum). Passes repeat for at least a
+// second and five passes, and the best counts: load from other processes
+// on a shared machine can only slow a pass down.
+func ReadBandwidth(size int) float64 {
+	buf := make([]float32, size/4)
+	for i := range buf { // touch every page so no pass pays for faults
+		buf[i] = float32(i & 1023)
+	}
+	t := Threads()
+	sums := make([]float32, t)
+	pass := func() time.Duration {
+		start := time.Now()
+		parallelChunks(t, t, t, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				sums[c] = streamSum(buf[c*len(buf)/t : (c+1)*len(buf)/t])
+			}
+		})
+		return time.Since(start)
+	}
+	pass()
+	best := time.Duration(1 << 62)
+	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
+		best = min(best, pass())
+	}
+	return float64(len(buf)*4) / best.Seconds()
+}

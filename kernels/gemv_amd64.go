@@ -31,3 +31,16 @@ func fmaPeak(n int) bool {
 	fmaPeakAVX2(n)
 	return true
 }
+
+// streamSum returns the sum of x, in the generated streaming loop where the
+// CPU has AVX2.
+func streamSum(x []float32) float32 {
+	n := len(x) &^ 63
+	var s float32
+	if useVecAVX2 && n > 0 {
+		s = streamSumAVX2(x[:n])
+	} else {
+		n = 0
+	}
+	return s + vSum(x[n:])
+}

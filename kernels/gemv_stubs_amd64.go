@@ -13,3 +13,8 @@ func gemvRowsAVX2(y []float32, w []float32, x []float32)
 
 // fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).
 func fmaPeakAVX2(n int)
+
+// streamSumAVX2 returns the sum of x, len(x) a multiple of 64.
+//
+//go:noescape
+func streamSumAVX2(x []float32) float32

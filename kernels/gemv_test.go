@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -93,4 +94,68 @@ func TestPeakFlops(t *testing.T) {
 		t.Fatalf("GEMM reached %.3g FLOP/s, above the measured peak %.3g", best, p)
 	}
 	t.Logf("peak %.1f GFLOP/s on %d threads; GEMM 256³ %.1f GFLOP/s", p/1e9, Threads(), best/1e9)
+}
+
+// BenchmarkMatVecBT reports the read rate of w in GB/s, for comparison
+// with `loft bench generate`'s streaming-read bandwidth.
+func BenchmarkMatVecBT(b *testing.B) {
+	for _, c := range []struct{ In, Out int }{{576, 192}, {576, 1536}, {1536, 576}, {576, 49152}, {896, 151936}} {
+		b.Run(fmt.Sprintf("%dx%d", c.Out, c.In), func(b *testing.B) {
+			x, w, y := make([]float32, c.In), make([]float32, c.In*c.Out), make([]float32, c.Out)
+			for i := range w {
+				w[i] = float32(i % 7)
+			}
+			b.SetBytes(int64(4 * len(w)))
+			for b.Loop() {
+				MatVecBT(y, x, w, 1, c.In, c.Out)
+			}
+		})
+	}
+}
+
+// BenchmarkMatVecBTvsRead alternates MatVecBT on a 113 MB weight (the
+// SmolLM-135M head) with a plain streaming read of the same bytes
+// (streamSum) and reports the best rate of each, so that load from other
+// processes hits both alike; gemv/read is the fraction of the bandwidth
+// the kernel reaches.
+func BenchmarkMatVecBTvsRead(b *testing.B) {
+	const In, Out = 576, 49152
+	x, w, y := make([]float32, In), make([]float32, In*Out), make([]float32, Out)
+	for i := range w {
+		w[i] = float32(i % 7)
+	}
+	var bestG, bestR time.Duration = 1 << 62, 1 << 62
+	t := Threads()
+	for b.Loop() {
+		start := time.Now()
+		MatVecBT(y, x, w, 1, In, Out)
+		bestG = min(bestG, time.Since(start))
+		start = time.Now()
+		ParallelFor(t, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				y[c] = streamSum(w[c*len(w)/t : (c+1)*len(w)/t])
+			}
+		})
+		bestR = min(bestR, time.Since(start))
+	}
+	gb := float64(4*len(w)) / 1e9
+	b.ReportMetric(gb/bestG.Seconds(), "gemv-GB/s")
+	b.ReportMetric(gb/bestR.Seconds(), "read-GB/s")
+	b.ReportMetric(bestR.Seconds()/bestG.Seconds(), "gemv/read")
+}
+
+// TestStreamSum checks the streaming sum on integers (exact in float32 in
+// any order) with and without a tail past the assembly's 64-float steps.
+func TestStreamSum(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64, 65, 1000, 4096} {
+		x := make([]float32, n)
+		var want float32
+		for i := range x {
+			x[i] = float32(i%9 - 4)
+			want += x[i]
+		}
+		if got := streamSum(x); got != want {
+			t.Errorf("n=%d: %g, want %g", n, got, want)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,9 @@ type genBenchResult struct {
 	// matrix, the output head in full, one row of each embedding table.
 	WeightBytes int64 `json:"weight_bytes_per_token"`
 	// ReadGBps is the streaming-read bandwidth measured in the same run:
-	// all threads summing a buffer far larger than the caches.
+	// all threads summing a buffer far larger than the caches in an AVX2
+	// loop, the best of passes over at least a second
+	// (kernels.ReadBandwidth).
 	ReadGBps float64 `json:"read_bandwidth_gb_per_s"`
 	// BoundTPS = ReadGBps / WeightBytes: the decode speed if every token
 	// only streamed the weights once at that bandwidth.
@@ -101,7 +102,7 @@ streaming-read bandwidth measured in the same run (all threads summing a
 				return err
 			}
 			rss := peakRSSMB() // before the bandwidth buffer adds to it
-			bw := readBandwidth(bandwidthMB << 20)
+			bw := kernels.ReadBandwidth(bandwidthMB << 20)
 			r := genBenchResult{
 				Shape: shape, Threads: kernels.Threads(), Params: info.Params,
 				PromptTokens: promptLen, GenTokens: gen,
@@ -135,36 +136,6 @@ func weightsPerToken(in model.Info) int {
 		n -= (in.ContextLength - 1) * in.Hidden // one row of the position table
 	}
 	return n
-}
-
-// readBandwidth returns the streaming-read bandwidth in bytes/s: the best
-// pass of all threads summing the squares of a float32 buffer of size
-// bytes with the vector kernel (far more arithmetic headroom than memory
-// can feed). Passes repeat for a second (at least five), so a moment of
-// load from other processes does not decide the result.
-func readBandwidth(size int) float64 {
-	buf := make([]float32, size/4)
-	for i := range buf { // touch every page so no pass pays for faults
-		buf[i] = float32(i & 1023)
-	}
-	const block = 1 << 16 // floats per work item
-	nb := (len(buf) + block - 1) / block
-	sums := make([]float64, nb)
-	pass := func() {
-		kernels.ParallelFor(nb, func(lo, hi int) {
-			for b := lo; b < hi; b++ {
-				sums[b] = kernels.GradNorm(buf[b*block : min((b+1)*block, len(buf))])
-			}
-		})
-	}
-	pass()
-	best := time.Duration(1 << 62)
-	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
-		start := time.Now()
-		pass()
-		best = min(best, time.Since(start))
-	}
-	return float64(len(buf)*4) / best.Seconds()
 }
 
 // peakRSSMB returns the peak resident set size in MiB, VmHWM from

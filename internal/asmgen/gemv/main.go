@@ -11,6 +11,11 @@
 // sums, stored at once. Decoding is bound by reading w, so the point is to
 // keep the loads streaming: 4 rows walked together is 4 read streams.
 //
+// streamSumAVX2 sums a float32 slice with 8 accumulators, 256 bytes per
+// step: the cheapest possible work per byte, so with every thread on its
+// own part of a buffer far larger than the caches its rate is the memory's
+// streaming-read bandwidth, the bound of decoding.
+//
 // fmaPeakAVX2 runs n iterations of 12 independent VFMADD231PS on ymm
 // registers (12 chains hide the FMA latency on two FMA pipes): 192 float32
 // FLOPs per iteration, and nothing else, so its rate is the core's fp32
@@ -30,6 +35,7 @@ func main() {
 	build.ConstraintExpr("amd64,!purego")
 	gemvRows()
 	fmaPeak()
+	streamSum()
 	build.Generate()
 }
 
@@ -68,8 +74,19 @@ func gemvRows() {
 	for _, a := range acc {
 		build.VXORPS(a, a, a)
 	}
+	// The next group of four rows starts right after this one; fetch it
+	// while this one is summed, four lines per step (the 256 bytes a step
+	// consumes), so the rows arrive as one sequential stream. Rows are
+	// only a few KiB long: left to the hardware prefetcher, four short
+	// interleaved streams start cold every group.
+	next := build.GP64()
+	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, next)
 	build.XORQ(i, i)
 	build.Label("col")
+	for k := 0; k < 4; k++ {
+		build.PREFETCHT0(operand.Mem{Base: next, Disp: 64 * k})
+	}
+	build.ADDQ(operand.U32(256), next)
 	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4}, x0)
 	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4, Disp: 32}, x1)
 	for j := 0; j < 4; j++ {
@@ -123,5 +140,43 @@ func fmaPeak() {
 	build.JMP(operand.LabelRef("loop"))
 	build.Label("done")
 	build.VZEROUPPER()
+	build.RET()
+}
+
+func streamSum() {
+	build.TEXT("streamSumAVX2", build.NOSPLIT, "func(x []float32) float32")
+	build.Pragma("noescape")
+	build.Doc("streamSumAVX2 returns the sum of x, len(x) a multiple of 64.")
+	p := build.Load(build.Param("x").Base(), build.GP64())
+	n := build.Load(build.Param("x").Len(), build.GP64())
+	end := build.GP64()
+	build.LEAQ(operand.Mem{Base: p, Index: n, Scale: 4}, end)
+	acc := make([]reg.VecVirtual, 8)
+	for i := range acc {
+		acc[i] = build.YMM()
+		build.VXORPS(acc[i], acc[i], acc[i])
+	}
+	build.Label("loop")
+	build.CMPQ(p, end)
+	build.JAE(operand.LabelRef("done"))
+	for i, a := range acc {
+		build.VADDPS(operand.Mem{Base: p, Disp: 32 * i}, a, a)
+	}
+	build.ADDQ(operand.U32(256), p)
+	build.JMP(operand.LabelRef("loop"))
+	build.Label("done")
+	for w := 4; w >= 1; w /= 2 {
+		for i := 0; i < w; i++ {
+			build.VADDPS(acc[i+w], acc[i], acc[i])
+		}
+	}
+	hi := build.XMM()
+	build.VEXTRACTF128(operand.U8(1), acc[0], hi)
+	lo := acc[0].AsX()
+	build.VADDPS(hi, lo, lo)
+	build.VHADDPS(lo, lo, lo)
+	build.VHADDPS(lo, lo, lo)
+	build.VZEROUPPER()
+	build.Store(lo, build.ReturnIndex(0))
 	build.RET()
 }
