@@ -146,6 +146,10 @@ func (t *Trainer) Resume(dir string) (string, error) {
 	if st.Format != stateFormat {
 		return "", fmt.Errorf("resume: %s: format %q, want %q", filepath.Join(dir, stateFile), st.Format, stateFormat)
 	}
+	if st.Step < 0 || st.MicroBatches < 0 || st.OptimizerT < 0 || st.Tokens < 0 {
+		return "", fmt.Errorf("resume: %s: negative step %d, micro_batches %d, optimizer_t %d or tokens %d", filepath.Join(dir, stateFile),
+			st.Step, st.MicroBatches, st.OptimizerT, st.Tokens)
+	}
 	if diff, err := identityDiff(st.Identity, t.Identity); err != nil {
 		return "", fmt.Errorf("resume: %w", err)
 	} else if len(diff) > 0 {

@@ -363,6 +363,22 @@ func TestResumeRefusesAnotherConfig(t *testing.T) {
 	if _, err := tr.Resume(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no checkpoint-<step>") {
 		t.Fatalf("resume from an empty folder: %v", err)
 	}
+	// A damaged state file is refused, not turned into a negative data
+	// position.
+	tr.Params[0].Name = "base_model.model.table.lora_A.weight"
+	statePath := filepath.Join(dir, "checkpoint-2", stateFile)
+	buf, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := strings.Replace(string(buf), `"micro_batches": 4`, `"micro_batches": -4`, 1)
+	if damaged == string(buf) {
+		t.Fatalf("no micro_batches 4 in %s", buf)
+	}
+	os.WriteFile(statePath, []byte(damaged), 0o644)
+	if _, err := tr.Resume(dir); err == nil || !strings.Contains(err.Error(), "micro_batches -4") {
+		t.Fatalf("resume from a damaged state: %v", err)
+	}
 }
 
 func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
