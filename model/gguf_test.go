@@ -20,7 +20,7 @@ import (
 // permuted for interleaved RoPE when arch is "llama", F32 data. Metadata
 // keys named in omit (without the arch prefix) are left out; extra
 // key-values are appended.
-func writeGGUF(t *testing.T, dir, arch, out string, omit []string, extra ...gguf.KV) {
+func writeGGUF(t testing.TB, dir, arch, out string, omit []string, extra ...gguf.KV) {
 	t.Helper()
 	c, err := llama.ParseConfig(mustRead(t, filepath.Join(dir, "config.json")), "config.json")
 	if err != nil {
