@@ -208,6 +208,8 @@ type trainConfig struct {
 	Layers        []int     `json:"layers,omitempty"`
 	RSLoRA        bool      `json:"rslora"`
 	Modules       int       `json:"adapted_modules"`
+	TrainExamples int       `json:"train_examples"` // after truncation, drops and the validation split
+	TrainTokens   int       `json:"train_tokens"`
 	LR            float64   `json:"lr"`
 	Schedule      string    `json:"schedule"`
 	Warmup        int       `json:"warmup_steps"`
@@ -245,6 +247,8 @@ func (c *trainConfig) identity() map[string]any {
 		"lr": c.LR, "schedule": c.Schedule, "warmup_steps": c.Warmup, "batch_size": c.BatchSize, "grad_accum": c.GradAccum,
 		"seq_len": c.SeqLen, "weight_decay": c.WeightDecay, "max_grad_norm": c.MaxGradNorm, "shuffle": c.Shuffle,
 		"seed": c.Seed, "format": c.Format, "chat": c.Chat, "pack": c.Pack, "train_on_prompt": c.TrainOnPrompt,
+		// The same paths with other contents give other batches.
+		"train_examples": c.TrainExamples, "train_tokens": c.TrainTokens,
 	}
 	if c.Schedule != string(optim.Constant) {
 		id["steps"] = c.Steps
@@ -428,6 +432,8 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		Format: tf.format, Chat: tf.chat, Pack: tf.pack, TrainOnPrompt: tf.trainOnPrompt, GradCkpt: tf.gradCheckpoint,
 		SaveEvery: tf.saveEvery, EvalEvery: tf.evalEvery, Metrics: tf.metrics, Threads: kernels.Threads(),
 	}
+	tokens, counted := ds.Tokens()
+	rc.TrainExamples, rc.TrainTokens = len(ds.Examples), tokens
 	if tf.valid != "" {
 		rc.Valid = absPath(tf.valid)
 	}
@@ -435,7 +441,6 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		rc.InitAdapter = absPath(tf.initAdapter)
 	}
 	printTrainConfig(stderr, &rc)
-	tokens, counted := ds.Tokens()
 	fmt.Fprintf(stderr, "data: %d training examples (%d tokens, %d counted), %d batches per epoch", len(ds.Examples), tokens, counted, trainB.Len())
 	if vs != nil {
 		fmt.Fprintf(stderr, "; %d validation examples", len(vs.Examples))

@@ -185,6 +185,26 @@ func TestTrainResumeEqualsStraightRun(t *testing.T) {
 		t.Error("the final adapters differ")
 	}
 
+	// The same data path with other contents is refused.
+	edited := filepath.Join(t.TempDir(), "stories.jsonl")
+	orig, err := os.ReadFile("../../examples/fox/stories_train.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(edited, orig, 0o644)
+	ed := t.TempDir()
+	args := storiesTrainArgs(t, ed, "--steps", "1", "--save-every", "1", "--data", edited)
+	args = slices.Delete(args, 3, 5) // the --data the helper gives
+	if code, stderr := runLoft(context.Background(), args...); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(edited, append(orig, `{"text": "One more story."}`+"\n"...), 0o644)
+	args = storiesTrainArgs(t, ed, "--steps", "2", "--resume", ed, "--data", edited)
+	args = slices.Delete(args, 3, 5)
+	if code, stderr := runLoft(context.Background(), args...); code != ExitError || !strings.Contains(stderr, "train_examples: checkpoint 300, now 301") {
+		t.Errorf("resume after the data changed: exit %d\n%s", code, stderr)
+	}
+
 	// A resume with another LoRA shape or data is refused, naming them.
 	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "6", "--resume", split, "--lora-r", "4", "--batch-size", "2")...)
 	if code != ExitError || !strings.Contains(stderr, "lora_r: checkpoint 8, now 4") || !strings.Contains(stderr, "batch_size: checkpoint 4, now 2") {
