@@ -124,6 +124,8 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		return usageErrorf("train: --save-every must not be negative, got %d", f.saveEvery)
 	case f.evalEvery < 0:
 		return usageErrorf("train: --eval-every must not be negative, got %d", f.evalEvery)
+	case f.evalEvery > 0 && f.valid == "" && !fs.Changed("valid-fraction"):
+		return usageErrorf("train: --eval-every needs a validation set: give --valid FILE or --valid-fraction F")
 	case f.valid != "" && fs.Changed("valid-fraction"):
 		return usageErrorf("train: give --valid or --valid-fraction, not both")
 	case fs.Changed("valid-fraction") && !(f.validFraction > 0 && f.validFraction < 1):

@@ -56,6 +56,7 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--eval-every", "-1"}, "--eval-every must not be negative"},
 		{[]string{"--valid", "v.jsonl", "--valid-fraction", "0.1"}, "--valid or --valid-fraction, not both"},
 		{[]string{"--valid-fraction", "1.5"}, "--valid-fraction must be between 0 and 1"},
+		{[]string{"--eval-every", "10"}, "--eval-every needs a validation set"},
 		{[]string{"--target", "q_proj", "--target-regex", ".*q_proj"}, "--target or --target-regex, not both"},
 		{[]string{"--target-regex", "("}, "--target-regex"},
 		{[]string{"--layers", "3-1"}, "--layers"},
