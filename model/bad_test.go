@@ -187,19 +187,7 @@ func TestGPT2Names(t *testing.T) {
 	})
 	ref, renamed := load(t, filepath.Join(refDir, "gpt2-tiny")), load(t, dir)
 	ids := []int32{5, 17, 99, 3, 64}
-	V := ref.LM.VocabSize()
-	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
-	if err := ref.LM.Forward(ref.LM.NewCache(1, len(ids)), ids, 1, len(ids), a, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := renamed.LM.Forward(renamed.LM.NewCache(1, len(ids)), ids, 1, len(ids), b, false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("logit %d: %v with the original names, %v with transformer. names", i, a[i], b[i])
-		}
-	}
+	sameLogits(t, forward(t, ref, ids), forward(t, renamed, ids), "with transformer. names")
 	if renamed.Info.Params != ref.Info.Params {
 		t.Errorf("parameters %d, want %d (the saved lm_head is the tied embedding)", renamed.Info.Params, ref.Info.Params)
 	}

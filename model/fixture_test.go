@@ -34,6 +34,27 @@ func readExpected(t *testing.T, dir string) expected {
 	return e
 }
 
+// forward returns the logits (T, V) of one unpadded row of ids.
+func forward(t testing.TB, b *model.Bundle, ids []int32) []float32 {
+	t.Helper()
+	T := len(ids)
+	out := make([]float32, T*b.LM.VocabSize())
+	if err := b.LM.Forward(b.LM.NewCache(1, T), ids, 1, T, out, false); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sameLogits fails t at the first logit where got differs from want.
+func sameLogits(t testing.TB, want, got []float32, what string) {
+	t.Helper()
+	for i := range want {
+		if want[i] != got[i] {
+			t.Fatalf("logit %d: %v, but %v %s", i, want[i], got[i], what)
+		}
+	}
+}
+
 func load(t testing.TB, path string) *model.Bundle {
 	t.Helper()
 	b, err := model.Load(path, model.LoadOptions{})

@@ -110,21 +110,8 @@ func TestGGUFMatchesSafetensors(t *testing.T) {
 			if gg.Info.Format != "gguf" || gg.Arch != hf.Arch || gg.Info.Params != hf.Info.Params {
 				t.Fatalf("gguf info %+v vs %+v", gg.Info, hf.Info)
 			}
-			e := readExpected(t, dir)
-			T := len(e.InputIDs[0])
-			V := hf.LM.VocabSize()
-			a, b := make([]float32, T*V), make([]float32, T*V)
-			if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, a, false); err != nil {
-				t.Fatal(err)
-			}
-			if err := gg.LM.Forward(gg.LM.NewCache(1, T), e.InputIDs[0], 1, T, b, false); err != nil {
-				t.Fatal(err)
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("logit %d: safetensors %v, gguf %v", i, a[i], b[i])
-				}
-			}
+			ids := readExpected(t, dir).InputIDs[0]
+			sameLogits(t, forward(t, hf, ids), forward(t, gg, ids), "through GGUF")
 		})
 	}
 }
@@ -206,21 +193,8 @@ func TestGGUFGPT2(t *testing.T) {
 	}, tensors); err != nil {
 		t.Fatal(err)
 	}
-	hf, gg := load(t, dir), load(t, path)
-	e := readExpected(t, dir)
-	T, V := len(e.InputIDs[0]), hf.LM.VocabSize()
-	a, b := make([]float32, T*V), make([]float32, T*V)
-	if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, a, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := gg.LM.Forward(gg.LM.NewCache(1, T), e.InputIDs[0], 1, T, b, false); err != nil {
-		t.Fatal(err)
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("logit %d: safetensors %v, gguf %v", i, a[i], b[i])
-		}
-	}
+	ids := readExpected(t, dir).InputIDs[0]
+	sameLogits(t, forward(t, load(t, dir), ids), forward(t, load(t, path), ids), "through GGUF")
 }
 
 // TestGGUFOptionalKeys drops the metadata keys llama.cpp treats as
@@ -238,21 +212,8 @@ func TestGGUFOptionalKeys(t *testing.T) {
 	if hf.Info.HeadDim != 16 || hf.Info.KVHeads != 2 {
 		t.Fatalf("llama-tiny changed: %+v", hf.Info)
 	}
-	e := readExpected(t, dir)
-	T, V := len(e.InputIDs[0]), hf.LM.VocabSize()
-	want := make([]float32, T*V)
-	if err := hf.LM.Forward(hf.LM.NewCache(1, T), e.InputIDs[0], 1, T, want, false); err != nil {
-		t.Fatal(err)
-	}
-	logits := func(path string) []float32 {
-		t.Helper()
-		b := load(t, path)
-		got := make([]float32, T*V)
-		if err := b.LM.Forward(b.LM.NewCache(1, T), e.InputIDs[0], 1, T, got, false); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
+	ids := readExpected(t, dir).InputIDs[0]
+	want := forward(t, hf, ids)
 	for _, tc := range []struct {
 		name      string
 		omit      []string
@@ -281,7 +242,7 @@ func TestGGUFOptionalKeys(t *testing.T) {
 				t.Fatalf("alignment %d (key present %v), want %d", f.Alignment(), f.Has(gguf.AlignmentKey), tc.alignment)
 			}
 			f.Close()
-			got := logits(path)
+			got := forward(t, load(t, path), ids)
 			var maxDiff float64
 			for i := range got {
 				maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
