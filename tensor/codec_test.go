@@ -215,46 +215,6 @@ func TestSlices(t *testing.T) {
 	}
 }
 
-func TestDType(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		d    DType
-		size int
-	}{{"F32", F32, 4}, {"F16", F16, 2}, {"BF16", BF16, 2}, {"F64", F64, 8}, {"I64", I64, 8}, {"I32", I32, 4}, {"I16", I16, 2}, {"I8", I8, 1}, {"U8", U8, 1}, {"BOOL", Bool, 1}} {
-		d, err := ParseDType(c.name)
-		if err != nil || d != c.d || d.Size() != c.size || d.String() != c.name {
-			t.Errorf("ParseDType(%q) = %v (%d bytes), %v; want %v (%d bytes)", c.name, d, d.Size(), err, c.d, c.size)
-		}
-	}
-	if _, err := ParseDType("F8_E4M3"); err == nil {
-		t.Error("ParseDType accepted an unknown name")
-	}
-}
-
-func TestShape(t *testing.T) {
-	for _, c := range []struct {
-		s   Shape
-		n   int
-		str string
-	}{
-		{Shape{2, 3, 4}, 24, "(2, 3, 4)"},
-		{Shape{}, 1, "()"},
-		{Shape{5, 0}, 0, "(5, 0)"},
-		{Shape{-1, 2}, -1, "(-1, 2)"},
-		{Shape{1 << 40, 1 << 40}, -1, "(1099511627776, 1099511627776)"},
-	} {
-		if got := c.s.NumElements(); got != c.n {
-			t.Errorf("%v.NumElements() = %d, want %d", c.s, got, c.n)
-		}
-		if got := c.s.String(); got != c.str {
-			t.Errorf("String() = %q, want %q", got, c.str)
-		}
-	}
-	if !(Shape{1, 2}).Equal(Shape{1, 2}) || (Shape{1, 2}).Equal(Shape{2, 1}) || (Shape{1}).Equal(Shape{1, 1}) {
-		t.Error("Shape.Equal is wrong")
-	}
-}
-
 // The hand-computed cases below came with format/internal/half, the
 // format packages' former copy of these codecs; they pin exact bit patterns
 // independently of the formula references above.

@@ -1,3 +1,6 @@
-// Package tensor holds shapes, dtypes and the bf16/f16 <-> f32 codecs that
-// model files need. It does no maths: that lives in kernels.
+// Package tensor holds the bf16/f16 <-> f32 codecs that model files need.
+// It does no maths: that lives in kernels. Element types and shapes of
+// stored tensors belong to their formats (format/safetensors.DType,
+// format/gguf's tensor types); loft's own tensors are float32 slices with
+// shape comments.
 package tensor
