@@ -226,3 +226,49 @@ func TestLyingSizes(t *testing.T) {
 		t.Errorf("config.json of a huge model: %v", err)
 	}
 }
+
+// TestBERTPreTrainingCheckpoint loads bert-tiny with what
+// BertForPreTraining checkpoints carry beyond the masked-LM weights (an
+// I64 position_ids buffer, the pooler, the next-sentence head and the
+// decoder's tied copies): they are ignored, the scores equal the
+// fixture's, and the I64 buffer does not count as a weight dtype.
+func TestBERTPreTrainingCheckpoint(t *testing.T) {
+	dir := mutatedFixture(t, "bert-tiny", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+		f32 := func(name string, shape ...int) safetensors.Tensor {
+			n := 1
+			for _, d := range shape {
+				n *= d
+			}
+			x, err := safetensors.FromFloat32(name, safetensors.F32, shape, make([]float32, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return x
+		}
+		pos := safetensors.Tensor{Name: "bert.embeddings.position_ids", DType: safetensors.I64, Shape: []int{1, 32}, Data: make([]byte, 8*32)}
+		for _, name := range []string{"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"} {
+			for _, x := range ts {
+				if x.Name == name {
+					t.Fatalf("the fixture already has %s", name)
+				}
+			}
+		}
+		return append(ts, pos, f32("bert.pooler.dense.weight", 32, 32), f32("bert.pooler.dense.bias", 32),
+			f32("cls.seq_relationship.weight", 2, 32), f32("cls.seq_relationship.bias", 2),
+			f32("cls.predictions.decoder.weight", 128, 32), f32("cls.predictions.decoder.bias", 128))
+	})
+	ref, full := load(t, filepath.Join(refDir, "bert-tiny")), load(t, dir)
+	if full.Info.DType != "F32" || full.Info.Params != ref.Info.Params {
+		t.Errorf("dtype %q, params %d; want F32, %d", full.Info.DType, full.Info.Params, ref.Info.Params)
+	}
+	ids, types := []int32{5, 17, 99, 3}, []int32{0, 0, 1, 1}
+	V := ref.Encoder.VocabSize()
+	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
+	if err := ref.Encoder.Forward(ids, types, nil, 1, len(ids), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Encoder.Forward(ids, types, nil, 1, len(ids), b); err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, a, b, "with the pre-training extras")
+}

@@ -141,12 +141,18 @@ func Elements(src Source) float64 {
 	return total
 }
 
-// DTypes returns the distinct storage types of src's tensors, sorted, as
-// "F32" or "BF16" or "F32+Q8_0".
+// DTypes returns the distinct storage types of src's weight tensors,
+// sorted, as "F32" or "BF16" or "F32+Q8_0". Integer and boolean tensors
+// (buffers such as BERT's I64 position_ids) are not weights and are left
+// out.
 func DTypes(src Source) string {
 	seen := map[string]bool{}
 	for _, n := range src.Names() {
-		seen[src.DType(n)] = true
+		switch d := src.DType(n); d {
+		case "BOOL", "I8", "U8", "I16", "U16", "I32", "U32", "I64", "U64":
+		default:
+			seen[d] = true
+		}
 	}
 	var ds []string
 	for d := range seen {
