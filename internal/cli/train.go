@@ -31,6 +31,7 @@ type trainFlags struct {
 	targets, exclude                                []string
 	targetRegex, layers                             string
 	rslora                                          bool
+	loraInit                                        string
 	lr                                              float64
 	steps, epochs, batchSize, gradAccum, seqLen     int
 	schedule                                        string
@@ -58,6 +59,7 @@ func (f *trainFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.exclude, "exclude", nil, "comma list of module-name suffixes never adapted")
 	fs.StringVar(&f.layers, "layers", "", "adapt only these layers: comma list of indices or ranges (0,2,5-7)")
 	fs.BoolVar(&f.rslora, "rslora", false, "rank-stabilised LoRA: scale by alpha/sqrt(r)")
+	fs.StringVar(&f.loraInit, "lora-init", "kaiming", "initialisation of lora_A (B starts at 0): kaiming (uniform, a = sqrt 5) or gaussian (std 1/r), as PEFT's init_lora_weights")
 	fs.Float64Var(&f.lr, "lr", 1e-4, "peak learning rate")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps to train (instead of --epochs)")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data (default 1 when --steps is not given)")
@@ -133,6 +135,9 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 	case f.threads < 0:
 		return usageErrorf("train: --threads must be positive (0 for the default), got %d", f.threads)
 	}
+	if f.loraInit != "kaiming" && f.loraInit != "gaussian" {
+		return usageErrorf("train: --lora-init must be kaiming or gaussian, got %q", f.loraInit)
+	}
 	if _, err := optim.ParseSchedule(f.schedule); err != nil {
 		return usageErrorf("train: --schedule: %v", err)
 	}
@@ -155,7 +160,7 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		}
 	}
 	if f.initAdapter != "" {
-		for _, name := range []string{"lora-r", "lora-alpha", "lora-dropout", "target", "target-regex", "exclude", "layers", "rslora"} {
+		for _, name := range []string{"lora-r", "lora-alpha", "lora-dropout", "target", "target-regex", "exclude", "layers", "rslora", "lora-init"} {
 			if fs.Changed(name) {
 				return usageErrorf("train: --%s conflicts with --init-adapter, whose adapter_config.json sets it", name)
 			}
@@ -209,6 +214,7 @@ type trainConfig struct {
 	Exclude       []string  `json:"exclude,omitempty"`
 	Layers        []int     `json:"layers,omitempty"`
 	RSLoRA        bool      `json:"rslora"`
+	LoraInit      string    `json:"lora_init,omitempty"` // fresh adapters only
 	Modules       int       `json:"adapted_modules"`
 	TrainExamples int       `json:"train_examples"` // after truncation, drops and the validation split
 	TrainTokens   int       `json:"train_tokens"`
@@ -349,7 +355,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		ad.SeedDropout(tf.seed)
 	} else {
 		lc := lora.Config{R: tf.loraR, Alpha: tf.loraAlpha, Dropout: tf.loraDropout, TargetRegex: tf.targetRegex,
-			Exclude: tf.exclude, Layers: layers, RSLoRA: tf.rslora, Seed: tf.seed}
+			Exclude: tf.exclude, Layers: layers, RSLoRA: tf.rslora, InitGaussian: tf.loraInit == "gaussian", Seed: tf.seed}
 		if tf.targetRegex == "" {
 			lc.Targets = tf.targets
 			if len(lc.Targets) == 0 {
@@ -441,6 +447,8 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 	}
 	if tf.initAdapter != "" {
 		rc.InitAdapter = absPath(tf.initAdapter)
+	} else {
+		rc.LoraInit = tf.loraInit
 	}
 	printTrainConfig(stderr, &rc)
 	fmt.Fprintf(stderr, "data: %d training examples (%d tokens, %d counted), %d batches per epoch", len(ds.Examples), tokens, counted, trainB.Len())
@@ -536,6 +544,8 @@ func printTrainConfig(w io.Writer, c *trainConfig) {
 	}
 	if c.InitAdapter != "" {
 		fmt.Fprintf(w, ", from %s", c.InitAdapter)
+	} else {
+		fmt.Fprintf(w, ", init %s", c.LoraInit)
 	}
 	fmt.Fprintf(w, " (%d modules)\n", c.Modules)
 	fmt.Fprintf(w, "optimizer: AdamW lr %g, betas %g/%g, eps %g, weight decay %g, max grad norm %g; schedule %s, warmup %d\n",

@@ -66,6 +66,8 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--init-adapter", "a", "--lora-dropout", "0.1"}, "--lora-dropout conflicts with --init-adapter"},
 		{[]string{"--target-regex", `.*q_proj`, "--layers", "0"}, "cannot be combined with a layer selection"},
 		{[]string{"--threads", "-1"}, "--threads must be positive"},
+		{[]string{"--lora-init", "normal"}, `--lora-init must be kaiming or gaussian, got "normal"`},
+		{[]string{"--init-adapter", "a", "--lora-init", "gaussian"}, "--lora-init conflicts with --init-adapter"},
 		{[]string{"--lora-r", "x"}, "--lora-r"},
 	}
 	for _, c := range cases {
@@ -133,7 +135,7 @@ func TestTrainResumeEqualsStraightRun(t *testing.T) {
 		// q: A (8, 64) + B (64, 8); v: A (8, 64) + B (32, 8); 5 layers:
 		// 5·(1024 + 768) = 8,960 of 260,032 + 8,960.
 		`trainable params: 8,960 \|\| all params: 268,992 \|\| trainable%: 3.3310\n`,
-		`lora: r 8, alpha 16, dropout 0.1, rslora false, targets q_proj,v_proj \(10 modules\)`,
+		`lora: r 8, alpha 16, dropout 0.1, rslora false, targets q_proj,v_proj, init kaiming \(10 modules\)`,
 		`optimizer: AdamW lr 0.002, betas 0.9/0.999, eps 1e-08, weight decay 0, max grad norm 1; schedule constant, warmup 0`,
 		`run: 6 steps \([0-9.]+ epochs\) of 1 x 4 examples, shuffle true, seed 7`,
 		`memory estimate: [0-9.]+ MiB \(weights`,
@@ -286,18 +288,19 @@ func tinyGPT2(t *testing.T) string {
 
 // TestTrainGPT2Defaults: with no --target, GPT-2 adapts c_attn (Conv1D),
 // and the adapter is what PEFT writes for GPT2LMHeadModel: fan_in_fan_out,
-// keys under base_model.model.transformer, lora_A (r, in), lora_B (out, r).
+// keys under base_model.model.transformer, lora_A (r, in), lora_B (out, r);
+// --lora-init gaussian is recorded as init_lora_weights "gaussian".
 func TestTrainGPT2Defaults(t *testing.T) {
 	m := tinyGPT2(t)
 	data := filepath.Join(t.TempDir(), "d.jsonl")
 	os.WriteFile(data, []byte(strings.Repeat(`{"text": "hello world this is a test"}`+"\n", 4)), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
-	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--steps", "2", "--seq-len", "32", "--lr", "1e-2")
+	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--steps", "2", "--seq-len", "32", "--lr", "1e-2", "--lora-init", "gaussian")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	// c_attn: A (8, 48) + B (144, 8) = 1,536 a layer, 2 layers; base 64,320.
-	for _, want := range []string{"targets c_attn (2 modules)", "trainable params: 3,072 || all params: 67,392 || trainable%: 4.5584\n"} {
+	for _, want := range []string{"targets c_attn, init gaussian (2 modules)", "trainable params: 3,072 || all params: 67,392 || trainable%: 4.5584\n"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -308,7 +311,7 @@ func TestTrainGPT2Defaults(t *testing.T) {
 		t.Fatalf("adapter_config.json: %v", err)
 	}
 	if cfg["fan_in_fan_out"] != true || cfg["r"] != 8.0 || cfg["lora_alpha"] != 16.0 || cfg["lora_dropout"] != 0.0 ||
-		!slices.Equal(cfg["target_modules"].([]any), []any{"c_attn"}) || cfg["task_type"] != "CAUSAL_LM" || cfg["peft_type"] != "LORA" {
+		!slices.Equal(cfg["target_modules"].([]any), []any{"c_attn"}) || cfg["task_type"] != "CAUSAL_LM" || cfg["peft_type"] != "LORA" || cfg["init_lora_weights"] != "gaussian" {
 		t.Errorf("adapter_config.json: %s", buf)
 	}
 	f, err := safetensors.Open(filepath.Join(out, "adapter_model.safetensors"))
