@@ -299,7 +299,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 			var nf *NonFiniteError
 			if errors.As(err, &nf) {
 				if t.lastSave != "" {
-					return sum, fmt.Errorf("train: %w: training stopped; the last good checkpoint is %s (try a lower --lr or --max-grad-norm)", err, t.lastSave)
+					return sum, fmt.Errorf("train: %w: training stopped; the last good checkpoint is %s (to go on with a lower --lr or --max-grad-norm, start a run with --init-adapter %s: --resume keeps the settings)", err, t.lastSave, t.lastSave)
 				}
 				return sum, fmt.Errorf("train: %w: training stopped before any checkpoint was saved (try a lower --lr or --max-grad-norm)", err)
 			}
