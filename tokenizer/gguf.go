@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/loftml/loft/tokenizer/bpe"
 	"github.com/loftml/loft/tokenizer/pretok"
@@ -109,8 +111,36 @@ func ggufPre(name string) (split pretok.Splitter, llama3 bool, err error) {
 		return pretok.Hand{Kind: pretok.Llama3}, false, nil
 	case "qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "grok-2":
 		return pretok.Hand{Kind: pretok.Qwen2}, false, nil
+	case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b":
+		return digitsThen{pretok.Hand{Kind: pretok.GPT2}}, false, nil
 	}
-	return nil, false, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (the GPT-2, Llama 3 and Qwen2 families are)", name)
+	return nil, false, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (the GPT-2, Llama 3, Qwen2 and StarCoder/SmolLM families are)", name)
+}
+
+// digitsThen cuts every \p{N} character out on its own and splits the text
+// between them with next: llama.cpp runs the regexes "\p{N}" and then
+// GPT-2's for the StarCoder family (SmolLM included), as the models'
+// tokenizer.json files run Digits with individual_digits before ByteLevel.
+// An invalid UTF-8 byte is not a digit.
+type digitsThen struct{ next pretok.Splitter }
+
+// Split implements pretok.Splitter.
+func (d digitsThen) Split(s string, emit func(string)) {
+	start := 0
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsNumber(r) {
+			if start < i {
+				d.next.Split(s[start:i], emit)
+			}
+			emit(s[i : i+w])
+			start = i + w
+		}
+		i += w
+	}
+	if start < len(s) {
+		d.next.Split(s[start:], emit)
+	}
 }
 
 func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {

@@ -3,10 +3,13 @@ package tokenizer
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/tokenizer/internal/refdata"
 	"github.com/loftml/loft/tokenizer/spm"
 )
 
@@ -124,4 +127,83 @@ func TestGGUFVectorsBERT(t *testing.T) {
 	if got := p.Decode(p.Encode("Hello, world! It's", true), true); got != "hello, world! it ' s" {
 		t.Errorf("decode: %q", got)
 	}
+}
+
+// TestGGUFPreDigits checks the StarCoder/SmolLM pre-tokenizer family
+// (llama.cpp: "\p{N}" then GPT-2's regex) over GPT-2's vocabulary and
+// merges: hand-segmented ids, and the same ids as the tokenizer.json form
+// those models ship (Digits with individual_digits, then ByteLevel) on real
+// text and the llama.cpp GPT-2 vector inputs.
+func TestGGUFPreDigits(t *testing.T) {
+	dir := testutil.SharedDir(t, "models", "gpt2-bpe")
+	data, err := os.ReadFile(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(data, &vocab); err != nil {
+		t.Fatal(err)
+	}
+	merges, _, err := readMerges(filepath.Join(dir, "merges.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := GGUFVocab{Model: "gpt2", Pre: "smollm", Tokens: make([]string, len(vocab)), TokenTypes: make([]int32, len(vocab)),
+		BOS: NoToken, EOS: NoToken, UNK: NoToken, PAD: NoToken, SEP: NoToken, CLS: NoToken}
+	for tok, id := range vocab {
+		v.Tokens[id], v.TokenTypes[id] = tok, spm.Normal
+	}
+	var mergeStrs []string
+	for _, m := range merges {
+		mergeStrs = append(mergeStrs, m[0]+" "+m[1])
+	}
+	v.Merges = mergeStrs
+	g, err := FromGGUF(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Digits stand alone, and so does the space before them; GPT-2's own
+	// regex would give " 123" as one word. Ids from vocab.json: "Hello"
+	// 15496, "Ġworld" 995, "!" 0, "Ġ" 220, "1" 16, "2" 17, "3" 18, "x" 87,
+	// "٣" (Arabic-Indic three, \p{N}) is the bytes D9 A3: "Ù" 149, "£" 96.
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"Hello world! 123", []int{15496, 995, 0, 220, 16, 17, 18}},
+		{"x1x", []int{87, 16, 87}},
+		{"٣3", []int{149, 96, 18}},
+	} {
+		if got := g.Encode(c.text, false); !slices.Equal(got, c.want) {
+			t.Errorf("smollm %q = %v, want %v", c.text, got, c.want)
+		}
+	}
+	js, err := json.Marshal(map[string]any{
+		"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": mergeStrs},
+		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Digits", "individual_digits": true},
+			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+		}},
+		"decoder": map[string]any{"type": "ByteLevel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := realTexts(t, 4)
+	for _, vec := range refdata.Vectors(t, "gpt2-bpe", "llamacpp-gpt-2") {
+		texts = append(texts, vec.Text)
+	}
+	n := 0
+	for _, x := range texts {
+		a, b := g.Encode(x, false), h.Encode(x, false)
+		if !slices.Equal(a, b) {
+			t.Fatalf("%.60q:\n gguf smollm      %v\n tokenizer.json  %v", x, a[:min(len(a), 40)], b[:min(len(b), 40)])
+		}
+		n += len(a)
+	}
+	t.Logf("%d texts, %d tokens equal", len(texts), n)
 }
