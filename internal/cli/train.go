@@ -154,9 +154,13 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 			return usageErrorf("train: --target-regex: %v", err)
 		}
 	}
-	for _, t := range f.targets {
-		if strings.TrimSpace(t) == "" {
-			return usageErrorf("train: --target has an empty module name")
+	// "q_proj, v_proj" (a space after the comma) means q_proj and v_proj.
+	for _, list := range []*[]string{&f.targets, &f.exclude} {
+		for i, t := range *list {
+			(*list)[i] = strings.TrimSpace(t)
+			if (*list)[i] == "" {
+				return usageErrorf("train: --target and --exclude take comma lists of module names; one is empty")
+			}
 		}
 	}
 	if f.initAdapter != "" {

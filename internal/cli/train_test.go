@@ -66,6 +66,8 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--init-adapter", "a", "--lora-dropout", "0.1"}, "--lora-dropout conflicts with --init-adapter"},
 		{[]string{"--target-regex", `.*q_proj`, "--layers", "0"}, "cannot be combined with a layer selection"},
 		{[]string{"--threads", "-1"}, "--threads must be positive"},
+		{[]string{"--target", "q_proj,,v_proj"}, "one is empty"},
+		{[]string{"--exclude", " "}, "one is empty"},
 		{[]string{"--lora-init", "normal"}, `--lora-init must be kaiming or gaussian, got "normal"`},
 		{[]string{"--init-adapter", "a", "--lora-init", "gaussian"}, "--lora-init conflicts with --init-adapter"},
 		{[]string{"--lora-r", "x"}, "--lora-r"},
@@ -126,7 +128,7 @@ func storiesTrainArgs(t *testing.T, out string, extra ...string) []string {
 
 func TestTrainResumeEqualsStraightRun(t *testing.T) {
 	straight, split := t.TempDir(), t.TempDir()
-	code, stderr := runLoft(context.Background(), storiesTrainArgs(t, straight, "--steps", "6")...)
+	code, stderr := runLoft(context.Background(), storiesTrainArgs(t, straight, "--steps", "6", "--target", "q_proj, v_proj")...)
 	if code != ExitOK {
 		t.Fatalf("straight run: exit %d\n%s", code, stderr)
 	}
