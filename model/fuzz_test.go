@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/loftml/loft/format/gguf"
@@ -14,8 +15,8 @@ import (
 // tinyGGUF writes a small random llama-architecture GGUF (hidden 32, one
 // layer, 2 heads of 16, 1 KV head, vocabulary of 16 with an SPM tokenizer),
 // its matrices stored as typ, and returns its bytes: a fuzz seed small
-// enough for the mutator.
-func tinyGGUF(tb testing.TB, typ gguf.Type) []byte {
+// enough for the mutator. Metadata keys named in omit are left out.
+func tinyGGUF(tb testing.TB, typ gguf.Type, omit ...string) []byte {
 	tb.Helper()
 	const C, F, V, HD = 32, 32, 16, 16
 	r := rand.New(rand.NewPCG(3, 4))
@@ -60,7 +61,7 @@ func tinyGGUF(tb testing.TB, typ gguf.Type) []byte {
 	}
 	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
 	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.Write(path, []gguf.KV{
+	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.ValueOf("llama")},
 		{Key: "llama.context_length", Value: u(64)},
 		{Key: "llama.embedding_length", Value: u(C)},
@@ -75,7 +76,9 @@ func tinyGGUF(tb testing.TB, typ gguf.Type) []byte {
 		{Key: "tokenizer.ggml.unknown_token_id", Value: u(0)},
 		{Key: "tokenizer.ggml.bos_token_id", Value: u(1)},
 		{Key: "tokenizer.ggml.eos_token_id", Value: u(2)},
-	}, tensors); err != nil {
+	}
+	kvs = slices.DeleteFunc(kvs, func(kv gguf.KV) bool { return slices.Contains(omit, kv.Key) })
+	if err := gguf.Write(path, kvs, tensors); err != nil {
 		tb.Fatal(err)
 	}
 	data, err := os.ReadFile(path)

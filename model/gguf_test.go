@@ -3,6 +3,7 @@ package model_test
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -288,5 +289,28 @@ func TestGGUFStoriesDefaults(t *testing.T) {
 	}
 	if gg.Info.ContextLength != 512 || gg.Info.HeadDim != 8 || gg.Info.KVHeads != 4 {
 		t.Errorf("gguf info %+v", gg.Info)
+	}
+}
+
+// TestGGUFSpecialIDDefaults drops tokenizer.ggml.{unknown,bos,eos}_token_id
+// from a llama GGUF whose token types mark no token unknown: as in
+// llama.cpp, the SentencePiece vocabulary takes <unk> 0, <s> 1, </s> 2,
+// so the file loads, BOS is added and generation stops at 2.
+func TestGGUFSpecialIDDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	data := tinyGGUF(t, gguf.F32, "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := load(t, path)
+	sp := b.Tokenizer.Specials()
+	if sp.UNK != 0 || sp.BOS != 1 || sp.EOS != 2 {
+		t.Errorf("specials %+v, want UNK 0, BOS 1, EOS 2", sp)
+	}
+	if b.Gen.BOS != 1 || !b.Gen.AddBOS || !slices.Equal(b.Gen.EOS, []int{2}) {
+		t.Errorf("generation config %+v, want BOS 1 added, EOS [2]", b.Gen)
+	}
+	if ids := b.Tokenizer.Encode("tc", true); len(ids) == 0 || ids[0] != 1 {
+		t.Errorf("Encode(tc) = %v, want BOS 1 first", ids)
 	}
 }
