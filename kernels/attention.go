@@ -83,7 +83,13 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 			for i0 := 0; i0 < T; i0 += attnTile {
 				i1 := min(i0+attnTile, T)
 				nk := a.visible(b, i1-1) // the widest row of the tile
-				if nk > 0 {
+				switch {
+				case nk > 0 && i1-i0 == 1:
+					// One query (decoding): its scores are a matrix-vector
+					// product over the strided key rows, without the
+					// packing of K a GEMM would do for each head.
+					gemvRowsFast(P[i0*TK:i0*TK+nk], k[ko:], q[qo+i0*NH*HS:qo+i0*NH*HS+HS], NKV*HS)
+				case nk > 0:
 					Gemm(false, true, i1-i0, nk, HS, q[qo+i0*NH*HS:], NH*HS, k[ko:], NKV*HS, P[i0*TK:], TK, false)
 				}
 				for i := i0; i < i1; i++ {

@@ -31,18 +31,18 @@ func MatVecBT(y, x, w []float32, N, In, Out int) {
 		for b := r0; b < r1; b += gemvBlockRows {
 			e := min(b+gemvBlockRows, r1)
 			for n := 0; n < N; n++ {
-				gemvRowsFast(y[n*Out+b:n*Out+e], w[b*In:e*In], x[n*In:(n+1)*In])
+				gemvRowsFast(y[n*Out+b:n*Out+e], w[b*In:e*In], x[n*In:(n+1)*In], In)
 			}
 		}
 	})
 }
 
-// gemvRowsGo is the reference: y[o] = w[o·in:(o+1)·in]·x, in = len(x),
-// with eight independent partial sums so the additions pipeline.
-func gemvRowsGo(y, w, x []float32) {
+// gemvRowsGo is the reference: y[o] = w[o·ldw : o·ldw+in]·x, in =
+// len(x), with eight independent partial sums so the additions pipeline.
+func gemvRowsGo(y, w, x []float32, ldw int) {
 	in := len(x)
 	for o := range y {
-		y[o] = dot8(w[o*in:(o+1)*in], x)
+		y[o] = dot8(w[o*ldw:o*ldw+in], x)
 	}
 }
 

@@ -2,23 +2,28 @@
 
 package kernels
 
+import "fmt"
+
 //go:generate go run -C ../internal/asmgen ./gemv -pkg kernels -out ../../kernels/gemv_amd64.s -stubs ../../kernels/gemv_stubs_amd64.go
 
-// gemvRowsFast writes y[o] = w[o·in:(o+1)·in]·x for every o, in = len(x),
-// with the generated AVX2/FMA kernel where the CPU has both and the sizes
-// suit it (len(x) a multiple of 16), the rest in Go.
-func gemvRowsFast(y, w, x []float32) {
+// gemvRowsFast writes y[o] = w[o·ldw : o·ldw+in]·x for every o, in =
+// len(x) <= ldw, with the generated AVX2/FMA kernel where the CPU has both
+// and the sizes suit it (len(x) a multiple of 16), the rest in Go.
+func gemvRowsFast(y, w, x []float32, ldw int) {
 	in := len(x)
 	if !useVecAVX2 || in == 0 || in%16 != 0 {
-		gemvRowsGo(y, w, x)
+		gemvRowsGo(y, w, x, ldw)
 		return
 	}
 	n4 := len(y) &^ 3
 	if n4 > 0 {
-		gemvRowsAVX2(y[:n4], w[:n4*in], x)
+		if len(w) < (n4-1)*ldw+in {
+			panic(fmt.Sprintf("kernels: gemv of %d rows of %d (stride %d) on %d weights", n4, in, ldw, len(w)))
+		}
+		gemvRowsAVX2(y[:n4], w, x, ldw)
 	}
 	if n4 < len(y) {
-		gemvRowsGo(y[n4:], w[n4*in:], x)
+		gemvRowsGo(y[n4:], w[n4*ldw:], x, ldw)
 	}
 }
 

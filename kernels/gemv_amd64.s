@@ -4,15 +4,15 @@
 
 #include "textflag.h"
 
-// func gemvRowsAVX2(y []float32, w []float32, x []float32)
+// func gemvRowsAVX2(y []float32, w []float32, x []float32, ldw int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·gemvRowsAVX2(SB), NOSPLIT, $0-72
+TEXT ·gemvRowsAVX2(SB), NOSPLIT, $0-80
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ w_base+24(FP), DX
 	MOVQ x_base+48(FP), BX
 	MOVQ x_len+56(FP), SI
-	MOVQ SI, DI
+	MOVQ ldw+72(FP), DI
 	SHLQ $0x02, DI
 	LEAQ (AX)(CX*4), CX
 

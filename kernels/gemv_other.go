@@ -3,7 +3,7 @@
 package kernels
 
 // gemvRowsFast is gemvRowsGo where there is no assembly.
-func gemvRowsFast(y, w, x []float32) { gemvRowsGo(y, w, x) }
+func gemvRowsFast(y, w, x []float32, ldw int) { gemvRowsGo(y, w, x, ldw) }
 
 // fmaPeak reports that there is no FMA loop to measure the peak with.
 func fmaPeak(n int) bool { return false }

@@ -4,12 +4,12 @@
 
 package kernels
 
-// gemvRowsAVX2 writes y[o] = w[o·in : (o+1)·in]·x for o < len(y), in = len(x).
-// len(y) must be a multiple of 4, len(x) a positive multiple of 16 and
-// len(w) at least len(y)·len(x); the Go caller checks.
+// gemvRowsAVX2 writes y[o] = w[o·ldw : o·ldw+in]·x for o < len(y), in = len(x).
+// len(y) must be a multiple of 4, len(x) a positive multiple of 16, ldw >= len(x)
+// and len(w) at least (len(y)-1)·ldw + len(x); the Go caller checks.
 //
 //go:noescape
-func gemvRowsAVX2(y []float32, w []float32, x []float32)
+func gemvRowsAVX2(y []float32, w []float32, x []float32, ldw int)
 
 // fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).
 func fmaPeakAVX2(n int)

@@ -54,7 +54,7 @@ func TestGemvRowsAVX2Exact(t *testing.T) {
 		w[i] = float32(i%7 - 3)
 	}
 	got, want := make([]float32, rows), make([]float32, rows)
-	gemvRowsFast(got, w, x)
+	gemvRowsFast(got, w, x, in)
 	for o := range want {
 		for i := range in {
 			want[o] += w[o*in+i] * x[i]
@@ -156,6 +156,35 @@ func TestStreamSum(t *testing.T) {
 		}
 		if got := streamSum(x); got != want {
 			t.Errorf("n=%d: %g, want %g", n, got, want)
+		}
+	}
+}
+
+// TestGemvRowsStrided checks rows read with a stride larger than their
+// length (attention's key rows) against the Go reference.
+func TestGemvRowsStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct{ rows, in, ldw int }{{4, 16, 48}, {9, 64, 192}, {3, 64, 64}, {13, 32, 40}} {
+		w, x := make([]float32, (c.rows-1)*c.ldw+c.in), make([]float32, c.in)
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		got, want := make([]float32, c.rows), make([]float32, c.rows)
+		gemvRowsFast(got, w, x, c.ldw)
+		for o := range want {
+			var s float64
+			for i := range c.in {
+				s += float64(w[o*c.ldw+i]) * float64(x[i])
+			}
+			want[o] = float32(s)
+		}
+		for o := range got {
+			if d := math.Abs(float64(got[o] - want[o])); d > 1e-5 {
+				t.Fatalf("%+v: row %d: %g, want %g", c, o, got[o], want[o])
+			}
 		}
 	}
 }

@@ -2,8 +2,8 @@
 // product that decoding spends its time in, and the FMA loop that measures
 // the machine's float32 peak. Run it through `go generate ./kernels/`.
 //
-// gemvRowsAVX2 computes y[o] = Σ_i w[o·in + i]·x[i] for every o in
-// [0, len(y)), in = len(x), four rows of w at a time: per step of 16
+// gemvRowsAVX2 computes y[o] = Σ_i w[o·ldw + i]·x[i] for every o in
+// [0, len(y)), i < len(x), four rows of w at a time: per step of 16
 // columns it loads 16 values of x once into two ymm registers and issues
 // 8 FMAs against the four rows (8 accumulators, two per row, so the adds
 // of one row do not wait on each other). A group's four accumulator pairs
@@ -40,19 +40,18 @@ func main() {
 }
 
 func gemvRows() {
-	build.TEXT("gemvRowsAVX2", build.NOSPLIT, "func(y []float32, w []float32, x []float32)")
+	build.TEXT("gemvRowsAVX2", build.NOSPLIT, "func(y []float32, w []float32, x []float32, ldw int)")
 	build.Pragma("noescape")
-	build.Doc("gemvRowsAVX2 writes y[o] = w[o·in : (o+1)·in]·x for o < len(y), in = len(x).",
-		"len(y) must be a multiple of 4, len(x) a positive multiple of 16 and",
-		"len(w) at least len(y)·len(x); the Go caller checks.")
+	build.Doc("gemvRowsAVX2 writes y[o] = w[o·ldw : o·ldw+in]·x for o < len(y), in = len(x).",
+		"len(y) must be a multiple of 4, len(x) a positive multiple of 16, ldw >= len(x)",
+		"and len(w) at least (len(y)-1)·ldw + len(x); the Go caller checks.")
 	yp := build.Load(build.Param("y").Base(), build.GP64())
 	rows := build.Load(build.Param("y").Len(), build.GP64())
 	wp := build.Load(build.Param("w").Base(), build.GP64())
 	xp := build.Load(build.Param("x").Base(), build.GP64())
 	n := build.Load(build.Param("x").Len(), build.GP64())
-	stride := build.GP64()
-	build.MOVQ(n, stride)
-	build.SHLQ(operand.U8(2), stride) // bytes per row
+	stride := build.Load(build.Param("ldw"), build.GP64())
+	build.SHLQ(operand.U8(2), stride) // bytes from row to row
 	yend := build.GP64()
 	build.LEAQ(operand.Mem{Base: yp, Index: rows, Scale: 4}, yend)
 
