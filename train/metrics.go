@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,9 +27,21 @@ type stepLine struct {
 
 // valLine is a --metrics JSON line with the validation loss after a step.
 type valLine struct {
-	Step    int     `json:"step"`
-	ValLoss float64 `json:"val_loss"`
-	ValPPL  float64 `json:"val_ppl"`
+	Step    int       `json:"step"`
+	ValLoss float64   `json:"val_loss"`
+	ValPPL  jsonFloat `json:"val_ppl"` // exp(val_loss): null where it overflows
+}
+
+// jsonFloat is a float64 written as null when it is not finite (JSON has
+// no NaN or Inf).
+type jsonFloat float64
+
+// MarshalJSON writes the number, or null.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
 }
 
 // metricsWriter appends JSON lines to the metrics file; with no file it

@@ -257,10 +257,13 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		if err != nil {
 			return err
 		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return &NonFiniteError{Step: t.step, What: "the validation loss", Value: loss}
+		}
 		lastEval, sum.ValLoss = t.step, loss
 		t.history.Val = append(t.history.Val, Point{Step: t.step, Loss: loss})
 		bar.note(fmt.Sprintf("step %d: validation loss %.4f, perplexity %.2f", t.step, loss, math.Exp(loss)))
-		return mw.write(valLine{Step: t.step, ValLoss: loss, ValPPL: math.Exp(loss)})
+		return mw.write(valLine{Step: t.step, ValLoss: loss, ValPPL: jsonFloat(math.Exp(loss))})
 	}
 	// RNG states where the last completed step left them (evaluation
 	// draws nothing: dropout is off).
@@ -296,14 +299,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 				return sum, interrupted(ctx.Err())
 			}
 			bar.finish()
-			var nf *NonFiniteError
-			if errors.As(err, &nf) {
-				if t.lastSave != "" {
-					return sum, fmt.Errorf("train: %w: training stopped; the last good checkpoint is %s (to go on with a lower --lr or --max-grad-norm, start a run with --init-adapter %s: --resume keeps the settings)", err, t.lastSave, t.lastSave)
-				}
-				return sum, fmt.Errorf("train: %w: training stopped before any checkpoint was saved (try a lower --lr or --max-grad-norm)", err)
-			}
-			return sum, err
+			return sum, t.stopped(err)
 		}
 		dt := time.Since(t0).Seconds()
 		if rngs, err = t.rngStates(); err != nil {
@@ -327,7 +323,8 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 				if ctx.Err() != nil { // Ctrl-C during validation: the step is done, keep it
 					return sum, interrupted(ctx.Err())
 				}
-				return sum, err
+				bar.finish()
+				return sum, t.stopped(err)
 			}
 		}
 		if t.Config.SaveEvery > 0 && t.step%t.Config.SaveEvery == 0 && t.step < t.Config.Steps {
@@ -341,7 +338,8 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 			if ctx.Err() != nil {
 				return sum, interrupted(ctx.Err())
 			}
-			return sum, err
+			bar.finish()
+			return sum, t.stopped(err)
 		}
 	}
 	bar.finish()
@@ -354,6 +352,19 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		return sum, err
 	}
 	return sum, nil
+}
+
+// stopped explains an error that ends a run: a *NonFiniteError names the
+// last good checkpoint and how to go on from it; others pass unchanged.
+func (t *Trainer) stopped(err error) error {
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) {
+		return err
+	}
+	if t.lastSave != "" {
+		return fmt.Errorf("train: %w: training stopped; the last good checkpoint is %s (to go on with a lower --lr or --max-grad-norm, start a run with --init-adapter %s: --resume keeps the settings)", err, t.lastSave, t.lastSave)
+	}
+	return fmt.Errorf("train: %w: training stopped before any checkpoint was saved (try a lower --lr or --max-grad-norm)", err)
 }
 
 // check validates the fields Run needs.

@@ -403,3 +403,34 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 		t.Errorf("final adapter written after a NaN (%v)", err)
 	}
 }
+
+// TestValidationNaNStops: a NaN validation loss stops the run like a NaN
+// training loss (the last good checkpoint named, no final adapter), and a
+// perplexity that overflows is written as null, keeping the metrics file
+// JSON.
+func TestValidationNaNStops(t *testing.T) {
+	dir := t.TempDir()
+	m := newBigram(6, 9, 0)
+	m.nanAt = 3 // steps 1 and 2 are forwards 1 and 2; step 2's validation starts at 3
+	cfg := Config{Steps: 6, GradAccum: 1, SaveEvery: 1, EvalEvery: 2, OutDir: dir, MetricsPath: filepath.Join(dir, "m.jsonl"),
+		Schedule: optim.Schedule{Kind: optim.Constant, LR: 1e-2}}
+	tr := newTrainer(t, m, randBatches(3, 2, 5, 6, 31), cfg)
+	tr.Valid = randBatches(2, 2, 5, 6, 32)
+	_, err := tr.Run(context.Background())
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "step 2: the validation loss is NaN") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "checkpoint-1")) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, adapterFile)); !os.IsNotExist(err) {
+		t.Errorf("final adapter written after a NaN validation (%v)", err)
+	}
+	steps, vals := readMetrics(t, cfg.MetricsPath)
+	if len(steps) != 2 || len(vals) != 0 {
+		t.Errorf("%d step and %d validation lines, want 2 and 0", len(steps), len(vals))
+	}
+	b, err := json.Marshal(valLine{Step: 1, ValLoss: 800, ValPPL: jsonFloat(math.Exp(800))})
+	if err != nil || string(b) != `{"step":1,"val_loss":800,"val_ppl":null}` {
+		t.Errorf("overflowing perplexity: %s, %v", b, err)
+	}
+}
