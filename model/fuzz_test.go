@@ -128,3 +128,44 @@ func TestTinyGGUFSeed(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadConfig feeds mutated config.json files beside the real weights
+// of the tiny fixtures to model.Load: any config must load or fail with an
+// error, never panic or exhaust memory; a model that loads must run a
+// forward pass on two tokens.
+func FuzzLoadConfig(f *testing.F) {
+	fixtures := []string{"llama-tiny", "llama3-tiny", "qwen2-tiny", "qwen3-tiny", "gpt2-tiny", "bert-tiny"}
+	for i, name := range fixtures {
+		f.Add(uint8(i), mustRead(f, filepath.Join(refDir, name, "config.json")))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, config []byte) {
+		dir := t.TempDir()
+		weights, err := filepath.Abs(filepath.Join(refDir, fixtures[int(which)%len(fixtures)], "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(weights, filepath.Join(dir, "model.safetensors")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), config, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := model.Load(dir, model.LoadOptions{})
+		if err != nil {
+			return
+		}
+		ids := []int32{0, 1}
+		switch {
+		case b.LM != nil:
+			out := make([]float32, 2*b.LM.VocabSize())
+			if err := b.LM.Forward(b.LM.NewCache(1, 2), ids, 1, 2, out, false); err != nil {
+				t.Fatal(err)
+			}
+		case b.Encoder != nil:
+			out := make([]float32, 2*b.Encoder.VocabSize())
+			if err := b.Encoder.Forward(ids, []int32{0, 0}, nil, 1, 2, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
