@@ -132,6 +132,9 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 	if cfg.TargetRegex != "" {
 		re = regexp.MustCompile(`^(?:` + cfg.TargetRegex + `)$`) // re.fullmatch
 	}
+	if err := checkLayers(slots, cfg.Layers); err != nil {
+		return nil, err
+	}
 	allLinear := len(cfg.Targets) == 1 && cfg.Targets[0] == AllLinear
 	hit := make([]bool, len(cfg.Targets))
 	var picked []nn.Slot
@@ -191,6 +194,24 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 		return nil, fmt.Errorf("lora: %s match no module once --exclude %q is applied", what, cfg.Exclude)
 	}
 	return picked, nil
+}
+
+// checkLayers reports a requested layer index that no module of the model
+// has (PEFT ignores it silently; a typo would then train fewer layers).
+func checkLayers(slots []nn.Slot, layers []int) error {
+	have := map[int]bool{}
+	top := -1
+	for _, s := range slots {
+		if i, ok := layerIndex(s.Name); ok {
+			have[i], top = true, max(top, i)
+		}
+	}
+	for _, l := range layers {
+		if !have[l] {
+			return fmt.Errorf("lora: layer %d does not exist: the model's layers are 0-%d", l, top)
+		}
+	}
+	return nil
 }
 
 // roles groups module names that play the same part in different
