@@ -96,6 +96,14 @@ func TestBadInput(t *testing.T) {
 			[]string{"missing tensors (1): model.layers.1.mlp.up_proj.weight"}},
 		{"extra tensor", nil, extra, []string{"unused tensors (1): model.layers.0.self_attn.rogue.weight"}},
 		{"wrong shape", nil, reshape, []string{"model.norm.weight has shape [32], want [64]"}},
+		{"unsupported dtype", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, x := range ts {
+				if x.Name == "model.norm.weight" {
+					ts[i] = safetensors.Tensor{Name: x.Name, DType: safetensors.I32, Shape: []int{64}, Data: make([]byte, 4*64)}
+				}
+			}
+			return ts
+		}, []string{"model.safetensors", `"model.norm.weight"`, "I32"}},
 		{"missing and extra at once", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
 			return extra(drop("lm_head.weight")(ts))
 		}, []string{"missing tensors (1): lm_head.weight", "unused tensors (1): model.layers.0.self_attn.rogue.weight"}},
