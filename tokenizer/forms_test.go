@@ -143,3 +143,42 @@ func metaspaceForm(t *testing.T) []byte {
 	}
 	return meta
 }
+
+// TestConfigPostProcessor: for the Llama, CodeLlama and Gemma classes,
+// transformers' fast tokenizer rebuilds the post-processor from
+// tokenizer_config.json's add_bos_token and add_eos_token (defaults true
+// and false), whatever tokenizer.json's TemplateProcessing says; other
+// classes keep the file's. stories260K's tokenizer.json adds <s> (1); "Once"
+// is 403 and </s> is 2.
+func TestConfigPostProcessor(t *testing.T) {
+	js, err := os.ReadFile(filepath.Join(testutil.SharedDir(t, "models", "stories260K", "hf"), "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		config string
+		want   []int
+	}{
+		{`{"tokenizer_class": "LlamaTokenizer", "add_bos_token": true, "add_eos_token": true, "bos_token": "<s>", "eos_token": "</s>"}`, []int{1, 403, 2}},
+		{`{"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": false, "bos_token": "<s>", "eos_token": "</s>"}`, []int{403}},
+		{`{"tokenizer_class": "GemmaTokenizer", "add_eos_token": true, "bos_token": "<s>", "eos_token": "</s>"}`, []int{1, 403, 2}},
+		{`{"tokenizer_class": "CodeLlamaTokenizerFast", "eos_token": "</s>"}`, []int{1, 403}},
+		// Not a class that rebuilds it: tokenizer.json's post-processor.
+		{`{"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": false, "add_eos_token": true, "bos_token": "<s>", "eos_token": "</s>"}`, []int{1, 403}},
+		{`{"add_eos_token": true, "eos_token": "</s>"}`, []int{1, 403}},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, "tokenizer.json", js)
+		writeFile(t, dir, "tokenizer_config.json", []byte(c.config))
+		p, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Encode("Once", true); !slices.Equal(got, c.want) {
+			t.Errorf("%s: Encode(Once, special) = %v, want %v", c.config, got, c.want)
+		}
+		if got := p.Encode("Once", false); !slices.Equal(got, []int{403}) {
+			t.Errorf("%s: Encode(Once) = %v, want [403]", c.config, got)
+		}
+	}
+}

@@ -22,8 +22,9 @@ import (
 // holding one of tokenizer.json (preferred), vocab.json + merges.txt, or
 // tokenizer.model, plus an optional tokenizer_config.json (special-token
 // names; add_bos_token/add_eos_token where the tokenizer file itself has no
-// post-processor). A .gguf file is read by the caller with a GGUF reader and
-// FromGGUF.
+// post-processor, or where transformers rebuilds it from them: see
+// rebuildPostProcessor). A .gguf file is read by the caller with a GGUF
+// reader and FromGGUF.
 func Load(path string) (*Pipeline, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -95,8 +96,40 @@ func loadDir(path string, gpt2 bool) (*Pipeline, error) {
 	}
 	if cfg != nil {
 		cfg.applySpecials(p)
+		if hasJSON {
+			cfg.rebuildPostProcessor(p)
+		}
 	}
 	return p, nil
+}
+
+// flagsPostProcessor lists the tokenizer classes whose fast tokenizer, in
+// transformers, replaces tokenizer.json's post-processor at load time with
+// one built from add_bos_token and add_eos_token (update_post_processor),
+// with those defaults; "Fast" may follow each name.
+var flagsPostProcessor = map[string]struct{ bos, eos bool }{
+	"LlamaTokenizer":     {true, false},
+	"CodeLlamaTokenizer": {true, false},
+	"GemmaTokenizer":     {true, false},
+}
+
+// rebuildPostProcessor does what transformers' update_post_processor does
+// for the classes of flagsPostProcessor: BOS first when add_bos_token, EOS
+// last when add_eos_token, whatever tokenizer.json says. So a Llama 2
+// folder whose config sets add_eos_token (a common way to teach a model to
+// stop) adds EOS in loft too.
+func (c *config) rebuildPostProcessor(p *Pipeline) {
+	def, ok := flagsPostProcessor[strings.TrimSuffix(c.Class, "Fast")]
+	if !ok {
+		return
+	}
+	p.prefix, p.suffix = nil, nil
+	if flag(c.AddBOS, def.bos) && p.specials.BOS >= 0 {
+		p.prefix = []int{p.specials.BOS}
+	}
+	if flag(c.AddEOS, def.eos) && p.specials.EOS >= 0 {
+		p.suffix = []int{p.specials.EOS}
+	}
 }
 
 // readAddedTokens reads an added_tokens.json ({"token": id, ...}), or
@@ -162,6 +195,7 @@ func (p *Pipeline) extendAdded(more []AddedToken) error {
 // config is the part of tokenizer_config.json that loft reads.
 type config struct {
 	path               string
+	Class              string // tokenizer_class
 	BOS, EOS, UNK, PAD string
 	AddBOS, AddEOS     *bool
 	Added              []AddedToken
@@ -181,6 +215,7 @@ func readConfig(path string) (*config, error) {
 		EOS          json.RawMessage `json:"eos_token"`
 		UNK          json.RawMessage `json:"unk_token"`
 		PAD          json.RawMessage `json:"pad_token"`
+		Class        string          `json:"tokenizer_class"`
 		AddBOS       *bool           `json:"add_bos_token"`
 		AddEOS       *bool           `json:"add_eos_token"`
 		AddedDecoder map[string]struct {
@@ -193,7 +228,7 @@ func readConfig(path string) (*config, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
 	}
-	c := &config{path: path, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
+	c := &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
 	for _, f := range []struct {
 		dst *string
 		raw json.RawMessage
