@@ -16,6 +16,7 @@ func TestBenchGenerateUsage(t *testing.T) {
 		{"bench", "generate", "--shape", "gpt2", "--gen", "0"},
 		{"bench", "generate", "--shape", "gpt2", "--threads", "-1"},
 		{"bench", "generate", "--shape", "gpt2", "--bandwidth-mb", "0"},
+		{"bench", "generate", "--shape", "gpt2", "--reps", "0"},
 	} {
 		if code, _, errOut := run(t, args...); code != ExitUsage {
 			t.Errorf("%q: code %d, want %d; stderr %q", args, code, ExitUsage, errOut)
@@ -52,13 +53,16 @@ func TestBenchGenerateRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 124M-parameter model")
 	}
-	code, out, errOut := run(t, "bench", "generate", "--shape", "gpt2", "--prompt", "8", "--gen", "3", "--bandwidth-mb", "64")
+	code, out, errOut := run(t, "bench", "generate", "--shape", "gpt2", "--prompt", "8", "--gen", "3", "--bandwidth-mb", "64", "--reps", "2")
 	if code != ExitOK {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 	var r genBenchResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil || strings.Count(out, "\n") != 1 {
 		t.Fatalf("not one JSON line: %q (%v)", out, err)
+	}
+	if r.Reps != 2 || r.DecodeMedianTPS > r.DecodeTPS || r.PrefillMedianTPS > r.PrefillTPS {
+		t.Errorf("best below median: %+v", r)
 	}
 	if r.Params != 124439808 || r.PrefillTPS <= 0 || r.DecodeTPS <= 0 || r.PeakRSSMB < 400 || r.ReadGBps < 0.1 || r.ReadGBps > 5000 {
 		t.Errorf("implausible result %+v", r)
