@@ -173,12 +173,24 @@ func (b *Bundle) setLlama(c llama.Config, src ckpt.Source, cfgFile string, permu
 	if b.Arch == "mistral" {
 		b.Arch = "llama"
 	}
-	b.LM = m
-	b.Slots = m.Slots()
-	b.Info = Info{Arch: b.Arch, Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
-		Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
-		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(b.Slots)}
+	b.LM, b.Slots, b.Info = m, m.Slots(), llamaInfo(b.Arch, m)
 	return nil
+}
+
+// llamaInfo describes a llama-family model; arch is the name to report.
+func llamaInfo(arch string, m *llama.Model) Info {
+	c := m.Config
+	return Info{Arch: arch, Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
+		Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
+		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(m.Slots())}
+}
+
+// gpt2Info describes a GPT-2 model.
+func gpt2Info(m *gpt2.Model) Info {
+	c := m.Config
+	return Info{Arch: "gpt2", Layers: c.NLayer, Hidden: c.NEmbd, Intermediate: c.Intermediate(),
+		Heads: c.NHead, KVHeads: c.NHead, HeadDim: c.HeadDim(), Vocab: c.VocabSize,
+		ContextLength: c.NPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(m.Slots())}
 }
 
 func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source, cfgFile string) error {
@@ -195,10 +207,7 @@ func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source, cfgFile string) error {
 	if err := m.Load(src); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	b.Arch, b.LM, b.Slots = "gpt2", m, m.Slots()
-	b.Info = Info{Arch: "gpt2", Layers: c.NLayer, Hidden: c.NEmbd, Intermediate: c.Intermediate(),
-		Heads: c.NHead, KVHeads: c.NHead, HeadDim: c.HeadDim(), Vocab: c.VocabSize,
-		ContextLength: c.NPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(b.Slots)}
+	b.Arch, b.LM, b.Slots, b.Info = "gpt2", m, m.Slots(), gpt2Info(m)
 	return nil
 }
 

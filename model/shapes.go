@@ -91,22 +91,14 @@ func NewRandom(s ShapeConfig, seed uint64) (CausalLM, Info, error) {
 			return nil, Info{}, err
 		}
 		m.Randomize(seed)
-		c := m.Config
-		b.LM, b.Slots = m, m.Slots()
-		b.Info = Info{Arch: "gpt2", Layers: c.NLayer, Hidden: c.NEmbd, Intermediate: c.Intermediate(),
-			Heads: c.NHead, KVHeads: c.NHead, HeadDim: c.HeadDim(), Vocab: c.VocabSize,
-			ContextLength: c.NPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(b.Slots)}
+		b.LM, b.Info = m, gpt2Info(m)
 	case "llama", "qwen2", "qwen3":
 		m, err := llama.New(s.Llama)
 		if err != nil {
 			return nil, Info{}, err
 		}
 		m.Randomize(seed)
-		c := m.Config
-		b.LM, b.Slots = m, m.Slots()
-		b.Info = Info{Arch: s.Arch, Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
-			Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
-			ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(b.Slots)}
+		b.LM, b.Info = m, llamaInfo(s.Arch, m)
 	default:
 		return nil, Info{}, fmt.Errorf("shape %q: unknown architecture %q", s.Name, s.Arch)
 	}
