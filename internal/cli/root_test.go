@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -16,8 +18,26 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
-	if code != ExitOK || !strings.HasPrefix(out, "loft "+Version) {
+	if code != ExitOK || !strings.HasPrefix(out, "loft "+Version+" ") || !strings.HasSuffix(out, " "+runtime.Version()+"\n") {
 		t.Fatalf("version: code %d, stdout %q", code, out)
+	}
+	platform := " " + runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version()
+	for _, c := range []struct {
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{nil, "loft " + Version + platform},
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "false"}},
+			"loft " + Version + " (0123456789ab)" + platform},
+		{[]debug.BuildSetting{{Key: "vcs.modified", Value: "true"}, {Key: "vcs.revision", Value: "abc"}},
+			"loft " + Version + " (abc, modified)" + platform},
+	} {
+		if got := versionLine(&debug.BuildInfo{Settings: c.settings}); got != c.want {
+			t.Errorf("versionLine(%v) = %q, want %q", c.settings, got, c.want)
+		}
+	}
+	if got, want := versionLine(nil), "loft "+Version+platform; got != want {
+		t.Errorf("versionLine(nil) = %q, want %q", got, want)
 	}
 }
 
