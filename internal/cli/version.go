@@ -14,8 +14,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print loft's version",
 		Long: `version prints loft's version, the commit it was built from when the build
 recorded one (go build in a git checkout does, unless -buildvcs=false; go run
-does not), the platform
-and the Go version.`,
+does not), the platform and the Go version.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, _ := debug.ReadBuildInfo()
