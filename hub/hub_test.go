@@ -484,6 +484,21 @@ func TestBadReferences(t *testing.T) {
 	}
 }
 
+// TestMistypedLocalPath: a reference that is no local path but reads as a
+// repo id, offline or with the Hub unreachable, gets an error saying it is
+// not a local path either, so a mistyped folder is not mistaken for a
+// network problem.
+func TestMistypedLocalPath(t *testing.T) {
+	cleanEnv(t)
+	const ref = "models/stories"
+	for _, opts := range []Options{{Offline: true}, {Endpoint: "http://127.0.0.1:1"}} {
+		_, err := Resolve(context.Background(), ref, opts)
+		if err == nil || !strings.Contains(err.Error(), ref+" is not a local file or folder either") {
+			t.Errorf("offline %v: err = %v", opts.Offline, err)
+		}
+	}
+}
+
 func TestRevisionBranch(t *testing.T) {
 	cleanEnv(t)
 	f := newFakeHub(t)

@@ -110,7 +110,14 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s.snapshot(ctx, repo)
+	dir, err := s.snapshot(ctx, repo)
+	var netErr *networkError
+	if err != nil && ctx.Err() == nil && (s.offline || errors.As(err, &netErr)) {
+		// "models/stories" is a mistyped local path as often as a repo id:
+		// say that it was looked for on disk too.
+		return "", fmt.Errorf("%w (%s is not a local file or folder either)", err, ref)
+	}
+	return dir, err
 }
 
 // snapshot makes the files of repo present in the cache and returns the
