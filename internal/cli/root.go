@@ -18,6 +18,9 @@ const (
 	ExitOK    = 0
 	ExitError = 1 // the command ran and failed
 	ExitUsage = 2 // unknown command or flag, bad flag value
+	// ExitInterrupted is returned when a signal cancelled the run (128 +
+	// SIGINT, as shells report it), after any checkpoint was saved.
+	ExitInterrupted = 130
 )
 
 // usageError marks errors in how loft was called, as opposed to errors in
@@ -42,6 +45,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "loft: %v\n", err)
+	if ctx.Err() != nil {
+		return ExitInterrupted
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		if cmd == nil || cmd.Name() == "help" {

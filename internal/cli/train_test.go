@@ -341,7 +341,7 @@ func TestTrainInterruptSavesCheckpoint(t *testing.T) {
 	cancel() // as cmd/loft does on SIGINT: here before the first step
 	code, stderr := runLoft(ctx, storiesTrainArgs(t, out, "--steps", "2")...)
 	ck := filepath.Join(out, "checkpoint-0")
-	if code != ExitError || !strings.Contains(stderr, "training interrupted at step 0") || !strings.Contains(stderr, "--resume "+ck) {
+	if code != ExitInterrupted || !strings.Contains(stderr, "training interrupted at step 0") || !strings.Contains(stderr, "--resume "+ck) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(ck, "trainer_state.json")); err != nil {
