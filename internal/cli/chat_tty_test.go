@@ -1,0 +1,76 @@
+//go:build linux
+
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// withTerminalStdin makes os.Stdin the slave side of a new pseudo-terminal
+// holding input, typed as if at the keyboard, until the test ends; it
+// skips the test where no pseudo-terminal can be opened.
+func withTerminalStdin(t *testing.T, input string) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("no pseudo-terminal: unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: ptsname: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	// No echo: nobody reads the master's output side.
+	if tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil {
+		tio.Lflag &^= unix.ECHO
+		unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio)
+	}
+	if _, err := master.WriteString(input); err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdin
+	os.Stdin = slave
+	t.Cleanup(func() { os.Stdin = old; slave.Close() })
+}
+
+// TestChatTerminal drives loft chat on a terminal: a "> " prompt before
+// each message, /reset forgets the conversation (the same message then
+// gets the first reply again), a message past the context is refused with
+// a hint and the session goes on, and /exit leaves with exit 0.
+func TestChatTerminal(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	args := []string{"chat", "--model", dir, "--max-new-tokens", "20", "--temperature", "0"}
+	withStdin(t, "Hello\n")
+	code, piped, errOut := run(t, args...)
+	if code != ExitOK || piped == "" {
+		t.Fatalf("piped: code %d, stdout %q, stderr %q", code, piped, errOut)
+	}
+	reply := strings.TrimSuffix(piped, "\n")
+
+	withTerminalStdin(t, "Hello\n/reset\nHello\n"+strings.Repeat("a", 600)+"\n/exit\nnever read\n")
+	code, out, errOut := run(t, args...)
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	want := "> " + reply + "\n> > " + reply + "\n> > "
+	if out != want {
+		t.Errorf("stdout %q\nwant   %q", out, want)
+	}
+	for _, s := range []string{`template "default"`, "more than the model's context length of 512; /reset starts over"} {
+		if !strings.Contains(errOut, s) {
+			t.Errorf("stderr lacks %q: %q", s, errOut)
+		}
+	}
+}
