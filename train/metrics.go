@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // stepLine is one --metrics JSON line per optimizer step.
@@ -129,15 +130,36 @@ func (m *metricsWriter) Close() error {
 }
 
 // bar is the progress bar on stderr: steps done, loss, tokens/s, time left.
+// When stderr is not a terminal (a log file, CI), redrawing a bar would fill
+// the log with carriage returns, so it prints a plain line every ten
+// seconds and at the last step instead.
 type bar struct {
 	pb    *progressbar.ProgressBar
 	w     io.Writer
 	total int
+
+	plain     bool      // no terminal: periodic lines
+	start     time.Time // plain: when the bar started
+	lastPrint time.Time // plain: when the last line was printed
+	done      int       // plain: steps done when the bar started
+}
+
+// plainEvery is how often a bar without a terminal prints a line.
+const plainEvery = 10 * time.Second
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func newBar(w io.Writer, total, done int) *bar {
 	if w == nil {
 		return &bar{}
+	}
+	if !isTerminal(w) {
+		now := time.Now()
+		return &bar{w: w, total: total, plain: true, start: now, lastPrint: now, done: done}
 	}
 	// A resumed run's bar counts only the steps left, so that the time left
 	// comes from this process's speed.
@@ -155,6 +177,20 @@ func newBar(w io.Writer, total, done int) *bar {
 }
 
 func (b *bar) step(st StepStats, tps float64) {
+	if b.plain {
+		now := time.Now()
+		if now.Sub(b.lastPrint) < plainEvery && st.Step < b.total {
+			return
+		}
+		b.lastPrint = now
+		left := ""
+		if n := st.Step - b.done; n > 0 && st.Step < b.total {
+			per := now.Sub(b.start) / time.Duration(n)
+			left = fmt.Sprintf(" | %s left", (per * time.Duration(b.total-st.Step)).Round(time.Second))
+		}
+		fmt.Fprintf(b.w, "train: step %d/%d loss %.4f | %.0f tok/s%s\n", st.Step, b.total, st.Loss, tps, left)
+		return
+	}
 	if b.pb == nil {
 		return
 	}
@@ -164,6 +200,10 @@ func (b *bar) step(st StepStats, tps float64) {
 
 // note prints a line above the bar.
 func (b *bar) note(s string) {
+	if b.plain {
+		fmt.Fprintln(b.w, s)
+		return
+	}
 	if b.pb == nil {
 		return
 	}
