@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/internal/fileio"
 	"github.com/loftml/loft/nn"
 )
 
@@ -90,7 +91,10 @@ func (a *Adapter) Save(dir, baseModel string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, ConfigFile), buf)
+	if err := fileio.WriteFile(filepath.Join(dir, ConfigFile), buf); err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	return nil
 }
 
 // configJSON renders adapter_config.json. Modules whose rank or alpha
@@ -183,34 +187,6 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 	}
 	b.WriteString("}\n")
 	return b.Bytes(), nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("lora: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil { // CreateTemp makes the file 0600; an adapter is ordinary data
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("lora: writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // loraKeyRE splits a PEFT LoRA tensor name into module path and matrix,

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/internal/fileio"
 	"github.com/loftml/loft/optim"
 )
 
@@ -63,7 +64,7 @@ func (t *Trainer) CheckpointDir(step int) string {
 // checkpoint folder is either complete or absent.
 func (t *Trainer) SaveCheckpoint() (string, error) {
 	final := t.CheckpointDir(t.step)
-	err := writeDirAtomic(t.Config.OutDir, final, func(dir string) error {
+	err := fileio.WriteDir(final, func(dir string) error {
 		if err := t.SaveAdapter(dir); err != nil {
 			return err
 		}
@@ -289,67 +290,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path (mode 0644).
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(0o644) // CreateTemp makes it 0600
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeDirAtomic fills a temporary folder inside parent with fill, then
-// renames it to final, replacing an older final folder.
-func writeDirAtomic(parent, final string, fill func(dir string) error) error {
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".tmp-")
-	if err != nil {
-		return err
-	}
-	err = os.Chmod(tmp, 0o755) // MkdirTemp makes it 0700
-	if err == nil {
-		err = fill(tmp)
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if _, err := os.Stat(final); err == nil {
-		old := tmp + ".old"
-		if err := os.Rename(final, old); err != nil {
-			os.RemoveAll(tmp)
-			return err
-		}
-		defer os.RemoveAll(old)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return nil
+	return fileio.WriteFile(path, append(b, '\n'))
 }
 
 // saveFinal writes the adapter and loss.png into OutDir: each file is

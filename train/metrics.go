@@ -13,6 +13,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/loftml/loft/internal/fileio"
 )
 
 // stepLine is one --metrics JSON line per optimizer step.
@@ -104,7 +106,7 @@ func dropLinesAfter(path string, step int) error {
 	if !dropped {
 		return nil
 	}
-	return writeFileAtomic(path, kept)
+	return fileio.WriteFile(path, kept)
 }
 
 func (m *metricsWriter) write(v any) error {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/loftml/loft/format/internal/fileio"
+	"github.com/loftml/loft/internal/fileio"
 )
 
 // Magic is the first four bytes of every GGUF file.

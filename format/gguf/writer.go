@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/loftml/loft/format/internal/fileio"
+	"github.com/loftml/loft/internal/fileio"
 )
 
 // KV is one metadata key-value to write.

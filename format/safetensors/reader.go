@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/loftml/loft/format/internal/fileio"
+	"github.com/loftml/loft/internal/fileio"
 	"github.com/loftml/loft/tensor"
 )
 

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/loftml/loft/format/internal/fileio"
+	"github.com/loftml/loft/internal/fileio"
 	"github.com/loftml/loft/tensor"
 )
 

@@ -82,3 +82,44 @@ func TestWriteAtomic(t *testing.T) {
 		t.Fatalf("folder holds %d entries, want only out.bin (temporary files left behind?)", len(ents))
 	}
 }
+
+func TestWriteFileAndDir(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.json")
+	if err := WriteFile(p, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "two" {
+		t.Fatalf("%s holds %q, want two", p, b)
+	}
+	final := filepath.Join(dir, "out", "ckpt")
+	fill := func(content string) func(string) error {
+		return func(d string) error { return os.WriteFile(filepath.Join(d, "f"), []byte(content), 0o644) }
+	}
+	if err := WriteDir(final, fill("first")); err != nil {
+		t.Fatal(err)
+	}
+	// A failing fill leaves the old folder as it was and no temporary folder.
+	if err := WriteDir(final, func(d string) error { fill("half")(d); return errors.New("disk full") }); err == nil {
+		t.Fatal("a failing fill returned no error")
+	}
+	if b, _ := os.ReadFile(filepath.Join(final, "f")); string(b) != "first" {
+		t.Fatalf("after a failed write the folder holds %q, want first", b)
+	}
+	if err := WriteDir(final, fill("second")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(final, "f")); string(b) != "second" {
+		t.Fatalf("the folder holds %q, want second", b)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(final))
+	if len(ents) != 1 {
+		t.Fatalf("leftovers beside the folder: %v", ents)
+	}
+	if st, _ := os.Stat(final); st.Mode().Perm() != 0o755 {
+		t.Fatalf("folder mode %v, want 0755", st.Mode().Perm())
+	}
+}
