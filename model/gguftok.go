@@ -23,8 +23,8 @@ func GGUFTokenizer(f *gguf.File) (*tokenizer.Pipeline, error) {
 }
 
 // ggufVocab reads the tokenizer.ggml.* keys (GGUF spec names) into plain
-// values; absent optional keys keep their "absent" value, except the
-// special ids of a "llama" vocabulary, which take llama.cpp's defaults.
+// values; absent optional keys keep their "absent" value (tokenizer.FromGGUF
+// gives absent special ids llama.cpp's defaults).
 func ggufVocab(f *gguf.File) (tokenizer.GGUFVocab, error) {
 	v := tokenizer.GGUFVocab{
 		BOS: tokenizer.NoToken, EOS: tokenizer.NoToken, UNK: tokenizer.NoToken,
@@ -50,11 +50,6 @@ func ggufVocab(f *gguf.File) (tokenizer.GGUFVocab, error) {
 	if v.Merges, err = f.StringArray("tokenizer.ggml.merges"); err != nil && !missing(err) {
 		return v, err
 	}
-	// llama.cpp's defaults for a SentencePiece ("llama") vocabulary whose
-	// file omits the keys: <unk> 0, <s> 1, </s> 2 (llama_vocab::load).
-	if v.Model == "llama" && len(v.Tokens) > 2 {
-		v.UNK, v.BOS, v.EOS = 0, 1, 2
-	}
 	for _, id := range []struct {
 		dst *int
 		key string
@@ -70,7 +65,8 @@ func ggufVocab(f *gguf.File) (tokenizer.GGUFVocab, error) {
 			return v, err
 		}
 		if n < 0 || n >= int64(len(v.Tokens)) {
-			// llama.cpp writes -1 or out-of-range ids for "none" in some files.
+			// llama.cpp writes -1 or out-of-range ids for "none" in some
+			// files and then keeps its default, as FromGGUF does for NoToken.
 			continue
 		}
 		*id.dst = int(n)

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/loftml/loft/tokenizer/bpe"
-	"github.com/loftml/loft/tokenizer/pretok"
 	"github.com/loftml/loft/tokenizer/spm"
 	"github.com/loftml/loft/tokenizer/wordpiece"
 )
@@ -39,11 +36,43 @@ func flag(p *bool, def bool) bool {
 	return *p
 }
 
+// ggufDefaults fills the special ids a file leaves NoToken with llama.cpp's
+// defaults for its vocabulary type (llama_vocab::impl::load): a
+// SentencePiece ("llama") vocabulary has <unk> 0, <s> 1 and </s> 2; a
+// WordPiece ("bert") one has the uncased BERT ids [PAD] 0, [UNK] 100,
+// [CLS] 101, [SEP] 102 ([MASK] 103 has no field here). A default past the
+// end of the vocabulary is left out, where llama.cpp would fail later.
+func ggufDefaults(v GGUFVocab) GGUFVocab {
+	n := len(v.Tokens)
+	set := func(dst *int, id int) {
+		if *dst == NoToken && id < n {
+			*dst = id
+		}
+	}
+	switch v.Model {
+	case "llama":
+		set(&v.UNK, 0)
+		set(&v.BOS, 1)
+		set(&v.EOS, 2)
+	case "bert":
+		set(&v.PAD, 0)
+		set(&v.UNK, 100)
+		if v.BOS == NoToken {
+			set(&v.CLS, 101)
+		}
+		if v.EOS == NoToken {
+			set(&v.SEP, 102)
+		}
+	}
+	return v
+}
+
 // FromGGUF builds the tokenizer a GGUF file describes, matching llama.cpp:
 // "llama" is SentencePiece BPE (a "▁" prefix unless add_space_prefix is
 // false; BOS added unless add_bos_token is false); "gpt2" is byte-level BPE
 // with the pre-tokenizer that tokenizer.ggml.pre names; "bert" is WordPiece
-// with BERT's uncased normalizer.
+// with BERT's uncased normalizer. Special ids left NoToken take llama.cpp's
+// defaults for the vocabulary type (ggufDefaults).
 func FromGGUF(v GGUFVocab) (*Pipeline, error) {
 	n := len(v.Tokens)
 	if n == 0 {
@@ -59,6 +88,7 @@ func FromGGUF(v GGUFVocab) (*Pipeline, error) {
 	if len(types) != n {
 		return nil, fmt.Errorf("GGUF: %d tokens but %d token types", n, len(types))
 	}
+	v = ggufDefaults(v)
 	for _, id := range []int{v.BOS, v.EOS, v.UNK, v.PAD, v.SEP, v.CLS} {
 		if id < NoToken || id >= n {
 			return nil, fmt.Errorf("GGUF: special token id %d out of range [0, %d)", id, n)
@@ -98,53 +128,8 @@ func FromGGUF(v GGUFVocab) (*Pipeline, error) {
 	return nil, fmt.Errorf("GGUF: tokenizer.ggml.model %q is not supported (llama, gpt2 and bert are)", v.Model)
 }
 
-// ggufPre maps tokenizer.ggml.pre to a splitter, as llama.cpp groups the
-// names by regex. Llama 3's names also ignore merges for words found whole
-// in the vocabulary and add BOS unless the file says otherwise.
-func ggufPre(name string) (split pretok.Splitter, llama3 bool, err error) {
-	switch name {
-	case "", "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion":
-		return pretok.Hand{Kind: pretok.GPT2}, false, nil
-	case "llama-bpe", "llama3", "llama-v3":
-		return pretok.Hand{Kind: pretok.Llama3}, true, nil
-	case "dbrx", "smaug-bpe":
-		return pretok.Hand{Kind: pretok.Llama3}, false, nil
-	case "qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "grok-2":
-		return pretok.Hand{Kind: pretok.Qwen2}, false, nil
-	case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b":
-		return digitsThen{pretok.Hand{Kind: pretok.GPT2}}, false, nil
-	}
-	return nil, false, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (the GPT-2, Llama 3, Qwen2 and StarCoder/SmolLM families are)", name)
-}
-
-// digitsThen cuts every \p{N} character out on its own and splits the text
-// between them with next: llama.cpp runs the regexes "\p{N}" and then
-// GPT-2's for the StarCoder family (SmolLM included), as the models'
-// tokenizer.json files run Digits with individual_digits before ByteLevel.
-// An invalid UTF-8 byte is not a digit.
-type digitsThen struct{ next pretok.Splitter }
-
-// Split implements pretok.Splitter.
-func (d digitsThen) Split(s string, emit func(string)) {
-	start := 0
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if unicode.IsNumber(r) {
-			if start < i {
-				d.next.Split(s[start:i], emit)
-			}
-			emit(s[i : i+w])
-			start = i + w
-		}
-		i += w
-	}
-	if start < len(s) {
-		d.next.Split(s[start:], emit)
-	}
-}
-
 func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
-	split, llama3, err := ggufPre(v.Pre)
+	pre, err := ggufPre(v.Pre)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +147,7 @@ func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
 		}
 		merges[k] = [2]string{a, c}
 	}
-	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, IgnoreMerges: llama3, Unk: v.UNK})
+	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, IgnoreMerges: pre.ignoreMerges, Unk: v.UNK})
 	if err != nil {
 		return nil, fmt.Errorf("GGUF: tokenizer.ggml.merges: %w", err)
 	}
@@ -172,10 +157,10 @@ func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
 	b.p.special = make([]bool, len(v.Tokens))
 	b.added(ggufAdded(v.Tokens, types))
 	b.p.model = m
-	b.p.pre = fromSplitter(split)
+	b.p.pre = fromSplitter(pre.split)
 	b.p.steps = []decodeStep{decodeByteLevel}
 	b.p.specials = Specials{BOS: v.BOS, EOS: v.EOS, UNK: v.UNK, PAD: v.PAD}
-	if flag(v.AddBOS, llama3) && v.BOS >= 0 {
+	if flag(v.AddBOS, pre.addBOS) && v.BOS >= 0 {
 		b.p.prefix = []int{v.BOS}
 	}
 	if flag(v.AddEOS, false) && v.EOS >= 0 {
