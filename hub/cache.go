@@ -31,6 +31,24 @@ var optionalFiles = []string{
 	"chat_template.jinja",
 }
 
+// TokenizerFiles are the files Options.TokenizerOnly fetches when the repo
+// has them: everything a tokenizer or chat template may be read from.
+var TokenizerFiles = []string{
+	"tokenizer.json",
+	"tokenizer_config.json",
+	"tokenizer.model",
+	"vocab.json",
+	"merges.txt",
+	"special_tokens_map.json",
+	"added_tokens.json",
+	"chat_template.jinja",
+	"config.json",
+}
+
+// tokenizerModels are the files that hold a tokenizer's vocabulary; a
+// tokenizer-only snapshot needs one of them.
+var tokenizerModels = []string{"tokenizer.json", "tokenizer.model", "vocab.json"}
+
 // CacheDir returns the Hugging Face hub cache folder, looked up as Python's
 // huggingface_hub does: $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE (legacy),
 // else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
@@ -257,4 +275,15 @@ func (c repoCache) complete(commit string) bool {
 		}
 	}
 	return true
+}
+
+// hasTokenizer reports whether snapshots/<commit> holds a tokenizer
+// vocabulary file (tokenizer.json, tokenizer.model or vocab.json).
+func (c repoCache) hasTokenizer(commit string) bool {
+	for _, name := range tokenizerModels {
+		if exists(filepath.Join(c.snapshotDir(commit), name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -37,6 +37,76 @@ type downloader struct {
 	commit string
 }
 
+// fetchModel fetches what the reference asks for and returns its path: the
+// named or selected .gguf file alone; with tokOnly, the tokenizer files of
+// the repo (the snapshot folder); a repo without safetensors weights but
+// with .gguf files, its Q4_K_M or only .gguf file; else config, tokenizer
+// and weights (fetchAll; the snapshot folder). siblings is nil when the API
+// listed no files: then no .gguf file can be chosen by tag.
+func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (string, error) {
+	snap := d.cache.snapshotDir(d.commit)
+	var names []string
+	for n := range siblings {
+		names = append(names, n)
+	}
+	ggufs := ggufNames(names)
+	gguf := func(quant string) (string, error) {
+		name, err := selectGGUF(d.repo, ggufs, quant)
+		if err != nil {
+			return "", err
+		}
+		if err := d.fetch(ctx, name, false); err != nil {
+			return "", err
+		}
+		return filepath.Join(snap, filepath.FromSlash(name)), nil
+	}
+	switch {
+	case d.repo.File != "":
+		if siblings != nil && !siblings[d.repo.File] {
+			return "", fmt.Errorf("hub: %s: no file %s at revision %q (commit %s); %s", d.repo.ID, d.repo.File, d.repo.Revision, d.commit, ggufList(ggufs))
+		}
+		if err := d.fetch(ctx, d.repo.File, false); err != nil {
+			return "", err
+		}
+		return filepath.Join(snap, filepath.FromSlash(d.repo.File)), nil
+	case d.repo.Quant != "":
+		if siblings == nil {
+			return "", fmt.Errorf("hub: %s: the Hub listed no files, so no .gguf file can be chosen by the tag %q; name it as %s/FILE.gguf", d.repo.ID, d.repo.Quant, d.repo.ID)
+		}
+		return gguf(d.repo.Quant)
+	case d.s.tokOnly:
+		for _, name := range TokenizerFiles {
+			if siblings != nil && !siblings[name] {
+				continue
+			}
+			err := d.fetch(ctx, name, true)
+			if err != nil && !errors.Is(err, errMissing) {
+				return "", err
+			}
+		}
+		if d.cache.hasTokenizer(d.commit) {
+			return snap, nil
+		}
+		if len(ggufs) > 0 {
+			return gguf("")
+		}
+		return "", fmt.Errorf("hub: repo %s (revision %q, commit %s) has no tokenizer: none of %s", d.repo.ID, d.repo.Revision, d.commit, strings.Join(tokenizerModels, ", "))
+	case siblings != nil && !siblings[weightsFile] && !siblings[indexFile] && len(ggufs) > 0:
+		return gguf("")
+	}
+	if err := d.fetchAll(ctx, siblings); err != nil {
+		return "", err
+	}
+	return snap, nil
+}
+
+func ggufList(ggufs []string) string {
+	if len(ggufs) == 0 {
+		return "the repo has no .gguf files"
+	}
+	return "its .gguf files: " + strings.Join(ggufs, ", ")
+}
+
 // fetchAll fetches the optional files the repo has, then the weights:
 // model.safetensors when present (transformers prefers it too), else
 // model.safetensors.index.json and every shard it names. siblings is the

@@ -16,16 +16,32 @@ const maxRepoIDLen = 96
 type Repo struct {
 	ID       string // "org/name"
 	Revision string // branch, tag or commit hash; DefaultRevision when the reference names none
+	Quant    string // "org/name:Q4_K_M": pick the .gguf file whose name contains this tag
+	File     string // "org/name/path/file.gguf": that .gguf file of the repo
 }
 
-// ParseRepo parses "org/name" or "org/name@revision". It accepts only the
-// two-part form the Hub uses today; the error quotes the reference and says
-// which part is wrong.
+// ParseRepo parses "org/name" or "org/name@revision", optionally naming one
+// GGUF file of the repo: "org/name:QUANT" (as llama.cpp's -hf and ollama's
+// hf.co/ references; the tag may also follow the revision) or
+// "org/name/path/file.gguf". It accepts only the two-part repo ids the Hub
+// uses today; the error quotes the reference and says which part is wrong.
 func ParseRepo(ref string) (Repo, error) {
 	if ref == "" {
 		return Repo{}, fmt.Errorf("hub: empty model reference: want a local folder, a .gguf file or a Hub repo id org/name[@revision]")
 	}
 	id, rev, hasRev := strings.Cut(ref, "@")
+	// Git forbids ':' in ref names, so a ':' starts the quantization tag.
+	var quant string
+	var hasQuant bool
+	if hasRev {
+		rev, quant, hasQuant = strings.Cut(rev, ":")
+	}
+	if !hasQuant {
+		id, quant, hasQuant = strings.Cut(id, ":")
+	}
+	if hasQuant && (quant == "" || strings.ContainsAny(quant, ":/@\\")) {
+		return Repo{}, fmt.Errorf("hub: model reference %q: want a quantization tag such as Q4_K_M after ':', got %q", ref, quant)
+	}
 	if hasRev {
 		if err := checkRevision(rev); err != nil {
 			return Repo{}, fmt.Errorf("hub: model reference %q: %w", ref, err)
@@ -33,10 +49,20 @@ func ParseRepo(ref string) (Repo, error) {
 	} else {
 		rev = DefaultRevision
 	}
+	var file string
+	if parts := strings.SplitN(id, "/", 3); len(parts) == 3 && strings.EqualFold(path.Ext(parts[2]), ".gguf") && checkRepoID(parts[0]+"/"+parts[1]) == nil {
+		if !isLocalSlashPath(parts[2]) {
+			return Repo{}, fmt.Errorf("hub: model reference %q: %q is not a plain file path inside the repo", ref, parts[2])
+		}
+		if hasQuant {
+			return Repo{}, fmt.Errorf("hub: model reference %q names both a GGUF file and a quantization tag", ref)
+		}
+		id, file = parts[0]+"/"+parts[1], parts[2]
+	}
 	if err := checkRepoID(id); err != nil {
 		return Repo{}, fmt.Errorf("hub: model reference %q is neither an existing local path nor a Hub repo id: %w", ref, err)
 	}
-	return Repo{ID: id, Revision: rev}, nil
+	return Repo{ID: id, Revision: rev, Quant: quant, File: file}, nil
 }
 
 // checkRepoID follows the Hub's rules for repo ids: two parts, each made of

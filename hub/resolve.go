@@ -26,6 +26,11 @@ type Options struct {
 	Offline  bool         // never use the network; also on when $HF_HUB_OFFLINE is 1/ON/YES/TRUE
 	Progress io.Writer    // progress bars and notes; nil = silent
 	Client   *http.Client // nil = a client with http.DefaultTransport
+
+	// TokenizerOnly fetches only the tokenizer files (TokenizerFiles) of a
+	// safetensors repo and needs no weights; from a GGUF-only repo it still
+	// fetches the one .gguf file, which holds the tokenizer.
+	TokenizerOnly bool
 }
 
 // settings are Options with the environment applied.
@@ -36,10 +41,11 @@ type settings struct {
 	offline  bool
 	progress io.Writer
 	client   *http.Client
+	tokOnly  bool
 }
 
 func (o Options) settings() (settings, error) {
-	s := settings{cache: o.CacheDir, endpoint: o.Endpoint, token: o.Token, offline: o.Offline, progress: o.Progress}
+	s := settings{cache: o.CacheDir, endpoint: o.Endpoint, token: o.Token, offline: o.Offline, progress: o.Progress, tokOnly: o.TokenizerOnly}
 	if s.cache == "" {
 		d, err := CacheDir()
 		if err != nil {
@@ -82,9 +88,14 @@ func (o Options) settings() (settings, error) {
 // Resolve turns a model reference into a local path:
 //   - an existing folder or .gguf file is returned as is;
 //   - a Hub repo id "org/name[@revision]" is made present in the cache
-//     (config, tokenizer files and safetensors weights, single or sharded)
-//     and the snapshot folder <cache>/models--org--name/snapshots/<commit> is
-//     returned.
+//     (config, tokenizer files and safetensors weights, single or sharded;
+//     the tokenizer files alone with Options.TokenizerOnly) and the snapshot
+//     folder <cache>/models--org--name/snapshots/<commit> is returned;
+//   - a GGUF file of a repo, "org/name:QUANT" (the .gguf file whose name
+//     contains QUANT, case-insensitively) or "org/name/file.gguf", or a
+//     repo without safetensors weights whose .gguf files include a Q4_K_M
+//     one or just one, is downloaded alone and the path of that file in the
+//     snapshot is returned.
 //
 // Files already in the snapshot are not downloaded again. Offline (see
 // Options), the revision resolves through refs/ in the cache. When the Hub
@@ -98,11 +109,11 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 			}
 			return "", fmt.Errorf("hub: %s is a file but not a .gguf file: want a model folder, a .gguf file or a Hub repo id org/name", ref)
 		}
-		if strings.EqualFold(filepath.Ext(ref), ".gguf") {
-			return "", fmt.Errorf("hub: GGUF file %s does not exist", ref)
-		}
 	}
 	repo, err := ParseRepo(ref)
+	if strings.EqualFold(filepath.Ext(ref), ".gguf") && (err != nil || repo.File == "") {
+		return "", fmt.Errorf("hub: GGUF file %s does not exist", ref)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -112,7 +123,7 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	}
 	dir, err := s.snapshot(ctx, repo)
 	var netErr *networkError
-	if err != nil && ctx.Err() == nil && (s.offline || errors.As(err, &netErr)) {
+	if err != nil && ctx.Err() == nil && (s.offline || errors.As(err, &netErr) || repo.File != "") {
 		// "models/stories" is a mistyped local path as often as a repo id:
 		// say that it was looked for on disk too.
 		return "", fmt.Errorf("%w (%s is not a local file or folder either)", err, ref)
@@ -121,15 +132,17 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 }
 
 // snapshot makes the files of repo present in the cache and returns the
-// snapshot folder.
+// snapshot folder, or the path of the GGUF file the reference selects.
 func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 	c := repoCache{dir: filepath.Join(s.cache, repo.folderName())}
 	if s.offline {
 		return s.cached(c, repo, "offline mode (HF_HUB_OFFLINE)")
 	}
 	// A commit hash never moves: a complete snapshot of it needs no network.
-	if isCommitHash(repo.Revision) && c.complete(repo.Revision) {
-		return c.snapshotDir(repo.Revision), nil
+	if isCommitHash(repo.Revision) {
+		if p, ok := s.local(c, repo, repo.Revision); ok {
+			return p, nil
+		}
 	}
 	info, err := s.repoInfo(ctx, repo)
 	if err != nil {
@@ -149,10 +162,28 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 		}
 	}
 	d := downloader{s: s, repo: repo, cache: c, commit: info.SHA}
-	if err := d.fetchAll(ctx, info.siblings()); err != nil {
-		return "", err
+	return d.fetchModel(ctx, info.siblings())
+}
+
+// local returns what snapshot would return for repo at commit when the
+// cache already holds it.
+func (s settings) local(c repoCache, repo Repo, commit string) (string, bool) {
+	snap := c.snapshotDir(commit)
+	switch {
+	case repo.File != "":
+		p := filepath.Join(snap, filepath.FromSlash(repo.File))
+		return p, exists(p)
+	case repo.Quant != "":
+		name, err := selectGGUF(repo, snapshotGGUFs(snap), repo.Quant)
+		return filepath.Join(snap, filepath.FromSlash(name)), err == nil
+	case c.complete(commit) || s.tokOnly && c.hasTokenizer(commit):
+		return snap, true
 	}
-	return c.snapshotDir(info.SHA), nil
+	if ggufs := snapshotGGUFs(snap); len(ggufs) > 0 {
+		name, err := selectGGUF(repo, ggufs, "")
+		return filepath.Join(snap, filepath.FromSlash(name)), err == nil
+	}
+	return "", false
 }
 
 // cached returns the snapshot of repo's revision without any network access.
@@ -169,11 +200,20 @@ func (s settings) cached(c repoCache, repo Repo, why string) (string, error) {
 				repo.ID, why, repo.Revision, c.dir, repo.Revision)
 		}
 	}
-	if !c.complete(commit) {
-		return "", fmt.Errorf("hub: %s: %s, and the cached snapshot %s has no complete weights (model.safetensors or the index and all its shards); run once online to finish the download",
-			repo.ID, why, c.snapshotDir(commit))
+	if p, ok := s.local(c, repo, commit); ok {
+		return p, nil
 	}
-	return c.snapshotDir(commit), nil
+	what := "no complete weights (model.safetensors or the index and all its shards)"
+	switch {
+	case repo.File != "":
+		what = "no " + repo.File
+	case repo.Quant != "":
+		what = "no single .gguf file matching " + repo.Quant
+	case s.tokOnly:
+		what = "no tokenizer files"
+	}
+	return "", fmt.Errorf("hub: %s: %s, and the cached snapshot %s has %s; run once online to finish the download",
+		repo.ID, why, c.snapshotDir(commit), what)
 }
 
 func (s settings) note(format string, args ...any) {
