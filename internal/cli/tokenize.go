@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/hub"
 	"github.com/loftml/loft/model"
 	"github.com/loftml/loft/tokenizer"
 )
@@ -28,7 +29,10 @@ special tokens unless --add-special. With --decode it reads ids (a JSON array, o
 numbers separated by commas or spaces) from --text or --file and prints the text.
 
 --model is a folder with tokenizer.json, vocab.json + merges.txt or
-tokenizer.model (a model folder will do), one of those files, or a .gguf file.`,
+tokenizer.model (a model folder will do), one of those files, a .gguf file,
+or a Hugging Face Hub repo id org/name[@revision]: only its tokenizer files
+are downloaded (into the Hub cache), never the weights. A GGUF file of a repo
+is named as org/name:QUANT or org/name/file.gguf; it holds the tokenizer.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
@@ -53,7 +57,13 @@ tokenizer.model (a model folder will do), one of those files, or a .gguf file.`,
 					return usageErrorf("tokenize --decode: %v", err)
 				}
 			}
-			tok, err := loadTokenizer(model)
+			path := model
+			if _, err := os.Stat(path); err != nil {
+				if path, err = hub.Resolve(cmd.Context(), model, hub.Options{Progress: cmd.ErrOrStderr(), TokenizerOnly: true}); err != nil {
+					return err
+				}
+			}
+			tok, err := loadTokenizer(path)
 			if err != nil {
 				return err
 			}
@@ -80,7 +90,7 @@ tokenizer.model (a model folder will do), one of those files, or a .gguf file.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&model, "model", "", "tokenizer or model folder, tokenizer file, or .gguf file")
+	f.StringVar(&model, "model", "", "tokenizer or model folder, tokenizer file, .gguf file, or Hub repo id org/name[@revision][:QUANT]")
 	f.StringVar(&text, "text", "", "text to encode (ids with --decode)")
 	f.StringVar(&file, "file", "", "read the text (ids with --decode) from this file")
 	f.BoolVar(&decode, "decode", false, "decode ids into text")
