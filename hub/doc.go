@@ -1,7 +1,11 @@
 // Package hub finds model files: a local folder, a local .gguf file, or a
 // Hugging Face Hub repository id ("org/name", optionally "org/name@revision")
 // downloaded into the standard Hugging Face cache so that Python's tools
-// (transformers, huggingface_hub) and loft share one copy.
+// (transformers, huggingface_hub) and loft share one copy. One .gguf file of
+// a repo is named as "org/name:QUANT" (the file whose name contains the tag,
+// as llama.cpp's -hf and ollama's hf.co/ references) or
+// "org/name/file.gguf"; only that file is downloaded. Options.TokenizerOnly
+// downloads the tokenizer files of a repo and no weights.
 //
 // Cache layout (the Hub's documented local-cache format):
 //

@@ -197,3 +197,14 @@ func TestTokenizerOnly(t *testing.T) {
 		t.Errorf("repo without tokenizer: err = %v", err)
 	}
 }
+
+// TestMistypedGGUFPath: a missing relative .gguf path that reads as a file
+// of a repo says it is no local file either.
+func TestMistypedGGUFPath(t *testing.T) {
+	cleanEnv(t)
+	const ref = "models/stories/x.gguf"
+	_, err := Resolve(context.Background(), ref, Options{Offline: true})
+	if err == nil || !strings.Contains(err.Error(), ref+" is not a local file or folder either") {
+		t.Errorf("err = %v", err)
+	}
+}
