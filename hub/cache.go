@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/loftml/loft/internal/fileio"
 )
 
 // Weight file names that loft reads from a Hub snapshot.
@@ -163,24 +165,8 @@ func (c repoCache) writeRef(rev, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("hub: write ref: %w", err)
 	}
-	return writeFileAtomic(p, []byte(commit))
-}
-
-func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("hub: write %s: %w", p, err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("hub: write %s: %w", p, err)
+	if err := fileio.WriteFile(p, []byte(commit)); err != nil {
+		return fmt.Errorf("hub: write %w", err)
 	}
 	return nil
 }
