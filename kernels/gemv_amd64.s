@@ -112,7 +112,7 @@ done:
 	RET
 
 // func streamSumAVX2(x []float32) float32
-// Requires: AVX, SSE
+// Requires: AVX, MMX+, SSE
 TEXT ·streamSumAVX2(SB), NOSPLIT, $0-28
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
@@ -127,18 +127,22 @@ TEXT ·streamSumAVX2(SB), NOSPLIT, $0-28
 	VXORPS Y7, Y7, Y7
 
 loop:
-	CMPQ   AX, CX
-	JAE    done
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VADDPS 64(AX), Y2, Y2
-	VADDPS 96(AX), Y3, Y3
-	VADDPS 128(AX), Y4, Y4
-	VADDPS 160(AX), Y5, Y5
-	VADDPS 192(AX), Y6, Y6
-	VADDPS 224(AX), Y7, Y7
-	ADDQ   $0x00000100, AX
-	JMP    loop
+	CMPQ       AX, CX
+	JAE        done
+	PREFETCHT0 2048(AX)
+	PREFETCHT0 2112(AX)
+	PREFETCHT0 2176(AX)
+	PREFETCHT0 2240(AX)
+	VADDPS     (AX), Y0, Y0
+	VADDPS     32(AX), Y1, Y1
+	VADDPS     64(AX), Y2, Y2
+	VADDPS     96(AX), Y3, Y3
+	VADDPS     128(AX), Y4, Y4
+	VADDPS     160(AX), Y5, Y5
+	VADDPS     192(AX), Y6, Y6
+	VADDPS     224(AX), Y7, Y7
+	ADDQ       $0x00000100, AX
+	JMP        loop
 
 done:
 	VADDPS       Y4, Y0, Y0

@@ -142,6 +142,9 @@ func fmaPeak() {
 	build.RET()
 }
 
+// streamAhead is how far ahead of its loads streamSum prefetches, in bytes.
+const streamAhead = 2048
+
 func streamSum() {
 	build.TEXT("streamSumAVX2", build.NOSPLIT, "func(x []float32) float32")
 	build.Pragma("noescape")
@@ -158,6 +161,9 @@ func streamSum() {
 	build.Label("loop")
 	build.CMPQ(p, end)
 	build.JAE(operand.LabelRef("done"))
+	for k := 0; k < 4; k++ {
+		build.PREFETCHT0(operand.Mem{Base: p, Disp: streamAhead + 64*k})
+	}
 	for i, a := range acc {
 		build.VADDPS(operand.Mem{Base: p, Disp: 32 * i}, a, a)
 	}
