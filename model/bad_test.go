@@ -214,6 +214,8 @@ func TestLyingSizes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "huge.gguf")
 	if err := gguf.Write(path, []gguf.KV{
 		{Key: "general.architecture", Value: gguf.ValueOf("llama")},
+		{Key: "llama.context_length", Value: u(4096)},
+		{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(float32(1e-5))},
 		{Key: "llama.embedding_length", Value: u(1 << 30)},
 		{Key: "llama.feed_forward_length", Value: u(1 << 30)},
 		{Key: "llama.block_count", Value: u(1 << 20)},

@@ -64,6 +64,7 @@ func tinyGGUF(tb testing.TB, typ gguf.Type, omit ...string) []byte {
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.ValueOf("llama")},
 		{Key: "llama.context_length", Value: u(64)},
+		{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(float32(1e-5))},
 		{Key: "llama.embedding_length", Value: u(C)},
 		{Key: "llama.feed_forward_length", Value: u(F)},
 		{Key: "llama.block_count", Value: u(1)},

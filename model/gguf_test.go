@@ -13,6 +13,7 @@ import (
 	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/model"
 	"github.com/loftml/loft/model/llama"
 )
 
@@ -312,5 +313,21 @@ func TestGGUFSpecialIDDefaults(t *testing.T) {
 	}
 	if ids := b.Tokenizer.Encode("tc", true); len(ids) == 0 || ids[0] != 1 {
 		t.Errorf("Encode(tc) = %v, want BOS 1 first", ids)
+	}
+}
+
+// TestGGUFRequiredKeys: llama.cpp refuses a llama-family GGUF without its
+// context length or RMS epsilon (Qwen's epsilon differs from Llama's, so no
+// default can stand in); so does loft, naming the key.
+func TestGGUFRequiredKeys(t *testing.T) {
+	for _, key := range []string{"llama.context_length", "llama.attention.layer_norm_rms_epsilon"} {
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		if err := os.WriteFile(path, tinyGGUF(t, gguf.F32, key), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := model.Load(path, model.LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), path) {
+			t.Errorf("without %s: %v", key, err)
+		}
 	}
 }

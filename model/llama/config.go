@@ -200,10 +200,10 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 		}
 		*dst = int(v)
 	}
-	getf := func(key string, dst *float64) {
+	getf := func(key string, dst *float64, required bool) {
 		v, err := f.Float(arch + "." + key)
 		if err != nil {
-			if !missing(err) {
+			if !missing(err) || required {
 				errs = append(errs, err.Error())
 			}
 			return
@@ -216,20 +216,19 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 	geti("attention.head_count", &c.NumHeads, true)
 	geti("attention.head_count_kv", &c.NumKVHeads, false)
 	geti("attention.key_length", &c.HeadDim, false)
-	geti("context_length", &c.MaxPositions, false)
+	geti("context_length", &c.MaxPositions, true) // required by llama.cpp too
 	var rotary int
 	geti("rope.dimension_count", &rotary, false)
-	getf("attention.layer_norm_rms_epsilon", &c.RMSNormEps)
-	getf("rope.freq_base", &c.RopeTheta)
-	if c.RMSNormEps == 0 {
-		c.RMSNormEps = 1e-5 // llama.cpp's default for llama files
-	}
+	// llama.cpp requires the epsilon for every llama-family architecture
+	// (Qwen's differs from Llama's, so no default can stand in for it).
+	getf("attention.layer_norm_rms_epsilon", &c.RMSNormEps, true)
+	getf("rope.freq_base", &c.RopeTheta, false)
 	if t, err := f.String(arch + ".rope.scaling.type"); err == nil && t != "none" {
 		if t != "linear" {
 			errs = append(errs, fmt.Sprintf("%s.rope.scaling.type %q is not supported", arch, t))
 		}
 		var factor float64
-		getf("rope.scaling.factor", &factor)
+		getf("rope.scaling.factor", &factor, false)
 		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
 	}
 	if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
