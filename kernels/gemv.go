@@ -69,32 +69,43 @@ func dot8(a, b []float32) float32 {
 // passed, and the best pass counts. It returns 0 where there is no such
 // loop (no AVX2/FMA, or a purego build).
 func PeakFlops() float64 {
-	const iters = 1 << 20 // 192 MFLOP per thread per call
 	if !fmaPeak(1) {
 		return 0
 	}
-	t := Threads()
+	return peakFlops(Threads(), func(n int) { fmaPeak(n) }, time.Now)
+}
+
+// fmaPeakFlops is the float32 FLOPs of one iteration of fmaPeak: 12
+// VFMADD231PS on 8 lanes, each a multiply and an add.
+const fmaPeakFlops = 12 * 8 * 2
+
+// peakFlops is PeakFlops with the FMA loop (fma(n) runs n iterations of
+// fmaPeakFlops FLOPs) and the clock passed in, so that the FLOP counting
+// can be tested on a fake clock. Every one of t threads runs the same
+// iterations per pass; the rate is their FLOPs over the best pass's time.
+func peakFlops(t int, fma func(n int), now func() time.Time) float64 {
+	const iters = 1 << 20 // 192 MFLOP per thread per call
 	calls := 1
 	pass := func() time.Duration {
-		start := time.Now()
+		start := now()
 		parallelChunks(t, t, t, func(lo, hi int) {
 			for range hi - lo {
 				for range calls {
-					fmaPeak(iters)
+					fma(iters)
 				}
 			}
 		})
-		return time.Since(start)
+		return now().Sub(start)
 	}
 	pass() // wake the workers
 	for d := pass(); d < 50*time.Millisecond; d = pass() {
 		calls *= 2
 	}
 	best := time.Duration(1 << 62)
-	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
+	for n, begin := 0, now(); n < 5 || now().Sub(begin) < time.Second; n++ {
 		best = min(best, pass())
 	}
-	return float64(t) * float64(calls) * iters * 192 / best.Seconds()
+	return float64(t) * float64(calls) * iters * fmaPeakFlops / best.Seconds()
 }
 
 // ReadBandwidth measures the streaming-read bandwidth in bytes/s, the bound
