@@ -137,3 +137,47 @@ func ReadBandwidth(size int) float64 {
 	}
 	return float64(len(buf)*4) / best.Seconds()
 }
+
+// MatVecBTMany writes ys[k] (N, outs[k]) = x (N, In)·ws[k]ᵀ, ws[k]
+// (outs[k], In), for every k, in one parallel loop: the projections that
+// share an input (q/k/v, gate/up) cost one hand-off to the threads instead
+// of one each, and the threads split the rows of all the weights, taken
+// as one matrix, into contiguous halves.
+func MatVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
+	if len(ys) != len(ws) || len(ws) != len(outs) {
+		panic(fmt.Sprintf("kernels.MatVecBTMany: %d outputs, %d weights, %d sizes", len(ys), len(ws), len(outs)))
+	}
+	blocks := 0
+	for k, out := range outs {
+		if len(x) < N*In || len(ys[k]) < N*out || len(ws[k]) < out*In {
+			panic(fmt.Sprintf("kernels.MatVecBTMany: weight %d: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", k, len(x), len(ys[k]), len(ws[k]), N, In, out))
+		}
+		blocks += (out + gemvBlockRows - 1) / gemvBlockRows
+	}
+	if N == 0 || blocks == 0 {
+		return
+	}
+	t := Threads()
+	if blocks*gemvBlockRows*In < 1<<15 {
+		t = 1
+	}
+	parallelChunks(blocks, min(blocks, t), t, func(lo, hi int) {
+		first := 0 // global index of weight k's first block
+		for k, out := range outs {
+			nb := (out + gemvBlockRows - 1) / gemvBlockRows
+			b0, b1 := max(lo-first, 0), min(hi-first, nb)
+			first += nb
+			if b0 >= b1 {
+				continue
+			}
+			y, w := ys[k], ws[k]
+			r1 := min(b1*gemvBlockRows, out)
+			for b := b0 * gemvBlockRows; b < r1; b += gemvBlockRows {
+				e := min(b+gemvBlockRows, r1)
+				for n := 0; n < N; n++ {
+					gemvRowsFast(y[n*out+b:n*out+e], w[b*In:e*In], x[n*In:(n+1)*In], In)
+				}
+			}
+		}
+	})
+}

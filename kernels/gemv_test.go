@@ -218,3 +218,46 @@ func TestGemvRowsStrided(t *testing.T) {
 		}
 	}
 }
+
+// TestMatVecBTMany checks the fused product of several weights against
+// MatVecBT on each, for one and two threads, with sizes whose blocks end
+// mid-weight (a chunk boundary inside a weight) and a weight of one row.
+func TestMatVecBTMany(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		N, In int
+		outs  []int
+	}{{1, 576, []int{576, 192, 192}}, {2, 64, []int{130, 1, 70}}, {1, 20, []int{5, 9}}, {1, 896, []int{4864, 4864}}} {
+		x := make([]float32, c.N*c.In)
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		ws, want := make([][]float32, len(c.outs)), make([][]float32, len(c.outs))
+		for k, out := range c.outs {
+			ws[k] = make([]float32, out*c.In)
+			for i := range ws[k] {
+				ws[k][i] = rng.Float32()*2 - 1
+			}
+			want[k] = make([]float32, c.N*out)
+			MatVecBT(want[k], x, ws[k], c.N, c.In, out)
+		}
+		for _, th := range []int{1, 2} {
+			old := Threads()
+			SetThreads(th)
+			got := make([][]float32, len(c.outs))
+			for k, out := range c.outs {
+				got[k] = make([]float32, c.N*out)
+			}
+			MatVecBTMany(got, ws, c.outs, x, c.N, c.In)
+			SetThreads(old)
+			for k := range got {
+				for i := range got[k] {
+					// Same kernel on the same rows: the same bits.
+					if got[k][i] != want[k][i] {
+						t.Fatalf("N=%d In=%d outs=%v threads %d: y%d[%d] = %g, want %g", c.N, c.In, c.outs, th, k, i, got[k][i], want[k][i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/loftml/loft/kernels"
+import (
+	"fmt"
+
+	"github.com/loftml/loft/kernels"
+)
 
 // gemvMaxRows is the most input rows for which Linear multiplies row by
 // row (y[n] = W·x[n]) instead of calling the blocked GEMM. With so few
@@ -12,4 +16,43 @@ const gemvMaxRows = 2
 // which reads W once, split over threads by output rows.
 func gemvBT(y, x, w []float32, N, In, Out int) {
 	kernels.MatVecBT(y, x, w, N, In, Out)
+}
+
+// ForwardShared writes ys[k] (N, Out_k) = layers[k].Forward(x) for layers
+// that read the same input x (N, In): a layer's q/k/v or gate/up. When
+// decoding (N <= gemvMaxRows) through plain *Linear layers, one GEMV over
+// all their weights (kernels.MatVecBTMany) replaces a parallel loop per
+// layer; otherwise, or with a wrapper such as LoRA among them, each
+// layer's own Forward runs. At most 4 layers.
+func ForwardShared(x []float32, N int, ys [][]float32, layers ...LinearLayer) {
+	if len(ys) != len(layers) || len(layers) > 4 {
+		panic(fmt.Sprintf("nn.ForwardShared: %d outputs for %d layers (at most 4)", len(ys), len(layers)))
+	}
+	var ws [4][]float32
+	var outs [4]int
+	fuse := N <= gemvMaxRows
+	for k, l := range layers {
+		b, ok := l.(*Linear)
+		if !ok || b.In != layers[0].Base().In {
+			fuse = false
+			break
+		}
+		if len(x) < N*b.In || len(ys[k]) < N*b.Out {
+			panic(fmt.Sprintf("nn.Linear(%d→%d): x has %d values, y %d, for N=%d", b.In, b.Out, len(x), len(ys[k]), N))
+		}
+		ws[k], outs[k] = b.W, b.Out
+	}
+	if !fuse {
+		for k, l := range layers {
+			l.Forward(ys[k], x, N)
+		}
+		return
+	}
+	n := len(layers)
+	kernels.MatVecBTMany(ys, ws[:n], outs[:n], x, N, layers[0].Base().In)
+	for k, l := range layers {
+		if b := l.(*Linear); b.B != nil {
+			AddBias(ys[k], b.B, N, b.Out)
+		}
+	}
 }

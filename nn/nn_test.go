@@ -97,3 +97,49 @@ func TestCheckIDs(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// wrapped is a LinearLayer that is not a *Linear (as a LoRA wrapper), so
+// ForwardShared must call its Forward.
+type wrapped struct{ *Linear }
+
+func (w wrapped) Forward(y, x []float32, N int) {
+	w.Linear.Forward(y, x, N)
+	for i := range y[:N*w.Out] {
+		y[i] += 1
+	}
+}
+
+// TestForwardShared checks ForwardShared against each layer's own Forward:
+// the fused GEMV (N <= 2, plain layers, with and without bias) gives the
+// same bits, and a wrapper among the layers or N = 3 falls back to Forward.
+func TestForwardShared(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const In = 48
+	mk := func(out int, bias bool) *Linear {
+		l := NewLinear(In, out, bias)
+		FillNormal(l.W, 1, rng)
+		if bias {
+			FillNormal(l.B, 1, rng)
+		}
+		return l
+	}
+	q, k, v := mk(64, true), mk(16, false), mk(16, true)
+	for _, N := range []int{1, 2, 3} {
+		for _, layers := range [][]LinearLayer{{q, k, v}, {q, wrapped{k}, v}, {k}} {
+			x := randSlice(rng, N*In)
+			got, want := make([][]float32, len(layers)), make([][]float32, len(layers))
+			for i, l := range layers {
+				got[i], want[i] = make([]float32, N*l.Base().Out), make([]float32, N*l.Base().Out)
+				l.Forward(want[i], x, N)
+			}
+			ForwardShared(x, N, got, layers...)
+			for i := range got {
+				for j := range got[i] {
+					if got[i][j] != want[i][j] {
+						t.Fatalf("N=%d %d layers: y%d[%d] = %v, want %v", N, len(layers), i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		}
+	}
+}

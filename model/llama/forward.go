@@ -104,15 +104,12 @@ func (m *Model) layerForward(li int, a *LayerActs, out, x []float32, B, T int, p
 
 	L.AttnNorm.Forward(a.N1, a.Rstd1, x, N)
 	if L.QNorm != nil {
-		L.Q.Forward(a.QPre, a.N1, N)
-		L.K.Forward(a.KPre, a.N1, N)
+		nn.ForwardShared(a.N1, N, [][]float32{a.QPre, a.KPre, a.V}, L.Q, L.K, L.V)
 		L.QNorm.Forward(a.Q, a.QRstd, a.QPre, N*NH)
 		L.KNorm.Forward(a.K, a.KRstd, a.KPre, N*NKV)
 	} else {
-		L.Q.Forward(a.Q, a.N1, N)
-		L.K.Forward(a.K, a.N1, N)
+		nn.ForwardShared(a.N1, N, [][]float32{a.Q, a.K, a.V}, L.Q, L.K, L.V)
 	}
-	L.V.Forward(a.V, a.N1, N)
 	kernels.RoPEForward(a.Q, a.Q, pos, N, NH, m.rope)
 	kernels.RoPEForward(a.K, a.K, pos, N, NKV, m.rope)
 	if cache != nil {
@@ -124,8 +121,7 @@ func (m *Model) layerForward(li int, a *LayerActs, out, x []float32, B, T int, p
 	kernels.AddForward(a.Res1, x, a.AttO, N*c.HiddenSize)
 
 	L.MLPNorm.Forward(a.N2, a.Rstd2, a.Res1, N)
-	L.Gate.Forward(a.Gate, a.N2, N)
-	L.Up.Forward(a.Up, a.N2, N)
+	nn.ForwardShared(a.N2, N, [][]float32{a.Gate, a.Up}, L.Gate, L.Up)
 	kernels.SwiGLUForward(a.Act, a.Gate, a.Up, N*c.IntermediateSize)
 	L.Down.Forward(a.Down, a.Act, N)
 	kernels.AddForward(out, a.Res1, a.Down, N*c.HiddenSize)
