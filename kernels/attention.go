@@ -101,9 +101,16 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 					}
 					softmaxRow(row[:n], row[:n], scale)
 				}
-				if nk > 0 {
+				switch {
+				case nk > 0 && i1-i0 == 1:
+					// One query: the weighted sum of value rows, read in
+					// place (a GEMM would pack V for each head).
+					o := out[qo+i0*NH*HS : qo+i0*NH*HS+HS]
+					clear(o)
+					axpyRowsFast(o, P[i0*TK:i0*TK+nk], v[ko:], NKV*HS)
+				case nk > 0:
 					Gemm(false, false, i1-i0, HS, nk, P[i0*TK:], TK, v[ko:], NKV*HS, out[qo+i0*NH*HS:], NH*HS, false)
-				} else {
+				default:
 					for i := i0; i < i1; i++ {
 						clear(out[qo+i*NH*HS : qo+i*NH*HS+HS])
 					}

@@ -46,6 +46,16 @@ func gemvRowsGo(y, w, x []float32, ldw int) {
 	}
 }
 
+// axpyRowsGo is the reference: y += Σ_j p[j]·v[j·ldv : j·ldv+len(y)].
+func axpyRowsGo(y, p, v []float32, ldv int) {
+	for j, pj := range p {
+		row := v[j*ldv : j*ldv+len(y)]
+		for i := range y {
+			y[i] += pj * row[i]
+		}
+	}
+}
+
 // dot8 returns Σ a[i]·b[i] in eight interleaved partial sums.
 func dot8(a, b []float32) float32 {
 	b = b[:len(a)]

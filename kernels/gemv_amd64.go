@@ -49,3 +49,17 @@ func streamSum(x []float32) float32 {
 	}
 	return s + vSum(x[n:])
 }
+
+// axpyRowsFast adds Σ_j p[j]·v[j·ldv : j·ldv+len(y)] to y, with the
+// generated AVX2/FMA kernel where the CPU has both and len(y) is a
+// multiple of 8, else in Go.
+func axpyRowsFast(y, p, v []float32, ldv int) {
+	if !useVecAVX2 || len(y)%8 != 0 || len(y) == 0 || len(p) == 0 {
+		axpyRowsGo(y, p, v, ldv)
+		return
+	}
+	if len(v) < (len(p)-1)*ldv+len(y) || ldv < len(y) {
+		panic(fmt.Sprintf("kernels: axpy of %d rows of %d (stride %d) on %d values", len(p), len(y), ldv, len(v)))
+	}
+	axpyRowsAVX2(y, p, v, ldv)
+}

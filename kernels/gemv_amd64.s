@@ -70,6 +70,116 @@ done:
 	VZEROUPPER
 	RET
 
+// func axpyRowsAVX2(y []float32, p []float32, v []float32, ldv int)
+// Requires: AVX, FMA3
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-80
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ p_base+24(FP), DX
+	MOVQ p_len+32(FP), BX
+	MOVQ v_base+48(FP), SI
+	MOVQ ldv+72(FP), DI
+	SHLQ $0x02, DI
+	LEAQ (AX)(CX*4), CX
+	LEAQ (DX)(BX*4), BX
+
+blk8:
+	MOVQ    CX, R8
+	SUBQ    AX, R8
+	CMPQ    R8, $0x00000100
+	JB      blk4
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS 128(AX), Y4
+	VMOVUPS 160(AX), Y5
+	VMOVUPS 192(AX), Y6
+	VMOVUPS 224(AX), Y7
+	MOVQ    SI, R8
+	MOVQ    DX, R9
+
+blk8row:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (R8), Y8, Y0
+	VFMADD231PS  32(R8), Y8, Y1
+	VFMADD231PS  64(R8), Y8, Y2
+	VFMADD231PS  96(R8), Y8, Y3
+	VFMADD231PS  128(R8), Y8, Y4
+	VFMADD231PS  160(R8), Y8, Y5
+	VFMADD231PS  192(R8), Y8, Y6
+	VFMADD231PS  224(R8), Y8, Y7
+	ADDQ         DI, R8
+	ADDQ         $0x04, R9
+	CMPQ         R9, BX
+	JB           blk8row
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	VMOVUPS      Y4, 128(AX)
+	VMOVUPS      Y5, 160(AX)
+	VMOVUPS      Y6, 192(AX)
+	VMOVUPS      Y7, 224(AX)
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000100, SI
+	JMP          blk8
+
+blk4:
+	MOVQ    CX, R8
+	SUBQ    AX, R8
+	CMPQ    R8, $0x00000080
+	JB      blk1
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	MOVQ    SI, R8
+	MOVQ    DX, R9
+
+blk4row:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (R8), Y8, Y0
+	VFMADD231PS  32(R8), Y8, Y1
+	VFMADD231PS  64(R8), Y8, Y2
+	VFMADD231PS  96(R8), Y8, Y3
+	ADDQ         DI, R8
+	ADDQ         $0x04, R9
+	CMPQ         R9, BX
+	JB           blk4row
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, SI
+	JMP          blk4
+
+blk1:
+	MOVQ    CX, R8
+	SUBQ    AX, R8
+	CMPQ    R8, $0x00000020
+	JB      done
+	VMOVUPS (AX), Y0
+	MOVQ    SI, R8
+	MOVQ    DX, R9
+
+blk1row:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (R8), Y8, Y0
+	ADDQ         DI, R8
+	ADDQ         $0x04, R9
+	CMPQ         R9, BX
+	JB           blk1row
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, SI
+	JMP          blk1
+
+done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX2(n int)
 // Requires: AVX, FMA3
 TEXT ·fmaPeakAVX2(SB), NOSPLIT, $0-8

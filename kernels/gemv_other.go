@@ -10,3 +10,6 @@ func fmaPeak(n int) bool { return false }
 
 // streamSum returns the sum of x.
 func streamSum(x []float32) float32 { return vSum(x) }
+
+// axpyRowsFast is axpyRowsGo where there is no assembly.
+func axpyRowsFast(y, p, v []float32, ldv int) { axpyRowsGo(y, p, v, ldv) }

@@ -11,6 +11,13 @@ package kernels
 //go:noescape
 func gemvRowsAVX2(y []float32, w []float32, x []float32, ldw int)
 
+// axpyRowsAVX2 adds Σ_j p[j]·v[j·ldv : j·ldv+len(y)] to y for j < len(p).
+// len(y) must be a multiple of 8, ldv >= len(y), len(p) >= 1 and len(v) at
+// least (len(p)-1)·ldv + len(y); the Go caller checks.
+//
+//go:noescape
+func axpyRowsAVX2(y []float32, p []float32, v []float32, ldv int)
+
 // fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).
 func fmaPeakAVX2(n int)
 

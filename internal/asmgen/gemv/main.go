@@ -24,6 +24,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
@@ -34,6 +35,7 @@ func main() {
 	flag.Parse()
 	build.ConstraintExpr("amd64,!purego")
 	gemvRows()
+	axpyRows()
 	fmaPeak()
 	streamSum()
 	build.Generate()
@@ -112,6 +114,74 @@ func gemvRows() {
 	build.ADDQ(operand.U8(16), yp)
 	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, wp)
 	build.JMP(operand.LabelRef("group"))
+	build.Label("done")
+	build.VZEROUPPER()
+	build.RET()
+}
+
+// axpyRows generates axpyRowsAVX2: y += Σ_j p[j]·v[j·ldv : j·ldv+len(y)]
+// for j < len(p), the probability-weighted sum of value rows one query
+// (decoding) takes from the KV cache, without the packing a one-row GEMM
+// does. The columns of y go in blocks of 64, 32 and 8 floats, each held in
+// 8, 4 or 1 accumulators while every row of v passes.
+func axpyRows() {
+	build.TEXT("axpyRowsAVX2", build.NOSPLIT, "func(y []float32, p []float32, v []float32, ldv int)")
+	build.Pragma("noescape")
+	build.Doc("axpyRowsAVX2 adds Σ_j p[j]·v[j·ldv : j·ldv+len(y)] to y for j < len(p).",
+		"len(y) must be a multiple of 8, ldv >= len(y), len(p) >= 1 and len(v) at",
+		"least (len(p)-1)·ldv + len(y); the Go caller checks.")
+	yp := build.Load(build.Param("y").Base(), build.GP64())
+	ny := build.Load(build.Param("y").Len(), build.GP64())
+	pp := build.Load(build.Param("p").Base(), build.GP64())
+	np := build.Load(build.Param("p").Len(), build.GP64())
+	vp := build.Load(build.Param("v").Base(), build.GP64())
+	stride := build.Load(build.Param("ldv"), build.GP64())
+	build.SHLQ(operand.U8(2), stride)
+	yend := build.GP64()
+	build.LEAQ(operand.Mem{Base: yp, Index: ny, Scale: 4}, yend)
+	pend := build.GP64()
+	build.LEAQ(operand.Mem{Base: pp, Index: np, Scale: 4}, pend)
+	acc := make([]reg.VecVirtual, 8)
+	for i := range acc {
+		acc[i] = build.YMM()
+	}
+	pj := build.YMM()
+	row, pk := build.GP64(), build.GP64()
+	widths := []int{8, 4, 1}
+	for k, w := range widths {
+		blk := fmt.Sprintf("blk%d", w)
+		build.Label(blk)
+		// Is there a block of 8·w floats left?
+		left := build.GP64()
+		build.MOVQ(yend, left)
+		build.SUBQ(yp, left)
+		build.CMPQ(left, operand.U32(32*w))
+		if k == len(widths)-1 {
+			build.JB(operand.LabelRef("done"))
+		} else {
+			build.JB(operand.LabelRef(fmt.Sprintf("blk%d", widths[k+1])))
+		}
+		for i := 0; i < w; i++ {
+			build.VMOVUPS(operand.Mem{Base: yp, Disp: 32 * i}, acc[i])
+		}
+		build.MOVQ(vp, row)
+		build.MOVQ(pp, pk)
+		build.Label(blk + "row")
+		build.VBROADCASTSS(operand.Mem{Base: pk}, pj)
+		for i := 0; i < w; i++ {
+			build.VFMADD231PS(operand.Mem{Base: row, Disp: 32 * i}, pj, acc[i])
+		}
+		build.ADDQ(stride, row)
+		build.ADDQ(operand.U8(4), pk)
+		build.CMPQ(pk, pend)
+		build.JB(operand.LabelRef(blk + "row"))
+		for i := 0; i < w; i++ {
+			build.VMOVUPS(acc[i], operand.Mem{Base: yp, Disp: 32 * i})
+		}
+		build.ADDQ(operand.U32(32*w), yp)
+		build.ADDQ(operand.U32(32*w), vp)
+		build.JMP(operand.LabelRef(blk))
+	}
 	build.Label("done")
 	build.VZEROUPPER()
 	build.RET()
