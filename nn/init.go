@@ -26,3 +26,21 @@ func Grow(buf []float32, n int) []float32 {
 	}
 	return buf[:n]
 }
+
+// GrowInt32 is Grow for int32 buffers (token ids, positions).
+func GrowInt32(buf []int32, n int) []int32 {
+	if cap(buf) < n {
+		return make([]int32, n)
+	}
+	return buf[:n]
+}
+
+// Positions returns pos resliced to (B·T) and filled with 0..T-1 for every
+// row: the positions of a whole-sequence (training) forward pass.
+func Positions(pos []int32, B, T int) []int32 {
+	pos = GrowInt32(pos, B*T)
+	for i := range pos {
+		pos[i] = int32(i % T)
+	}
+	return pos
+}

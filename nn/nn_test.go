@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -141,5 +142,17 @@ func TestForwardShared(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestPositions(t *testing.T) {
+	got := Positions(make([]int32, 1), 2, 3)
+	want := []int32{0, 1, 2, 0, 1, 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Positions(2, 3) = %v, want %v", got, want)
+	}
+	buf := make([]int32, 8)
+	if got := GrowInt32(buf, 5); len(got) != 5 || &got[0] != &buf[0] {
+		t.Fatalf("GrowInt32 reallocated a buffer with room")
 	}
 }

@@ -74,7 +74,7 @@ func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error
 	}
 	s.B, s.T = B, T
 	N := B * T
-	s.pos = trainPositions(s.pos, B, T)
+	s.pos = nn.Positions(s.pos, B, T)
 	m.forwardHidden(&s.acts, ids, s.pos, B, T)
 	m.growGrads(s, N)
 	clear(s.dLNF)

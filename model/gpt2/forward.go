@@ -155,19 +155,10 @@ func (m *Model) ForwardTrain(a *Acts, ids []int32, B, T int, logits []float32) e
 	if T > m.Config.NPositions {
 		return fmt.Errorf("gpt2: %d positions exceed n_positions %d", T, m.Config.NPositions)
 	}
-	m.pos = trainPositions(m.pos, B, T)
+	m.pos = nn.Positions(m.pos, B, T)
 	m.forwardHidden(a, ids, m.pos, B, T)
 	m.LMHead.Forward(logits, a.LNF, B*T)
 	return nil
-}
-
-// trainPositions returns pos (B·T) = 0..T-1 for every row.
-func trainPositions(pos []int32, B, T int) []int32 {
-	pos = growInt32(pos, B*T)
-	for i := range pos {
-		pos[i] = int32(i % T)
-	}
-	return pos
 }
 
 // forwardHidden runs the embeddings, every block and ln_f over ids (B, T)
@@ -179,13 +170,6 @@ func (m *Model) forwardHidden(a *Acts, ids, pos []int32, B, T int) {
 		m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, nil)
 	}
 	m.LNF.Forward(a.LNF, a.MeanF, a.RstdF, a.X[len(m.Layers)], N)
-}
-
-func growInt32(b []int32, n int) []int32 {
-	if cap(b) < n {
-		return make([]int32, n)
-	}
-	return b[:n]
 }
 
 // VocabSize is the number of logits per position.
@@ -225,7 +209,7 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	N, C := B*T, m.Config.NEmbd
 	m.growActs(&m.inf, B, T, false)
 	m.scr = nn.Grow(m.scr, m.attn.CachedScratch(T, maxLen))
-	m.pos = growInt32(m.pos, N)
+	m.pos = nn.GrowInt32(m.pos, N)
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
 			m.pos[b*T+t] = int32(cache.Len[b] + t)

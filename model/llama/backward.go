@@ -78,7 +78,7 @@ func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error
 	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
 		return 0, 0, err
 	}
-	s.pos = trainPositions(s.pos, B, T)
+	s.pos = nn.Positions(s.pos, B, T)
 	m.forwardHidden(&s.acts, ids, s.pos, B, T)
 	m.growGrads(s, N)
 	clear(s.dNF)

@@ -138,21 +138,10 @@ func (m *Model) ForwardTrain(a *Acts, ids []int32, B, T int, logits []float32) e
 	if err := m.checkInput(ids, B, T, logits, B*T); err != nil {
 		return err
 	}
-	m.pos = trainPositions(m.pos, B, T)
+	m.pos = nn.Positions(m.pos, B, T)
 	m.forwardHidden(a, ids, m.pos, B, T)
 	m.LMHead.Forward(logits, a.NF, B*T)
 	return nil
-}
-
-// trainPositions returns pos (B·T) = 0..T-1 for every row.
-func trainPositions(pos []int32, B, T int) []int32 {
-	pos = growInt32(pos, B*T)
-	for b := 0; b < B; b++ {
-		for t := 0; t < T; t++ {
-			pos[b*T+t] = int32(t)
-		}
-	}
-	return pos
 }
 
 // forwardHidden runs the embedding, every layer and the final norm over
@@ -174,13 +163,6 @@ func (m *Model) checkInput(ids []int32, B, T int, logits []float32, rows int) er
 		return fmt.Errorf("llama: logits hold %d values, need %d (%d rows of %d)", len(logits), rows*m.Config.VocabSize, rows, m.Config.VocabSize)
 	}
 	return nn.CheckIDs(ids, m.Config.VocabSize)
-}
-
-func growInt32(b []int32, n int) []int32 {
-	if cap(b) < n {
-		return make([]int32, n)
-	}
-	return b[:n]
 }
 
 // VocabSize is the number of logits per position.
@@ -218,7 +200,7 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	N := B * T
 	m.growActs(&m.inf, B, T, false)
 	m.scr = nn.Grow(m.scr, m.attn.CachedScratch(T, maxLen))
-	m.pos = growInt32(m.pos, N)
+	m.pos = nn.GrowInt32(m.pos, N)
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
 			m.pos[b*T+t] = int32(cache.Len[b] + t)
