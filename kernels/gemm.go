@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Gemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is set,
 // for row-major matrices with leading dimensions (row strides) lda, ldb, ldc.
@@ -101,4 +104,45 @@ func gemmRef(transA, transB bool, M, N, K int, a []float32, lda int, b []float32
 			}
 		}
 	}
+}
+
+// namedKernel is a micro-kernel with the name GemmVariant reports for it.
+type namedKernel struct {
+	name string
+	k    microKernel
+}
+
+// fastKernel is the micro-kernel Gemm uses, fastKernelName its name: the
+// last of gemmKernels, the fastest this CPU runs, unless SetGemmKernel
+// picked another.
+var fastKernel, fastKernelName = func() (microKernel, string) {
+	ks := gemmKernels()
+	return ks[len(ks)-1].k, ks[len(ks)-1].name
+}()
+
+// GemmVariant names the micro-kernel Gemm runs on this machine: "avx512",
+// "avx2-fma" or "go".
+func GemmVariant() string { return fastKernelName }
+
+// GemmKernels names the micro-kernels this machine can run, slowest first:
+// "go" everywhere, then "avx2-fma" and "avx512" where the CPU has them.
+func GemmKernels() []string {
+	var names []string
+	for _, k := range gemmKernels() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// SetGemmKernel makes Gemm use the micro-kernel name, one of GemmKernels,
+// to compare them on one machine; every kernel gives the same bits. Like
+// SetThreads, call it while no Gemm runs.
+func SetGemmKernel(name string) error {
+	for _, k := range gemmKernels() {
+		if k.name == name {
+			fastKernel, fastKernelName = k.k, k.name
+			return nil
+		}
+	}
+	return fmt.Errorf("kernels: no GEMM kernel %q on this machine (it has %s)", name, strings.Join(GemmKernels(), ", "))
 }

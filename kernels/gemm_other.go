@@ -2,8 +2,5 @@
 
 package kernels
 
-// fastKernel is the micro-kernel Gemm uses: the pure-Go one here.
-var fastKernel microKernel = gemmKernGo
-
-// GemmVariant names the micro-kernel Gemm runs on this machine.
-func GemmVariant() string { return "go" }
+// gemmKernels lists the micro-kernels this machine runs: the pure-Go one.
+func gemmKernels() []namedKernel { return []namedKernel{{"go", gemmKernGo}} }

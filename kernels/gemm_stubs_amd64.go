@@ -17,3 +17,27 @@ func gemmKernRC(n int, k int, a *float32, aks int, ps int, b *float32, bks int, 
 //
 //go:noescape
 func gemmKernKC(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512RC4 computes n >= 1 groups of 4 6x16 tiles (24 rows of C) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i + p*aks]; B[p,j] is b[p*bks + j];
+// C[i,j] is c[i*ldc + j]; group s starts at tile s*4.
+//
+//go:noescape
+func gemmKern512RC4(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512RC2 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i + p*aks]; B[p,j] is b[p*bks + j];
+// C[i,j] is c[i*ldc + j]; group s starts at tile s*2.
+//
+//go:noescape
+func gemmKern512RC2(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512KC2 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i*lda + p]; B[p,j] is b[p*bks + j];
+// C[i,j] is c[i*ldc + j]; group s starts at tile s*2.
+//
+//go:noescape
+func gemmKern512KC2(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)

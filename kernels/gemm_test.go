@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -166,17 +167,7 @@ var gemmTestShapes = [][3]int{
 }
 
 func TestGemmMatchesReference(t *testing.T) {
-	kerns := []struct {
-		name string
-		k    microKernel
-	}{{"go", gemmKernGo}}
-	if GemmVariant() != "go" {
-		kerns = append(kerns, struct {
-			name string
-			k    microKernel
-		}{GemmVariant(), fastKernel})
-	}
-	for _, kn := range kerns {
+	for _, kn := range gemmKernels() {
 		for _, sh := range gemmTestShapes {
 			for flags := 0; flags < 8; flags++ {
 				for _, pad := range []int{0, 3} {
@@ -287,4 +278,20 @@ func FuzzGemm(f *testing.F) {
 			checkGemmCase(t, cs, gemmKernGo, 2)
 		}
 	})
+}
+
+// TestSetGemmKernel picks each kernel by name and an unknown one, which
+// must fail naming what the machine has and leave the kernel unchanged.
+func TestSetGemmKernel(t *testing.T) {
+	def := GemmVariant()
+	defer SetGemmKernel(def)
+	for _, k := range GemmKernels() {
+		if err := SetGemmKernel(k); err != nil || GemmVariant() != k {
+			t.Fatalf("SetGemmKernel(%q): %v, variant %s", k, err, GemmVariant())
+		}
+	}
+	err := SetGemmKernel("sse")
+	if err == nil || !strings.Contains(err.Error(), "go") || GemmVariant() != GemmKernels()[len(GemmKernels())-1] {
+		t.Fatalf("SetGemmKernel(sse): %v, variant %s", err, GemmVariant())
+	}
 }

@@ -75,26 +75,24 @@ func dot8(a, b []float32) float32 {
 
 // PeakFlops measures the machine's float32 peak in FLOP/s on Threads()
 // threads: every thread runs an FMA-only loop in assembly (12 independent
-// 8-wide chains), for passes of about 50 ms until at least a second has
-// passed, and the best pass counts. It returns 0 where there is no such
-// loop (no AVX2/FMA, or a purego build).
+// chains on the widest vectors the GEMM uses, AVX2 or AVX-512), for passes
+// of about 50 ms until at least a second has passed, and the best pass
+// counts. It returns 0 where there is no such loop (no AVX2/FMA, or a
+// purego build).
 func PeakFlops() float64 {
-	if !fmaPeak(1) {
+	fma, flops := fmaPeakLoop()
+	if fma == nil {
 		return 0
 	}
-	return peakFlops(Threads(), func(n int) { fmaPeak(n) }, time.Now)
+	return peakFlops(Threads(), fma, flops, time.Now)
 }
 
-// fmaPeakFlops is the float32 FLOPs of one iteration of fmaPeak: 12
-// VFMADD231PS on 8 lanes, each a multiply and an add.
-const fmaPeakFlops = 12 * 8 * 2
-
 // peakFlops is PeakFlops with the FMA loop (fma(n) runs n iterations of
-// fmaPeakFlops FLOPs) and the clock passed in, so that the FLOP counting
+// flops FLOPs each) and the clock passed in, so that the FLOP counting
 // can be tested on a fake clock. Every one of t threads runs the same
 // iterations per pass; the rate is their FLOPs over the best pass's time.
-func peakFlops(t int, fma func(n int), now func() time.Time) float64 {
-	const iters = 1 << 20 // 192 MFLOP per thread per call
+func peakFlops(t int, fma func(n int), flops int, now func() time.Time) float64 {
+	const iters = 1 << 20 // 200-400 MFLOP per thread per call
 	calls := 1
 	pass := func() time.Duration {
 		start := now()
@@ -115,7 +113,7 @@ func peakFlops(t int, fma func(n int), now func() time.Time) float64 {
 	for n, begin := 0, now(); n < 5 || now().Sub(begin) < time.Second; n++ {
 		best = min(best, pass())
 	}
-	return float64(t) * float64(calls) * iters * fmaPeakFlops / best.Seconds()
+	return float64(t) * float64(calls) * iters * float64(flops) / best.Seconds()
 }
 
 // ReadBandwidth measures the streaming-read bandwidth in bytes/s, the bound

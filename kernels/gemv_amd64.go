@@ -27,14 +27,17 @@ func gemvRowsFast(y, w, x []float32, ldw int) {
 	}
 }
 
-// fmaPeak runs n iterations of 192 float32 FLOPs each in FMA instructions
-// and reports whether it could (an AVX2/FMA CPU).
-func fmaPeak(n int) bool {
-	if !useVecAVX2 {
-		return false
+// fmaPeakLoop returns the FMA loop that measures the peak of the vectors
+// the GEMM kernel uses, with its FLOPs per iteration, or nil without AVX2
+// and FMA.
+func fmaPeakLoop() (func(n int), int) {
+	switch {
+	case hasAVX512:
+		return fmaPeakAVX512, 12 * 16 * 2
+	case useVecAVX2:
+		return fmaPeakAVX2, 12 * 8 * 2
 	}
-	fmaPeakAVX2(n)
-	return true
+	return nil, 0
 }
 
 // streamSum returns the sum of x, in the generated streaming loop where the

@@ -5,8 +5,8 @@ package kernels
 // gemvRowsFast is gemvRowsGo where there is no assembly.
 func gemvRowsFast(y, w, x []float32, ldw int) { gemvRowsGo(y, w, x, ldw) }
 
-// fmaPeak reports that there is no FMA loop to measure the peak with.
-func fmaPeak(n int) bool { return false }
+// fmaPeakLoop reports that there is no FMA loop to measure the peak with.
+func fmaPeakLoop() (func(n int), int) { return nil, 0 }
 
 // streamSum returns the sum of x.
 func streamSum(x []float32) float32 { return vSum(x) }

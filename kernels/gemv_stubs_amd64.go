@@ -21,6 +21,9 @@ func axpyRowsAVX2(y []float32, p []float32, v []float32, ldv int)
 // fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).
 func fmaPeakAVX2(n int)
 
+// fmaPeakAVX512 runs n iterations of 12 independent 16-wide FMAs (384 FLOPs each).
+func fmaPeakAVX512(n int)
+
 // streamSumAVX2 returns the sum of x, len(x) a multiple of 64.
 //
 //go:noescape

@@ -72,7 +72,7 @@ func TestGemvRowsAVX2Exact(t *testing.T) {
 // anything: on a fake clock that one FMA iteration advances by 1 ns, shared
 // by all threads (they take turns on one core), every pass does
 // t·calls·2²⁰ iterations in as many nanoseconds, so the rate must be
-// exactly 192 FLOPs per ns, whatever t and the calibrated calls. A wrong
+// exactly 192 FLOPs per ns (the loop's FLOPs per iteration), whatever t and the calibrated calls. A wrong
 // FLOP count per iteration (an FMA counted once) or a missing factor of
 // the threads gives another number.
 func TestPeakFlopsCounting(t *testing.T) {
@@ -81,7 +81,7 @@ func TestPeakFlopsCounting(t *testing.T) {
 		base := time.Unix(0, 0)
 		now := func() time.Time { return base.Add(time.Duration(ns.Load())) }
 		fma := func(n int) { ns.Add(int64(n)) }
-		if got, want := peakFlops(th, fma, now), 192e9; got != want {
+		if got, want := peakFlops(th, fma, 192, now), 192e9; got != want {
 			t.Errorf("%d threads: %g FLOP/s, want %g", th, got, want)
 		}
 	}

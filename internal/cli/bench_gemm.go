@@ -41,6 +41,7 @@ func newBenchGemmCmd() *cobra.Command {
 		reps    int
 		shapes  string
 		variant string
+		kernel  string
 	)
 	cmd := &cobra.Command{
 		Use:   "gemm",
@@ -48,7 +49,9 @@ func newBenchGemmCmd() *cobra.Command {
 		Long: `Times C = A·B (M x K times K x N) with loft's GEMM and prints one JSON line
 per shape with the median GFLOP/s over --reps timed runs. --variant picks the
 operand layout: nn (A·B), nt (A·Bᵀ, a linear layer's forward), tn (Aᵀ·B, its
-weight gradient) or nt-bf16 (A·Bᵀ with B in bf16).`,
+weight gradient) or nt-bf16 (A·Bᵀ with B in bf16). --kernel picks the
+micro-kernel among those the CPU runs (avx512, avx2-fma, go), to compare them;
+by default the fastest.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			list, err := parseGemmShapes(shapes)
@@ -63,6 +66,13 @@ weight gradient) or nt-bf16 (A·Bᵀ with B in bf16).`,
 			}
 			if !slices.Contains(gemmVariants, variant) {
 				return usageErrorf("--variant must be one of %s, got %q", strings.Join(gemmVariants, ", "), variant)
+			}
+			if kernel != "" {
+				old := kernels.GemmVariant()
+				if err := kernels.SetGemmKernel(kernel); err != nil {
+					return usageErrorf("--kernel: %v", err)
+				}
+				defer kernels.SetGemmKernel(old)
 			}
 			if threads > 0 {
 				old := kernels.Threads()
@@ -84,6 +94,7 @@ weight gradient) or nt-bf16 (A·Bᵀ with B in bf16).`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
+	f.StringVar(&kernel, "kernel", "", "micro-kernel to run: avx512, avx2-fma or go (default: the fastest this CPU has)")
 	f.IntVar(&reps, "reps", 5, "timed runs per shape; the median is reported")
 	f.StringVar(&shapes, "shapes", defaultGemmShapes, "comma-separated MxKxN shapes")
 	f.StringVar(&variant, "variant", "nn", "operand layout: "+strings.Join(gemmVariants, ", "))

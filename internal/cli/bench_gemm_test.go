@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/loftml/loft/kernels"
 )
 
 func TestBenchGemm(t *testing.T) {
@@ -29,6 +31,25 @@ func TestBenchGemm(t *testing.T) {
 	}
 }
 
+// TestBenchGemmKernel runs every micro-kernel the machine has by name and
+// checks the line names it, and that the default comes back afterwards.
+func TestBenchGemmKernel(t *testing.T) {
+	def := kernels.GemmVariant()
+	for _, k := range kernels.GemmKernels() {
+		code, out, errOut := run(t, "bench", "gemm", "--shapes", "13x20x40", "--reps", "1", "--kernel", k)
+		if code != ExitOK {
+			t.Fatalf("--kernel %s: code %d, stderr %q", k, code, errOut)
+		}
+		var r gemmResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil || r.Kernel != k {
+			t.Fatalf("--kernel %s: %q (%v)", k, out, err)
+		}
+		if got := kernels.GemmVariant(); got != def {
+			t.Fatalf("after --kernel %s the GEMM runs %s, want %s", k, got, def)
+		}
+	}
+}
+
 func TestBenchGemmUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -41,6 +62,7 @@ func TestBenchGemmUsageErrors(t *testing.T) {
 		{[]string{"--reps", "0"}, "--reps"},
 		{[]string{"--threads", "-1"}, "--threads"},
 		{[]string{"--variant", "tt"}, "--variant"},
+		{[]string{"--kernel", "sse"}, "--kernel"},
 		{[]string{"extra"}, "gemm"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -64,6 +64,9 @@ func main() {
 		"gemmKernKC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,",
 		"or adds them to c when acc is set. A[t][i,p] is a[t*ps + i*lda + p];",
 		"B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].")
+	kernel512("gemmKern512RC4", rowContiguous, 4)
+	kernel512("gemmKern512RC2", rowContiguous, 2)
+	kernel512("gemmKern512KC2", kContiguous, 2)
 	build.Generate()
 }
 

@@ -19,7 +19,8 @@
 // fmaPeakAVX2 runs n iterations of 12 independent VFMADD231PS on ymm
 // registers (12 chains hide the FMA latency on two FMA pipes): 192 float32
 // FLOPs per iteration, and nothing else, so its rate is the core's fp32
-// peak.
+// peak. fmaPeakAVX512 is the same on zmm registers (384 FLOPs), the peak of
+// a CPU with AVX-512, where the GEMM runs its AVX-512 kernel.
 package main
 
 import (
@@ -188,26 +189,40 @@ func axpyRows() {
 }
 
 func fmaPeak() {
-	build.TEXT("fmaPeakAVX2", build.NOSPLIT, "func(n int)")
-	build.Doc("fmaPeakAVX2 runs n iterations of 12 independent 8-wide FMAs (192 FLOPs each).")
+	fmaPeakLoop("fmaPeakAVX2", 8, build.YMM)
+	fmaPeakLoop("fmaPeakAVX512", 16, build.ZMM)
+}
+
+// fmaPeakLoop generates name: n iterations of 12 independent FMAs on
+// vectors of lanes float32 from vec.
+func fmaPeakLoop(name string, lanes int, vec func() reg.VecVirtual) {
+	build.TEXT(name, build.NOSPLIT, "func(n int)")
+	build.Doc(fmt.Sprintf("%s runs n iterations of 12 independent %d-wide FMAs (%d FLOPs each).", name, lanes, 12*lanes*2))
 	n := build.Load(build.Param("n"), build.GP64())
+	zero := func(v reg.VecVirtual) {
+		if lanes == 16 {
+			build.VPXORD(v, v, v)
+		} else {
+			build.VXORPS(v, v, v)
+		}
+	}
 	acc := make([]reg.VecVirtual, 12)
 	for i := range acc {
-		acc[i] = build.YMM()
-		build.VXORPS(acc[i], acc[i], acc[i])
+		acc[i] = vec()
+		zero(acc[i])
 	}
-	a, b := build.YMM(), build.YMM()
-	build.VXORPS(a, a, a)
-	build.VXORPS(b, b, b)
-	build.Label("loop")
+	a, b := vec(), vec()
+	zero(a)
+	zero(b)
+	build.Label(name + "_loop")
 	build.TESTQ(n, n)
-	build.JZ(operand.LabelRef("done"))
+	build.JZ(operand.LabelRef(name + "_done"))
 	for _, c := range acc {
 		build.VFMADD231PS(a, b, c)
 	}
 	build.DECQ(n)
-	build.JMP(operand.LabelRef("loop"))
-	build.Label("done")
+	build.JMP(operand.LabelRef(name + "_loop"))
+	build.Label(name + "_done")
 	build.VZEROUPPER()
 	build.RET()
 }
