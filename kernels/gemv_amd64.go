@@ -8,7 +8,9 @@ import "fmt"
 
 // gemvRowsFast writes y[o] = w[o·ldw : o·ldw+in]·x for every o, in =
 // len(x) <= ldw, with the generated AVX2/FMA kernel where the CPU has both
-// and the sizes suit it (len(x) a multiple of 16), the rest in Go.
+// and the sizes suit it (len(x) a multiple of 16), the rest in Go. Whole
+// weight matrices (contiguous rows, len(x) a multiple of 64) go to the
+// AVX-512 kernel where the CPU has it.
 func gemvRowsFast(y, w, x []float32, ldw int) {
 	in := len(x)
 	if !useVecAVX2 || in == 0 || in%16 != 0 {
@@ -16,7 +18,14 @@ func gemvRowsFast(y, w, x []float32, ldw int) {
 		return
 	}
 	n4 := len(y) &^ 3
-	if n4 > 0 {
+	switch {
+	case n4 == 0:
+	case hasAVX512 && ldw == in && in%64 == 0:
+		if len(w) < n4*in {
+			panic(fmt.Sprintf("kernels: gemv of %d rows of %d on %d weights", n4, in, len(w)))
+		}
+		gemvRowsSeqAVX512(y[:n4], w, x)
+	default:
 		if len(w) < (n4-1)*ldw+in {
 			panic(fmt.Sprintf("kernels: gemv of %d rows of %d (stride %d) on %d weights", n4, in, ldw, len(w)))
 		}

@@ -70,6 +70,146 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemvRowsSeqAVX512(y []float32, w []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·gemvRowsSeqAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(SI*1), SI
+	LEAQ (AX)(CX*4), CX
+
+seq5_group:
+	CMPQ   AX, CX
+	JAE    seq5_done
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   BX, DI
+
+seq5_col0:
+	PREFETCHT0    2048(DX)
+	PREFETCHT0    2112(DX)
+	PREFETCHT0    2176(DX)
+	PREFETCHT0    2240(DX)
+	VMOVUPS       (DI), Z7
+	VFMADD231PS   (DX), Z7, Z0
+	VMOVUPS       64(DI), Z7
+	VFMADD231PS   64(DX), Z7, Z1
+	VMOVUPS       128(DI), Z7
+	VFMADD231PS   128(DX), Z7, Z2
+	VMOVUPS       192(DI), Z7
+	VFMADD231PS   192(DX), Z7, Z3
+	ADDQ          $0x00000100, DX
+	ADDQ          $0x00000100, DI
+	CMPQ          DI, SI
+	JB            seq5_col0
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VPXORD        Z0, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	MOVQ          BX, DI
+
+seq5_col1:
+	PREFETCHT0    2048(DX)
+	PREFETCHT0    2112(DX)
+	PREFETCHT0    2176(DX)
+	PREFETCHT0    2240(DX)
+	VMOVUPS       (DI), Z7
+	VFMADD231PS   (DX), Z7, Z0
+	VMOVUPS       64(DI), Z7
+	VFMADD231PS   64(DX), Z7, Z1
+	VMOVUPS       128(DI), Z7
+	VFMADD231PS   128(DX), Z7, Z2
+	VMOVUPS       192(DI), Z7
+	VFMADD231PS   192(DX), Z7, Z3
+	ADDQ          $0x00000100, DX
+	ADDQ          $0x00000100, DI
+	CMPQ          DI, SI
+	JB            seq5_col1
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z0, Y5
+	VADDPS        Y5, Y0, Y5
+	VPXORD        Z0, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	MOVQ          BX, DI
+
+seq5_col2:
+	PREFETCHT0    2048(DX)
+	PREFETCHT0    2112(DX)
+	PREFETCHT0    2176(DX)
+	PREFETCHT0    2240(DX)
+	VMOVUPS       (DI), Z7
+	VFMADD231PS   (DX), Z7, Z0
+	VMOVUPS       64(DI), Z7
+	VFMADD231PS   64(DX), Z7, Z1
+	VMOVUPS       128(DI), Z7
+	VFMADD231PS   128(DX), Z7, Z2
+	VMOVUPS       192(DI), Z7
+	VFMADD231PS   192(DX), Z7, Z3
+	ADDQ          $0x00000100, DX
+	ADDQ          $0x00000100, DI
+	CMPQ          DI, SI
+	JB            seq5_col2
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z0, Y6
+	VADDPS        Y6, Y0, Y6
+	VPXORD        Z0, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	MOVQ          BX, DI
+
+seq5_col3:
+	PREFETCHT0    2048(DX)
+	PREFETCHT0    2112(DX)
+	PREFETCHT0    2176(DX)
+	PREFETCHT0    2240(DX)
+	VMOVUPS       (DI), Z7
+	VFMADD231PS   (DX), Z7, Z0
+	VMOVUPS       64(DI), Z7
+	VFMADD231PS   64(DX), Z7, Z1
+	VMOVUPS       128(DI), Z7
+	VFMADD231PS   128(DX), Z7, Z2
+	VMOVUPS       192(DI), Z7
+	VFMADD231PS   192(DX), Z7, Z3
+	ADDQ          $0x00000100, DX
+	ADDQ          $0x00000100, DI
+	CMPQ          DI, SI
+	JB            seq5_col3
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z0, Y7
+	VADDPS        Y7, Y0, Y7
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y6
+	VHADDPS       Y6, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	VMOVUPS       X4, (AX)
+	ADDQ          $0x10, AX
+	JMP           seq5_group
+
+seq5_done:
+	VZEROUPPER
+	RET
+
 // func axpyRowsAVX2(y []float32, p []float32, v []float32, ldv int)
 // Requires: AVX, FMA3
 TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-80

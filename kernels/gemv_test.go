@@ -46,7 +46,12 @@ func TestMatVecBT(t *testing.T) {
 // TestGemvRowsAVX2Exact checks the kernel on values whose products and sums
 // are exact in float32 (small integers), so any order gives the same bits.
 func TestGemvRowsAVX2Exact(t *testing.T) {
-	const rows, in = 8, 48
+	for _, in := range []int{48, 128} { // the row-interleaved kernel; the AVX-512 one where the CPU has it
+		t.Run(fmt.Sprint(in), func(t *testing.T) { checkGemvExact(t, 8, in) })
+	}
+}
+
+func checkGemvExact(t *testing.T, rows, in int) {
 	x, w := make([]float32, in), make([]float32, rows*in)
 	for i := range x {
 		x[i] = float32(i%5 - 2)
