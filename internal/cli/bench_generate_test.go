@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -69,5 +70,32 @@ func TestBenchGenerateRuns(t *testing.T) {
 	}
 	if d := r.BoundFrac - r.DecodeTPS*float64(r.WeightBytes)/(r.ReadGBps*1e9); d > 1e-9 || d < -1e-9 {
 		t.Errorf("fraction %v is not decode / (bandwidth / bytes)", r.BoundFrac)
+	}
+	if r.ReadGBpsAfter <= 0 || r.ReadGBps != max(r.ReadGBpsBefore, r.ReadGBpsAfter) {
+		t.Errorf("bandwidth %v is not the higher of before %v and after %v", r.ReadGBps, r.ReadGBpsBefore, r.ReadGBpsAfter)
+	}
+}
+
+// TestResetPeakRSS checks that the peak RSS, once reset, no longer counts a
+// buffer freed before the reset (the bandwidth probe's, in bench generate).
+func TestResetPeakRSS(t *testing.T) {
+	if err := resetPeakRSS(); err != nil {
+		t.Skipf("cannot reset the peak RSS here: %v", err)
+	}
+	before := peakRSSMB()
+	buf := make([]byte, 256<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	if peakRSSMB() < before+200 {
+		t.Fatalf("peak %v MB after touching 256 MB from %v", peakRSSMB(), before)
+	}
+	buf = nil
+	debug.FreeOSMemory()
+	if err := resetPeakRSS(); err != nil {
+		t.Fatal(err)
+	}
+	if got := peakRSSMB(); got > before+100 {
+		t.Fatalf("peak %v MB after the reset, want about %v", got, before)
 	}
 }
