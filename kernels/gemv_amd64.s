@@ -31,14 +31,17 @@ group:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	LEAQ   (R10)(DI*1), R12
+	LEAQ   (R12)(DI*2), R13
+	ADDQ   DI, R13
 	XORQ   R11, R11
 
 col:
 	PREFETCHT0   (R12)
-	PREFETCHT0   64(R12)
-	PREFETCHT0   128(R12)
-	PREFETCHT0   192(R12)
-	ADDQ         $0x00000100, R12
+	PREFETCHT0   (R12)(DI*1)
+	PREFETCHT0   (R12)(DI*2)
+	PREFETCHT0   (R13)
+	ADDQ         $0x40, R12
+	ADDQ         $0x40, R13
 	VMOVUPS      (BX)(R11*4), Y8
 	VMOVUPS      32(BX)(R11*4), Y9
 	VFMADD231PS  (DX)(R11*4), Y8, Y0
@@ -211,17 +214,18 @@ seq5_done:
 	RET
 
 // func axpyRowsAVX2(y []float32, p []float32, v []float32, ldv int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-80
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ p_base+24(FP), DX
-	MOVQ p_len+32(FP), BX
-	MOVQ v_base+48(FP), SI
-	MOVQ ldv+72(FP), DI
-	SHLQ $0x02, DI
-	LEAQ (AX)(CX*4), CX
-	LEAQ (DX)(BX*4), BX
+	MOVQ   y_base+0(FP), AX
+	MOVQ   y_len+8(FP), CX
+	MOVQ   p_base+24(FP), DX
+	MOVQ   p_len+32(FP), BX
+	MOVQ   v_base+48(FP), SI
+	MOVQ   ldv+72(FP), DI
+	SHLQ   $0x02, DI
+	LEAQ   (AX)(CX*4), CX
+	LEAQ   (DX)(BX*4), BX
+	IMUL3Q $0x08, DI, R10
 
 blk8:
 	MOVQ    CX, R8
@@ -240,6 +244,10 @@ blk8:
 	MOVQ    DX, R9
 
 blk8row:
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   64(R8)(R10*1)
+	PREFETCHT0   128(R8)(R10*1)
+	PREFETCHT0   192(R8)(R10*1)
 	VBROADCASTSS (R9), Y8
 	VFMADD231PS  (R8), Y8, Y0
 	VFMADD231PS  32(R8), Y8, Y1
@@ -278,6 +286,8 @@ blk4:
 	MOVQ    DX, R9
 
 blk4row:
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   64(R8)(R10*1)
 	VBROADCASTSS (R9), Y8
 	VFMADD231PS  (R8), Y8, Y0
 	VFMADD231PS  32(R8), Y8, Y1
@@ -305,6 +315,7 @@ blk1:
 	MOVQ    DX, R9
 
 blk1row:
+	PREFETCHT0   (R8)(R10*1)
 	VBROADCASTSS (R9), Y8
 	VFMADD231PS  (R8), Y8, Y0
 	ADDQ         DI, R8

@@ -77,19 +77,24 @@ func gemvRows() {
 	for _, a := range acc {
 		build.VXORPS(a, a, a)
 	}
-	// The next group of four rows starts right after this one; fetch it
-	// while this one is summed, four lines per step (the 256 bytes a step
-	// consumes), so the rows arrive as one sequential stream. Rows are
-	// only a few KiB long: left to the hardware prefetcher, four short
-	// interleaved streams start cold every group.
-	next := build.GP64()
+	// Fetch the next group's rows while this one is summed, one line per
+	// row per step (the line each row's step consumes), following the rows
+	// wherever they lie: attention's key rows are strided (a head's 256
+	// bytes every 768 in SmolLM's cache), which the hardware prefetcher
+	// does not follow. On a cold cache this made one decoding step's
+	// attention (9 heads over 320 keys) 10% faster.
+	next, next3 := build.GP64(), build.GP64()
 	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, next)
+	build.LEAQ(operand.Mem{Base: next, Index: stride, Scale: 2}, next3)
+	build.ADDQ(stride, next3)
 	build.XORQ(i, i)
 	build.Label("col")
-	for k := 0; k < 4; k++ {
-		build.PREFETCHT0(operand.Mem{Base: next, Disp: 64 * k})
-	}
-	build.ADDQ(operand.U32(256), next)
+	build.PREFETCHT0(operand.Mem{Base: next})
+	build.PREFETCHT0(operand.Mem{Base: next, Index: stride, Scale: 1})
+	build.PREFETCHT0(operand.Mem{Base: next, Index: stride, Scale: 2})
+	build.PREFETCHT0(operand.Mem{Base: next3})
+	build.ADDQ(operand.U8(64), next)
+	build.ADDQ(operand.U8(64), next3)
 	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4}, x0)
 	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4, Disp: 32}, x1)
 	for j := 0; j < 4; j++ {
@@ -229,6 +234,10 @@ func axpyRows() {
 	}
 	pj := build.YMM()
 	row, pk := build.GP64(), build.GP64()
+	// Value rows are strided like key rows: fetch the row axpyAhead rows
+	// on while this one is added.
+	ahead := build.GP64()
+	build.IMUL3Q(operand.Imm(axpyAhead), stride, ahead)
 	widths := []int{8, 4, 1}
 	for k, w := range widths {
 		blk := fmt.Sprintf("blk%d", w)
@@ -249,6 +258,9 @@ func axpyRows() {
 		build.MOVQ(vp, row)
 		build.MOVQ(pp, pk)
 		build.Label(blk + "row")
+		for l := 0; l < (32*w+63)/64; l++ {
+			build.PREFETCHT0(operand.Mem{Base: row, Index: ahead, Scale: 1, Disp: 64 * l})
+		}
 		build.VBROADCASTSS(operand.Mem{Base: pk}, pj)
 		for i := 0; i < w; i++ {
 			build.VFMADD231PS(operand.Mem{Base: row, Disp: 32 * i}, pj, acc[i])
@@ -307,6 +319,9 @@ func fmaPeakLoop(name string, lanes int, vec func() reg.VecVirtual) {
 	build.VZEROUPPER()
 	build.RET()
 }
+
+// axpyAhead is how many rows ahead axpyRowsAVX2 prefetches.
+const axpyAhead = 8
 
 // streamAhead is how far ahead of its loads streamSum prefetches, in bytes.
 const streamAhead = 2048
