@@ -26,30 +26,59 @@ func gemmKernels() []namedKernel {
 	return ks
 }
 
-// gemmKernAVX2 is the microKernel on the generated AVX2 assembly.
-func gemmKernAVX2(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
-	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc)
-	if ars == 1 {
-		gemmKernRC(n, kc, &a[0], aks, ps, &b[0], bks, &c[0], ldc, acc)
-	} else {
-		gemmKernKC(n, kc, &a[0], ars, ps, &b[0], bks, &c[0], ldc, acc)
+// gemmKernAVX2 is the microKernel on the generated AVX2 assembly, whose
+// tiles are 16 columns wide: it runs a 32-column B panel as two halves.
+func gemmKernAVX2(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool, w int) {
+	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc, w)
+	for h := 0; h < w; h += 16 {
+		if ars == 1 {
+			gemmKernRC(n, kc, &a[0], aks, ps, &b[h], bks, &c[h], ldc, acc)
+		} else {
+			gemmKernKC(n, kc, &a[0], ars, ps, &b[h], bks, &c[h], ldc, acc)
+		}
 	}
 }
 
-// gemmKernAVX512 is the microKernel on the generated AVX-512 assembly: the
-// tiles go in groups of 4 (row-contiguous A) or 2 (k-contiguous A), and a
-// last tile that makes no group runs on the AVX2 kernel, whose sums come
-// in the same order.
-func gemmKernAVX512(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
-	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc)
-	t := 0 // tiles done
+// gemmKernAVX512 is the microKernel on the generated AVX-512 assembly.
+// For 32 columns the panels of A go in pairs (12x32 tiles) and a last odd
+// one runs on the 6x32 kernel; for 16, in groups of 4 or 2 (24x16, 12x16)
+// and a last odd one on the AVX2 kernel. Every kernel sums in the same
+// order, so the results do not depend on the grouping.
+func gemmKernAVX512(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool, w int) {
+	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc, w)
+	if w == 16 {
+		gemmKernAVX512x16(n, kc, a, ars, aks, ps, b, bks, c, ldc, acc)
+		return
+	}
+	q, t := n/2, n-1 // pairs; the odd panel, if any
+	if ars == 1 {
+		if q > 0 {
+			gemmKern512RC12(q, kc, &a[0], aks, ps, &b[0], bks, &c[0], ldc, acc)
+		}
+		if n%2 == 1 {
+			gemmKern512RC6(1, kc, &a[t*ps], aks, ps, &b[0], bks, &c[t*gemmMR*ldc], ldc, acc)
+		}
+		return
+	}
+	if q > 0 {
+		gemmKern512KC12(q, kc, &a[0], ars, ps, &b[0], bks, &c[0], ldc, acc)
+	}
+	if n%2 == 1 {
+		gemmKern512KC6(1, kc, &a[t*ps], ars, ps, &b[0], bks, &c[t*gemmMR*ldc], ldc, acc)
+	}
+}
+
+// gemmKernAVX512x16 is gemmKernAVX512 for 16 columns; the caller checked
+// the arguments.
+func gemmKernAVX512x16(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
+	t := 0 // panels done
 	if ars == 1 {
 		if q := n / 4; q > 0 {
-			gemmKern512RC4(q, kc, &a[0], aks, ps, &b[0], bks, &c[0], ldc, acc)
+			gemmKern512RC4x16(q, kc, &a[0], aks, ps, &b[0], bks, &c[0], ldc, acc)
 			t = 4 * q
 		}
 		if n-t >= 2 {
-			gemmKern512RC2(1, kc, &a[t*ps], aks, ps, &b[0], bks, &c[t*gemmMR*ldc], ldc, acc)
+			gemmKern512RC2x16(1, kc, &a[t*ps], aks, ps, &b[0], bks, &c[t*gemmMR*ldc], ldc, acc)
 			t += 2
 		}
 		if t < n {
@@ -58,7 +87,7 @@ func gemmKernAVX512(n, kc int, a []float32, ars, aks, ps int, b []float32, bks i
 		return
 	}
 	if q := n / 2; q > 0 {
-		gemmKern512KC2(q, kc, &a[0], ars, ps, &b[0], bks, &c[0], ldc, acc)
+		gemmKern512KC2x16(q, kc, &a[0], ars, ps, &b[0], bks, &c[0], ldc, acc)
 		t = 2 * q
 	}
 	if t < n {

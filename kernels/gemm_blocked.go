@@ -21,11 +21,11 @@ import (
 // micro-kernel serves every variant. Skinny operands skip packing where the
 // packing would cost as much as the multiply (see gemmDirectN, gemmDirectM).
 const (
-	gemmMR = 6    // rows of a register tile
-	gemmNR = 16   // columns of a register tile (two 8-float vectors)
-	gemmKC = 384  // depth of a packed block: a (KC, NR) B panel is 24 KiB, in L1
-	gemmMC = 72   // rows of a packed A block: (MC, KC) is 108 KiB, in L2
-	gemmNC = 4080 // columns of a packed B block: (KC, NC) is 6 MiB, in L3
+	gemmMR = 6    // rows of a panel of A: the AVX2 tile; AVX-512 tiles take two
+	gemmNR = 32   // columns of a panel of B: two zmm, or two 16-column AVX2 tiles
+	gemmKC = 256  // depth of a packed block: a (KC, NR) B panel is 32 KiB, in L1
+	gemmMC = 72   // rows of a packed A block: (MC, KC) is 72 KiB, in L2
+	gemmNC = 4064 // columns of a packed B block: (KC, NC) is 4 MiB, in L3
 
 	// gemmParallelMinFlops is the size (2·M·N·K) below which Gemm stays on
 	// the calling goroutine: waking workers costs a few microseconds.
@@ -34,13 +34,13 @@ const (
 	// gemmDirectN is the widest op(B) for which A is read in place instead
 	// of packed: packing A costs about one multiply pass over one B panel,
 	// so it only pays off when there are many panels.
-	gemmDirectN = 4 * gemmNR
+	gemmDirectN = 64
 	// gemmDirectNTrans is gemmDirectN for a transposed A whose rows are a
 	// multiple of 4 KiB apart: each micro-kernel call then reads 6 floats
 	// from KC cache lines that all fall in the same few cache sets, and
 	// the next call finds them evicted. (Measured against OpenBLAS on
 	// Aᵀ·B with N=64: in place 1.1x with lda=768, 0.7x with lda=1024.)
-	gemmDirectNTrans = 2 * gemmNR
+	gemmDirectNTrans = 32
 	// gemmDirectM is likewise the tallest op(A) for which a row-major B is
 	// read in place.
 	gemmDirectM = 8 * gemmMR
@@ -50,11 +50,12 @@ const (
 	gemmPrepackMax = 4 << 20
 )
 
-// microKernel computes n >= 1 (MR, NR) tiles stacked down C, c = a·b over
-// kc >= 1 steps, or adds them to c when acc is set. Tile t's A[i,p] is
+// microKernel computes n >= 1 (MR, w) tiles stacked down C, c = a·b over
+// kc >= 1 steps, or adds them to c when acc is set, for w = NR or 16 (a B
+// panel whose other columns are padding). Tile t's A[i,p] is
 // a[t*ps + i*ars + p*aks] with ars == 1 or aks == 1; every tile shares
 // B[p,j] = b[p*bks + j]; tile t's C[i,j] is c[(t*MR+i)*ldc + j].
-type microKernel func(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool)
+type microKernel func(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool, w int)
 
 // gemmArgs holds one Gemm call's operands; see Gemm for their meaning.
 type gemmArgs struct {
@@ -282,6 +283,10 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 	full := mc / gemmMR // full panels of MR rows
 	for jr := 0; jr < nc; jr += gemmNR {
 		nr := min(gemmNR, nc-jr)
+		w := gemmNR // the columns the kernel computes
+		if nr <= 16 {
+			w = 16
+		}
 		var b []float32
 		bks := gemmNR
 		switch {
@@ -293,11 +298,11 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 			b, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
 		}
 		c := g.c[ic*g.ldc+jc+jr:]
-		if nr == gemmNR && full > 0 {
-			kern(full, kc, a, ars, aks, ps, b, bks, c, g.ldc, acc)
+		if nr == w && full > 0 {
+			kern(full, kc, a, ars, aks, ps, b, bks, c, g.ldc, acc, w)
 		} else {
 			for t := 0; t < full; t++ {
-				kern(1, kc, a[t*ps:], ars, aks, ps, b, bks, bufs.tile, gemmNR, false)
+				kern(1, kc, a[t*ps:], ars, aks, ps, b, bks, bufs.tile, gemmNR, false, w)
 				mergeTile(c[t*gemmMR*g.ldc:], g.ldc, bufs.tile, gemmMR, nr, acc)
 			}
 		}
@@ -307,7 +312,7 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 			if !directA {
 				ae = bufs.a[full*gemmMR*kc:]
 			}
-			kern(1, kc, ae, 1, gemmMR, 0, b, bks, bufs.tile, gemmNR, false)
+			kern(1, kc, ae, 1, gemmMR, 0, b, bks, bufs.tile, gemmNR, false, w)
 			mergeTile(c[full*gemmMR*g.ldc:], g.ldc, bufs.tile, r, nr, acc)
 		}
 	}
@@ -470,45 +475,46 @@ func (g *gemmArgs) packBPanel(d []float32, j0, nr, pc, kc int) {
 
 // gemmKernGo is the pure-Go micro-kernel: the same tiles, order of sums and
 // operand layouts as the assembly ones, for other CPUs and as their twin.
-func gemmKernGo(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool) {
+func gemmKernGo(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, acc bool, w int) {
+	checkKernelArgs(n, kc, a, ars, aks, ps, b, bks, c, ldc, w)
 	for t := 0; t < n; t++ {
-		gemmTileGo(kc, a[t*ps:], ars, aks, b, bks, c[t*gemmMR*ldc:], ldc, acc)
+		gemmTileGo(kc, a[t*ps:], ars, aks, b, bks, c[t*gemmMR*ldc:], ldc, acc, w)
 	}
 }
 
 // gemmTileGo computes one tile of gemmKernGo.
-func gemmTileGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool) {
+func gemmTileGo(kc int, a []float32, ars, aks int, b []float32, bks int, c []float32, ldc int, acc bool, w int) {
 	var t [gemmMR][gemmNR]float32
 	for p := 0; p < kc; p++ {
-		bp := (*[gemmNR]float32)(b[p*bks : p*bks+gemmNR])
+		bp := b[p*bks : p*bks+w]
 		for i := range t {
 			av := a[i*ars+p*aks]
-			ti := &t[i]
+			ti := t[i][:w]
 			for j, bv := range bp {
 				ti[j] += av * bv
 			}
 		}
 	}
 	for i := range t {
-		ci := (*[gemmNR]float32)(c[i*ldc : i*ldc+gemmNR])
+		ci := c[i*ldc : i*ldc+w]
 		if acc {
-			for j, v := range t[i] {
+			for j, v := range t[i][:w] {
 				ci[j] += v
 			}
 		} else {
-			*ci = t[i]
+			copy(ci, t[i][:w])
 		}
 	}
 }
 
 // checkKernelArgs panics unless a micro-kernel call stays inside its slices;
 // the assembly kernels run unchecked after it.
-func checkKernelArgs(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int) {
-	if n < 1 || kc < 1 || (ars != 1 && aks != 1) ||
+func checkKernelArgs(n, kc int, a []float32, ars, aks, ps int, b []float32, bks int, c []float32, ldc int, w int) {
+	if n < 1 || kc < 1 || (ars != 1 && aks != 1) || (w != 16 && w != gemmNR) ||
 		len(a) <= (n-1)*ps+(gemmMR-1)*ars+(kc-1)*aks ||
-		len(b) < (kc-1)*bks+gemmNR ||
-		len(c) < ((n-1)*gemmMR+gemmMR-1)*ldc+gemmNR {
-		panic(fmt.Sprintf("kernels: gemm micro-kernel n=%d kc=%d a[%d] (ars %d, aks %d, ps %d) b[%d] (bks %d) c[%d] (ldc %d) out of range",
-			n, kc, len(a), ars, aks, ps, len(b), bks, len(c), ldc))
+		len(b) < (kc-1)*bks+w ||
+		len(c) < ((n-1)*gemmMR+gemmMR-1)*ldc+w {
+		panic(fmt.Sprintf("kernels: gemm micro-kernel n=%d kc=%d w=%d a[%d] (ars %d, aks %d, ps %d) b[%d] (bks %d) c[%d] (ldc %d) out of range",
+			n, kc, w, len(a), ars, aks, ps, len(b), bks, len(c), ldc))
 	}
 }

@@ -18,26 +18,58 @@ func gemmKernRC(n int, k int, a *float32, aks int, ps int, b *float32, bks int, 
 //go:noescape
 func gemmKernKC(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 
-// gemmKern512RC4 computes n >= 1 groups of 4 6x16 tiles (24 rows of C) c = a·b
+// gemmKern512RC12 computes n >= 1 tiles of 12x32 (2 panels of 6 rows each) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i + p*aks] for panel t;
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
+//
+//go:noescape
+func gemmKern512RC12(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512RC6 computes n >= 1 tiles of 6x32 (1 panels of 6 rows each) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i + p*aks] for panel t;
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
+//
+//go:noescape
+func gemmKern512RC6(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512KC12 computes n >= 1 tiles of 12x32 (2 panels of 6 rows each) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i*lda + p] for panel t;
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
+//
+//go:noescape
+func gemmKern512KC12(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512KC6 computes n >= 1 tiles of 6x32 (1 panels of 6 rows each) c = a·b
+// over k >= 1 steps with AVX-512, or adds them to c when acc is set.
+// A[t][i,p] is a[t*ps + i*lda + p] for panel t;
+// B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].
+//
+//go:noescape
+func gemmKern512KC6(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// gemmKern512RC4x16 computes n >= 1 groups of 4 6x16 tiles (24 rows of C) c = a·b
 // over k >= 1 steps with AVX-512, or adds them to c when acc is set.
 // A[t][i,p] is a[t*ps + i + p*aks]; B[p,j] is b[p*bks + j];
 // C[i,j] is c[i*ldc + j]; group s starts at tile s*4.
 //
 //go:noescape
-func gemmKern512RC4(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+func gemmKern512RC4x16(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 
-// gemmKern512RC2 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
+// gemmKern512RC2x16 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
 // over k >= 1 steps with AVX-512, or adds them to c when acc is set.
 // A[t][i,p] is a[t*ps + i + p*aks]; B[p,j] is b[p*bks + j];
 // C[i,j] is c[i*ldc + j]; group s starts at tile s*2.
 //
 //go:noescape
-func gemmKern512RC2(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+func gemmKern512RC2x16(n int, k int, a *float32, aks int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
 
-// gemmKern512KC2 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
+// gemmKern512KC2x16 computes n >= 1 groups of 2 6x16 tiles (12 rows of C) c = a·b
 // over k >= 1 steps with AVX-512, or adds them to c when acc is set.
 // A[t][i,p] is a[t*ps + i*lda + p]; B[p,j] is b[p*bks + j];
 // C[i,j] is c[i*ldc + j]; group s starts at tile s*2.
 //
 //go:noescape
-func gemmKern512KC2(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+func gemmKern512KC2x16(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)

@@ -10,8 +10,9 @@
 // registers are live. Looping over the tiles here rather than in Go saves a
 // call and its checks per tile, which shows when k is small (a LoRA rank).
 //
-// B is read as rows of 16 floats, row p at b + p*bks (a packed panel has
-// bks = 16; a row-major B read in place has bks = ldb); every tile uses the
+// B is read as rows of 16 floats, row p at b + p*bks (a packed panel is 32
+// columns wide, so bks = 32, and the Go wrapper runs its two halves; a
+// row-major B read in place has bks = ldb); every tile uses the
 // same B. Tile t's A starts at a + t*ps and its C at c + 6*t*ldc. A comes in
 // two layouts, one kernel each:
 //
@@ -64,9 +65,13 @@ func main() {
 		"gemmKernKC computes n >= 1 6x16 tiles c[6t:6t+6] = a[t]·b over k >= 1 steps,",
 		"or adds them to c when acc is set. A[t][i,p] is a[t*ps + i*lda + p];",
 		"B[p,j] is b[p*bks + j]; C[i,j] is c[i*ldc + j].")
-	kernel512("gemmKern512RC4", rowContiguous, 4)
-	kernel512("gemmKern512RC2", rowContiguous, 2)
-	kernel512("gemmKern512KC2", kContiguous, 2)
+	kernel512("gemmKern512RC12", rowContiguous, 2)
+	kernel512("gemmKern512RC6", rowContiguous, 1)
+	kernel512("gemmKern512KC12", kContiguous, 2)
+	kernel512("gemmKern512KC6", kContiguous, 1)
+	kernel512x16("gemmKern512RC4x16", rowContiguous, 4)
+	kernel512x16("gemmKern512RC2x16", rowContiguous, 2)
+	kernel512x16("gemmKern512KC2x16", kContiguous, 2)
 	build.Generate()
 }
 
