@@ -38,22 +38,26 @@ type genBenchResult struct {
 	// WeightBytes is the float32 weight bytes one decoded token reads: every
 	// matrix, the output head in full, one row of each embedding table.
 	WeightBytes int64 `json:"weight_bytes_per_token"`
-	// ReadGBps is the streaming-read bandwidth measured in the same run:
-	// all threads summing a buffer far larger than the caches in an AVX2
-	// loop, the best of passes over at least a second
-	// (kernels.ReadBandwidth). It is measured before and after the timed
-	// runs and the higher counts: a shared machine's bandwidth changes with
-	// load from elsewhere, and a drop during the runs must not make the
-	// fraction of the bound look better than it is. (Before is 0 where the
-	// peak RSS cannot be reset, so that the buffer would count in it.)
-	ReadGBps       float64 `json:"read_bandwidth_gb_per_s"`
-	ReadGBpsBefore float64 `json:"read_bandwidth_before_gb_per_s"`
-	ReadGBpsAfter  float64 `json:"read_bandwidth_after_gb_per_s"`
-	// BoundTPS = ReadGBps / WeightBytes: the decode speed if every token
-	// only streamed the weights once at that bandwidth.
-	BoundTPS float64 `json:"decode_bound_tokens_per_s"`
-	// BoundFrac = DecodeTPS / BoundTPS.
-	BoundFrac float64 `json:"decode_fraction_of_bound"`
+	// DecodeRepTPS is each timed run's decode speed.
+	DecodeRepTPS []float64 `json:"decode_tokens_per_s_per_rep"`
+	// ProbesGBps is the streaming-read bandwidth measured in the same run
+	// before the first timed run and after each (kernels.ReadBandwidth: all
+	// threads summing a buffer far larger than the caches, the best of
+	// passes over at least a second). This machine's bandwidth moves with
+	// load from elsewhere (between about 45 and 85 GB/s), so each run is
+	// held to the bandwidth measured next to it. ReadGBps is the highest
+	// probe, BoundTPS = ReadGBps / WeightBytes the decode speed if every
+	// token only streamed the weights once at that bandwidth.
+	ProbesGBps []float64 `json:"read_bandwidth_probes_gb_per_s"`
+	ReadGBps   float64   `json:"read_bandwidth_gb_per_s"`
+	BoundTPS   float64   `json:"decode_bound_tokens_per_s"`
+	// RepFrac is each run's decode speed over its own bound, from the
+	// higher of the probes just before and after it; BoundFrac is their
+	// median. (Where the peak RSS cannot be reset, the probe's buffer would
+	// count in it: one probe runs after all runs, and every run is held to
+	// it.)
+	RepFrac   []float64 `json:"decode_fraction_of_bound_per_rep"`
+	BoundFrac float64   `json:"decode_fraction_of_bound"`
 }
 
 func newBenchGenerateCmd() *cobra.Command {
@@ -75,8 +79,9 @@ untimed warm-up run, --reps times, and prints one JSON line: prefill and
 decode tokens/s (the best run, and the median), peak RSS, and the memory-bandwidth bound
 of decoding: the float32 weight bytes a decoded token reads divided by the
 streaming-read bandwidth measured in the same run (all threads summing a
---bandwidth-mb buffer, before and after the timed runs; the higher counts),
-with the fraction of that bound reached.`,
+--bandwidth-mb buffer, before the timed runs and after each), with the
+fraction of that bound each run reached (held to the higher of the
+bandwidths measured just before and after it) and their median.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if shape == "" {
@@ -117,11 +122,22 @@ with the fraction of that bound reached.`,
 			if _, err := generate.Generate(cmd.Context(), lm, []generate.Request{{Prompt: prompt, MaxNewTokens: 2}}, generate.Options{}); err != nil {
 				return err
 			}
-			var bwBefore float64
-			if resetPeakRSS() == nil { // the buffer must not count in the peak
-				bwBefore = kernels.ReadBandwidth(bandwidthMB << 20)
+			// Each probe's buffer is freed and the peak RSS reset after it,
+			// so that the peak is the model's: the peak so far is kept first.
+			canReset := resetPeakRSS() == nil
+			var peak float64
+			var probes []float64
+			probe := func() error {
+				peak = max(peak, peakRSSMB())
+				probes = append(probes, kernels.ReadBandwidth(bandwidthMB<<20))
+				if !canReset {
+					return nil
+				}
 				debug.FreeOSMemory()
-				if err := resetPeakRSS(); err != nil {
+				return resetPeakRSS()
+			}
+			if canReset {
+				if err := probe(); err != nil {
 					return err
 				}
 			}
@@ -132,20 +148,31 @@ with the fraction of that bound reached.`,
 					return err
 				}
 				pre, dec = append(pre, out.Stats.PrefillRate()), append(dec, out.Stats.DecodeRate())
+				if canReset {
+					if err := probe(); err != nil {
+						return err
+					}
+				}
 			}
-			rss := peakRSSMB() // before the bandwidth buffer adds to it
-			bwAfter := kernels.ReadBandwidth(bandwidthMB << 20)
-			bw := max(bwBefore, bwAfter)
+			if !canReset {
+				if err := probe(); err != nil {
+					return err
+				}
+			}
 			r := genBenchResult{
 				Shape: shape, Threads: kernels.Threads(), Params: info.Params,
 				PromptTokens: promptLen, GenTokens: gen, Reps: reps,
 				PrefillTPS: slices.Max(pre), DecodeTPS: slices.Max(dec),
 				PrefillMedianTPS: median(pre), DecodeMedianTPS: median(dec),
-				PeakRSSMB: rss, WeightBytes: 4 * int64(weightsPerToken(info)),
-				ReadGBps: bw / 1e9, ReadGBpsBefore: bwBefore / 1e9, ReadGBpsAfter: bwAfter / 1e9,
+				PeakRSSMB: peak, WeightBytes: 4 * int64(weightsPerToken(info)),
+				DecodeRepTPS: dec, ReadGBps: slices.Max(probes) / 1e9,
 			}
-			r.BoundTPS = bw / float64(r.WeightBytes)
-			r.BoundFrac = r.DecodeTPS / r.BoundTPS
+			for _, p := range probes {
+				r.ProbesGBps = append(r.ProbesGBps, p/1e9)
+			}
+			r.BoundTPS = r.ReadGBps * 1e9 / float64(r.WeightBytes)
+			r.RepFrac = repFractions(dec, r.ProbesGBps, r.WeightBytes)
+			r.BoundFrac = median(r.RepFrac)
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(r)
 		},
 	}
@@ -172,6 +199,22 @@ func weightsPerToken(in model.Info) int {
 		n -= (in.ContextLength - 1) * in.Hidden // one row of the position table
 	}
 	return n
+}
+
+// repFractions returns each run's decode speed dec[r] (tokens/s) over
+// the bound of the bandwidth measured next to it (GB/s): the higher of
+// probes r and r+1 when there is one probe before the runs and one after
+// each, else the single probe, for weight bytes per token.
+func repFractions(dec, probesGBps []float64, bytes int64) []float64 {
+	fr := make([]float64, len(dec))
+	for i, d := range dec {
+		bw := probesGBps[0]
+		if len(probesGBps) == len(dec)+1 {
+			bw = max(probesGBps[i], probesGBps[i+1])
+		}
+		fr[i] = d * float64(bytes) / (bw * 1e9)
+	}
+	return fr
 }
 
 // resetPeakRSS starts the peak resident set size (VmHWM) afresh from the

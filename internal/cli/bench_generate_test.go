@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,11 +69,43 @@ func TestBenchGenerateRuns(t *testing.T) {
 	if r.Params != 124439808 || r.PrefillTPS <= 0 || r.DecodeTPS <= 0 || r.PeakRSSMB < 400 || r.ReadGBps < 0.1 || r.ReadGBps > 5000 {
 		t.Errorf("implausible result %+v", r)
 	}
-	if d := r.BoundFrac - r.DecodeTPS*float64(r.WeightBytes)/(r.ReadGBps*1e9); d > 1e-9 || d < -1e-9 {
-		t.Errorf("fraction %v is not decode / (bandwidth / bytes)", r.BoundFrac)
+	if len(r.DecodeRepTPS) != 2 || len(r.RepFrac) != 2 || r.DecodeTPS != max(r.DecodeRepTPS[0], r.DecodeRepTPS[1]) {
+		t.Fatalf("per-run figures missing: %+v", r)
 	}
-	if r.ReadGBpsAfter <= 0 || r.ReadGBps != max(r.ReadGBpsBefore, r.ReadGBpsAfter) {
-		t.Errorf("bandwidth %v is not the higher of before %v and after %v", r.ReadGBps, r.ReadGBpsBefore, r.ReadGBpsAfter)
+	if n := len(r.ProbesGBps); n != 1 && n != 3 {
+		t.Fatalf("%d bandwidth probes, want 3 (1 where the peak RSS cannot be reset)", n)
+	}
+	if r.ReadGBps != slices.Max(r.ProbesGBps) {
+		t.Errorf("bandwidth %v is not the highest probe of %v", r.ReadGBps, r.ProbesGBps)
+	}
+	for i, f := range r.RepFrac {
+		bw := r.ProbesGBps[0]
+		if len(r.ProbesGBps) == 3 {
+			bw = max(r.ProbesGBps[i], r.ProbesGBps[i+1])
+		}
+		if d := f - r.DecodeRepTPS[i]*float64(r.WeightBytes)/(bw*1e9); d > 1e-9 || d < -1e-9 {
+			t.Errorf("run %d: fraction %v is not decode / (bandwidth / bytes)", i, f)
+		}
+	}
+	if r.BoundFrac != median(r.RepFrac) {
+		t.Errorf("fraction %v is not the median of %v", r.BoundFrac, r.RepFrac)
+	}
+}
+
+// TestRepFractions checks the pairing of runs with probes by hand: with a
+// probe before and after each run, run i is held to the higher of probes i
+// and i+1; with one probe, every run to it.
+func TestRepFractions(t *testing.T) {
+	const bytes = 500e6 // 0.5 GB a token
+	got := repFractions([]float64{80, 100}, []float64{50, 40, 100}, bytes)
+	want := []float64{80 * 0.5 / 50, 100 * 0.5 / 100}
+	if !slices.Equal(got, want) {
+		t.Errorf("paired: %v, want %v", got, want)
+	}
+	got = repFractions([]float64{80, 100}, []float64{50}, bytes)
+	want = []float64{80 * 0.5 / 50, 100 * 0.5 / 50}
+	if !slices.Equal(got, want) {
+		t.Errorf("one probe: %v, want %v", got, want)
 	}
 }
 
