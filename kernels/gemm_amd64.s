@@ -1727,7 +1727,7 @@ TEXT ·gemmKern512RC4x16(SB), NOSPLIT, $0-73
 	SHLQ $0x02, R11
 	MOVQ a+16(FP), R15
 
-gemmKern512RC4x16_group:
+gemmKern512RC4x16_tile:
 	MOVQ k+8(FP), CX
 	MOVQ R15, SI
 	MOVQ b+40(FP), DI
@@ -1968,7 +1968,7 @@ gemmKern512RC4x16_store:
 	MOVB acc+72(FP), AL
 
 	// Row by row: add the current C row when acc is set, then write;
-	// c ends at the next group's first row.
+	// c ends at the next tile's first row.
 	TESTB  AL, AL
 	JE     gemmKern512RC4x16_write
 	MOVQ   DX, R12
@@ -2071,13 +2071,13 @@ gemmKern512RC4x16_write:
 	VMOVUPS Z23, (DX)
 	ADDQ    R11, DX
 
-	// Next group: A by g panels.
+	// Next tile: A by g panels.
 	ADDQ R13, R15
 	ADDQ R13, R15
 	ADDQ R13, R15
 	ADDQ R13, R15
 	DECQ BX
-	JNE  gemmKern512RC4x16_group
+	JNE  gemmKern512RC4x16_tile
 	VZEROUPPER
 	RET
 
@@ -2096,7 +2096,7 @@ TEXT ·gemmKern512RC2x16(SB), NOSPLIT, $0-73
 	SHLQ $0x02, R11
 	MOVQ a+16(FP), R15
 
-gemmKern512RC2x16_group:
+gemmKern512RC2x16_tile:
 	MOVQ k+8(FP), CX
 	MOVQ R15, SI
 	MOVQ b+40(FP), DI
@@ -2234,7 +2234,7 @@ gemmKern512RC2x16_store:
 	MOVB acc+72(FP), AL
 
 	// Row by row: add the current C row when acc is set, then write;
-	// c ends at the next group's first row.
+	// c ends at the next tile's first row.
 	TESTB  AL, AL
 	JE     gemmKern512RC2x16_write
 	MOVQ   DX, R12
@@ -2289,11 +2289,11 @@ gemmKern512RC2x16_write:
 	VMOVUPS Z11, (DX)
 	ADDQ    R11, DX
 
-	// Next group: A by g panels.
+	// Next tile: A by g panels.
 	ADDQ R13, R15
 	ADDQ R13, R15
 	DECQ BX
-	JNE  gemmKern512RC2x16_group
+	JNE  gemmKern512RC2x16_tile
 	VZEROUPPER
 	RET
 
@@ -2312,13 +2312,13 @@ TEXT ·gemmKern512KC2x16(SB), NOSPLIT, $0-73
 	SHLQ $0x02, R11
 	MOVQ a+16(FP), R15
 
-gemmKern512KC2x16_group:
+gemmKern512KC2x16_tile:
 	MOVQ k+8(FP), CX
 	MOVQ R15, SI
 	MOVQ b+40(FP), DI
-	LEAQ (SI)(R13*1), R14
 	LEAQ (SI)(R8*2), R10
 	ADDQ R8, R10
+	LEAQ (SI)(R13*1), R14
 	LEAQ (R14)(R8*2), AX
 	ADDQ R8, AX
 
@@ -2470,7 +2470,7 @@ gemmKern512KC2x16_store:
 	MOVB acc+72(FP), AL
 
 	// Row by row: add the current C row when acc is set, then write;
-	// c ends at the next group's first row.
+	// c ends at the next tile's first row.
 	TESTB  AL, AL
 	JE     gemmKern512KC2x16_write
 	MOVQ   DX, R12
@@ -2525,10 +2525,10 @@ gemmKern512KC2x16_write:
 	VMOVUPS Z11, (DX)
 	ADDQ    R11, DX
 
-	// Next group: A by g panels.
+	// Next tile: A by g panels.
 	ADDQ R13, R15
 	ADDQ R13, R15
 	DECQ BX
-	JNE  gemmKern512KC2x16_group
+	JNE  gemmKern512KC2x16_tile
 	VZEROUPPER
 	RET

@@ -25,47 +25,17 @@ import (
 
 // kernel512x16 generates name, a kernel on groups of g tiles in layout.
 func kernel512x16(name string, layout aLayout, g int) {
-	sig := "func(n, k int, a *float32, aks, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
-	if layout == kContiguous {
-		sig = "func(n, k int, a *float32, lda, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
-	}
-	build.TEXT(name, build.NOSPLIT, sig)
-	build.Pragma("noescape")
 	rows := mr * g
-	aDoc := "A[t][i,p] is a[t*ps + i + p*aks]"
-	if layout == kContiguous {
-		aDoc = "A[t][i,p] is a[t*ps + i*lda + p]"
-	}
-	build.Doc(
+	r := beginKernel(name, layout,
 		fmt.Sprintf("%s computes n >= 1 groups of %d 6x16 tiles (%d rows of C) c = a·b", name, g, rows),
 		"over k >= 1 steps with AVX-512, or adds them to c when acc is set.",
-		aDoc+"; B[p,j] is b[p*bks + j];",
+		aDoc(layout)+"; B[p,j] is b[p*bks + j];",
 		"C[i,j] is c[i*ldc + j]; group s starts at tile s*"+fmt.Sprint(g)+".")
 
-	n := build.Load(build.Param("n"), reg.RBX)
-	var as reg.Register
-	if layout == kContiguous {
-		as = build.Load(build.Param("lda"), reg.R8)
-	} else {
-		as = build.Load(build.Param("aks"), reg.R8)
-	}
-	build.SHLQ(operand.Imm(2), as)
-	ps := build.Load(build.Param("ps"), reg.R13)
-	build.SHLQ(operand.Imm(2), ps)
-	bks := build.Load(build.Param("bks"), reg.R9)
-	build.SHLQ(operand.Imm(2), bks)
-	c := build.Load(build.Param("c"), reg.RDX)
-	ldc := build.Load(build.Param("ldc"), reg.R11)
-	build.SHLQ(operand.Imm(2), ldc)
-	aBase := reg.R15
-	build.Load(build.Param("a"), aBase)
+	as, ps, bks, c, ldc, aBase := r.as, r.ps, r.bks, r.c, r.ldc, r.aBase
 
-	k, a, b := reg.RCX, reg.RSI, reg.RDI
 	walk := reg.R12 // steps down C's rows
-	build.Label(name + "_group")
-	build.Load(build.Param("k"), k)
-	build.MOVQ(aBase, a)
-	build.Load(build.Param("b"), b)
+	k, a, b := beginTile(name, aBase)
 
 	// Base registers for A. Row-contiguous: tile t row i at
 	// a + t*ps + 4i; tiles 0-3 are a, a+ps, a+2ps, a3 = a+3ps.
@@ -77,20 +47,10 @@ func kernel512x16(name string, layout aLayout, g int) {
 	case rowContiguous:
 		if g == 4 {
 			a3 = reg.R10
-			build.LEAQ(operand.Mem{Base: a, Index: ps, Scale: 2}, a3)
-			build.ADDQ(ps, a3)
+			plus3(a, ps, a3)
 		}
 	case kContiguous:
-		if g != 2 {
-			panic("k-contiguous AVX-512 kernel needs g = 2")
-		}
-		a1, a03, a13 := reg.R14, reg.R10, reg.RAX
-		build.LEAQ(operand.Mem{Base: a, Index: ps, Scale: 1}, a1)
-		build.LEAQ(operand.Mem{Base: a, Index: as, Scale: 2}, a03)
-		build.ADDQ(as, a03)
-		build.LEAQ(operand.Mem{Base: a1, Index: as, Scale: 2}, a13)
-		build.ADDQ(as, a13)
-		bases = []reg.Register{a, a03, a1, a13}
+		bases = kcBases(a, as, ps, g)
 	}
 	aAddr := func(t, i int) operand.Mem {
 		if layout == rowContiguous {
@@ -106,21 +66,7 @@ func kernel512x16(name string, layout aLayout, g int) {
 				return operand.Mem{Base: a3, Disp: d}
 			}
 		}
-		base, base3 := bases[2*t], bases[2*t+1]
-		switch i {
-		case 0:
-			return operand.Mem{Base: base}
-		case 1:
-			return operand.Mem{Base: base, Index: as, Scale: 1}
-		case 2:
-			return operand.Mem{Base: base, Index: as, Scale: 2}
-		case 3:
-			return operand.Mem{Base: base3}
-		case 4:
-			return operand.Mem{Base: base, Index: as, Scale: 4}
-		default:
-			return operand.Mem{Base: base3, Index: as, Scale: 2}
-		}
+		return kcRow(bases[2*t], bases[2*t+1], as, i)
 	}
 	advanceA := func() {
 		if layout == rowContiguous {
@@ -136,14 +82,7 @@ func kernel512x16(name string, layout aLayout, g int) {
 	}
 	acc := func(r int) reg.VecPhysical { return zmms[r] }
 
-	build.Comment("Warm the C rows' cache lines while the k loop runs.")
-	build.MOVQ(c, walk)
-	for r := 0; r < rows; r++ {
-		build.PREFETCHT0(operand.Mem{Base: walk})
-		if r < rows-1 {
-			build.ADDQ(ldc, walk)
-		}
-	}
+	warmRows(c, ldc, walk, rows, 1)
 	build.Comment(fmt.Sprintf("Zero the %d accumulators.", rows))
 	for r := 0; r < rows; r++ {
 		build.VPXORD(acc(r), acc(r), acc(r))
@@ -161,47 +100,10 @@ func kernel512x16(name string, layout aLayout, g int) {
 		build.ADDQ(bks, b)
 	}
 
-	build.Comment("Main loop, unrolled by 4 k steps.")
-	build.Label(name + "_loop4")
-	build.CMPQ(k, operand.Imm(unroll))
-	build.JL(operand.LabelRef(name + "_tail"))
-	for u := 0; u < unroll; u++ {
-		step()
+	kLoop(name, k, step)
+	rowAccs := make([][]reg.VecPhysical, rows)
+	for r := range rowAccs {
+		rowAccs[r] = []reg.VecPhysical{acc(r)}
 	}
-	build.SUBQ(operand.Imm(unroll), k)
-	build.JMP(operand.LabelRef(name + "_loop4"))
-
-	build.Comment("Remaining k steps, one at a time.")
-	build.Label(name + "_tail")
-	build.TESTQ(k, k)
-	build.JE(operand.LabelRef(name + "_store"))
-	step()
-	build.DECQ(k)
-	build.JMP(operand.LabelRef(name + "_tail"))
-
-	build.Label(name + "_store")
-	accFlag := build.Load(build.Param("acc"), reg.AL)
-	build.Comment("Row by row: add the current C row when acc is set, then write;")
-	build.Comment("c ends at the next group's first row.")
-	build.TESTB(accFlag, accFlag)
-	build.JE(operand.LabelRef(name + "_write"))
-	build.MOVQ(c, walk)
-	for r := 0; r < rows; r++ {
-		build.VADDPS(operand.Mem{Base: walk}, acc(r), acc(r))
-		build.ADDQ(ldc, walk)
-	}
-	build.Label(name + "_write")
-	for r := 0; r < rows; r++ {
-		build.VMOVUPS(acc(r), operand.Mem{Base: c})
-		build.ADDQ(ldc, c)
-	}
-
-	build.Comment("Next group: A by g panels.")
-	for t := 0; t < g; t++ {
-		build.ADDQ(ps, aBase)
-	}
-	build.DECQ(n)
-	build.JNE(operand.LabelRef(name + "_group"))
-	build.VZEROUPPER()
-	build.RET()
+	endTile(name, r, walk, rowAccs, g)
 }

@@ -76,67 +76,21 @@ func main() {
 }
 
 func kernel(name string, layout aLayout, doc ...string) {
-	sig := "func(n, k int, a *float32, aks, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
-	if layout == kContiguous {
-		sig = "func(n, k int, a *float32, lda, ps int, b *float32, bks int, c *float32, ldc int, acc bool)"
-	}
-	build.TEXT(name, build.NOSPLIT, sig)
-	build.Pragma("noescape")
-	build.Doc(doc...)
+	r := beginKernel(name, layout, doc...)
+	n, as, ps, bks, c, ldc, aBase := r.n, r.as, r.ps, r.bks, r.c, r.ldc, r.aBase
+	k, a, b := beginTile(name, aBase)
 
-	// Registers that hold for all tiles: the tile count, strides in bytes,
-	// and the C pointer, which steps down 6 rows per tile.
-	n := build.Load(build.Param("n"), reg.RBX)
-	var as reg.Register // aks or lda, in bytes
-	if layout == kContiguous {
-		as = build.Load(build.Param("lda"), reg.R8)
-	} else {
-		as = build.Load(build.Param("aks"), reg.R8)
-	}
-	build.SHLQ(operand.Imm(2), as)
-	ps := build.Load(build.Param("ps"), reg.R13)
-	build.SHLQ(operand.Imm(2), ps)
-	bks := build.Load(build.Param("bks"), reg.R9)
-	build.SHLQ(operand.Imm(2), bks)
-	c := build.Load(build.Param("c"), reg.RDX)
-	ldc := build.Load(build.Param("ldc"), reg.R11)
-	build.SHLQ(operand.Imm(2), ldc)
-	aBase := reg.R15 // free: the kernels touch no globals, so dynamic linking leaves it alone
-	build.Load(build.Param("a"), aBase)
-
-	// Per tile: k counts down, a and b advance along k.
-	k, a, b := reg.RCX, reg.RSI, reg.RDI
-	build.Label(name + "_tile")
-	build.Load(build.Param("k"), k)
-	build.MOVQ(aBase, a)
-	build.Load(build.Param("b"), b)
-
-	// a3 addresses A's row 3 in the k-contiguous layout, so that rows 0-5
-	// are a, a+lda, a+2lda, a3, a+4lda, a3+2lda: all base+index*scale forms.
+	// a3 addresses A's row 3 in the k-contiguous layout (see kcRow).
 	var a3 reg.Register
 	if layout == kContiguous {
 		a3 = reg.R10
-		build.LEAQ(operand.Mem{Base: a, Index: as, Scale: 2}, a3)
-		build.ADDQ(as, a3)
+		plus3(a, as, a3)
 	}
 	aAddr := func(i int) operand.Mem {
 		if layout == rowContiguous {
 			return operand.Mem{Base: a, Disp: f32 * i}
 		}
-		switch i {
-		case 0:
-			return operand.Mem{Base: a}
-		case 1:
-			return operand.Mem{Base: a, Index: as, Scale: 1}
-		case 2:
-			return operand.Mem{Base: a, Index: as, Scale: 2}
-		case 3:
-			return operand.Mem{Base: a3}
-		case 4:
-			return operand.Mem{Base: a, Index: as, Scale: 4}
-		default:
-			return operand.Mem{Base: a3, Index: as, Scale: 2}
-		}
+		return kcRow(a, a3, as, i)
 	}
 	advanceA := func() {
 		if layout == rowContiguous {
@@ -147,26 +101,10 @@ func kernel(name string, layout aLayout, doc ...string) {
 		build.ADDQ(operand.Imm(f32), a3)
 	}
 
-	// C rows 0-5 are c, c+ldc, c+2ldc, c3, c+4ldc, c3+2ldc.
+	// C rows 0-5, like A's k-contiguous rows, from c and c3 = c + 3·ldc.
 	c3 := reg.R12
-	build.LEAQ(operand.Mem{Base: c, Index: ldc, Scale: 2}, c3)
-	build.ADDQ(ldc, c3)
-	cRow := func(i int) operand.Mem {
-		switch i {
-		case 0:
-			return operand.Mem{Base: c}
-		case 1:
-			return operand.Mem{Base: c, Index: ldc, Scale: 1}
-		case 2:
-			return operand.Mem{Base: c, Index: ldc, Scale: 2}
-		case 3:
-			return operand.Mem{Base: c3}
-		case 4:
-			return operand.Mem{Base: c, Index: ldc, Scale: 4}
-		default:
-			return operand.Mem{Base: c3, Index: ldc, Scale: 2}
-		}
-	}
+	plus3(c, ldc, c3)
+	cRow := func(i int) operand.Mem { return kcRow(c, c3, ldc, i) }
 
 	build.Comment("Warm the C tile's cache lines while the k loop runs.")
 	for i := 0; i < mr; i++ {
@@ -194,25 +132,7 @@ func kernel(name string, layout aLayout, doc ...string) {
 		build.ADDQ(bks, b)
 	}
 
-	build.Comment("Main loop, unrolled by 4 k steps.")
-	build.Label(name + "_loop4")
-	build.CMPQ(k, operand.Imm(unroll))
-	build.JL(operand.LabelRef(name + "_tail"))
-	for u := 0; u < unroll; u++ {
-		step()
-	}
-	build.SUBQ(operand.Imm(unroll), k)
-	build.JMP(operand.LabelRef(name + "_loop4"))
-
-	build.Comment("Remaining k steps, one at a time.")
-	build.Label(name + "_tail")
-	build.TESTQ(k, k)
-	build.JE(operand.LabelRef(name + "_store"))
-	step()
-	build.DECQ(k)
-	build.JMP(operand.LabelRef(name + "_tail"))
-
-	build.Label(name + "_store")
+	kLoop(name, k, step)
 	accFlag := build.Load(build.Param("acc"), reg.AL)
 	build.TESTB(accFlag, accFlag)
 	build.JE(operand.LabelRef(name + "_write"))
