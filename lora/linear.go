@@ -2,6 +2,7 @@ package lora
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/loftml/loft/kernels"
@@ -129,18 +130,39 @@ func (l *Linear) Backward(dx, dy, x []float32, N int) {
 func (l *Linear) dropout(x []float32) []float32 {
 	st := l.st
 	st.keep, st.xd = nn.Grow(st.keep, len(x)), nn.Grow(st.xd, len(x))
-	rng := rand.New(rand.NewPCG(l.seed, 0x6d61736b))
 	inv := 1 / (1 - l.p)
-	for i := range x {
-		if rng.Float32() < l.p {
-			st.keep[i] = 0
-		} else {
-			st.keep[i] = inv
+	// An input is dropped when a uniform 32-bit draw is below p·2³², two
+	// draws to a 64-bit number. Blocks of the input draw from their own
+	// streams, in parallel: the mask does not depend on the threads.
+	thr := uint32(min(float64(l.p)*(1<<32), math.MaxUint32))
+	blocks := (len(x) + dropoutBlock - 1) / dropoutBlock
+	kernels.ParallelFor(blocks, func(lo, hi int) {
+		var src rand.PCG
+		for b := lo; b < hi; b++ {
+			src.Seed(l.seed, 0x6d61736b+uint64(b))
+			i1 := min((b+1)*dropoutBlock, len(x))
+			keep, xd := st.keep[b*dropoutBlock:i1], st.xd[b*dropoutBlock:i1]
+			var r uint64
+			for i := range keep {
+				if i%2 == 0 {
+					r = src.Uint64()
+				} else {
+					r >>= 32
+				}
+				k := inv
+				if uint32(r) < thr {
+					k = 0
+				}
+				keep[i] = k
+				xd[i] = x[b*dropoutBlock+i] * k
+			}
 		}
-		st.xd[i] = x[i] * st.keep[i]
-	}
+	})
 	return st.xd
 }
+
+// dropoutBlock is how many inputs one random stream of dropout masks.
+const dropoutBlock = 1 << 14
 
 // merge folds s·B·A into the base weight (Out, In).
 func (l *Linear) merge() {

@@ -3,8 +3,10 @@ package lora
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/nn"
 )
 
@@ -102,5 +104,49 @@ func TestLayerIndex(t *testing.T) {
 		if i != want {
 			t.Errorf("layerIndex(%q) = %d, want %d", name, i, want)
 		}
+	}
+}
+
+// TestDropoutMask checks the mask over many blocks of inputs: the same on
+// one and two threads, the share dropped within 5 standard deviations of
+// p, kept inputs scaled by 1/(1-p), and no two blocks with the same mask
+// (each has its own stream).
+func TestDropoutMask(t *testing.T) {
+	const p, n = 0.1, 40*dropoutBlock + 123
+	st := &state{training: true, pcg: rand.NewPCG(3, 4)}
+	st.rng = rand.New(st.pcg)
+	l := newLinear("m", nn.NewLinear(8, 8, false), 2, 4, false, p, st)
+	l.seed = 77
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = 2
+	}
+	masks := make([][]float32, 2)
+	for th := 1; th <= 2; th++ {
+		old := kernels.Threads()
+		kernels.SetThreads(th)
+		xd := l.dropout(x)
+		kernels.SetThreads(old)
+		masks[th-1] = slices.Clone(st.keep)
+		for i, k := range st.keep {
+			if xd[i] != x[i]*k || (k != 0 && k != float32(1/(1-p))) {
+				t.Fatalf("input %d: keep %v, dropout(x) %v", i, k, xd[i])
+			}
+		}
+	}
+	if !slices.Equal(masks[0], masks[1]) {
+		t.Fatal("the mask differs between 1 and 2 threads")
+	}
+	dropped := 0
+	for _, k := range masks[0] {
+		if k == 0 {
+			dropped++
+		}
+	}
+	if sd := math.Sqrt(n * p * (1 - p)); math.Abs(float64(dropped)-n*p) > 5*sd {
+		t.Errorf("dropped %d of %d, want %.0f ± %.0f", dropped, n, n*p, 5*sd)
+	}
+	if slices.Equal(masks[0][:dropoutBlock], masks[0][dropoutBlock:2*dropoutBlock]) {
+		t.Error("two blocks have the same mask")
 	}
 }
