@@ -135,7 +135,8 @@ func GemmKernels() []string {
 }
 
 // SetGemmKernel makes Gemm use the micro-kernel name, one of GemmKernels,
-// to compare them on one machine; every kernel gives the same bits. Like
+// to compare them on one machine; the assembly kernels give the same bits
+// (the Go one rounds each product before adding: Go does not fuse). Like
 // SetThreads, call it while no Gemm runs.
 func SetGemmKernel(name string) error {
 	for _, k := range gemmKernels() {

@@ -298,9 +298,19 @@ func (g *gemmArgs) macroKernel(bufs *gemmBufs, bp []float32, directA bool, ic, m
 			b, bks = g.b[pc*g.ldb+jc+jr:], g.ldb
 		}
 		c := g.c[ic*g.ldc+jc+jr:]
-		if nr == w && full > 0 {
+		switch {
+		case full == 0:
+		case nr == w:
 			kern(full, kc, a, ars, aks, ps, b, bks, c, g.ldc, acc, w)
-		} else {
+		case nr > 16:
+			// 17 to 31 columns: the first 16 straight into C, the rest
+			// through the edge tile.
+			kern(full, kc, a, ars, aks, ps, b, bks, c, g.ldc, acc, 16)
+			for t := 0; t < full; t++ {
+				kern(1, kc, a[t*ps:], ars, aks, ps, b[16:], bks, bufs.tile, gemmNR, false, 16)
+				mergeTile(c[t*gemmMR*g.ldc+16:], g.ldc, bufs.tile, gemmMR, nr-16, acc)
+			}
+		default:
 			for t := 0; t < full; t++ {
 				kern(1, kc, a[t*ps:], ars, aks, ps, b, bks, bufs.tile, gemmNR, false, w)
 				mergeTile(c[t*gemmMR*g.ldc:], g.ldc, bufs.tile, gemmMR, nr, acc)

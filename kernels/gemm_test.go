@@ -164,6 +164,38 @@ var gemmTestShapes = [][3]int{
 	{64, 48, 4}, {64, 4, 48}, {100, 8, 70}, {70, 16, 100}, {16, 100, 64}, {64, 100, 16},
 	{20, gemmNC + 20, 3},          // more than one NC block
 	{130, 200, 20}, {300, 130, 5}, // threads split columns; rows (C tall)
+	// A last B panel of 17 to 31 columns: 16 straight into C, the rest
+	// through the edge tile; with odd and even panel counts of A.
+	{13, 20, 9}, {25, 56, 300}, {gemmMC + 6, 49, 7}, {gemmDirectM + 6, 81, 11},
+}
+
+// TestGemmKernelsSameBits runs every assembly kernel the machine has on the
+// test shapes and checks they give the same bits: they sum in the same
+// order, in FMAs, however they group the panels.
+func TestGemmKernelsSameBits(t *testing.T) {
+	var asm []namedKernel
+	for _, k := range gemmKernels() {
+		if k.name != "go" {
+			asm = append(asm, k)
+		}
+	}
+	if len(asm) < 2 {
+		t.Skipf("%d assembly kernels on this machine: nothing to compare", len(asm))
+	}
+	for _, sh := range gemmTestShapes {
+		for flags := 0; flags < 8; flags++ {
+			cs := gemmCase{M: sh[0], N: sh[1], K: sh[2], transA: flags&1 != 0, transB: flags&2 != 0, acc: flags&4 != 0, padA: 1}
+			ref := checkGemmCase(t, cs, asm[0].k, 2)
+			for _, k := range asm[1:] {
+				got := checkGemmCase(t, cs, k.k, 2)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%s: %s gives C[%d] = %v, %s %v", cs, k.name, i, got[i], asm[0].name, ref[i])
+					}
+				}
+			}
+		}
+	}
 }
 
 func TestGemmMatchesReference(t *testing.T) {

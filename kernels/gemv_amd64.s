@@ -74,7 +74,7 @@ done:
 	RET
 
 // func gemvRowsSeqAVX512(y []float32, w []float32, x []float32)
-// Requires: AVX, AVX512DQ, AVX512F, MMX+
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvRowsSeqAVX512(SB), NOSPLIT, $0-72
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
@@ -114,7 +114,7 @@ seq5_col0:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
-	VEXTRACTF32X8 $0x01, Z0, Y4
+	VEXTRACTF64X4 $0x01, Z0, Y4
 	VADDPS        Y4, Y0, Y4
 	VPXORD        Z0, Z0, Z0
 	VPXORD        Z1, Z1, Z1
@@ -142,7 +142,7 @@ seq5_col1:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
-	VEXTRACTF32X8 $0x01, Z0, Y5
+	VEXTRACTF64X4 $0x01, Z0, Y5
 	VADDPS        Y5, Y0, Y5
 	VPXORD        Z0, Z0, Z0
 	VPXORD        Z1, Z1, Z1
@@ -170,7 +170,7 @@ seq5_col2:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
-	VEXTRACTF32X8 $0x01, Z0, Y6
+	VEXTRACTF64X4 $0x01, Z0, Y6
 	VADDPS        Y6, Y0, Y6
 	VPXORD        Z0, Z0, Z0
 	VPXORD        Z1, Z1, Z1
@@ -198,7 +198,7 @@ seq5_col3:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
-	VEXTRACTF32X8 $0x01, Z0, Y7
+	VEXTRACTF64X4 $0x01, Z0, Y7
 	VADDPS        Y7, Y0, Y7
 	VHADDPS       Y5, Y4, Y4
 	VHADDPS       Y7, Y6, Y6

@@ -188,7 +188,7 @@ func gemvRowsSeq512() {
 		build.VADDPS(acc[3], acc[1], acc[1])
 		build.VADDPS(acc[1], acc[0], acc[0])
 		hi := build.YMM()
-		build.VEXTRACTF32X8(operand.U8(1), acc[0], hi)
+		build.VEXTRACTF64X4(operand.U8(1), acc[0], hi)
 		build.VADDPS(hi, acc[0].AsY(), row[j])
 	}
 	build.VHADDPS(row[1], row[0], row[0]) // per lane: row0 pairs, row1 pairs
