@@ -327,3 +327,19 @@ func TestSetGemmKernel(t *testing.T) {
 		t.Fatalf("SetGemmKernel(sse): %v, variant %s", err, GemmVariant())
 	}
 }
+
+// TestPeakFollowsKernel checks PeakFlops measures the vectors of the GEMM
+// kernel in use: none for the Go kernel, and AVX-512's (twice AVX2's
+// lanes) only when that kernel is chosen.
+func TestPeakFollowsKernel(t *testing.T) {
+	def := GemmVariant()
+	defer SetGemmKernel(def)
+	for _, k := range GemmKernels() {
+		SetGemmKernel(k)
+		fma, flops := fmaPeakLoop()
+		want := map[string]int{"go": 0, "avx2-fma": 192, "avx512": 384}[k]
+		if flops != want || (fma == nil) != (want == 0) {
+			t.Errorf("kernel %s: peak loop of %d FLOPs per iteration, want %d", k, flops, want)
+		}
+	}
+}

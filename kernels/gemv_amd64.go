@@ -10,7 +10,8 @@ import "fmt"
 // len(x) <= ldw, with the generated AVX2/FMA kernel where the CPU has both
 // and the sizes suit it (len(x) a multiple of 16), the rest in Go. Whole
 // weight matrices (contiguous rows, len(x) a multiple of 64) go to the
-// AVX-512 kernel where the CPU has it.
+// AVX-512 kernel where the CPU has it; it sums in another order, so the
+// last bits of decoding differ between CPUs with and without AVX-512.
 func gemvRowsFast(y, w, x []float32, ldw int) {
 	in := len(x)
 	if !useVecAVX2 || in == 0 || in%16 != 0 {
@@ -37,11 +38,13 @@ func gemvRowsFast(y, w, x []float32, ldw int) {
 }
 
 // fmaPeakLoop returns the FMA loop that measures the peak of the vectors
-// the GEMM kernel uses, with its FLOPs per iteration, or nil without AVX2
-// and FMA.
+// the GEMM kernel uses (SetGemmKernel's choice), with its FLOPs per
+// iteration, or nil without AVX2 and FMA or with the Go kernel.
 func fmaPeakLoop() (func(n int), int) {
 	switch {
-	case hasAVX512:
+	case fastKernelName == "go":
+		return nil, 0
+	case hasAVX512 && fastKernelName == "avx512":
 		return fmaPeakAVX512, 12 * 16 * 2
 	case useVecAVX2:
 		return fmaPeakAVX2, 12 * 8 * 2
