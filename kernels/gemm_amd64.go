@@ -2,7 +2,11 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"fmt"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run -C ../internal/asmgen ./gemm -pkg kernels -out ../../kernels/gemm_amd64.s -stubs ../../kernels/gemm_stubs_amd64.go
 
@@ -93,4 +97,19 @@ func gemmKernAVX512x16(n, kc int, a []float32, ars, aks, ps int, b []float32, bk
 	if t < n {
 		gemmKernKC(1, kc, &a[t*ps], ars, ps, &b[0], bks, &c[t*gemmMR*ldc], ldc, acc)
 	}
+}
+
+// packBTransFast packs the first kc &^ 7 steps of a full transposed B
+// panel, d[p*NR + j] = b[j*ldb + p], in the generated 8x8-block transpose,
+// and returns how many steps it packed (0 without AVX2).
+func packBTransFast(d, b []float32, ldb, kc int) int {
+	kc8 := kc &^ 7
+	if !hasAVX2FMA || kc8 == 0 {
+		return 0
+	}
+	if len(d) < kc8*gemmNR || len(b) < (gemmNR-1)*ldb+kc8 {
+		panic(fmt.Sprintf("kernels: packing %d steps of a B panel (ldb %d) from %d values into %d", kc8, ldb, len(b), len(d)))
+	}
+	packBTransAVX2(&d[0], &b[0], ldb, kc8)
+	return kc8
 }

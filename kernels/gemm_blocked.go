@@ -449,9 +449,18 @@ func (g *gemmArgs) packBPanel(d []float32, j0, nr, pc, kc int) {
 			clear(dp[nr:])
 		}
 	case g.transB:
-		// op(B)[p,j] = b[j*ldb+p]: transpose nr rows, four at a time.
+		// op(B)[p,j] = b[j*ldb+p]: a full panel in 8x8 blocks where there
+		// is assembly for it, else (and the last kc%8 steps) transpose nr
+		// rows, four at a time.
 		if nr < gemmNR {
 			clear(d)
+		} else if done := packBTransFast(d, g.b[j0*ldb+pc:], ldb, kc); done > 0 {
+			for j := 0; j < gemmNR; j++ {
+				for p, v := range g.b[(j0+j)*ldb+pc+done : (j0+j)*ldb+pc+kc] {
+					d[(done+p)*gemmNR+j] = v
+				}
+			}
+			return
 		}
 		j := 0
 		for ; j+4 <= nr; j += 4 {

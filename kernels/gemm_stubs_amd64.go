@@ -73,3 +73,9 @@ func gemmKern512RC2x16(n int, k int, a *float32, aks int, ps int, b *float32, bk
 //
 //go:noescape
 func gemmKern512KC2x16(n int, k int, a *float32, lda int, ps int, b *float32, bks int, c *float32, ldc int, acc bool)
+
+// packBTransAVX2 writes d[p*32 + j] = b[j*ldb + p] for j < 32, p < kc,
+// kc a positive multiple of 8; the Go caller checks the bounds.
+//
+//go:noescape
+func packBTransAVX2(d *float32, b *float32, ldb int, kc int)
