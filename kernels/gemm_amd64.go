@@ -113,3 +113,18 @@ func packBTransFast(d, b []float32, ldb, kc int) int {
 	packBTransAVX2(&d[0], &b[0], ldb, kc8)
 	return kc8
 }
+
+// packA6Fast packs the first kc &^ 7 steps of a full panel of a row-major
+// A, d[p*MR + i] = a[i*lda + p], in the generated 8x8-block transpose, and
+// returns how many steps it packed (0 without AVX2).
+func packA6Fast(d, a []float32, lda, kc int) int {
+	kc8 := kc &^ 7
+	if !hasAVX2FMA || kc8 == 0 {
+		return 0
+	}
+	if len(d) < kc8*gemmMR || len(a) < (gemmMR-1)*lda+kc8 {
+		panic(fmt.Sprintf("kernels: packing %d steps of an A panel (lda %d) from %d values into %d", kc8, lda, len(a), len(d)))
+	}
+	packA6AVX2(&d[0], &a[0], lda, kc8)
+	return kc8
+}

@@ -364,8 +364,14 @@ func (g *gemmArgs) packAPanel(d []float32, i0, mr, pc, kc int) {
 		}
 		return
 	}
-	// op(A)[i,p] = a[i*lda+p]: interleave mr rows.
+	// op(A)[i,p] = a[i*lda+p]: interleave mr rows, eight steps at a time
+	// in 8x8 blocks where there is assembly for it.
 	if mr == gemmMR {
+		done := packA6Fast(d, g.a[i0*lda+pc:], lda, kc)
+		d, pc, kc = d[done*gemmMR:], pc+done, kc-done
+		if kc == 0 {
+			return
+		}
 		r0 := g.a[i0*lda+pc:][:kc]
 		r1 := g.a[(i0+1)*lda+pc:][:len(r0)]
 		r2 := g.a[(i0+2)*lda+pc:][:len(r0)]

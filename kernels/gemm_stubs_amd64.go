@@ -79,3 +79,9 @@ func gemmKern512KC2x16(n int, k int, a *float32, lda int, ps int, b *float32, bk
 //
 //go:noescape
 func packBTransAVX2(d *float32, b *float32, ldb int, kc int)
+
+// packA6AVX2 writes d[p*6 + i] = a[i*lda + p] for i < 6, p < kc,
+// kc a positive multiple of 8; the Go caller checks the bounds.
+//
+//go:noescape
+func packA6AVX2(d *float32, a *float32, lda int, kc int)

@@ -73,6 +73,7 @@ func main() {
 	kernel512x16("gemmKern512RC2x16", rowContiguous, 2)
 	kernel512x16("gemmKern512KC2x16", kContiguous, 2)
 	packBTrans()
+	packA6()
 	build.Generate()
 }
 
