@@ -1,7 +1,8 @@
-// Command gemm generates kernels/gemm_amd64.s, the AVX2/FMA micro-kernels of
-// loft's float32 GEMM. Run it through `go generate ./kernels/`.
+// Command gemm generates kernels/gemm_amd64.s, the micro-kernels of loft's
+// float32 GEMM (AVX2/FMA here; AVX-512 in avx512.go and avx512x16.go) and
+// its packing routines (pack.go). Run it through `go generate ./kernels/`.
 //
-// Each kernel computes n 6x16 tiles of C = A·B stacked down a column of C,
+// Each AVX2 kernel computes n 6x16 tiles of C = A·B stacked down a column of C,
 // keeping one tile at a time in 12 ymm accumulators (2 ymm of 8 floats per
 // row), as in the BLIS Haswell sgemm kernel design (Van Zee & van de Geijn,
 // "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", 2015).
