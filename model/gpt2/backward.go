@@ -1,7 +1,6 @@
 package gpt2
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/loftml/loft/kernels"
@@ -15,17 +14,9 @@ import (
 
 // trainState is what ForwardLoss keeps for Backward.
 type trainState struct {
-	acts      Acts
-	B, T      int
-	pos       []int32 // (BT)
-	head      nn.HeadScratch
-	dLNF      []float32 // (BT, C) d(sum of losses)/d(ln_f output), unscaled
-	dX        []float32 // (BT, C) gradient of the residual stream
-	g         layerGrads
-	ckpt      bool // gradient checkpointing: keep layer inputs only
-	recompute bool // the last ForwardLoss ran with ckpt
-	count     int  // counted targets of the last ForwardLoss
-	ready     bool
+	nn.TrainState
+	acts Acts
+	g    layerGrads
 }
 
 // layerGrads are one block's gradient buffers, shared by every block.
@@ -39,7 +30,6 @@ type layerGrads struct {
 func (m *Model) growGrads(s *trainState, N int) {
 	C, I := m.Config.NEmbd, m.Config.Intermediate()
 	g, lg := nn.Grow, &s.g
-	s.dLNF, s.dX = g(s.dLNF, N*C), g(s.dX, N*C)
 	lg.dRes, lg.dLN = g(lg.dRes, N*C), g(lg.dLN, N*C)
 	lg.dGelu, lg.dFC = g(lg.dGelu, N*I), g(lg.dFC, N*I)
 	lg.dAtt, lg.dQ, lg.dK, lg.dV = g(lg.dAtt, N*C), g(lg.dQ, N*C), g(lg.dK, N*C), g(lg.dV, N*C)
@@ -51,72 +41,65 @@ func (m *Model) growGrads(s *trainState, N int) {
 // and their count (model.Trainable). The tied head runs fused with the
 // loss in chunks of rows (nn.HeadLoss).
 func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error) {
-	c := &m.Config
-	if len(targets) != B*T {
-		return 0, 0, fmt.Errorf("gpt2: %d targets for B=%d, T=%d", len(targets), B, T)
-	}
-	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
-		return 0, 0, err
-	}
-	if T > c.NPositions {
-		return 0, 0, fmt.Errorf("gpt2: %d positions exceed n_positions %d", T, c.NPositions)
-	}
-	if err := nn.CheckTargets(targets, c.VocabSize); err != nil {
-		return 0, 0, fmt.Errorf("gpt2: %w", err)
-	}
-	s := m.train()
-	s.ready = false
-	s.recompute = s.ckpt
-	if s.ckpt {
-		m.growActsN(&s.acts, B, T, 1, m.Config.NLayer+1, true)
-	} else {
-		m.growActs(&s.acts, B, T, true)
-	}
-	s.B, s.T = B, T
-	N := B * T
-	s.pos = nn.Positions(s.pos, B, T)
-	m.forwardHidden(&s.acts, ids, s.pos, B, T)
-	m.growGrads(s, N)
-	clear(s.dLNF)
-	sum, count := nn.HeadLoss(&s.head, m.LMHead, s.dLNF, s.acts.LNF, targets, N, c.VocabSize)
-	s.ready, s.count = true, count
-	return sum, count, nil
+	return m.train().ForwardLoss(trainArch{m}, m.LMHead, ids, targets, B, T, m.Config.VocabSize)
 }
 
 // Backward back-propagates scale·sum from the last ForwardLoss, mirroring
 // ForwardTrain in reverse (model.Trainable).
 func (m *Model) Backward(scale float32) error {
-	s := m.tr
-	if s == nil || !s.ready {
-		return errors.New("gpt2: Backward without a ForwardLoss before it")
+	return m.train().Backward(trainArch{m}, scale)
+}
+
+// trainArch is the Model as nn.TrainState drives it.
+type trainArch struct{ m *Model }
+
+func (t trainArch) Name() string   { return "gpt2" }
+func (t trainArch) NumLayers() int { return len(t.m.Layers) }
+
+func (t trainArch) CheckInput(ids []int32, B, T int) error {
+	if err := t.m.checkInput(ids, B, T, nil, 0); err != nil {
+		return err
 	}
-	s.ready = false
-	if s.count == 0 {
-		// No counted target: the loss is a constant 0, every gradient is
-		// zero (and a caller's scale 1/count would be infinite).
-		return nil
+	if T > t.m.Config.NPositions {
+		return fmt.Errorf("gpt2: %d positions exceed n_positions %d", T, t.m.Config.NPositions)
 	}
-	a := &s.acts
-	B, T := s.B, s.T
-	N := B * T
-	for i := range s.dLNF {
-		s.dLNF[i] *= scale
-	}
-	clear(s.dX)
-	m.LNF.Backward(s.dX, s.dLNF, a.X[len(m.Layers)], a.MeanF, a.RstdF, N)
-	for l := len(m.Layers) - 1; l >= 0; l-- {
-		if s.recompute {
-			// Recompute the layer's activations from its saved input; the
-			// output lands in X[l+1], no longer needed above this layer.
-			lin := m.Layers[l].linears()
-			nn.SetReplay(true, lin...)
-			m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, nil)
-			nn.SetReplay(false, lin...)
-		}
-		m.layerBackward(l, a.layer(l), &s.g, s.dX, s.dX, a.X[l], B, T)
-	}
-	// wte and wpe are frozen: the gradient stops at their sum (s.dX).
 	return nil
+}
+
+func (t trainArch) GrowTrain(B, T int, ckpt bool) {
+	m, s := t.m, t.m.tr
+	if ckpt {
+		m.growActsN(&s.acts, B, T, 1, m.Config.NLayer+1, true)
+	} else {
+		m.growActs(&s.acts, B, T, true)
+	}
+	m.growGrads(s, B*T)
+}
+
+func (t trainArch) ForwardHidden(ids, pos []int32, B, T int) []float32 {
+	a := &t.m.tr.acts
+	t.m.forwardHidden(a, ids, pos, B, T)
+	return a.LNF[:B*T*t.m.Config.NEmbd]
+}
+
+func (t trainArch) FinalNormBackward(dx, dnf []float32, N int) {
+	a := &t.m.tr.acts
+	t.m.LNF.Backward(dx, dnf, a.X[len(t.m.Layers)], a.MeanF, a.RstdF, N)
+}
+
+// RecomputeLayer recomputes the layer's activations from its saved input;
+// the output lands in X[l+1], no longer needed above this layer.
+func (t trainArch) RecomputeLayer(l int, pos []int32, B, T int) {
+	m, a := t.m, &t.m.tr.acts
+	lin := m.Layers[l].linears()
+	nn.SetReplay(true, lin...)
+	m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, nil)
+	nn.SetReplay(false, lin...)
+}
+
+func (t trainArch) LayerBackward(l int, dx []float32, B, T int) {
+	m, s := t.m, t.m.tr
+	m.layerBackward(l, s.acts.layer(l), &s.g, dx, dx, s.acts.X[l], B, T)
 }
 
 // InputGrad returns the gradient (B·T, C) of the last Backward with
@@ -126,7 +109,7 @@ func (m *Model) InputGrad() []float32 {
 	if m.tr == nil {
 		return nil
 	}
-	return m.tr.dX
+	return m.tr.DX
 }
 
 func (m *Model) geluBackward(dinp, dout, inp []float32, n int) {
@@ -188,7 +171,7 @@ func (m *Model) train() *trainState {
 // layer's activations (LoRA dropout masks replayed) just before its
 // backward, one more forward pass for the memory of one layer's
 // activations instead of all of them. Gradients are the same either way.
-func (m *Model) SetGradCheckpoint(on bool) { m.train().ckpt = on }
+func (m *Model) SetGradCheckpoint(on bool) { m.train().Ckpt = on }
 
 // linears returns the layer's projections.
 func (l *Layer) linears() []nn.LinearLayer {

@@ -1,7 +1,6 @@
 package llama
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/loftml/loft/kernels"
@@ -16,17 +15,9 @@ import (
 // trainState is what ForwardLoss keeps for Backward; buffers are
 // allocated once per (B, T) and reused.
 type trainState struct {
-	acts      Acts
-	B, T      int
-	pos       []int32 // (BT) positions 0..T-1 of every row
-	head      nn.HeadScratch
-	dNF       []float32 // (BT, C) d(sum of losses)/d(final norm output), unscaled
-	dX        []float32 // (BT, C) gradient of the residual stream
-	g         layerGrads
-	ckpt      bool // gradient checkpointing: keep layer inputs only
-	recompute bool // the last ForwardLoss ran with ckpt
-	count     int  // counted targets of the last ForwardLoss
-	ready     bool // a ForwardLoss ran and no Backward consumed it yet
+	nn.TrainState
+	acts Acts
+	g    layerGrads
 }
 
 // layerGrads are one layer's gradient buffers, shared by every layer
@@ -42,7 +33,6 @@ func (m *Model) growGrads(s *trainState, N int) {
 	c := &m.Config
 	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
 	g, lg := nn.Grow, &s.g
-	s.dNF, s.dX = g(s.dNF, N*C), g(s.dX, N*C)
 	lg.dRes, lg.dN = g(lg.dRes, N*C), g(lg.dN, N*C)
 	lg.dAct, lg.dGate, lg.dUp = g(lg.dAct, N*I), g(lg.dGate, N*I), g(lg.dUp, N*I)
 	lg.dAtt, lg.dQ, lg.dQr = g(lg.dAtt, N*Q), g(lg.dQ, N*Q), g(lg.dQr, N*Q)
@@ -55,73 +45,14 @@ func (m *Model) growGrads(s *trainState, N int) {
 // fused with the loss in chunks of rows (nn.HeadLoss), which also leaves
 // the gradient of the final norm's output for Backward.
 func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error) {
-	c := &m.Config
-	if len(targets) != B*T {
-		return 0, 0, fmt.Errorf("llama: %d targets for B=%d, T=%d", len(targets), B, T)
-	}
-	if T > c.MaxPositions {
-		return 0, 0, fmt.Errorf("llama: %d positions exceed the model's context length %d", T, c.MaxPositions)
-	}
-	if err := nn.CheckTargets(targets, c.VocabSize); err != nil {
-		return 0, 0, fmt.Errorf("llama: %w", err)
-	}
-	s := m.train()
-	s.ready = false
-	s.recompute = s.ckpt
-	if s.ckpt {
-		m.growActsN(&s.acts, B, T, 1, m.Config.NumLayers+1, true)
-	} else {
-		m.growActs(&s.acts, B, T, true)
-	}
-	s.B, s.T = B, T
-	N := B * T
-	if err := m.checkInput(ids, B, T, nil, 0); err != nil {
-		return 0, 0, err
-	}
-	s.pos = nn.Positions(s.pos, B, T)
-	m.forwardHidden(&s.acts, ids, s.pos, B, T)
-	m.growGrads(s, N)
-	clear(s.dNF)
-	sum, count := nn.HeadLoss(&s.head, m.LMHead, s.dNF, s.acts.NF, targets, N, c.VocabSize)
-	s.ready, s.count = true, count
-	return sum, count, nil
+	return m.train().ForwardLoss(trainArch{m}, m.LMHead, ids, targets, B, T, m.Config.VocabSize)
 }
 
 // Backward back-propagates scale·sum from the last ForwardLoss, mirroring
 // ForwardTrain in reverse, and accumulates into the trainable layers'
 // gradients (model.Trainable).
 func (m *Model) Backward(scale float32) error {
-	s := m.tr
-	if s == nil || !s.ready {
-		return errors.New("llama: Backward without a ForwardLoss before it")
-	}
-	s.ready = false
-	if s.count == 0 {
-		// No counted target: the loss is a constant 0, every gradient is
-		// zero (and a caller's scale 1/count would be infinite).
-		return nil
-	}
-	a := &s.acts
-	B, T := s.B, s.T
-	N := B * T
-	for i := range s.dNF {
-		s.dNF[i] *= scale
-	}
-	clear(s.dX)
-	m.Norm.Backward(s.dX, s.dNF, a.X[len(m.Layers)], a.RstdF, N)
-	for l := len(m.Layers) - 1; l >= 0; l-- {
-		if s.recompute {
-			// Recompute the layer's activations from its saved input; the
-			// output lands in X[l+1], no longer needed above this layer.
-			lin := m.Layers[l].linears()
-			nn.SetReplay(true, lin...)
-			m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, s.pos, nil)
-			nn.SetReplay(false, lin...)
-		}
-		m.layerBackward(l, a.layer(l), &s.g, s.dX, s.dX, a.X[l], B, T)
-	}
-	// The embedding is frozen: the gradient stops at its output (s.dX).
-	return nil
+	return m.train().Backward(trainArch{m}, scale)
 }
 
 // InputGrad returns the gradient (B·T, C) of the last Backward with
@@ -131,7 +62,56 @@ func (m *Model) InputGrad() []float32 {
 	if m.tr == nil {
 		return nil
 	}
-	return m.tr.dX
+	return m.tr.DX
+}
+
+// trainArch is the Model as nn.TrainState drives it.
+type trainArch struct{ m *Model }
+
+func (t trainArch) Name() string   { return "llama" }
+func (t trainArch) NumLayers() int { return len(t.m.Layers) }
+
+func (t trainArch) CheckInput(ids []int32, B, T int) error {
+	if T > t.m.Config.MaxPositions {
+		return fmt.Errorf("llama: %d positions exceed the model's context length %d", T, t.m.Config.MaxPositions)
+	}
+	return t.m.checkInput(ids, B, T, nil, 0)
+}
+
+func (t trainArch) GrowTrain(B, T int, ckpt bool) {
+	m, s := t.m, t.m.tr
+	if ckpt {
+		m.growActsN(&s.acts, B, T, 1, m.Config.NumLayers+1, true)
+	} else {
+		m.growActs(&s.acts, B, T, true)
+	}
+	m.growGrads(s, B*T)
+}
+
+func (t trainArch) ForwardHidden(ids, pos []int32, B, T int) []float32 {
+	a := &t.m.tr.acts
+	t.m.forwardHidden(a, ids, pos, B, T)
+	return a.NF[:B*T*t.m.Config.HiddenSize]
+}
+
+func (t trainArch) FinalNormBackward(dx, dnf []float32, N int) {
+	a := &t.m.tr.acts
+	t.m.Norm.Backward(dx, dnf, a.X[len(t.m.Layers)], a.RstdF, N)
+}
+
+// RecomputeLayer recomputes the layer's activations from its saved input;
+// the output lands in X[l+1], no longer needed above this layer.
+func (t trainArch) RecomputeLayer(l int, pos []int32, B, T int) {
+	m, a := t.m, &t.m.tr.acts
+	lin := m.Layers[l].linears()
+	nn.SetReplay(true, lin...)
+	m.layerForward(l, a.layer(l), a.X[l+1], a.X[l], B, T, pos, nil)
+	nn.SetReplay(false, lin...)
+}
+
+func (t trainArch) LayerBackward(l int, dx []float32, B, T int) {
+	m, s := t.m, t.m.tr
+	m.layerBackward(l, s.acts.layer(l), &s.g, dx, dx, s.acts.X[l], B, T)
 }
 
 // layerBackward is layerForward in reverse for layer li: given dout (BT, C)
@@ -143,7 +123,7 @@ func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x [
 	L := &m.Layers[li]
 	N := B * T
 	NH, NKV := c.NumHeads, c.NumKVHeads
-	pos := m.tr.pos
+	pos := m.tr.Pos
 
 	// out = Res1 + Down: both receive dout.
 	clear(g.dAct)
@@ -196,7 +176,7 @@ func (m *Model) train() *trainState {
 // layer's activations (LoRA dropout masks replayed) just before its
 // backward, one more forward pass for the memory of one layer's
 // activations instead of all of them. Gradients are the same either way.
-func (m *Model) SetGradCheckpoint(on bool) { m.train().ckpt = on }
+func (m *Model) SetGradCheckpoint(on bool) { m.train().Ckpt = on }
 
 // linears returns the layer's projections.
 func (l *Layer) linears() []nn.LinearLayer {
