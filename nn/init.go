@@ -35,6 +35,26 @@ func GrowInt32(buf []int32, n int) []int32 {
 	return buf[:n]
 }
 
+// GrowEach returns bufs resliced to n buffers of size floats each, keeping
+// the buffers it has (the residual-stream buffers of a model's activations).
+func GrowEach(bufs [][]float32, n, size int) [][]float32 {
+	bufs = Resize(bufs, n)
+	for i := range bufs {
+		bufs[i] = Grow(bufs[i], size)
+	}
+	return bufs
+}
+
+// Resize returns s with n elements, keeping the first ones it has and
+// appending zero values (per-layer activation sets).
+func Resize[E any](s []E, n int) []E {
+	for len(s) < n {
+		var zero E
+		s = append(s, zero)
+	}
+	return s[:n]
+}
+
 // Positions returns pos resliced to (B·T) and filled with 0..T-1 for every
 // row: the positions of a whole-sequence (training) forward pass.
 func Positions(pos []int32, B, T int) []int32 {

@@ -92,3 +92,21 @@ func TestTrainStateBookkeeping(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowEach checks the activation helpers keep the buffers and sets
+// they have and size the rest.
+func TestGrowEach(t *testing.T) {
+	bufs := GrowEach(nil, 2, 4)
+	first := &bufs[0][0]
+	bufs = GrowEach(bufs, 3, 3)
+	if len(bufs) != 3 || &bufs[0][0] != first || len(bufs[0]) != 3 || len(bufs[2]) != 3 {
+		t.Fatalf("grown to %d buffers of %d, first kept %v", len(bufs), len(bufs[2]), &bufs[0][0] == first)
+	}
+	if bufs = GrowEach(bufs, 1, 8); len(bufs) != 1 || len(bufs[0]) != 8 {
+		t.Fatalf("shrunk to %d buffers of %d", len(bufs), len(bufs[0]))
+	}
+	sets := Resize([]struct{ a []float32 }{{a: []float32{1}}}, 3)
+	if len(sets) != 3 || sets[0].a[0] != 1 || sets[2].a != nil {
+		t.Fatalf("Resize: %v", sets)
+	}
+}

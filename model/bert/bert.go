@@ -267,15 +267,8 @@ func (m *Model) growActs(a *Acts, B, T int) {
 	g := nn.Grow
 	a.B, a.T = B, T
 	a.Emb, a.MeanE, a.RstdE = g(a.Emb, N*C), g(a.MeanE, N), g(a.RstdE, N)
-	for len(a.X) < c.NumLayers+1 {
-		a.X = append(a.X, nil)
-	}
-	for i := range a.X {
-		a.X[i] = g(a.X[i], N*C)
-	}
-	for len(a.Layers) < c.NumLayers {
-		a.Layers = append(a.Layers, LayerActs{})
-	}
+	a.X = nn.GrowEach(a.X, c.NumLayers+1, N*C)
+	a.Layers = nn.Resize(a.Layers, c.NumLayers)
 	for i := range a.Layers {
 		l := &a.Layers[i]
 		l.Q, l.K, l.V = g(l.Q, N*C), g(l.K, N*C), g(l.V, N*C)

@@ -56,17 +56,8 @@ func (m *Model) growActsN(a *Acts, B, T, nl, nx int, probs bool) {
 	N, C, I := B*T, c.NEmbd, c.Intermediate()
 	a.B, a.T = B, T
 	g := nn.Grow
-	for len(a.X) < nx {
-		a.X = append(a.X, nil)
-	}
-	a.X = a.X[:nx]
-	for i := range a.X {
-		a.X[i] = g(a.X[i], N*C)
-	}
-	for len(a.Layers) < nl {
-		a.Layers = append(a.Layers, LayerActs{})
-	}
-	a.Layers = a.Layers[:nl]
+	a.X = nn.GrowEach(a.X, nx, N*C)
+	a.Layers = nn.Resize(a.Layers, nl)
 	// QKV (split into Q, K, V at once), AttO and FCO (added into the
 	// residual stream at once) and Gelu (recomputed from FC in backward)
 	// are not needed by backward: every layer shares layer 0's buffers,

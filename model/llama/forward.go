@@ -63,17 +63,8 @@ func (m *Model) growActsN(a *Acts, B, T, nl, nx int, probs bool) {
 	C, Q, KV, I := c.HiddenSize, c.NumHeads*c.HeadDim, c.KVDim(), c.IntermediateSize
 	a.B, a.T = B, T
 	g := nn.Grow
-	for len(a.X) < nx {
-		a.X = append(a.X, nil)
-	}
-	a.X = a.X[:nx]
-	for i := range a.X {
-		a.X[i] = g(a.X[i], N*C)
-	}
-	for len(a.Layers) < nl {
-		a.Layers = append(a.Layers, LayerActs{})
-	}
-	a.Layers = a.Layers[:nl]
+	a.X = nn.GrowEach(a.X, nx, N*C)
+	a.Layers = nn.Resize(a.Layers, nl)
 	for i := range a.Layers {
 		l := &a.Layers[i]
 		l.N1, l.Rstd1 = g(l.N1, N*C), g(l.Rstd1, N)
