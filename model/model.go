@@ -38,4 +38,7 @@ type Trainable interface {
 	// Backward back-propagates scale·sum from the last ForwardLoss,
 	// accumulating (+=) into the trainable layers' gradients.
 	Backward(scale float32) error
+	// EvalLoss returns what ForwardLoss would, without keeping anything
+	// for Backward or computing the gradient the loss starts it with.
+	EvalLoss(ids, targets []int32, B, T int) (sum float64, count int, err error)
 }

@@ -21,8 +21,8 @@ const headChunkValues = 1 << 26
 // cross-entropy against targets (N) (kernels.IgnoreIndex rows not counted),
 // turns the chunk's logits into their gradient in place and accumulates
 // dx (N, C) += dlogits·W, the gradient of the summed loss (unscaled: the
-// caller multiplies by its scale). It returns the summed loss and the
-// number of counted rows. Targets must be in [0, V) or ignored (see
+// caller multiplies by its scale); a nil dx skips the gradient (an
+// evaluation). It returns the summed loss and the number of counted rows. Targets must be in [0, V) or ignored (see
 // CheckTargets). The chunk scratch is kept in s between calls.
 func HeadLoss(s *HeadScratch, head LinearLayer, dx, x []float32, targets []int32, N, V int) (sum float64, count int) {
 	return headLoss(s, head, dx, x, targets, N, V, headChunkValues)
@@ -43,7 +43,7 @@ func headLoss(s *HeadScratch, head LinearLayer, dx, x []float32, targets []int32
 		head.Forward(lg, xs, n)
 		cs, cc := kernels.CrossEntropyForward(s.losses, s.lse, lg, tg, n, V, kernels.IgnoreIndex)
 		sum, count = sum+cs, count+cc
-		if cc == 0 {
+		if cc == 0 || dx == nil {
 			continue
 		}
 		kernels.CrossEntropyBackward(lg, lg, s.lse, tg, n, V, kernels.IgnoreIndex, 1)

@@ -59,6 +59,16 @@ type TrainState struct {
 // rows (HeadLoss). On an error nothing runs, and Backward has nothing to
 // follow.
 func (s *TrainState) ForwardLoss(a TrainArch, head LinearLayer, ids, targets []int32, B, T, vocab int) (float64, int, error) {
+	return s.forwardLoss(a, head, ids, targets, B, T, vocab, true)
+}
+
+// EvalLoss is ForwardLoss without the head's gradient, for a validation
+// set: the same sum and count, and nothing for Backward.
+func (s *TrainState) EvalLoss(a TrainArch, head LinearLayer, ids, targets []int32, B, T, vocab int) (float64, int, error) {
+	return s.forwardLoss(a, head, ids, targets, B, T, vocab, false)
+}
+
+func (s *TrainState) forwardLoss(a TrainArch, head LinearLayer, ids, targets []int32, B, T, vocab int, grad bool) (float64, int, error) {
 	s.ready = false
 	if err := a.CheckInput(ids, B, T); err != nil {
 		return 0, 0, err
@@ -76,6 +86,10 @@ func (s *TrainState) ForwardLoss(a TrainArch, head LinearLayer, ids, targets []i
 	s.Pos = Positions(s.Pos, B, T)
 	nf := a.ForwardHidden(ids, s.Pos, B, T)
 	C := len(nf) / N
+	if !grad {
+		sum, count := HeadLoss(&s.head, head, nil, nf, targets, N, vocab)
+		return sum, count, nil
+	}
 	s.dNF, s.DX = Grow(s.dNF, N*C), Grow(s.DX, N*C)
 	clear(s.dNF)
 	sum, count := HeadLoss(&s.head, head, s.dNF, nf, targets, N, vocab)

@@ -110,3 +110,29 @@ func TestGrowEach(t *testing.T) {
 		t.Fatalf("Resize: %v", sets)
 	}
 }
+
+// TestEvalLoss checks EvalLoss gives ForwardLoss's sum and count, leaves
+// nothing for Backward, and does not touch the gradient a ForwardLoss
+// left (its rows are computed without a gradient buffer).
+func TestEvalLoss(t *testing.T) {
+	head := NewLinear(2, 3, false)
+	copy(head.W, []float32{1, 0, 0, 1, 1, 1})
+	ids, targets := []int32{0, 1}, []int32{2, 0}
+	f := &fakeArch{nf: []float32{0.5, -1, 2, 0.25}}
+	var s TrainState
+	sum, n, err := s.ForwardLoss(f, head, ids, targets, 1, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad := slices.Clone(s.dNF)
+	esum, en, err := s.EvalLoss(f, head, ids, targets, 1, 2, 3)
+	if err != nil || esum != sum || en != n {
+		t.Fatalf("EvalLoss %v over %d (%v), ForwardLoss %v over %d", esum, en, err, sum, n)
+	}
+	if !slices.Equal(s.dNF, grad) {
+		t.Error("EvalLoss changed the gradient buffer")
+	}
+	if err := s.Backward(f, 1); err == nil {
+		t.Error("Backward ran after EvalLoss")
+	}
+}

@@ -106,6 +106,11 @@ func (m *bigram) ForwardLoss(ids, targets []int32, B, T int) (float64, int, erro
 	return sum, n, nil
 }
 
+// EvalLoss is ForwardLoss: the fake keeps what Backward needs either way.
+func (m *bigram) EvalLoss(ids, targets []int32, B, T int) (float64, int, error) {
+	return m.ForwardLoss(ids, targets, B, T)
+}
+
 // Backward: dloss/dlogit = probs - onehot(target); dP[id] += scale·keep·that.
 func (m *bigram) Backward(scale float32) error {
 	for p, id := range m.ids {

@@ -172,7 +172,7 @@ func (t *Trainer) Eval(ctx context.Context, d Data) (loss float64, count int, er
 		if err := b.check(); err != nil {
 			return 0, 0, err
 		}
-		s, n, err := t.Model.ForwardLoss(b.IDs, b.Targets, b.B, b.T)
+		s, n, err := t.Model.EvalLoss(b.IDs, b.Targets, b.B, b.T)
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: validation batch %d: %w", i, err)
 		}

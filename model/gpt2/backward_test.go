@@ -73,3 +73,27 @@ func TestBackwardInputFD(t *testing.T) {
 }
 
 var _ model.Trainable = (*gpt2.Model)(nil)
+
+// TestEvalLossMatchesForwardLoss: a validation pass gives the training
+// forward's loss and count, bit for bit.
+func TestEvalLossMatchesForwardLoss(t *testing.T) {
+	b, err := model.Load("../../testdata/ref/gpt2-tiny", model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.LM.(*gpt2.Model)
+	const B, T = 2, 5
+	V := m.Config.VocabSize
+	ids, targets := make([]int32, B*T), make([]int32, B*T)
+	for i := range ids {
+		ids[i], targets[i] = int32((i*29+3)%V), int32((i*41+7)%V)
+	}
+	sum, n, err := m.ForwardLoss(ids, targets, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esum, en, err := m.EvalLoss(ids, targets, B, T)
+	if err != nil || esum != sum || en != n {
+		t.Errorf("EvalLoss %v over %d (%v), ForwardLoss %v over %d", esum, en, err, sum, n)
+	}
+}

@@ -48,6 +48,12 @@ func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error
 	return m.train().ForwardLoss(trainArch{m}, m.LMHead, ids, targets, B, T, m.Config.VocabSize)
 }
 
+// EvalLoss is ForwardLoss without the gradient the loss leaves for
+// Backward (a validation set's loss): the same sum and count.
+func (m *Model) EvalLoss(ids, targets []int32, B, T int) (float64, int, error) {
+	return m.train().EvalLoss(trainArch{m}, m.LMHead, ids, targets, B, T, m.Config.VocabSize)
+}
+
 // Backward back-propagates scale·sum from the last ForwardLoss, mirroring
 // ForwardTrain in reverse, and accumulates into the trainable layers'
 // gradients (model.Trainable).

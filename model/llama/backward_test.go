@@ -119,3 +119,30 @@ func TestForwardLossMatchesLogits(t *testing.T) {
 }
 
 var _ model.Trainable = (*llama.Model)(nil)
+
+// TestEvalLossMatchesForwardLoss: a validation pass gives the training
+// forward's loss and count, bit for bit, on every llama-family fixture.
+func TestEvalLossMatchesForwardLoss(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny"} {
+		b, err := model.Load("../../testdata/ref/"+name, model.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := b.LM.(*llama.Model)
+		const B, T = 2, 5
+		V := m.Config.VocabSize
+		ids, targets := make([]int32, B*T), make([]int32, B*T)
+		for i := range ids {
+			ids[i], targets[i] = int32((i*29+3)%V), int32((i*41+7)%V)
+		}
+		targets[3] = kernels.IgnoreIndex
+		sum, n, err := m.ForwardLoss(ids, targets, B, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		esum, en, err := m.EvalLoss(ids, targets, B, T)
+		if err != nil || esum != sum || en != n {
+			t.Errorf("%s: EvalLoss %v over %d (%v), ForwardLoss %v over %d", name, esum, en, err, sum, n)
+		}
+	}
+}
