@@ -109,14 +109,7 @@ func gemvRows() {
 	for j := 0; j < 4; j++ {
 		build.VADDPS(acc[2*j+1], acc[2*j], acc[2*j])
 	}
-	build.VHADDPS(acc[2], acc[0], acc[0]) // per lane: row0 pairs, row1 pairs
-	build.VHADDPS(acc[6], acc[4], acc[4]) // row2, row3
-	build.VHADDPS(acc[4], acc[0], acc[0]) // per lane: row0..row3 partial sums
-	hi := build.XMM()
-	build.VEXTRACTF128(operand.U8(1), acc[0], hi)
-	lo := acc[0].AsX()
-	build.VADDPS(hi, lo, lo)
-	build.VMOVUPS(lo, operand.Mem{Base: yp})
+	storeFourRows(acc[0], acc[2], acc[4], acc[6], yp)
 
 	build.ADDQ(operand.U8(16), yp)
 	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, wp)
@@ -124,6 +117,19 @@ func gemvRows() {
 	build.Label("done")
 	build.VZEROUPPER()
 	build.RET()
+}
+
+// storeFourRows reduces four rows' ymm sums r0..r3 (eight partial sums
+// each; r0 and r2 are overwritten) to four floats and stores them at y.
+func storeFourRows(r0, r1, r2, r3 reg.VecVirtual, y reg.Register) {
+	build.VHADDPS(r1, r0, r0) // per lane: row0 pairs, row1 pairs
+	build.VHADDPS(r3, r2, r2) // row2, row3
+	build.VHADDPS(r2, r0, r0) // per lane: row0..row3 partial sums
+	hi := build.XMM()
+	build.VEXTRACTF128(operand.U8(1), r0, hi)
+	lo := r0.AsX()
+	build.VADDPS(hi, lo, lo)
+	build.VMOVUPS(lo, operand.Mem{Base: y})
 }
 
 // gemvRowsSeq512 generates gemvRowsSeqAVX512, the matrix-vector product
@@ -191,14 +197,7 @@ func gemvRowsSeq512() {
 		build.VEXTRACTF64X4(operand.U8(1), acc[0], hi)
 		build.VADDPS(hi, acc[0].AsY(), row[j])
 	}
-	build.VHADDPS(row[1], row[0], row[0]) // per lane: row0 pairs, row1 pairs
-	build.VHADDPS(row[3], row[2], row[2]) // row2, row3
-	build.VHADDPS(row[2], row[0], row[0]) // per lane: row0..row3 partial sums
-	hx := build.XMM()
-	build.VEXTRACTF128(operand.U8(1), row[0], hx)
-	lo := row[0].AsX()
-	build.VADDPS(hx, lo, lo)
-	build.VMOVUPS(lo, operand.Mem{Base: yp})
+	storeFourRows(row[0], row[1], row[2], row[3], yp)
 	build.ADDQ(operand.U8(16), yp)
 	build.JMP(operand.LabelRef("seq5_group"))
 	build.Label("seq5_done")
