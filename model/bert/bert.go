@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/loftml/loft/kernels"
@@ -223,16 +222,9 @@ func (m *Model) Load(src ckpt.Source) error {
 // Randomize fills the weights from a seeded generator (N(0, 0.02)
 // matrices, zero biases, unit LayerNorm weights).
 func (m *Model) Randomize(seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := ckpt.NewRandomizer(seed)
 	for _, w := range m.table() {
-		switch {
-		case strings.HasSuffix(w.name, "bias"):
-			nn.Fill(*w.dst, 0)
-		case len(w.shape) == 1:
-			nn.Fill(*w.dst, 1)
-		default:
-			nn.FillNormal(*w.dst, 0.02, rng)
-		}
+		r.Fill(w.name, *w.dst, len(w.shape))
 	}
 }
 

@@ -2,7 +2,6 @@ package gpt2
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/loftml/loft/model/internal/ckpt"
@@ -169,16 +168,8 @@ func (m *Model) Load(src ckpt.Source) error {
 // benchmark does: matrices and embeddings N(0, 0.02), biases zero,
 // LayerNorm weights one.
 func (m *Model) Randomize(seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := ckpt.NewRandomizer(seed)
 	for _, w := range m.table() {
-		switch {
-		case strings.HasSuffix(w.hf, ".bias"):
-			nn.Fill(*w.dst, 0)
-		case len(w.shape) == 1:
-			nn.Fill(*w.dst, 1)
-		default:
-			nn.FillNormal(*w.dst, 0.02, rng)
-		}
+		r.Fill(w.hf, *w.dst, len(w.shape))
 	}
-	m.LMHead.Base().W = m.WTE.W
 }

@@ -2,7 +2,6 @@ package llama
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/internal/ckpt"
@@ -242,16 +241,8 @@ func permuteQK(w []float32, heads, cols int, inverse bool) {
 // benchmark initialises them: matrices N(0, 0.02), biases zero, norm
 // weights one.
 func (m *Model) Randomize(seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := ckpt.NewRandomizer(seed)
 	for _, w := range m.table() {
-		if len(w.shape) == 1 && !isBias(w.hf) {
-			nn.Fill(*w.dst, 1)
-		} else if isBias(w.hf) {
-			nn.Fill(*w.dst, 0)
-		} else {
-			nn.FillNormal(*w.dst, 0.02, rng)
-		}
+		r.Fill(w.hf, *w.dst, len(w.shape))
 	}
 }
-
-func isBias(name string) bool { return hasSuffix(name, ".bias") }
