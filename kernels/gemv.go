@@ -5,10 +5,16 @@ import (
 	"time"
 )
 
-// gemvBlockRows is how many rows of W one work item covers: with several
-// rows of x, each block of W (at most 64 rows of a few thousand floats)
-// stays in L2 while every x row passes over it.
+// gemvBlockRows is how many rows of W one pass covers: with several rows
+// of x, each block of W (at most 64 rows of a few thousand floats) stays in
+// L2 while every x row passes over it.
 const gemvBlockRows = 64
+
+// gemvSplitRows is the granularity at which threads split a GEMV's rows.
+// It is finer than gemvBlockRows so the halves stay even: with 64-row
+// blocks a 576-row weight splits 4:5, and the thread with five blocks held
+// the other up for 10% of every call (SmolLM's o_proj and down_proj).
+const gemvSplitRows = 16
 
 // MatVecBT writes y (N, Out) = x (N, In)·wᵀ with w (Out, In), for the few
 // rows N of decoding, where packing w for the blocked GEMM would cost more
@@ -18,23 +24,7 @@ func MatVecBT(y, x, w []float32, N, In, Out int) {
 	if len(x) < N*In || len(y) < N*Out || len(w) < Out*In {
 		panic(fmt.Sprintf("kernels.MatVecBT: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", len(x), len(y), len(w), N, In, Out))
 	}
-	if N == 0 || Out == 0 {
-		return
-	}
-	blocks := (Out + gemvBlockRows - 1) / gemvBlockRows
-	t := Threads()
-	if Out*In < 1<<15 { // a few microseconds: not worth a hand-off
-		t = 1
-	}
-	parallelChunks(blocks, min(blocks, t), t, func(lo, hi int) {
-		r0, r1 := lo*gemvBlockRows, min(hi*gemvBlockRows, Out)
-		for b := r0; b < r1; b += gemvBlockRows {
-			e := min(b+gemvBlockRows, r1)
-			for n := 0; n < N; n++ {
-				gemvRowsFast(y[n*Out+b:n*Out+e], w[b*In:e*In], x[n*In:(n+1)*In], In)
-			}
-		}
-	})
+	matVecBTMany([][]float32{y}, [][]float32{w}, []int{Out}, x, N, In)
 }
 
 // gemvRowsGo is the reference: y[o] = w[o·ldw : o·ldw+in]·x, in =
@@ -150,37 +140,47 @@ func ReadBandwidth(size int) float64 {
 // (outs[k], In), for every k, in one parallel loop: the projections that
 // share an input (q/k/v, gate/up) cost one hand-off to the threads instead
 // of one each, and the threads split the rows of all the weights, taken
-// as one matrix, into contiguous halves.
+// as one matrix, into contiguous parts of equal size (to gemvSplitRows).
 func MatVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
 	if len(ys) != len(ws) || len(ws) != len(outs) {
 		panic(fmt.Sprintf("kernels.MatVecBTMany: %d outputs, %d weights, %d sizes", len(ys), len(ws), len(outs)))
 	}
-	blocks := 0
 	for k, out := range outs {
 		if len(x) < N*In || len(ys[k]) < N*out || len(ws[k]) < out*In {
 			panic(fmt.Sprintf("kernels.MatVecBTMany: weight %d: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", k, len(x), len(ys[k]), len(ws[k]), N, In, out))
 		}
-		blocks += (out + gemvBlockRows - 1) / gemvBlockRows
 	}
-	if N == 0 || blocks == 0 {
+	matVecBTMany(ys, ws, outs, x, N, In)
+}
+
+// matVecBTMany is MatVecBTMany on checked sizes. The unit of work is
+// gemvSplitRows rows of one weight; a thread's contiguous run of units
+// goes through in blocks of at most gemvBlockRows rows.
+func matVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
+	units, rows := 0, 0
+	for _, out := range outs {
+		units += (out + gemvSplitRows - 1) / gemvSplitRows
+		rows += out
+	}
+	if N == 0 || units == 0 {
 		return
 	}
 	t := Threads()
-	if blocks*gemvBlockRows*In < 1<<15 {
+	if rows*In < 1<<15 { // a few microseconds: not worth a hand-off
 		t = 1
 	}
-	parallelChunks(blocks, min(blocks, t), t, func(lo, hi int) {
-		first := 0 // global index of weight k's first block
+	parallelChunks(units, min(units, t), t, func(lo, hi int) {
+		first := 0 // global index of weight k's first unit
 		for k, out := range outs {
-			nb := (out + gemvBlockRows - 1) / gemvBlockRows
-			b0, b1 := max(lo-first, 0), min(hi-first, nb)
-			first += nb
-			if b0 >= b1 {
+			nu := (out + gemvSplitRows - 1) / gemvSplitRows
+			u0, u1 := max(lo-first, 0), min(hi-first, nu)
+			first += nu
+			if u0 >= u1 {
 				continue
 			}
 			y, w := ys[k], ws[k]
-			r1 := min(b1*gemvBlockRows, out)
-			for b := b0 * gemvBlockRows; b < r1; b += gemvBlockRows {
+			r1 := min(u1*gemvSplitRows, out)
+			for b := u0 * gemvSplitRows; b < r1; b += gemvBlockRows {
 				e := min(b+gemvBlockRows, r1)
 				for n := 0; n < N; n++ {
 					gemvRowsFast(y[n*out+b:n*out+e], w[b*In:e*In], x[n*In:(n+1)*In], In)
