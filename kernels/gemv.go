@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -106,13 +107,25 @@ func peakFlops(t int, fma func(n int), flops int, now func() time.Time) float64 
 	return float64(t) * float64(calls) * iters * float64(flops) / best.Seconds()
 }
 
-// ReadBandwidth measures the streaming-read bandwidth in bytes/s, the bound
-// of decoding: Threads() threads each sum their own contiguous part of a
+// Bandwidth is what ReadBandwidth measured, in bytes/s, over passes that
+// each read the whole buffer once.
+type Bandwidth struct {
+	// Median is the median pass's rate: the bandwidth a reader sustains
+	// for the second the probe lasts, which is what a decoding run that
+	// lasts seconds can be held to.
+	Median float64
+	// Best is the fastest pass's rate. On a shared machine it is a burst
+	// above the sustained rate (3-10% here: passes spread over about 15%
+	// with load from elsewhere), and the more passes, the higher it goes.
+	Best float64
+}
+
+// ReadBandwidth measures the streaming-read bandwidth, the bound of
+// decoding: Threads() threads each sum their own contiguous part of a
 // float32 buffer of size bytes (make it far larger than the caches) with
 // the cheapest loop there is (streamSum). Passes repeat for at least a
-// second and five passes, and the best counts: load from other processes
-// on a shared machine can only slow a pass down.
-func ReadBandwidth(size int) float64 {
+// second and five passes; it returns their median and best rates.
+func ReadBandwidth(size int) Bandwidth {
 	buf := make([]float32, size/4)
 	for i := range buf { // touch every page so no pass pays for faults
 		buf[i] = float32(i & 1023)
@@ -129,11 +142,20 @@ func ReadBandwidth(size int) float64 {
 		return time.Since(start)
 	}
 	pass()
-	best := time.Duration(1 << 62)
-	for n, begin := 0, time.Now(); n < 5 || time.Since(begin) < time.Second; n++ {
-		best = min(best, pass())
+	var passes []time.Duration
+	for begin := time.Now(); len(passes) < 5 || time.Since(begin) < time.Second; {
+		passes = append(passes, pass())
 	}
-	return float64(len(buf)*4) / best.Seconds()
+	return bandwidthOf(float64(len(buf)*4), passes)
+}
+
+// bandwidthOf returns the median and best rates of passes that each read
+// bytes (at least one pass). With an even count the median is the slower
+// of the two middle passes.
+func bandwidthOf(bytes float64, passes []time.Duration) Bandwidth {
+	d := slices.Clone(passes)
+	slices.Sort(d)
+	return Bandwidth{Median: bytes / d[len(d)/2].Seconds(), Best: bytes / d[0].Seconds()}
 }
 
 // MatVecBTMany writes ys[k] (N, outs[k]) = x (N, In)·ws[k]ᵀ, ws[k]

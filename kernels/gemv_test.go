@@ -195,6 +195,31 @@ func TestStreamSum(t *testing.T) {
 	}
 }
 
+// TestBandwidthOf checks the statistics of the probe's passes by hand: the
+// median pass (the slower middle one for an even count) and the fastest,
+// whatever order the passes came in.
+func TestBandwidthOf(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		passes       []time.Duration
+		median, best float64
+	}{
+		{[]time.Duration{4 * ms, 1 * ms, 2 * ms, 3 * ms}, 1e6 / 0.003, 1e6 / 0.001},
+		{[]time.Duration{5 * ms, 2 * ms, 8 * ms}, 1e6 / 0.005, 1e6 / 0.002},
+		{[]time.Duration{10 * ms}, 1e6 / 0.010, 1e6 / 0.010},
+	} {
+		got := bandwidthOf(1e6, c.passes)
+		if got.Median != c.median || got.Best != c.best {
+			t.Errorf("%v: %+v, want median %g, best %g", c.passes, got, c.median, c.best)
+		}
+	}
+	p := []time.Duration{3 * ms, 1 * ms}
+	bandwidthOf(1, p)
+	if p[0] != 3*ms {
+		t.Errorf("bandwidthOf reordered its argument: %v", p)
+	}
+}
+
 // TestGemvRowsStrided checks rows read with a stride larger than their
 // length (attention's key rows) against the Go reference.
 func TestGemvRowsStrided(t *testing.T) {

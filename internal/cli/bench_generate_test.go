@@ -90,6 +90,17 @@ func TestBenchGenerateRuns(t *testing.T) {
 	if r.BoundFrac != median(r.RepFrac) {
 		t.Errorf("fraction %v is not the median of %v", r.BoundFrac, r.RepFrac)
 	}
+	if len(r.BestProbesGBps) != len(r.ProbesGBps) {
+		t.Fatalf("%d best-pass probes for %d probes", len(r.BestProbesGBps), len(r.ProbesGBps))
+	}
+	for i, b := range r.BestProbesGBps {
+		if b < r.ProbesGBps[i] {
+			t.Errorf("probe %d: best pass %v below the median pass %v", i, b, r.ProbesGBps[i])
+		}
+	}
+	if want := median(repFractions(r.DecodeRepTPS, r.BestProbesGBps, r.WeightBytes)); r.BestBoundFrac != want || r.BestBoundFrac > r.BoundFrac {
+		t.Errorf("best-pass fraction %v, want %v (at most the fraction %v)", r.BestBoundFrac, want, r.BoundFrac)
+	}
 }
 
 // TestRepFractions checks the pairing of runs with probes by hand: with a
