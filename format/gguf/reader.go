@@ -567,3 +567,20 @@ func (f *File) Float32(name string) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// Float32Into writes the named tensor's values into dst, dequantised as
+// Float32 does, without a copy of its own; dst must hold exactly
+// NumElements values.
+func (f *File) Float32Into(name string, dst []float32) error {
+	b, ti, err := f.Raw(name)
+	if err != nil {
+		return err
+	}
+	if n := ti.NumElements(); len(dst) != n {
+		return fmt.Errorf("gguf %s: tensor %q has %d values, not %d", f.path, name, n, len(dst))
+	}
+	if err := Dequantize(ti.Type, b, dst); err != nil {
+		return fmt.Errorf("gguf %s: tensor %q: %w", f.path, name, err)
+	}
+	return nil
+}

@@ -105,6 +105,13 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("%s = %v (%v), want %v", name, got, err, want)
 		}
+		into := make([]float32, len(want))
+		if err := f.Float32Into(name, into); err != nil || !slices.Equal(into, want) {
+			t.Errorf("Float32Into %s = %v (%v), want %v", name, into, err, want)
+		}
+		if err := f.Float32Into(name, make([]float32, len(want)+1)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Float32Into %s with a buffer one too long: err = %v, want one naming the tensor", name, err)
+		}
 	}
 	check("w.f32", w32)
 	round := func(v []float32, fn func(float32) float32) []float32 {

@@ -246,40 +246,74 @@ func (f *File) Float32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeFloat32(b, dt)
-	if err != nil {
+	var out []float32
+	if sz := floatSize(dt); sz > 0 {
+		out = make([]float32, len(b)/sz)
+	}
+	if err := decodeFloat32(out, b, dt); err != nil {
 		return nil, fmt.Errorf("safetensors %s: tensor %q: %w", f.path, name, err)
 	}
 	return out, nil
 }
 
-// decodeFloat32 converts little-endian F32/F16/BF16/F64 bytes to float32.
-func decodeFloat32(b []byte, dt DType) ([]float32, error) {
+// Float32Into writes the named tensor's values into dst, converted as
+// Float32 does, without a copy of its own; dst must hold exactly as many
+// values as the tensor.
+func (f *File) Float32Into(name string, dst []float32) error {
+	b, dt, err := f.Raw(name)
+	if err != nil {
+		return err
+	}
+	if err := decodeFloat32(dst, b, dt); err != nil {
+		return fmt.Errorf("safetensors %s: tensor %q: %w", f.path, name, err)
+	}
+	return nil
+}
+
+// decodeFloat32 converts little-endian F32/F16/BF16/F64 bytes b into dst,
+// which must hold as many values as b does.
+func decodeFloat32(dst []float32, b []byte, dt DType) error {
+	sz := floatSize(dt)
+	if sz == 0 {
+		return fmt.Errorf("dtype %s is not a float type (F32, F16, BF16, F64); use Raw", dt)
+	}
+	if len(b) != sz*len(dst) {
+		return fmt.Errorf("%d bytes of %s do not make %d values", len(b), dt, len(dst))
+	}
 	switch dt {
 	case F32:
-		out := make([]float32, len(b)/4)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		return out, nil
+		return nil
 	case F16:
-		out := make([]float32, len(b)/2)
-		for i := range out {
-			out[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+		for i := range dst {
+			dst[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
-		return out, nil
+		return nil
 	case BF16:
-		out := make([]float32, len(b)/2)
-		for i := range out {
-			out[i] = tensor.BF16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+		for i := range dst {
+			dst[i] = tensor.BF16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
-		return out, nil
-	case F64:
-		out := make([]float32, len(b)/8)
-		for i := range out {
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		return nil
+	default: // F64
+		for i := range dst {
+			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
 		}
-		return out, nil
+		return nil
 	}
-	return nil, fmt.Errorf("dtype %s is not a float type (F32, F16, BF16, F64); use Raw", dt)
+}
+
+// floatSize returns the bytes per value of the float dtypes decodeFloat32
+// converts, 0 for any other.
+func floatSize(dt DType) int {
+	switch dt {
+	case F32:
+		return 4
+	case F16, BF16:
+		return 2
+	case F64:
+		return 8
+	}
+	return 0
 }

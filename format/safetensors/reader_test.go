@@ -79,6 +79,13 @@ func TestParseHandBuilt(t *testing.T) {
 		if !slices.Equal(got, w) {
 			t.Errorf("%s = %v, want %v", name, got, w)
 		}
+		into := make([]float32, len(w))
+		if err := f.Float32Into(name, into); err != nil || !slices.Equal(into, w) {
+			t.Errorf("Float32Into %s = %v (%v), want %v", name, into, err, w)
+		}
+		if err := f.Float32Into(name, make([]float32, len(w)+1)); err == nil || !strings.Contains(err.Error(), `"`+name+`"`) {
+			t.Errorf("Float32Into %s with a buffer one too long: err = %v, want one naming the tensor", name, err)
+		}
 	}
 	info, _ := f.Info("a")
 	if !slices.Equal(info.Shape, []int{2, 2}) || info.DType != F32 || info.NumElements() != 4 {

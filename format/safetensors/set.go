@@ -190,3 +190,12 @@ func (s *Set) Float32(name string) ([]float32, error) {
 	}
 	return f.Float32(name)
 }
+
+// Float32Into writes the named tensor into dst; see File.Float32Into.
+func (s *Set) Float32Into(name string, dst []float32) error {
+	f, ok := s.owner[name]
+	if !ok {
+		return fmt.Errorf("safetensors %s: no tensor %q", s.name, name)
+	}
+	return f.Float32Into(name, dst)
+}

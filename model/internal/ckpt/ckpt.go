@@ -25,8 +25,9 @@ type Source interface {
 	Shape(name string) ([]int, bool)
 	// DType returns a tensor's storage type ("F32", "BF16", "Q8_0", ...).
 	DType(name string) string
-	// Float32 returns a tensor's values, converted or dequantised.
-	Float32(name string) ([]float32, error)
+	// Float32Into writes a tensor's values, converted or dequantised, into
+	// dst, which holds exactly as many.
+	Float32Into(name string, dst []float32) error
 	// GGUF reports whether names and layouts are GGUF's.
 	GGUF() bool
 }
@@ -35,7 +36,7 @@ type Source interface {
 // source: the checkpoint tensor Name goes to *Dst.
 type Entry struct {
 	Name  string     // tensor name in the checkpoint
-	Dst   *[]float32 // destination; Fill allocates it
+	Dst   *[]float32 // destination: Fill reads into it when it has the tensor's size, else allocates
 	Shape []int      // the row-major shape the model needs, (Out, In) for a weight
 	// Transpose marks a 2-D tensor stored (In, Out) (GPT-2 Conv1D): it is
 	// checked against the reversed Shape and transposed while loading.
@@ -71,18 +72,9 @@ func Fill(src Source, table []Entry, ignore func(name string) bool) error {
 			shapes = append(shapes, fmt.Sprintf("%s has shape %v, want %v", e.Name, shape, want))
 			continue
 		}
-		v, err := src.Float32(e.Name)
-		if err != nil {
+		if err := read(src, e, want); err != nil {
 			other = append(other, err.Error())
-			continue
 		}
-		if e.Transpose {
-			v = Transpose(v, want[0], want[1])
-		}
-		if e.Fix != nil {
-			e.Fix(v)
-		}
-		*e.Dst = v
 	}
 	var unused []string
 	for _, n := range src.Names() {
@@ -107,6 +99,36 @@ func Fill(src Source, table []Entry, ignore func(name string) bool) error {
 	return errors.New(b.String())
 }
 
+// read fills *e.Dst with tensor e.Name of stored shape want. The model's
+// own buffer (tensor.Weights, on huge pages) takes the values directly
+// when it has their size; a transposed tensor goes through a buffer of
+// its own.
+func read(src Source, e Entry, want []int) error {
+	n := 1
+	for _, d := range want {
+		n *= d
+	}
+	dst := *e.Dst
+	if len(dst) != n {
+		dst = make([]float32, n)
+	}
+	v := dst
+	if e.Transpose {
+		v = make([]float32, n)
+	}
+	if err := src.Float32Into(e.Name, v); err != nil {
+		return err
+	}
+	if e.Transpose {
+		transposeInto(dst, v, want[0], want[1])
+	}
+	if e.Fix != nil {
+		e.Fix(dst)
+	}
+	*e.Dst = dst
+	return nil
+}
+
 func sameShape(a, b []int) bool {
 	// A 1-D tensor may be stored with leading unit dims in some files.
 	for len(a) > len(b) && a[0] == 1 {
@@ -115,15 +137,13 @@ func sameShape(a, b []int) bool {
 	return slices.Equal(a, b)
 }
 
-// Transpose returns the (C, R) transpose of m (R, C).
-func Transpose(m []float32, R, C int) []float32 {
-	t := make([]float32, len(m))
+// transposeInto writes the (C, R) transpose of m (R, C) into t.
+func transposeInto(t, m []float32, R, C int) {
 	for r := 0; r < R; r++ {
 		for c := 0; c < C; c++ {
 			t[c*R+r] = m[r*C+c]
 		}
 	}
-	return t
 }
 
 // Elements returns the number of values all of src's tensors hold
@@ -181,7 +201,7 @@ func (s stSource) DType(n string) string {
 	ti, _ := s.s.Info(n)
 	return string(ti.DType)
 }
-func (s stSource) Float32(n string) ([]float32, error) { return s.s.Float32(n) }
+func (s stSource) Float32Into(n string, dst []float32) error { return s.s.Float32Into(n, dst) }
 
 // GGUF adapts a GGUF file.
 func GGUF(f *gguf.File) Source { return ggufSource{f} }
@@ -209,4 +229,4 @@ func (g ggufSource) DType(n string) string {
 	ti, _ := g.f.Tensor(n)
 	return ti.Type.String()
 }
-func (g ggufSource) Float32(n string) ([]float32, error) { return g.f.Float32(n) }
+func (g ggufSource) Float32Into(n string, dst []float32) error { return g.f.Float32Into(n, dst) }

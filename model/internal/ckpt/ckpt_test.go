@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -21,21 +22,28 @@ func (f fake) Names() []string {
 func (f fake) Shape(n string) ([]int, bool) { s, ok := f[n]; return s, ok }
 func (f fake) DType(string) string          { return "F32" }
 func (f fake) GGUF() bool                   { return false }
-func (f fake) Float32(n string) ([]float32, error) {
+func (f fake) Float32Into(n string, dst []float32) error {
 	k := 1
 	for _, d := range f[n] {
 		k *= d
 	}
-	v := make([]float32, k)
-	for i := range v {
-		v[i] = float32(i)
+	if len(dst) != k {
+		return fmt.Errorf("fake: %s has %d values, not %d", n, k, len(dst))
 	}
-	return v, nil
+	for i := range dst {
+		dst[i] = float32(i)
+	}
+	return nil
 }
 
 func TestFill(t *testing.T) {
-	var w, b, tr []float32
-	src := fake{"w": {2, 3}, "b": {3}, "conv": {2, 3}, "buf": {1}, "extra": {4}, "bad": {5}}
+	// w and tr come preallocated, as a model's constructor leaves them
+	// (tensor.Weights): Fill must read into those buffers, not replace
+	// them. b is nil and short is too small: Fill allocates both.
+	w, tr, short := make([]float32, 6), make([]float32, 6), make([]float32, 2)
+	w0, tr0, short0 := &w[0], &tr[0], &short[0]
+	var b []float32
+	src := fake{"w": {2, 3}, "b": {3}, "conv": {2, 3}, "buf": {1}, "buf2": {4}, "extra": {4}, "bad": {5}}
 	var sink []float32
 	err := Fill(src, []Entry{
 		{Name: "w", Dst: &w, Shape: []int{2, 3}},
@@ -44,11 +52,12 @@ func TestFill(t *testing.T) {
 		{Name: "gone", Dst: &sink, Shape: []int{1}},
 		{Name: "opt", Dst: &sink, Shape: []int{1}, Optional: true},
 		{Name: "bad", Dst: &sink, Shape: []int{6}},
+		{Name: "extra", Dst: &short, Shape: []int{4}},
 	}, func(n string) bool { return n == "buf" })
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"fake.safetensors", "missing tensors (1): gone", "wrong shapes (1): bad has shape [5], want [6]", "unused tensors (1): extra"} {
+	for _, want := range []string{"fake.safetensors", "missing tensors (1): gone", "wrong shapes (1): bad has shape [5], want [6]", "unused tensors (1): buf2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -59,6 +68,12 @@ func TestFill(t *testing.T) {
 	// conv stored (2, 3) = [[0 1 2] [3 4 5]] becomes (3, 2).
 	if !slices.Equal(tr, []float32{0, 3, 1, 4, 2, 5}) {
 		t.Fatalf("transposed %v", tr)
+	}
+	if &w[0] != w0 || &tr[0] != tr0 {
+		t.Error("Fill replaced a destination that had the tensor's size")
+	}
+	if !slices.Equal(short, []float32{0, 1, 2, 3}) || &short[0] == short0 {
+		t.Errorf("a destination of the wrong size: %v, not reallocated", short)
 	}
 	if DTypes(src) != "F32" {
 		t.Fatal(DTypes(src))
