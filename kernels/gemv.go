@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/loftml/loft/tensor"
 )
 
 // gemvBlockRows is how many rows of W one pass covers: with several rows
@@ -126,8 +128,8 @@ type Bandwidth struct {
 // the cheapest loop there is (streamSum). Passes repeat for at least a
 // second and five passes; it returns their median and best rates.
 func ReadBandwidth(size int) Bandwidth {
-	buf := make([]float32, size/4)
-	for i := range buf { // touch every page so no pass pays for faults
+	buf := tensor.Make(size / 4) // on huge pages where weights are too
+	for i := range buf {         // touch every page so no pass pays for faults
 		buf[i] = float32(i & 1023)
 	}
 	t := Threads()

@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/loftml/loft/tensor"
+)
 
 // KVCache holds the keys and values of past positions for every layer of a
 // decoder, for B independent rows (sequences) that may have different
@@ -23,8 +27,8 @@ func NewKVCache(layers, B, maxLen, kvDim int) *KVCache {
 	c := &KVCache{Layers: layers, B: B, MaxLen: maxLen, KVDim: kvDim,
 		K: make([][]float32, layers), V: make([][]float32, layers), Len: make([]int, B)}
 	for l := range c.K {
-		c.K[l] = make([]float32, B*maxLen*kvDim)
-		c.V[l] = make([]float32, B*maxLen*kvDim)
+		c.K[l] = tensor.Make(B * maxLen * kvDim)
+		c.V[l] = tensor.Make(B * maxLen * kvDim)
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/tensor"
 )
 
 // LinearLayer is what a model calls for every projection: a *Linear, or a
@@ -35,7 +36,7 @@ type Linear struct {
 // NewLinear returns a zero Linear of the given size, with a bias when bias
 // is set.
 func NewLinear(in, out int, bias bool) *Linear {
-	l := &Linear{In: in, Out: out, W: make([]float32, out*in)}
+	l := &Linear{In: in, Out: out, W: tensor.Weights(out * in)}
 	if bias {
 		l.B = make([]float32, out)
 	}

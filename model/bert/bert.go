@@ -9,6 +9,7 @@ import (
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/nn"
+	"github.com/loftml/loft/tensor"
 )
 
 // Config is BERT's config.json (HF field names).
@@ -110,7 +111,7 @@ func New(c Config) (*Model, error) {
 	ln := func() nn.LayerNorm { return nn.LayerNorm{W: make([]float32, C), B: make([]float32, C), Eps: eps} }
 	m := &Model{
 		Config: c,
-		Word:   nn.Embedding{V: c.VocabSize, C: C, W: make([]float32, c.VocabSize*C)},
+		Word:   nn.Embedding{V: c.VocabSize, C: C, W: tensor.Weights(c.VocabSize * C)},
 		Pos:    nn.Embedding{V: c.MaxPositions, C: C, W: make([]float32, c.MaxPositions*C)},
 		Type:   nn.Embedding{V: c.TypeVocabSize, C: C, W: make([]float32, c.TypeVocabSize*C)},
 		EmbLN:  ln(), HeadLN: ln(),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/nn"
+	"github.com/loftml/loft/tensor"
 )
 
 // Layer is one GPT-2 block.
@@ -49,8 +50,8 @@ func New(c Config) (*Model, error) {
 	}
 	m := &Model{
 		Config: c,
-		WTE:    nn.Embedding{V: c.VocabSize, C: C, W: make([]float32, c.VocabSize*C)},
-		WPE:    nn.Embedding{V: c.NPositions, C: C, W: make([]float32, c.NPositions*C)},
+		WTE:    nn.Embedding{V: c.VocabSize, C: C, W: tensor.Weights(c.VocabSize * C)},
+		WPE:    nn.Embedding{V: c.NPositions, C: C, W: tensor.Weights(c.NPositions * C)},
 		LNF:    ln(),
 		attn:   nn.Attention{NH: c.NHead, NKV: c.NHead, HS: c.HeadDim()},
 	}

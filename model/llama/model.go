@@ -6,6 +6,7 @@ import (
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/nn"
+	"github.com/loftml/loft/tensor"
 )
 
 // Layer is one decoder block. Projections are LinearLayer slots (see Slots).
@@ -49,7 +50,7 @@ func New(c Config) (*Model, error) {
 	eps := float32(c.RMSNormEps)
 	m := &Model{
 		Config: c,
-		Embed:  nn.Embedding{V: c.VocabSize, C: C, W: make([]float32, c.VocabSize*C)},
+		Embed:  nn.Embedding{V: c.VocabSize, C: C, W: tensor.Weights(c.VocabSize * C)},
 		Norm:   nn.RMSNorm{W: make([]float32, C), Eps: eps},
 		rope:   rope,
 		attn:   nn.Attention{NH: c.NumHeads, NKV: c.NumKVHeads, HS: HS},
@@ -77,7 +78,7 @@ func New(c Config) (*Model, error) {
 	if c.Tied() {
 		head.W = m.Embed.W
 	} else {
-		head.W = make([]float32, c.VocabSize*C)
+		head.W = tensor.Weights(c.VocabSize * C)
 	}
 	m.LMHead = head
 	return m, nil
