@@ -15,7 +15,7 @@ type nextLetter struct{}
 func (nextLetter) VocabSize() int     { return 26 }
 func (nextLetter) ContextLength() int { return 64 }
 func (nextLetter) NewCache(B, maxLen int) *nn.KVCache {
-	return nn.NewKVCache(1, B, maxLen, 1)
+	return nn.NewKVCache(1, B, maxLen, 1, 1)
 }
 
 func (nextLetter) Forward(c *nn.KVCache, ids []int32, B, T int, logits []float32, lastOnly bool) error {

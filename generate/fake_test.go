@@ -28,7 +28,7 @@ func (m *fakeLM) VocabSize() int     { return len(m.next) }
 func (m *fakeLM) ContextLength() int { return m.ctx }
 
 func (m *fakeLM) NewCache(B, maxLen int) *nn.KVCache {
-	return nn.NewKVCache(fakeLayers, B, maxLen, fakeKVDim)
+	return nn.NewKVCache(fakeLayers, B, maxLen, 1, fakeKVDim)
 }
 
 func (m *fakeLM) Forward(c *nn.KVCache, ids []int32, B, T int, logits []float32, lastOnly bool) error {

@@ -274,7 +274,7 @@ func (g *run) prefill() error {
 			if err := g.ctx.Err(); err != nil {
 				return err
 			}
-			copyRow(one, 0, c, b)
+			one.CopyRow(0, c, b)
 			ids := make([]int32, 0, len(todo(b)))
 			for _, id := range todo(b) {
 				ids = append(ids, int32(id))
@@ -282,7 +282,7 @@ func (g *run) prefill() error {
 			if err := g.lm.Forward(one, ids, 1, len(ids), logits[b*g.V:(b+1)*g.V], true); err != nil {
 				return fmt.Errorf("generate: prefill: %w", err)
 			}
-			copyRow(c, b, one, 0)
+			c.CopyRow(b, one, 0)
 		}
 	}
 	g.active = make([]int, B)
@@ -452,7 +452,7 @@ func (g *run) compact() {
 			continue
 		}
 		if keep != b {
-			copyRow(c, keep, c, b)
+			c.CopyRow(keep, c, b)
 		}
 		g.active[keep] = i
 		keep++
@@ -461,24 +461,5 @@ func (g *run) compact() {
 		return
 	}
 	g.active = g.active[:keep]
-	n := keep * c.MaxLen * c.KVDim
-	v := &nn.KVCache{Layers: c.Layers, B: keep, MaxLen: c.MaxLen, KVDim: c.KVDim,
-		K: make([][]float32, c.Layers), V: make([][]float32, c.Layers), Len: c.Len[:keep]}
-	for l := range v.K {
-		v.K[l] = c.K[l][:n]
-		v.V[l] = c.V[l][:n]
-	}
-	g.cache = v
-}
-
-// copyRow copies the filled positions of src's row sb into dst's row db.
-// The caches share layers and KVDim; they may differ in rows and MaxLen.
-func copyRow(dst *nn.KVCache, db int, src *nn.KVCache, sb int) {
-	n := src.Len[sb] * src.KVDim
-	for l := range src.K {
-		do, so := db*dst.MaxLen*dst.KVDim, sb*src.MaxLen*src.KVDim
-		copy(dst.K[l][do:do+n], src.K[l][so:so+n])
-		copy(dst.V[l][do:do+n], src.V[l][so:so+n])
-	}
-	dst.Len[db] = src.Len[sb]
+	g.cache = c.Rows(keep)
 }

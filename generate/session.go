@@ -43,7 +43,7 @@ func (s *Session) Generate(ctx context.Context, req Request, opts Options) (*Out
 		c := s.lm.NewCache(1, size)
 		if s.cache != nil {
 			s.cache.Len[0] = keep
-			copyRow(c, 0, s.cache, 0)
+			c.CopyRow(0, s.cache, 0)
 		}
 		s.cache = c
 	}

@@ -27,6 +27,20 @@ type AttnShape struct {
 	// sequence (BERT padding): keys at j >= Lens[b] are masked. A query
 	// with no visible key gets zero output.
 	Lens []int
+	// KVRow and KVHead, when set, lay k and v out otherwise (B must be
+	// 1): position j of head g at j·KVRow + g·KVHead, as a KV cache of
+	// (heads, positions, HS) holds them (KVRow = HS, KVHead = its
+	// positions·HS). 0 means the layout linear layers write, (TK, NKV, HS).
+	KVRow, KVHead int
+}
+
+// kvLayout returns the elements between two positions of one head's keys,
+// between two heads and between two sequences.
+func (a *AttnShape) kvLayout() (row, head, seq int) {
+	if a.KVRow == 0 {
+		return a.NKV * a.HS, a.HS, a.tk() * a.NKV * a.HS
+	}
+	return a.KVRow, a.KVHead, 0
 }
 
 func (a *AttnShape) tk() int {
@@ -46,7 +60,8 @@ func (a *AttnShape) scale() float32 {
 // check panics on shapes that cannot work: a broken invariant of the
 // calling layer, reported with the shape.
 func (a *AttnShape) check() {
-	if a.B < 0 || a.T < 0 || a.NH <= 0 || a.NKV <= 0 || a.HS <= 0 || a.NH%a.NKV != 0 || a.tk() < 0 || (a.Lens != nil && len(a.Lens) != a.B) {
+	if a.B < 0 || a.T < 0 || a.NH <= 0 || a.NKV <= 0 || a.HS <= 0 || a.NH%a.NKV != 0 || a.tk() < 0 || (a.Lens != nil && len(a.Lens) != a.B) ||
+		(a.KVRow != 0 && (a.B > 1 || a.KVRow < a.HS || a.KVHead < 0)) {
 		panic(fmt.Sprintf("kernels.Attention: bad shape %+v", *a))
 	}
 }
@@ -74,11 +89,12 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 	a.check()
 	T, TK, NH, NKV, HS := a.T, a.tk(), a.NH, a.NKV, a.HS
 	scale := a.scale()
+	ld, kvHead, kvSeq := a.kvLayout()
 	ParallelFor(a.B*NH, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
 			qo := b*T*NH*HS + h*HS
-			ko := b*TK*NKV*HS + h/(NH/NKV)*HS
+			ko := b*kvSeq + h/(NH/NKV)*kvHead
 			P := probs[bh*T*TK : (bh+1)*T*TK]
 			for i0 := 0; i0 < T; i0 += attnTile {
 				i1 := min(i0+attnTile, T)
@@ -88,9 +104,9 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 					// One query (decoding): its scores are a matrix-vector
 					// product over the strided key rows, without the
 					// packing of K a GEMM would do for each head.
-					gemvRowsFast(P[i0*TK:i0*TK+nk], k[ko:], q[qo+i0*NH*HS:qo+i0*NH*HS+HS], NKV*HS)
+					gemvRowsFast(P[i0*TK:i0*TK+nk], k[ko:], q[qo+i0*NH*HS:qo+i0*NH*HS+HS], ld)
 				case nk > 0:
-					Gemm(false, true, i1-i0, nk, HS, q[qo+i0*NH*HS:], NH*HS, k[ko:], NKV*HS, P[i0*TK:], TK, false)
+					Gemm(false, true, i1-i0, nk, HS, q[qo+i0*NH*HS:], NH*HS, k[ko:], ld, P[i0*TK:], TK, false)
 				}
 				for i := i0; i < i1; i++ {
 					row := P[i*TK : (i+1)*TK]
@@ -107,9 +123,9 @@ func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 					// place (a GEMM would pack V for each head).
 					o := out[qo+i0*NH*HS : qo+i0*NH*HS+HS]
 					clear(o)
-					axpyRowsFast(o, P[i0*TK:i0*TK+nk], v[ko:], NKV*HS)
+					axpyRowsFast(o, P[i0*TK:i0*TK+nk], v[ko:], ld)
 				case nk > 0:
-					Gemm(false, false, i1-i0, HS, nk, P[i0*TK:], TK, v[ko:], NKV*HS, out[qo+i0*NH*HS:], NH*HS, false)
+					Gemm(false, false, i1-i0, HS, nk, P[i0*TK:], TK, v[ko:], ld, out[qo+i0*NH*HS:], NH*HS, false)
 				default:
 					for i := i0; i < i1; i++ {
 						clear(out[qo+i*NH*HS : qo+i*NH*HS+HS])

@@ -573,3 +573,36 @@ func TestSoftmaxRowScale(t *testing.T) {
 		}
 	})
 }
+
+// TestAttentionKVLayout checks attention over keys and values laid out
+// per head (KVRow, KVHead: a KV cache's layout) against the same values in
+// the layout linear layers write, for one query (decoding) and a chunk of
+// queries (prefill against the cache).
+func TestAttentionKVLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const NH, NKV, HS, TK, maxLen = 6, 2, 64, 37, 50
+	for _, T := range []int{1, 5} {
+		q := make([]float32, T*NH*HS)
+		k, v := make([]float32, TK*NKV*HS), make([]float32, TK*NKV*HS)
+		for _, s := range [][]float32{q, k, v} {
+			for i := range s {
+				s[i] = rng.Float32()*2 - 1
+			}
+		}
+		kc, vc := make([]float32, NKV*maxLen*HS), make([]float32, NKV*maxLen*HS)
+		for j := range TK {
+			for g := range NKV {
+				copy(kc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], k[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
+				copy(vc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], v[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
+			}
+		}
+		want, got := make([]float32, T*NH*HS), make([]float32, T*NH*HS)
+		AttentionForward(want, make([]float32, NH*T*TK), q, k, v, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true})
+		AttentionForward(got, make([]float32, NH*T*TK), q, kc, vc, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true, KVRow: HS, KVHead: maxLen * HS})
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+				t.Fatalf("T=%d: out[%d] = %g, want %g", T, i, got[i], want[i])
+			}
+		}
+	}
+}

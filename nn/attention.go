@@ -44,24 +44,23 @@ func (a *Attention) CachedScratch(T, maxLen int) int {
 func (a *Attention) ForwardCached(out, scratch, q, k, v []float32, B, T int, c *KVCache, l int) {
 	kvd := a.NKV * a.HS
 	qd := a.NH * a.HS
-	if kvd != c.KVDim {
-		panic(fmt.Sprintf("nn.Attention: cache holds %d values per position, layer makes %d", c.KVDim, kvd))
+	if c.Heads != a.NKV || c.HeadDim != a.HS {
+		panic(fmt.Sprintf("nn.Attention: cache holds %d heads of %d values, layer makes %d of %d", c.Heads, c.HeadDim, a.NKV, a.HS))
 	}
 	for b := 0; b < B; b++ {
 		L := c.Len[b]
 		if L+T > c.MaxLen {
 			panic(fmt.Sprintf("nn.Attention: row %d: %d cached + %d new positions exceed the cache's %d", b, L, T, c.MaxLen))
 		}
-		row := b * c.MaxLen * kvd
-		copy(c.K[l][row+L*kvd:row+(L+T)*kvd], k[b*T*kvd:(b+1)*T*kvd])
-		copy(c.V[l][row+L*kvd:row+(L+T)*kvd], v[b*T*kvd:(b+1)*T*kvd])
+		c.Put(l, b, L, T, k[b*T*kvd:(b+1)*T*kvd], v[b*T*kvd:(b+1)*T*kvd])
+		kr, vr := c.Row(l, b)
 		for t0 := 0; t0 < T; t0 += attnChunk {
 			t1 := min(t0+attnChunk, T)
 			TK := L + t1 // the chunk's queries are the last t1-t0 of TK keys
 			qs := q[(b*T+t0)*qd : (b*T+t1)*qd]
-			kernels.AttentionForward(out[(b*T+t0)*qd:(b*T+t1)*qd], scratch[:a.NH*(t1-t0)*TK], qs,
-				c.K[l][row:row+TK*kvd], c.V[l][row:row+TK*kvd],
-				&kernels.AttnShape{B: 1, T: t1 - t0, TK: TK, NH: a.NH, NKV: a.NKV, HS: a.HS, Causal: true, Scale: a.Scale})
+			kernels.AttentionForward(out[(b*T+t0)*qd:(b*T+t1)*qd], scratch[:a.NH*(t1-t0)*TK], qs, kr, vr,
+				&kernels.AttnShape{B: 1, T: t1 - t0, TK: TK, NH: a.NH, NKV: a.NKV, HS: a.HS, Causal: true, Scale: a.Scale,
+					KVRow: a.HS, KVHead: c.MaxLen * a.HS})
 		}
 	}
 }

@@ -60,7 +60,7 @@ func TestForwardCached(t *testing.T) {
 	want := make([]float32, B*T*qd)
 	a.Forward(want, make([]float32, B*a.NH*T*T), q, k, v, B, T, true, nil)
 
-	c := NewKVCache(1, B, T, kvd)
+	c := NewKVCache(1, B, T, a.NKV, a.HS)
 	split := 150
 	got := make([]float32, B*T*qd)
 	// Both rows take the first `split` positions, then the rest.
@@ -154,5 +154,59 @@ func TestPositions(t *testing.T) {
 	buf := make([]int32, 8)
 	if got := GrowInt32(buf, 5); len(got) != 5 || &got[0] != &buf[0] {
 		t.Fatalf("GrowInt32 reallocated a buffer with room")
+	}
+}
+
+// TestKVCacheLayout checks Put, Row, CopyRow and Rows against the layout
+// by hand: (B, Heads, MaxLen, HeadDim) per layer.
+func TestKVCacheLayout(t *testing.T) {
+	const heads, hd = 2, 3
+	c := NewKVCache(2, 2, 4, heads, hd)
+	// Two positions (T=2) of (heads·hd) keys for row 1 of layer 1 at
+	// positions 1 and 2: key value 100·t + 10·h + i, values negated.
+	k, v := make([]float32, 2*heads*hd), make([]float32, 2*heads*hd)
+	for tt := range 2 {
+		for h := range heads {
+			for i := range hd {
+				k[tt*heads*hd+h*hd+i] = float32(100*tt + 10*h + i)
+				v[tt*heads*hd+h*hd+i] = -float32(100*tt + 10*h + i)
+			}
+		}
+	}
+	c.Put(1, 1, 1, 2, k, v)
+	kr, vr := c.Row(1, 1)
+	if len(kr) != heads*4*hd || &kr[0] != &c.K[1][heads*4*hd] {
+		t.Fatalf("Row(1, 1) is not row 1's block: len %d", len(kr))
+	}
+	for tt := range 2 {
+		for h := range heads {
+			for i := range hd {
+				at := (h*4+1+tt)*hd + i // head h, position 1+tt
+				if want := float32(100*tt + 10*h + i); kr[at] != want || vr[at] != -want {
+					t.Fatalf("position %d head %d [%d]: k %g v %g, want %g", 1+tt, h, i, kr[at], vr[at], want)
+				}
+			}
+		}
+	}
+	// CopyRow into a longer cache's row 0 takes the filled positions 0..2.
+	c.Len[1] = 3
+	d := NewKVCache(2, 1, 6, heads, hd)
+	d.CopyRow(0, c, 1)
+	dk, dv := d.Row(1, 0)
+	for h := range heads {
+		for p := range 3 {
+			for i := range hd {
+				if dk[(h*6+p)*hd+i] != kr[(h*4+p)*hd+i] || dv[(h*6+p)*hd+i] != vr[(h*4+p)*hd+i] {
+					t.Fatalf("CopyRow: head %d position %d differs", h, p)
+				}
+			}
+		}
+	}
+	if d.Len[0] != 3 {
+		t.Fatalf("CopyRow: Len %d, want 3", d.Len[0])
+	}
+	r := c.Rows(1)
+	if r.B != 1 || len(r.Len) != 1 || len(r.K[1]) != heads*4*hd || &r.K[1][0] != &c.K[1][0] || r.Heads != heads || r.HeadDim != hd {
+		t.Fatalf("Rows(1): %+v", r)
 	}
 }

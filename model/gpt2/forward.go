@@ -171,7 +171,7 @@ func (m *Model) ContextLength() int { return m.Config.NPositions }
 
 // NewCache returns an empty KV cache for B rows of up to maxLen positions.
 func (m *Model) NewCache(B, maxLen int) *nn.KVCache {
-	return nn.NewKVCache(m.Config.NLayer, B, maxLen, m.Config.NEmbd)
+	return nn.NewKVCache(m.Config.NLayer, B, maxLen, m.Config.NHead, m.Config.HeadDim())
 }
 
 // Forward runs ids (B, T) after each row's cached positions (see

@@ -164,7 +164,7 @@ func (m *Model) ContextLength() int { return m.Config.MaxPositions }
 
 // NewCache returns an empty KV cache for B rows of up to maxLen positions.
 func (m *Model) NewCache(B, maxLen int) *nn.KVCache {
-	return nn.NewKVCache(m.Config.NumLayers, B, maxLen, m.Config.KVDim())
+	return nn.NewKVCache(m.Config.NumLayers, B, maxLen, m.Config.NumKVHeads, m.Config.HeadDim)
 }
 
 // Forward runs ids (B, T) after each row's cached positions, appends their
