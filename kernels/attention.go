@@ -87,6 +87,10 @@ const attnTile = 64
 // HS), k (B, TK, NKV, HS), v (B, TK, NKV, HS).
 func AttentionForward(out, probs, q, k, v []float32, a *AttnShape) {
 	a.check()
+	if a.decodes() {
+		attnDecode(out, probs, q, k, v, a)
+		return
+	}
 	T, TK, NH, NKV, HS := a.T, a.tk(), a.NH, a.NKV, a.HS
 	scale := a.scale()
 	ld, kvHead, kvSeq := a.kvLayout()

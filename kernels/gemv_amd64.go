@@ -78,3 +78,44 @@ func axpyRowsFast(y, p, v []float32, ldv int) {
 	}
 	axpyRowsAVX2(y, p, v, ldv)
 }
+
+// attnScoresAsm runs attnScoresG<g>AVX512 (g <= attnGroupMax heads, rows a
+// multiple of 4, hs of 64) where the CPU has AVX-512, checking the sizes;
+// it returns false where it cannot.
+func attnScoresAsm(g int, s []float32, lds int, k, q []float32, rows, hs int) bool {
+	if !hasAVX512 || hs%64 != 0 || rows%4 != 0 || g < 1 || g > attnGroupMax {
+		return false
+	}
+	if len(s) < (g-1)*lds+rows || lds < rows || len(k) < rows*hs || len(q) < g*hs {
+		panic(fmt.Sprintf("kernels: attention scores of %d heads, %d rows of %d: s %d (ld %d), k %d, q %d", g, rows, hs, len(s), lds, len(k), len(q)))
+	}
+	switch g {
+	case 1:
+		attnScoresG1AVX512(s, lds, k, q, rows, hs)
+	case 2:
+		attnScoresG2AVX512(s, lds, k, q, rows, hs)
+	default:
+		attnScoresG3AVX512(s, lds, k, q, rows, hs)
+	}
+	return true
+}
+
+// attnValuesAsm runs attnValuesG<g>AVX512 on 64 columns where the CPU has
+// AVX-512, checking the sizes; it returns false where it cannot.
+func attnValuesAsm(g int, o []float32, ldo int, p []float32, ldp int, v []float32, ldv, rows int) bool {
+	if !hasAVX512 || g < 1 || g > attnGroupMax || rows < 1 {
+		return false
+	}
+	if len(o) < (g-1)*ldo+64 || ldo < 64 || len(p) < (g-1)*ldp+rows || ldp < rows || ldv < 64 || len(v) < (rows-1)*ldv+64 {
+		panic(fmt.Sprintf("kernels: attention values of %d heads, %d rows: o %d (ld %d), p %d (ld %d), v %d (ld %d)", g, rows, len(o), ldo, len(p), ldp, len(v), ldv))
+	}
+	switch g {
+	case 1:
+		attnValuesG1AVX512(o, ldo, p, ldp, v, ldv, rows)
+	case 2:
+		attnValuesG2AVX512(o, ldo, p, ldp, v, ldv, rows)
+	default:
+		attnValuesG3AVX512(o, ldo, p, ldp, v, ldv, rows)
+	}
+	return true
+}

@@ -13,3 +13,10 @@ func streamSum(x []float32) float32 { return vSum(x) }
 
 // axpyRowsFast is axpyRowsGo where there is no assembly.
 func axpyRowsFast(y, p, v []float32, ldv int) { axpyRowsGo(y, p, v, ldv) }
+
+// attnScoresAsm and attnValuesAsm report that there are no AVX-512
+// attention kernels.
+func attnScoresAsm(int, []float32, int, []float32, []float32, int, int) bool { return false }
+func attnValuesAsm(int, []float32, int, []float32, int, []float32, int, int) bool {
+	return false
+}

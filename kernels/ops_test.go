@@ -576,33 +576,92 @@ func TestSoftmaxRowScale(t *testing.T) {
 
 // TestAttentionKVLayout checks attention over keys and values laid out
 // per head (KVRow, KVHead: a KV cache's layout) against the same values in
-// the layout linear layers write, for one query (decoding) and a chunk of
-// queries (prefill against the cache).
+// the layout linear layers write, for one query (decoding: grouped heads,
+// segments and their merge) and a chunk of queries (prefill against the
+// cache), over groups of 1, 3 and 7 query heads, heads of 64 and 128 and
+// key counts with and without a remainder of rows and segments.
 func TestAttentionKVLayout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	const NH, NKV, HS, TK, maxLen = 6, 2, 64, 37, 50
-	for _, T := range []int{1, 5} {
-		q := make([]float32, T*NH*HS)
-		k, v := make([]float32, TK*NKV*HS), make([]float32, TK*NKV*HS)
-		for _, s := range [][]float32{q, k, v} {
-			for i := range s {
-				s[i] = rng.Float32()*2 - 1
+	for _, c := range []struct{ NH, NKV, HS, TK int }{
+		{6, 2, 64, 37}, {14, 2, 64, 301}, {12, 12, 64, 5}, {4, 1, 128, 2500}, {9, 3, 64, 1}, {8, 4, 8, 70},
+	} {
+		NH, NKV, HS, TK := c.NH, c.NKV, c.HS, c.TK
+		maxLen := TK + 13
+		for _, T := range []int{1, 5} {
+			if T > TK {
+				continue
+			}
+			q := make([]float32, T*NH*HS)
+			k, v := make([]float32, TK*NKV*HS), make([]float32, TK*NKV*HS)
+			for _, s := range [][]float32{q, k, v} {
+				for i := range s {
+					s[i] = rng.Float32()*2 - 1
+				}
+			}
+			kc, vc := make([]float32, NKV*maxLen*HS), make([]float32, NKV*maxLen*HS)
+			for j := range TK {
+				for g := range NKV {
+					copy(kc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], k[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
+					copy(vc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], v[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
+				}
+			}
+			want, got := make([]float32, T*NH*HS), make([]float32, T*NH*HS)
+			AttentionForward(want, make([]float32, NH*T*TK), q, k, v, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true})
+			AttentionForward(got, make([]float32, NH*T*TK), q, kc, vc, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true, KVRow: HS, KVHead: maxLen * HS})
+			for i := range want {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+					t.Fatalf("%+v T=%d: out[%d] = %g, want %g", c, T, i, got[i], want[i])
+				}
 			}
 		}
-		kc, vc := make([]float32, NKV*maxLen*HS), make([]float32, NKV*maxLen*HS)
-		for j := range TK {
-			for g := range NKV {
-				copy(kc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], k[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
-				copy(vc[(g*maxLen+j)*HS:(g*maxLen+j+1)*HS], v[(j*NKV+g)*HS:(j*NKV+g+1)*HS])
+	}
+}
+
+// TestAttnGroupKernels checks the grouped attention kernels (the AVX-512
+// ones where the CPU has them) against their Go references, for 1 to 3
+// heads, rows with and without a remainder of 4, heads of 64 and 128.
+func TestAttnGroupKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, g := range []int{1, 2, 3, 5} {
+		for _, hs := range []int{64, 128} {
+			for _, rows := range []int{1, 4, 7, 64, 131} {
+				lds := rows + 3
+				k, q := randF32(rng, rows*hs, 1), randF32(rng, g*hs, 1)
+				want, got := make([]float32, g*lds), make([]float32, g*lds)
+				attnScoresGo(want, lds, k, q, g, rows, hs)
+				attnGroupScores(got, lds, k, q, g, rows, hs)
+				for h := range g {
+					for j := range rows {
+						if d := math.Abs(float64(got[h*lds+j] - want[h*lds+j])); d > 1e-5*float64(hs) {
+							t.Fatalf("scores g=%d hs=%d rows=%d: s[%d][%d] = %g, want %g", g, hs, rows, h, j, got[h*lds+j], want[h*lds+j])
+						}
+					}
+				}
+				ldo, ldp := hs+5, rows+2
+				p, v := randF32(rng, g*ldp, 1), randF32(rng, rows*hs, 1)
+				o0 := randF32(rng, g*ldo, 1)
+				wantO, gotO := append([]float32(nil), o0...), append([]float32(nil), o0...)
+				attnValuesGo(wantO, ldo, p, ldp, v, hs, g, rows, hs)
+				attnGroupValues(gotO, ldo, p, ldp, v, g, rows, hs)
+				for i := range wantO {
+					if d := math.Abs(float64(gotO[i] - wantO[i])); d > 1e-5*float64(rows) {
+						t.Fatalf("values g=%d hs=%d rows=%d: o[%d] = %g, want %g", g, hs, rows, i, gotO[i], wantO[i])
+					}
+				}
 			}
 		}
-		want, got := make([]float32, T*NH*HS), make([]float32, T*NH*HS)
-		AttentionForward(want, make([]float32, NH*T*TK), q, k, v, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true})
-		AttentionForward(got, make([]float32, NH*T*TK), q, kc, vc, &AttnShape{B: 1, T: T, TK: TK, NH: NH, NKV: NKV, HS: HS, Causal: true, KVRow: HS, KVHead: maxLen * HS})
-		for i := range want {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
-				t.Fatalf("T=%d: out[%d] = %g, want %g", T, i, got[i], want[i])
-			}
+	}
+}
+
+// TestAttnSegments checks the segmentation: whole groups of 4 rows,
+// within the bounds, enough units for two threads where keys allow, and
+// covering every key.
+func TestAttnSegments(t *testing.T) {
+	for _, c := range []struct{ nk, nkv, seg int }{
+		{384, 3, 96}, {2048, 3, 512}, {5000, 3, 1000}, {37, 2, 16}, {1, 9, 4}, {100, 12, 100},
+	} {
+		if got := attnSegments(c.nk, c.nkv); got != c.seg {
+			t.Errorf("attnSegments(%d, %d) = %d, want %d", c.nk, c.nkv, got, c.seg)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Command gemv generates kernels/gemv_amd64.s: the AVX2/FMA and AVX-512
-// matrix-vector products that decoding spends its time in, and the FMA loop that measures
+// matrix-vector products and attention kernels that decoding spends its
+// time in, and the FMA loop that measures
 // the machine's float32 peak. Run it through `go generate ./kernels/`.
 //
 // gemvRowsAVX2 computes y[o] = Σ_i w[o·ldw + i]·x[i] for every o in
@@ -15,6 +16,10 @@
 // step: the cheapest possible work per byte, so with every thread on its
 // own part of a buffer far larger than the caches its rate is the memory's
 // streaming-read bandwidth, the bound of decoding.
+//
+// attnScoresG<g>AVX512 and attnValuesG<g>AVX512 (attn.go) are decoding's
+// attention for g query heads that share a key/value head, each cache row
+// read once for all of them.
 //
 // fmaPeakAVX2 runs n iterations of 12 independent VFMADD231PS on ymm
 // registers (12 chains hide the FMA latency on two FMA pipes): 192 float32
@@ -40,6 +45,10 @@ func main() {
 	axpyRows()
 	fmaPeak()
 	streamSum()
+	for g := 1; g <= attnGroupMax; g++ {
+		attnScores(g)
+		attnValues(g)
+	}
 	build.Generate()
 }
 
