@@ -31,6 +31,9 @@ type AttnShape struct {
 	// 1): position j of head g at j·KVRow + g·KVHead, as a KV cache of
 	// (heads, positions, HS) holds them (KVRow = HS, KVHead = its
 	// positions·HS). 0 means the layout linear layers write, (TK, NKV, HS).
+	// One query in that cache layout (decoding) takes attnDecode, which
+	// leaves unnormalised numerators in probs: nothing reads decoding's
+	// probabilities back.
 	KVRow, KVHead int
 }
 
