@@ -64,7 +64,7 @@ func (a *AttnShape) scale() float32 {
 // calling layer, reported with the shape.
 func (a *AttnShape) check() {
 	if a.B < 0 || a.T < 0 || a.NH <= 0 || a.NKV <= 0 || a.HS <= 0 || a.NH%a.NKV != 0 || a.tk() < 0 || (a.Lens != nil && len(a.Lens) != a.B) ||
-		(a.KVRow != 0 && (a.B > 1 || a.KVRow < a.HS || a.KVHead < 0)) {
+		(a.KVRow != 0 && (a.B > 1 || a.KVRow < a.HS || (a.NKV > 1 && a.KVHead < a.tk()*a.KVRow))) {
 		panic(fmt.Sprintf("kernels.Attention: bad shape %+v", *a))
 	}
 }

@@ -128,8 +128,9 @@ type Bandwidth struct {
 // the cheapest loop there is (streamSum). Passes repeat for at least a
 // second and five passes; it returns their median and best rates.
 func ReadBandwidth(size int) Bandwidth {
-	buf := tensor.Make(size / 4) // on huge pages where weights are too
-	for i := range buf {         // touch every page so no pass pays for faults
+	buf, release := tensor.Mapped(size / 4) // on huge pages, as weights are
+	defer release()
+	for i := range buf { // touch every page so no pass pays for faults
 		buf[i] = float32(i & 1023)
 	}
 	t := Threads()

@@ -83,7 +83,7 @@ func axpyRowsFast(y, p, v []float32, ldv int) {
 // multiple of 4, hs of 64) where the CPU has AVX-512, checking the sizes;
 // it returns false where it cannot.
 func attnScoresAsm(g int, s []float32, lds int, k, q []float32, rows, hs int) bool {
-	if !hasAVX512 || hs%64 != 0 || rows%4 != 0 || g < 1 || g > attnGroupMax {
+	if !hasAVX512 || hs < 64 || hs%64 != 0 || rows%4 != 0 || g < 1 || g > attnGroupMax {
 		return false
 	}
 	if len(s) < (g-1)*lds+rows || lds < rows || len(k) < rows*hs || len(q) < g*hs {

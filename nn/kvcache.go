@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"fmt"
-
-	"github.com/loftml/loft/tensor"
-)
+import "fmt"
 
 // KVCache holds the keys and values of past positions for every layer of a
 // decoder, for B independent rows (sequences) that may have different
@@ -37,8 +33,8 @@ func NewKVCache(layers, B, maxLen, heads, headDim int) *KVCache {
 	c := &KVCache{Layers: layers, B: B, MaxLen: maxLen, Heads: heads, HeadDim: headDim, KVDim: kvDim,
 		K: make([][]float32, layers), V: make([][]float32, layers), Len: make([]int, B)}
 	for l := range c.K {
-		c.K[l] = tensor.Make(B * maxLen * kvDim)
-		c.V[l] = tensor.Make(B * maxLen * kvDim)
+		c.K[l] = make([]float32, B*maxLen*kvDim)
+		c.V[l] = make([]float32, B*maxLen*kvDim)
 	}
 	return c
 }
@@ -85,6 +81,9 @@ func (c *KVCache) Put(l, b, pos, T int, k, v []float32) {
 // CopyRow copies the filled positions of src's row sb into c's row db.
 // The caches share layers and heads; they may differ in rows and MaxLen.
 func (c *KVCache) CopyRow(db int, src *KVCache, sb int) {
+	if src.Len[sb] > c.MaxLen || src.Heads != c.Heads || src.HeadDim != c.HeadDim || src.Layers != c.Layers {
+		panic(fmt.Sprintf("nn.KVCache: row of %d positions of %d×%d heads into a cache of %d positions of %d×%d", src.Len[sb], src.Heads, src.HeadDim, c.MaxLen, c.Heads, c.HeadDim))
+	}
 	n := src.Len[sb] * src.HeadDim
 	for l := range src.K {
 		dk, dv := c.Row(l, db)

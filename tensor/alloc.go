@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"os"
 	"sync"
 	"unsafe"
 )
@@ -13,15 +14,19 @@ const hugeMin = 4 << 20
 // huge page.
 const hugePage = 2 << 20
 
-// Make returns n zeroed float32 values, as make does, for the large
-// long-lived buffers that decoding streams through every token: weights
-// and KV caches. On Linux the whole 2 MiB pages inside a buffer of at
+// Make returns n zeroed float32 values, as make does, for a large buffer
+// that lives as long as a model and that decoding streams through every
+// token: a weight. On Linux the whole 2 MiB pages inside a buffer of at
 // least 4 MiB are advised as transparent huge pages (madvise
 // MADV_HUGEPAGE; honoured where /sys/kernel/mm/transparent_hugepage/enabled
-// is "always" or "madvise"), before anything touches them. Go's heap asks
-// for none, and streaming through 4 KiB pages costs a TLB miss every 4 KiB:
-// SmolLM-135M decoded 4-9% faster with its weights on huge pages when this
-// machine's memory was fast (73-77 GB/s), 1.5-2.5% when it was slow.
+// is "always" or "madvise"), before anything touches them where Go's heap
+// gives fresh memory. Go's heap asks for none, and streaming through 4 KiB
+// pages costs a TLB miss every 4 KiB: SmolLM-135M decoded 4.1-7.5% faster
+// with its weights on huge pages when this machine's memory was fast (78-81
+// GB/s), 1.9-2.6% when it was slow. The advice outlives the buffer in Go's
+// heap, and faults in advised memory may wait for the kernel to compact
+// it, so short-lived buffers should not use Make (see Mapped), and
+// LOFT_HUGEPAGES=0 turns the advice off.
 func Make(n int) []float32 {
 	b := make([]float32, n)
 	if 4*n >= hugeMin {
@@ -29,6 +34,10 @@ func Make(n int) []float32 {
 	}
 	return b
 }
+
+// hugeAdvice is whether Make, Weights and Mapped advise huge pages:
+// unless LOFT_HUGEPAGES is "0".
+var hugeAdvice = os.Getenv("LOFT_HUGEPAGES") != "0"
 
 // hugeSpan returns the offsets [lo, hi) of the 2 MiB-aligned pages wholly
 // inside the n bytes at address p; lo >= hi when there is none.

@@ -3,20 +3,29 @@ package tensor
 import (
 	"bufio"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"strings"
 	"testing"
 	"unsafe"
 )
 
-// TestMakeAdvisesHugePages checks, in /proc/self/smaps, that the mapping
-// holding a large buffer's aligned pages carries the huge-page advice
-// ("hg" in VmFlags) and that a small buffer's does not need to. Whether
+// TestMakeAdvisesHugePages checks, in /proc/self/smaps, that the mappings
+// holding a large Make buffer's aligned pages, a small Weights buffer and
+// a Mapped buffer carry the huge-page advice ("hg" in VmFlags). Whether
 // the kernel then gives huge pages depends on its settings and free
-// memory, so that is not asserted.
+// memory, so that is not asserted; a kernel that refuses the advice skips.
 func TestMakeAdvisesHugePages(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
 		t.Skip("this kernel has no transparent huge pages")
+	}
+	if !hugeAdvice {
+		t.Skip("LOFT_HUGEPAGES=0 turns the advice off")
+	}
+	probe := make([]byte, 3*hugePage)
+	pl, ph := hugeSpan(uintptr(unsafe.Pointer(unsafe.SliceData(probe))), len(probe))
+	if err := unix.Madvise(probe[pl:ph], unix.MADV_HUGEPAGE); err != nil {
+		t.Skipf("this kernel refuses the advice: %v", err)
 	}
 	b := Make(4 << 20) // 16 MiB
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
@@ -30,6 +39,9 @@ func TestMakeAdvisesHugePages(t *testing.T) {
 	w := Weights(256 << 10)
 	checkAdvised(t, "Weights(1 MiB)", uintptr(unsafe.Pointer(unsafe.SliceData(w))))
 	checkAdvised(t, "Weights(1 MiB), its end", uintptr(unsafe.Pointer(&w[len(w)-1])))
+	m, release := Mapped(4 << 20)
+	checkAdvised(t, "Mapped(16 MiB)", uintptr(unsafe.Pointer(&m[len(m)/2])))
+	release()
 }
 
 func checkAdvised(t *testing.T, what string, a uintptr) {

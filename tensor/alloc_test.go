@@ -75,3 +75,21 @@ func TestWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestMapped checks that a mapped buffer is zeroed, writable and as long
+// as asked, and that releasing it is allowed.
+func TestMapped(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 3 << 20} {
+		b, release := Mapped(n)
+		if len(b) != n {
+			t.Fatalf("Mapped(%d) has %d values", n, len(b))
+		}
+		for i := range b {
+			if b[i] != 0 {
+				t.Fatalf("Mapped(%d)[%d] = %g", n, i, b[i])
+			}
+			b[i] = 1
+		}
+		release()
+	}
+}

@@ -184,7 +184,7 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	if err := m.checkInput(ids, B, T, logits, rows); err != nil {
 		return err
 	}
-	if cache == nil || cache.B != B || cache.Layers != m.Config.NLayer || cache.KVDim != m.Config.NEmbd {
+	if cache == nil || cache.B != B || cache.Layers != m.Config.NLayer || cache.Heads != m.Config.NHead || cache.HeadDim != m.Config.HeadDim() {
 		return fmt.Errorf("gpt2: the cache does not fit this model and batch of %d", B)
 	}
 	maxLen := 0

@@ -178,7 +178,7 @@ func (m *Model) Forward(cache *nn.KVCache, ids []int32, B, T int, logits []float
 	if err := m.checkInput(ids, B, T, logits, rows); err != nil {
 		return err
 	}
-	if cache == nil || cache.B != B || cache.Layers != m.Config.NumLayers || cache.KVDim != m.Config.KVDim() {
+	if cache == nil || cache.B != B || cache.Layers != m.Config.NumLayers || cache.Heads != m.Config.NumKVHeads || cache.HeadDim != m.Config.HeadDim {
 		return fmt.Errorf("llama: the cache does not fit this model and batch of %d", B)
 	}
 	maxLen := 0
