@@ -658,7 +658,7 @@ func TestAttnGroupKernels(t *testing.T) {
 // covering every key.
 func TestAttnSegments(t *testing.T) {
 	for _, c := range []struct{ nk, nkv, seg int }{
-		{384, 3, 96}, {2048, 3, 512}, {5000, 3, 1000}, {37, 2, 16}, {1, 9, 4}, {100, 12, 100},
+		{384, 3, 192}, {2048, 3, 1024}, {5000, 3, 1000}, {37, 2, 16}, {1, 9, 4}, {100, 12, 100}, {300, 1, 52},
 	} {
 		if got := attnSegments(c.nk, c.nkv); got != c.seg {
 			t.Errorf("attnSegments(%d, %d) = %d, want %d", c.nk, c.nkv, got, c.seg)
