@@ -82,7 +82,7 @@ func attnDecode(out, probs, q, k, v []float32, a *AttnShape) {
 			vg := v[g*a.KVHead+j0*HS : g*a.KVHead+j1*HS]
 			h0 := g * G
 			P := probs[h0*TK+j0:]
-			attnGroupScores(P, TK, kg, q[h0*HS:(h0+G)*HS], G, j1-j0, HS)
+			attnGroupScores(P, TK, kg, q[h0*HS:(h0+G)*HS], vg, G, j1-j0, HS)
 			for h := range G {
 				p := P[h*TK : h*TK+j1-j0]
 				m := maxOf(p)
@@ -120,12 +120,13 @@ func attnDecode(out, probs, q, k, v []float32, a *AttnShape) {
 
 // attnGroupScores writes s[h·lds + j] = q[h·hs:(h+1)·hs]·k[j·hs:(j+1)·hs]
 // for h < g, j < rows: with the AVX-512 kernel up to attnGroupMax heads
-// at a time and four rows at a time, the rest row by row per head.
-func attnGroupScores(s []float32, lds int, k, q []float32, g, rows, hs int) {
+// at a time and four rows at a time (prefetching the value rows v beside
+// the keys for attnGroupValues), the rest row by row per head.
+func attnGroupScores(s []float32, lds int, k, q, v []float32, g, rows, hs int) {
 	for h0 := 0; h0 < g; h0 += attnGroupMax {
 		n := min(attnGroupMax, g-h0)
 		r4 := rows &^ 3
-		if r4 == 0 || !attnScoresAsm(n, s[h0*lds:], lds, k, q[h0*hs:(h0+n)*hs], r4, hs) {
+		if r4 == 0 || !attnScoresAsm(n, s[h0*lds:], lds, k, q[h0*hs:(h0+n)*hs], v, r4, hs) {
 			r4 = 0
 		}
 		for h := h0; h < h0+n; h++ {

@@ -80,22 +80,23 @@ func axpyRowsFast(y, p, v []float32, ldv int) {
 }
 
 // attnScoresAsm runs attnScoresG<g>AVX512 (g <= attnGroupMax heads, rows a
-// multiple of 4, hs of 64) where the CPU has AVX-512, checking the sizes;
-// it returns false where it cannot.
-func attnScoresAsm(g int, s []float32, lds int, k, q []float32, rows, hs int) bool {
+// multiple of 4, hs of 64), which also prefetches the value rows v beside
+// the key rows, where the CPU has AVX-512, checking the sizes; it returns
+// false where it cannot.
+func attnScoresAsm(g int, s []float32, lds int, k, q, v []float32, rows, hs int) bool {
 	if !hasAVX512 || hs < 64 || hs%64 != 0 || rows%4 != 0 || g < 1 || g > attnGroupMax {
 		return false
 	}
-	if len(s) < (g-1)*lds+rows || lds < rows || len(k) < rows*hs || len(q) < g*hs {
-		panic(fmt.Sprintf("kernels: attention scores of %d heads, %d rows of %d: s %d (ld %d), k %d, q %d", g, rows, hs, len(s), lds, len(k), len(q)))
+	if len(s) < (g-1)*lds+rows || lds < rows || len(k) < rows*hs || len(q) < g*hs || len(v) < rows*hs {
+		panic(fmt.Sprintf("kernels: attention scores of %d heads, %d rows of %d: s %d (ld %d), k %d, q %d, v %d", g, rows, hs, len(s), lds, len(k), len(q), len(v)))
 	}
 	switch g {
 	case 1:
-		attnScoresG1AVX512(s, lds, k, q, rows, hs)
+		attnScoresG1AVX512(s, lds, k, q, rows, hs, v)
 	case 2:
-		attnScoresG2AVX512(s, lds, k, q, rows, hs)
+		attnScoresG2AVX512(s, lds, k, q, rows, hs, v)
 	default:
-		attnScoresG3AVX512(s, lds, k, q, rows, hs)
+		attnScoresG3AVX512(s, lds, k, q, rows, hs, v)
 	}
 	return true
 }

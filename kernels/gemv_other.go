@@ -16,7 +16,9 @@ func axpyRowsFast(y, p, v []float32, ldv int) { axpyRowsGo(y, p, v, ldv) }
 
 // attnScoresAsm and attnValuesAsm report that there are no AVX-512
 // attention kernels.
-func attnScoresAsm(int, []float32, int, []float32, []float32, int, int) bool { return false }
+func attnScoresAsm(int, []float32, int, []float32, []float32, []float32, int, int) bool {
+	return false
+}
 func attnValuesAsm(int, []float32, int, []float32, int, []float32, int, int) bool {
 	return false
 }

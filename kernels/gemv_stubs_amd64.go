@@ -37,11 +37,12 @@ func fmaPeakAVX512(n int)
 func streamSumAVX2(x []float32) float32
 
 // attnScoresG1AVX512 writes s[h·lds + j] = q[h·hs:(h+1)·hs]·k[j·hs:(j+1)·hs]
-// for h < 1 and j < rows. rows must be a positive multiple of 4, hs a
-// positive multiple of 64, and the slices long enough; the Go caller checks.
+// for h < 1 and j < rows, and prefetches v[j·hs:(j+1)·hs], the value rows
+// read next. rows must be a positive multiple of 4, hs a positive multiple of
+// 64, and the slices long enough; the Go caller checks.
 //
 //go:noescape
-func attnScoresG1AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int)
+func attnScoresG1AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int, v []float32)
 
 // attnValuesG1AVX512 adds Σ_j p[h·ldp + j]·v[j·ldv : j·ldv+64] to o[h·ldo : h·ldo+64]
 // for h < 1 and j < rows. rows must be positive, and the slices long
@@ -51,11 +52,12 @@ func attnScoresG1AVX512(s []float32, lds int, k []float32, q []float32, rows int
 func attnValuesG1AVX512(o []float32, ldo int, p []float32, ldp int, v []float32, ldv int, rows int)
 
 // attnScoresG2AVX512 writes s[h·lds + j] = q[h·hs:(h+1)·hs]·k[j·hs:(j+1)·hs]
-// for h < 2 and j < rows. rows must be a positive multiple of 4, hs a
-// positive multiple of 64, and the slices long enough; the Go caller checks.
+// for h < 2 and j < rows, and prefetches v[j·hs:(j+1)·hs], the value rows
+// read next. rows must be a positive multiple of 4, hs a positive multiple of
+// 64, and the slices long enough; the Go caller checks.
 //
 //go:noescape
-func attnScoresG2AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int)
+func attnScoresG2AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int, v []float32)
 
 // attnValuesG2AVX512 adds Σ_j p[h·ldp + j]·v[j·ldv : j·ldv+64] to o[h·ldo : h·ldo+64]
 // for h < 2 and j < rows. rows must be positive, and the slices long
@@ -65,11 +67,12 @@ func attnScoresG2AVX512(s []float32, lds int, k []float32, q []float32, rows int
 func attnValuesG2AVX512(o []float32, ldo int, p []float32, ldp int, v []float32, ldv int, rows int)
 
 // attnScoresG3AVX512 writes s[h·lds + j] = q[h·hs:(h+1)·hs]·k[j·hs:(j+1)·hs]
-// for h < 3 and j < rows. rows must be a positive multiple of 4, hs a
-// positive multiple of 64, and the slices long enough; the Go caller checks.
+// for h < 3 and j < rows, and prefetches v[j·hs:(j+1)·hs], the value rows
+// read next. rows must be a positive multiple of 4, hs a positive multiple of
+// 64, and the slices long enough; the Go caller checks.
 //
 //go:noescape
-func attnScoresG3AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int)
+func attnScoresG3AVX512(s []float32, lds int, k []float32, q []float32, rows int, hs int, v []float32)
 
 // attnValuesG3AVX512 adds Σ_j p[h·ldp + j]·v[j·ldv : j·ldv+64] to o[h·ldo : h·ldo+64]
 // for h < 3 and j < rows. rows must be positive, and the slices long

@@ -629,7 +629,7 @@ func TestAttnGroupKernels(t *testing.T) {
 				k, q := randF32(rng, rows*hs, 1), randF32(rng, g*hs, 1)
 				want, got := make([]float32, g*lds), make([]float32, g*lds)
 				attnScoresGo(want, lds, k, q, g, rows, hs)
-				attnGroupScores(got, lds, k, q, g, rows, hs)
+				attnGroupScores(got, lds, k, q, randF32(rng, rows*hs, 1), g, rows, hs)
 				for h := range g {
 					for j := range rows {
 						if d := math.Abs(float64(got[h*lds+j] - want[h*lds+j])); d > 1e-5*float64(hs) {
