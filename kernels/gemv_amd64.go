@@ -90,16 +90,18 @@ func attnScoresAsm(g int, s []float32, lds int, k, q, v []float32, rows, hs int)
 	if len(s) < (g-1)*lds+rows || lds < rows || len(k) < rows*hs || len(q) < g*hs || len(v) < rows*hs {
 		panic(fmt.Sprintf("kernels: attention scores of %d heads, %d rows of %d: s %d (ld %d), k %d, q %d, v %d", g, rows, hs, len(s), lds, len(k), len(q), len(v)))
 	}
-	switch g {
-	case 1:
-		attnScoresG1AVX512(s, lds, k, q, rows, hs, v)
-	case 2:
-		attnScoresG2AVX512(s, lds, k, q, rows, hs, v)
-	default:
-		attnScoresG3AVX512(s, lds, k, q, rows, hs, v)
-	}
+	attnScoresKernels[g-1](s, lds, k, q, rows, hs, v)
 	return true
 }
+
+// attnScoresKernels and attnValuesKernels are the generated kernels for 1
+// to attnGroupMax heads.
+var (
+	attnScoresKernels = [attnGroupMax]func(s []float32, lds int, k, q []float32, rows, hs int, v []float32){
+		attnScoresG1AVX512, attnScoresG2AVX512, attnScoresG3AVX512}
+	attnValuesKernels = [attnGroupMax]func(o []float32, ldo int, p []float32, ldp int, v []float32, ldv, rows int){
+		attnValuesG1AVX512, attnValuesG2AVX512, attnValuesG3AVX512}
+)
 
 // attnValuesAsm runs attnValuesG<g>AVX512 on 64 columns where the CPU has
 // AVX-512, checking the sizes; it returns false where it cannot.
@@ -110,13 +112,6 @@ func attnValuesAsm(g int, o []float32, ldo int, p []float32, ldp int, v []float3
 	if len(o) < (g-1)*ldo+64 || ldo < 64 || len(p) < (g-1)*ldp+rows || ldp < rows || ldv < 64 || len(v) < (rows-1)*ldv+64 {
 		panic(fmt.Sprintf("kernels: attention values of %d heads, %d rows: o %d (ld %d), p %d (ld %d), v %d (ld %d)", g, rows, len(o), ldo, len(p), ldp, len(v), ldv))
 	}
-	switch g {
-	case 1:
-		attnValuesG1AVX512(o, ldo, p, ldp, v, ldv, rows)
-	case 2:
-		attnValuesG2AVX512(o, ldo, p, ldp, v, ldv, rows)
-	default:
-		attnValuesG3AVX512(o, ldo, p, ldp, v, ldv, rows)
-	}
+	attnValuesKernels[g-1](o, ldo, p, ldp, v, ldv, rows)
 	return true
 }
