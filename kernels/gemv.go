@@ -27,7 +27,36 @@ func MatVecBT(y, x, w []float32, N, In, Out int) {
 	if len(x) < N*In || len(y) < N*Out || len(w) < Out*In {
 		panic(fmt.Sprintf("kernels.MatVecBT: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", len(x), len(y), len(w), N, In, Out))
 	}
-	matVecBTMany([][]float32{y}, [][]float32{w}, []int{Out}, x, N, In)
+	units := (Out + gemvSplitRows - 1) / gemvSplitRows
+	if N == 0 || units == 0 {
+		return
+	}
+	t := gemvThreads(Out, In)
+	parallelChunks(units, min(units, t), t, func(lo, hi int) {
+		gemvUnits(y, w, x, N, In, Out, lo, hi)
+	})
+}
+
+// gemvThreads returns the threads a GEMV over rows·in weights runs on: one
+// where a hand-off would cost more than the product (a few microseconds).
+func gemvThreads(rows, in int) int {
+	if rows*in < 1<<15 {
+		return 1
+	}
+	return Threads()
+}
+
+// gemvUnits writes rows [u0, u1)·gemvSplitRows of y (N, out) = x (N,
+// in)·wᵀ, in blocks of at most gemvBlockRows rows, each block passing over
+// every x row while it is in L2.
+func gemvUnits(y, w, x []float32, N, in, out, u0, u1 int) {
+	r1 := min(u1*gemvSplitRows, out)
+	for b := u0 * gemvSplitRows; b < r1; b += gemvBlockRows {
+		e := min(b+gemvBlockRows, r1)
+		for n := 0; n < N; n++ {
+			gemvRowsFast(y[n*out+b:n*out+e], w[b*in:e*in], x[n*in:(n+1)*in], in)
+		}
+	}
 }
 
 // gemvRowsGo is the reference: y[o] = w[o·ldw : o·ldw+in]·x, in =
@@ -175,13 +204,6 @@ func MatVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
 			panic(fmt.Sprintf("kernels.MatVecBTMany: weight %d: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", k, len(x), len(ys[k]), len(ws[k]), N, In, out))
 		}
 	}
-	matVecBTMany(ys, ws, outs, x, N, In)
-}
-
-// matVecBTMany is MatVecBTMany on checked sizes. The unit of work is
-// gemvSplitRows rows of one weight; a thread's contiguous run of units
-// goes through in blocks of at most gemvBlockRows rows.
-func matVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
 	units, rows := 0, 0
 	for _, out := range outs {
 		units += (out + gemvSplitRows - 1) / gemvSplitRows
@@ -190,27 +212,15 @@ func matVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
 	if N == 0 || units == 0 {
 		return
 	}
-	t := Threads()
-	if rows*In < 1<<15 { // a few microseconds: not worth a hand-off
-		t = 1
-	}
+	t := gemvThreads(rows, In)
 	parallelChunks(units, min(units, t), t, func(lo, hi int) {
 		first := 0 // global index of weight k's first unit
 		for k, out := range outs {
 			nu := (out + gemvSplitRows - 1) / gemvSplitRows
-			u0, u1 := max(lo-first, 0), min(hi-first, nu)
+			if u0, u1 := max(lo-first, 0), min(hi-first, nu); u0 < u1 {
+				gemvUnits(ys[k], ws[k], x, N, In, out, u0, u1)
+			}
 			first += nu
-			if u0 >= u1 {
-				continue
-			}
-			y, w := ys[k], ws[k]
-			r1 := min(u1*gemvSplitRows, out)
-			for b := u0 * gemvSplitRows; b < r1; b += gemvBlockRows {
-				e := min(b+gemvBlockRows, r1)
-				for n := 0; n < N; n++ {
-					gemvRowsFast(y[n*out+b:n*out+e], w[b*In:e*In], x[n*In:(n+1)*In], In)
-				}
-			}
 		}
 	})
 }
