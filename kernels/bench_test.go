@@ -106,7 +106,7 @@ func BenchmarkRoPE(b *testing.B) {
 	}
 	b.SetBytes(int64(4 * len(x)))
 	for b.Loop() {
-		RoPEForward(out, x, pos, N, NH, r)
+		RoPEForward(out, x, r.Angles(nil, pos), N, NH, r)
 	}
 }
 

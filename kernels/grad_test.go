@@ -179,10 +179,12 @@ func TestGradRoPE(t *testing.T) {
 			x := randF64(rng, N*NH*HS, 1)
 			R := randF64(rng, N*NH*HS, 1)
 			out := make([]float64, N*NH*HS)
-			loss := func() float64 { rope(out, x, pos, N, NH, r, 1, false); return dot64(out, R) }
+			cs := make([]float64, N*r.Dims)
+			ropeAngles(cs, pos, r)
+			loss := func() float64 { rope(out, x, cs, N, NH, r, 1, false); return dot64(out, R) }
 			dx := randF64(rng, N*NH*HS, 1) // accumulates onto existing values
 			base := append([]float64(nil), dx...)
-			rope(dx, R, pos, N, NH, r, -1, true)
+			rope(dx, R, cs, N, NH, r, -1, true)
 			for i := range dx {
 				dx[i] -= base[i]
 			}

@@ -236,8 +236,9 @@ func TestRoPE(t *testing.T) {
 		t.Fatal(err)
 	}
 	inter, _ := NewRoPE(HS, HS, 10000, nil, true)
+	cs := neox.Angles(nil, pos)
 	a := make([]float32, len(x))
-	RoPEForward(a, x, pos, N, NH, neox)
+	RoPEForward(a, x, cs, N, NH, neox)
 
 	// Position 0 is the identity.
 	for i := 0; i < NH*HS; i++ {
@@ -272,7 +273,7 @@ func TestRoPE(t *testing.T) {
 		}
 	}
 	b := make([]float32, len(x))
-	RoPEForward(b, perm, pos, N, NH, inter)
+	RoPEForward(b, perm, inter.Angles(nil, pos), N, NH, inter)
 	back := make([]float64, len(x))
 	for h := 0; h < N*NH; h++ {
 		for i := 0; i < HS/2; i++ {
@@ -285,13 +286,22 @@ func TestRoPE(t *testing.T) {
 	// Backward is the inverse rotation: RoPEBackward of the output
 	// restores the input.
 	d := make([]float32, len(x))
-	RoPEBackward(d, a, pos, N, NH, neox)
+	RoPEBackward(d, a, cs, N, NH, neox)
 	assertClose(t, "inverse", d, to64(x), 1e-6, 1e-6)
 
 	// In place gives the same as out of place.
 	in := append([]float32(nil), x...)
-	RoPEForward(in, in, pos, N, NH, neox)
+	RoPEForward(in, in, cs, N, NH, neox)
 	assertClose(t, "in place", in, to64(a), 0, 0)
+
+	// One row at a time (decoding's path) gives the same as all rows,
+	// and Angles refills a table it is handed.
+	one := make([]float32, len(x))
+	for n := range N {
+		row := neox.Angles(cs[:0], pos[n:n+1])
+		RoPEForward(one[n*NH*HS:(n+1)*NH*HS], x[n*NH*HS:(n+1)*NH*HS], row, 1, NH, neox)
+	}
+	assertClose(t, "row by row", one, to64(a), 0, 0)
 
 	if _, err := NewRoPE(8, 5, 10000, nil, false); err == nil {
 		t.Error("NewRoPE accepted odd rotary dims")

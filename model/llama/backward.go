@@ -129,7 +129,7 @@ func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x [
 	L := &m.Layers[li]
 	N := B * T
 	NH, NKV := c.NumHeads, c.NumKVHeads
-	pos := m.tr.Pos
+	cs := m.angles(m.tr.Pos)
 
 	// out = Res1 + Down: both receive dout.
 	clear(g.dAct)
@@ -152,8 +152,8 @@ func (m *Model) layerBackward(li int, a *LayerActs, g *layerGrads, dx, dout, x [
 	m.attn.Backward(g.dQ, g.dK, g.dV, g.dAtt, a.Probs, a.Q, a.K, a.V, B, T, true, nil)
 	clear(g.dQr)
 	clear(g.dKr)
-	kernels.RoPEBackward(g.dQr, g.dQ, pos, N, NH, m.rope)
-	kernels.RoPEBackward(g.dKr, g.dK, pos, N, NKV, m.rope)
+	kernels.RoPEBackward(g.dQr, g.dQ, cs, N, NH, m.rope)
+	kernels.RoPEBackward(g.dKr, g.dK, cs, N, NKV, m.rope)
 	dq, dk := g.dQr, g.dKr // gradients of the projections' outputs
 	if L.QNorm != nil {
 		clear(g.dQ)

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/nn"
@@ -101,8 +102,9 @@ func (m *Model) layerForward(li int, a *LayerActs, out, x []float32, B, T int, p
 	} else {
 		nn.ForwardShared(a.N1, N, [][]float32{a.Q, a.K, a.V}, L.Q, L.K, L.V)
 	}
-	kernels.RoPEForward(a.Q, a.Q, pos, N, NH, m.rope)
-	kernels.RoPEForward(a.K, a.K, pos, N, NKV, m.rope)
+	cs := m.angles(pos)
+	kernels.RoPEForward(a.Q, a.Q, cs, N, NH, m.rope)
+	kernels.RoPEForward(a.K, a.K, cs, N, NKV, m.rope)
 	if cache != nil {
 		m.attn.ForwardCached(a.Att, m.scr, a.Q, a.K, a.V, B, T, cache, li)
 	} else {
@@ -116,6 +118,17 @@ func (m *Model) layerForward(li int, a *LayerActs, out, x []float32, B, T int, p
 	kernels.SwiGLUForward(a.Act, a.Gate, a.Up, N*c.IntermediateSize)
 	L.Down.Forward(a.Down, a.Act, N)
 	kernels.AddForward(out, a.Res1, a.Down, N*c.HiddenSize)
+}
+
+// angles returns the rotary table (kernels.RoPE.Angles) for positions pos,
+// recomputing it only when they differ from the last call's: every layer
+// of a forward pass, and its backward pass, rotate the same positions.
+func (m *Model) angles(pos []int32) []float32 {
+	if !slices.Equal(pos, m.ropePos) || m.ropeCS == nil {
+		m.ropeCS = m.rope.Angles(m.ropeCS, pos)
+		m.ropePos = append(m.ropePos[:0], pos...)
+	}
+	return m.ropeCS
 }
 
 // ForwardTrain runs whole sequences ids (B, T) at positions 0..T-1 without

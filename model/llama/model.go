@@ -32,11 +32,15 @@ type Model struct {
 	LMHead nn.LinearLayer // lm_head (V, C); its W is Embed.W when tied
 
 	rope *kernels.RoPE
-	attn nn.Attention
-	inf  Acts      // inference buffers, grown to the largest (B, T) seen
-	scr  []float32 // attention probabilities scratch for the cached path
-	pos  []int32
-	tr   *trainState // ForwardLoss/Backward state (backward.go)
+	// ropePos and ropeCS are the positions the rotary table was last
+	// computed for and the table (angles).
+	ropePos []int32
+	ropeCS  []float32
+	attn    nn.Attention
+	inf     Acts      // inference buffers, grown to the largest (B, T) seen
+	scr     []float32 // attention probabilities scratch for the cached path
+	pos     []int32
+	tr      *trainState // ForwardLoss/Backward state (backward.go)
 }
 
 // New returns a model of config c with zero weights (fill them by loading
