@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelForCoversEachIndexOnce checks that the chunks tile [0, n)
@@ -57,6 +58,41 @@ func TestParallelChunksClaimsEveryChunk(t *testing.T) {
 		}
 		if want := int32(min(tc.n, tc.chunks)); calls.Load() != want {
 			t.Fatalf("%+v: %d calls, want %d", tc, calls.Load(), want)
+		}
+	}
+}
+
+// TestWorkersRunTogether checks that a worker takes a job both while it
+// polls and after it has parked: each of two chunks waits for the other
+// to start, which only two threads at once can satisfy.
+func TestWorkersRunTogether(t *testing.T) {
+	slots := ensureWorkers(1)
+	for _, idle := range []time.Duration{0, 10 * spinWait} {
+		// Earlier tests ran more workers than cores: a worker not yet
+		// scheduled since can still hold a finished job in its slot,
+		// and a job is offered only to empty slots.
+		for i := 0; i < len(slots); {
+			if slots[i].job.Load() == nil {
+				i++
+			} else {
+				runtime.Gosched()
+			}
+		}
+		time.Sleep(idle)
+		var started atomic.Int32
+		var alone atomic.Bool
+		parallelChunks(2, 2, 2, func(lo, hi int) {
+			started.Add(1)
+			for deadline := time.Now().Add(5 * time.Second); started.Load() < 2; {
+				if time.Now().After(deadline) {
+					alone.Store(true)
+					return
+				}
+				runtime.Gosched()
+			}
+		})
+		if alone.Load() {
+			t.Fatalf("after %v idle: a chunk ran alone for 5 s; no worker took the job", idle)
 		}
 	}
 }
