@@ -19,13 +19,16 @@ const gemvBlockRows = 64
 // the other up for 10% of every call (SmolLM's o_proj and down_proj).
 const gemvSplitRows = 16
 
-// MatVecBT writes y (N, Out) = x (N, In)·wᵀ with w (Out, In), for the few
-// rows N of decoding, where packing w for the blocked GEMM would cost more
-// than the product. It reads w once (per block of rows, for every x row),
-// split over threads by output rows; decoding is bound by that read.
-func MatVecBT(y, x, w []float32, N, In, Out int) {
-	if len(x) < N*In || len(y) < N*Out || len(w) < Out*In {
-		panic(fmt.Sprintf("kernels.MatVecBT: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", len(x), len(y), len(w), N, In, Out))
+// MatVecBT writes y (N, Out) = x (N, In)·wᵀ + b with w (Out, In), for the
+// few rows N of decoding, where packing w for the blocked GEMM would cost
+// more than the product. It reads w once (per block of rows, for every x
+// row), split over threads by output rows; decoding is bound by that read.
+// b (Out) is added to every row unless nil. Each thread adds it to its own
+// rows while they are in its cache; a separate pass after the product ran
+// on one thread, which first had to fetch the rows the other one wrote.
+func MatVecBT(y, x, w, b []float32, N, In, Out int) {
+	if len(x) < N*In || len(y) < N*Out || len(w) < Out*In || (b != nil && len(b) < Out) {
+		panic(fmt.Sprintf("kernels.MatVecBT: x has %d values, y %d, w %d, b %d, for N=%d In=%d Out=%d", len(x), len(y), len(w), len(b), N, In, Out))
 	}
 	units := (Out + gemvSplitRows - 1) / gemvSplitRows
 	if N == 0 || units == 0 {
@@ -33,7 +36,7 @@ func MatVecBT(y, x, w []float32, N, In, Out int) {
 	}
 	t := gemvThreads(Out, In)
 	parallelChunks(units, min(units, t), t, func(lo, hi int) {
-		gemvUnits(y, w, x, N, In, Out, lo, hi)
+		gemvUnits(y, w, b, x, N, In, Out, lo, hi)
 	})
 }
 
@@ -47,14 +50,18 @@ func gemvThreads(rows, in int) int {
 }
 
 // gemvUnits writes rows [u0, u1)·gemvSplitRows of y (N, out) = x (N,
-// in)·wᵀ, in blocks of at most gemvBlockRows rows, each block passing over
-// every x row while it is in L2.
-func gemvUnits(y, w, x []float32, N, in, out, u0, u1 int) {
+// in)·wᵀ + bias (nil for none), in blocks of at most gemvBlockRows rows,
+// each block passing over every x row while it is in L2.
+func gemvUnits(y, w, bias, x []float32, N, in, out, u0, u1 int) {
 	r1 := min(u1*gemvSplitRows, out)
 	for b := u0 * gemvSplitRows; b < r1; b += gemvBlockRows {
 		e := min(b+gemvBlockRows, r1)
 		for n := 0; n < N; n++ {
-			gemvRowsFast(y[n*out+b:n*out+e], w[b*in:e*in], x[n*in:(n+1)*in], in)
+			yr := y[n*out+b : n*out+e]
+			gemvRowsFast(yr, w[b*in:e*in], x[n*in:(n+1)*in], in)
+			if bias != nil {
+				vAddTo(yr, bias[b:e])
+			}
 		}
 	}
 }
@@ -190,18 +197,19 @@ func bandwidthOf(bytes float64, passes []time.Duration) Bandwidth {
 	return Bandwidth{Median: bytes / d[len(d)/2].Seconds(), Best: bytes / d[0].Seconds()}
 }
 
-// MatVecBTMany writes ys[k] (N, outs[k]) = x (N, In)·ws[k]ᵀ, ws[k]
+// MatVecBTMany writes ys[k] (N, outs[k]) = x (N, In)·ws[k]ᵀ + bs[k], ws[k]
 // (outs[k], In), for every k, in one parallel loop: the projections that
 // share an input (q/k/v, gate/up) cost one hand-off to the threads instead
 // of one each, and the threads split the rows of all the weights, taken
 // as one matrix, into contiguous parts of equal size (to gemvSplitRows).
-func MatVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
-	if len(ys) != len(ws) || len(ws) != len(outs) {
-		panic(fmt.Sprintf("kernels.MatVecBTMany: %d outputs, %d weights, %d sizes", len(ys), len(ws), len(outs)))
+// bs may be nil, and so may any bs[k] (no bias), as in MatVecBT.
+func MatVecBTMany(ys, ws, bs [][]float32, outs []int, x []float32, N, In int) {
+	if len(ys) != len(ws) || len(ws) != len(outs) || (bs != nil && len(bs) != len(ws)) {
+		panic(fmt.Sprintf("kernels.MatVecBTMany: %d outputs, %d weights, %d biases, %d sizes", len(ys), len(ws), len(bs), len(outs)))
 	}
 	for k, out := range outs {
-		if len(x) < N*In || len(ys[k]) < N*out || len(ws[k]) < out*In {
-			panic(fmt.Sprintf("kernels.MatVecBTMany: weight %d: x has %d values, y %d, w %d, for N=%d In=%d Out=%d", k, len(x), len(ys[k]), len(ws[k]), N, In, out))
+		if b := biasOf(bs, k); len(x) < N*In || len(ys[k]) < N*out || len(ws[k]) < out*In || (b != nil && len(b) < out) {
+			panic(fmt.Sprintf("kernels.MatVecBTMany: weight %d: x has %d values, y %d, w %d, b %d, for N=%d In=%d Out=%d", k, len(x), len(ys[k]), len(ws[k]), len(b), N, In, out))
 		}
 	}
 	units, rows := 0, 0
@@ -218,9 +226,17 @@ func MatVecBTMany(ys, ws [][]float32, outs []int, x []float32, N, In int) {
 		for k, out := range outs {
 			nu := (out + gemvSplitRows - 1) / gemvSplitRows
 			if u0, u1 := max(lo-first, 0), min(hi-first, nu); u0 < u1 {
-				gemvUnits(ys[k], ws[k], x, N, In, out, u0, u1)
+				gemvUnits(ys[k], ws[k], biasOf(bs, k), x, N, In, out, u0, u1)
 			}
 			first += nu
 		}
 	})
+}
+
+// biasOf returns bs[k], or nil when bs is nil.
+func biasOf(bs [][]float32, k int) []float32 {
+	if bs == nil {
+		return nil
+	}
+	return bs[k]
 }

@@ -12,31 +12,37 @@ import (
 // TestMatVecBT compares MatVecBT (the AVX2 kernel where sizes allow, the Go
 // loop elsewhere) with the reference GEMM, on sizes that hit every path:
 // In a multiple of 16 or not, Out with and without a remainder below 4,
-// more rows than a block, one and several x rows, one and two threads.
+// more rows than a block, one and several x rows, one and two threads,
+// with and without a bias.
 func TestMatVecBT(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct{ N, In, Out int }{
 		{1, 16, 4}, {1, 32, 7}, {1, 20, 5}, {2, 64, 130}, {1, 576, 1000}, {3, 768, 257}, {1, 1, 1},
 	} {
-		x, w := make([]float32, c.N*c.In), make([]float32, c.Out*c.In)
-		for i := range x {
-			x[i] = rng.Float32()*2 - 1
-		}
-		for i := range w {
-			w[i] = rng.Float32()*2 - 1
+		x, w, b := make([]float32, c.N*c.In), make([]float32, c.Out*c.In), make([]float32, c.Out)
+		for _, v := range [][]float32{x, w, b} {
+			for i := range v {
+				v[i] = rng.Float32()*2 - 1
+			}
 		}
 		want := make([]float32, c.N*c.Out)
 		gemmRef(false, true, c.N, c.Out, c.In, x, c.In, w, c.In, want, c.Out, false)
-		for _, th := range []int{1, 2} {
-			old := Threads()
-			SetThreads(th)
-			got := make([]float32, c.N*c.Out)
-			MatVecBT(got, x, w, c.N, c.In, c.Out)
-			SetThreads(old)
-			for i := range got {
-				// Sums of In products of values in [-1, 1] in a different order.
-				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*float64(c.In) {
-					t.Fatalf("N=%d In=%d Out=%d threads %d: y[%d] = %g, want %g", c.N, c.In, c.Out, th, i, got[i], want[i])
+		for _, bias := range [][]float32{nil, b} {
+			for _, th := range []int{1, 2} {
+				old := Threads()
+				SetThreads(th)
+				got := make([]float32, c.N*c.Out)
+				MatVecBT(got, x, w, bias, c.N, c.In, c.Out)
+				SetThreads(old)
+				for i := range got {
+					wi := want[i]
+					if bias != nil {
+						wi += b[i%c.Out]
+					}
+					// Sums of In products of values in [-1, 1] in a different order.
+					if d := math.Abs(float64(got[i] - wi)); d > 1e-5*float64(c.In+1) {
+						t.Fatalf("N=%d In=%d Out=%d threads %d bias %v: y[%d] = %g, want %g", c.N, c.In, c.Out, th, bias != nil, i, got[i], wi)
+					}
 				}
 			}
 		}
@@ -142,7 +148,7 @@ func BenchmarkMatVecBT(b *testing.B) {
 			}
 			b.SetBytes(int64(4 * len(w)))
 			for b.Loop() {
-				MatVecBT(y, x, w, 1, c.In, c.Out)
+				MatVecBT(y, x, w, nil, 1, c.In, c.Out)
 			}
 		})
 	}
@@ -163,7 +169,7 @@ func BenchmarkMatVecBTvsRead(b *testing.B) {
 	t := Threads()
 	for b.Loop() {
 		start := time.Now()
-		MatVecBT(y, x, w, 1, In, Out)
+		MatVecBT(y, x, w, nil, 1, In, Out)
 		bestG = min(bestG, time.Since(start))
 		start = time.Now()
 		ParallelFor(t, func(lo, hi int) {
@@ -251,7 +257,8 @@ func TestGemvRowsStrided(t *testing.T) {
 
 // TestMatVecBTMany checks the fused product of several weights against
 // MatVecBT on each, for one and two threads, with sizes whose blocks end
-// mid-weight (a chunk boundary inside a weight) and a weight of one row.
+// mid-weight (a chunk boundary inside a weight) and a weight of one row,
+// without biases and with a bias on every weight but the first.
 func TestMatVecBTMany(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []struct {
@@ -262,29 +269,44 @@ func TestMatVecBTMany(t *testing.T) {
 		for i := range x {
 			x[i] = rng.Float32()*2 - 1
 		}
-		ws, want := make([][]float32, len(c.outs)), make([][]float32, len(c.outs))
+		ws, bs := make([][]float32, len(c.outs)), make([][]float32, len(c.outs))
 		for k, out := range c.outs {
 			ws[k] = make([]float32, out*c.In)
 			for i := range ws[k] {
 				ws[k][i] = rng.Float32()*2 - 1
 			}
-			want[k] = make([]float32, c.N*out)
-			MatVecBT(want[k], x, ws[k], c.N, c.In, out)
-		}
-		for _, th := range []int{1, 2} {
-			old := Threads()
-			SetThreads(th)
-			got := make([][]float32, len(c.outs))
-			for k, out := range c.outs {
-				got[k] = make([]float32, c.N*out)
+			if k > 0 {
+				bs[k] = make([]float32, out)
+				for i := range bs[k] {
+					bs[k][i] = rng.Float32()*2 - 1
+				}
 			}
-			MatVecBTMany(got, ws, c.outs, x, c.N, c.In)
-			SetThreads(old)
-			for k := range got {
-				for i := range got[k] {
-					// Same kernel on the same rows: the same bits.
-					if got[k][i] != want[k][i] {
-						t.Fatalf("N=%d In=%d outs=%v threads %d: y%d[%d] = %g, want %g", c.N, c.In, c.outs, th, k, i, got[k][i], want[k][i])
+		}
+		for _, biases := range [][][]float32{nil, bs} {
+			want := make([][]float32, len(c.outs))
+			for k, out := range c.outs {
+				want[k] = make([]float32, c.N*out)
+				var b []float32
+				if biases != nil {
+					b = biases[k]
+				}
+				MatVecBT(want[k], x, ws[k], b, c.N, c.In, out)
+			}
+			for _, th := range []int{1, 2} {
+				old := Threads()
+				SetThreads(th)
+				got := make([][]float32, len(c.outs))
+				for k, out := range c.outs {
+					got[k] = make([]float32, c.N*out)
+				}
+				MatVecBTMany(got, ws, biases, c.outs, x, c.N, c.In)
+				SetThreads(old)
+				for k := range got {
+					for i := range got[k] {
+						// Same kernel on the same rows: the same bits.
+						if got[k][i] != want[k][i] {
+							t.Fatalf("N=%d In=%d outs=%v threads %d biases %v: y%d[%d] = %g, want %g", c.N, c.In, c.outs, th, biases != nil, k, i, got[k][i], want[k][i])
+						}
 					}
 				}
 			}
@@ -328,10 +350,10 @@ func BenchmarkMatVecBTLayers(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		for _, l := range ls {
-			MatVecBTMany(y, [][]float32{l.q, l.k, l.v}, []int{C, KV, KV}, x, 1, C)
-			MatVecBT(h, x, l.o, 1, C, C)
-			MatVecBTMany(y[:2], [][]float32{l.g, l.u}, []int{H, H}, x, 1, C)
-			MatVecBT(h, x, l.d, 1, H, C)
+			MatVecBTMany(y, [][]float32{l.q, l.k, l.v}, nil, []int{C, KV, KV}, x, 1, C)
+			MatVecBT(h, x, l.o, nil, 1, C, C)
+			MatVecBTMany(y[:2], [][]float32{l.g, l.u}, nil, []int{H, H}, x, 1, C)
+			MatVecBT(h, x, l.d, nil, 1, H, C)
 		}
 		bestG = min(bestG, time.Since(start))
 		start = time.Now()

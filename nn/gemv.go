@@ -12,10 +12,10 @@ import (
 // more than the multiply, and decoding is bound by reading W once.
 const gemvMaxRows = 2
 
-// gemvBT writes y (N, Out) = x (N, In)·Wᵀ for small N: kernels.MatVecBT,
-// which reads W once, split over threads by output rows.
-func gemvBT(y, x, w []float32, N, In, Out int) {
-	kernels.MatVecBT(y, x, w, N, In, Out)
+// gemvBT writes y (N, Out) = x (N, In)·Wᵀ + b (nil for none) for small N:
+// kernels.MatVecBT, which reads W once, split over threads by output rows.
+func gemvBT(y, x, w, b []float32, N, In, Out int) {
+	kernels.MatVecBT(y, x, w, b, N, In, Out)
 }
 
 // ForwardShared writes ys[k] (N, Out_k) = layers[k].Forward(x) for layers
@@ -28,7 +28,7 @@ func ForwardShared(x []float32, N int, ys [][]float32, layers ...LinearLayer) {
 	if len(ys) != len(layers) || len(layers) > 4 {
 		panic(fmt.Sprintf("nn.ForwardShared: %d outputs for %d layers (at most 4)", len(ys), len(layers)))
 	}
-	var ws [4][]float32
+	var ws, bs [4][]float32
 	var outs [4]int
 	fuse := N <= gemvMaxRows
 	for k, l := range layers {
@@ -40,7 +40,7 @@ func ForwardShared(x []float32, N int, ys [][]float32, layers ...LinearLayer) {
 		if len(x) < N*b.In || len(ys[k]) < N*b.Out {
 			panic(fmt.Sprintf("nn.Linear(%d→%d): x has %d values, y %d, for N=%d", b.In, b.Out, len(x), len(ys[k]), N))
 		}
-		ws[k], outs[k] = b.W, b.Out
+		ws[k], bs[k], outs[k] = b.W, b.B, b.Out
 	}
 	if !fuse {
 		for k, l := range layers {
@@ -49,10 +49,5 @@ func ForwardShared(x []float32, N int, ys [][]float32, layers ...LinearLayer) {
 		return
 	}
 	n := len(layers)
-	kernels.MatVecBTMany(ys, ws[:n], outs[:n], x, N, layers[0].Base().In)
-	for k, l := range layers {
-		if b := l.(*Linear); b.B != nil {
-			AddBias(ys[k], b.B, N, b.Out)
-		}
-	}
+	kernels.MatVecBTMany(ys, ws[:n], bs[:n], outs[:n], x, N, layers[0].Base().In)
 }

@@ -49,10 +49,10 @@ func (l *Linear) Forward(y, x []float32, N int) {
 		panic(fmt.Sprintf("nn.Linear(%d→%d): x has %d values, y %d, for N=%d", l.In, l.Out, len(x), len(y), N))
 	}
 	if N <= gemvMaxRows {
-		gemvBT(y, x, l.W, N, l.In, l.Out)
-	} else {
-		kernels.MatMulBT(y, x, l.W, N, l.In, l.Out, false)
+		gemvBT(y, x, l.W, l.B, N, l.In, l.Out)
+		return
 	}
+	kernels.MatMulBT(y, x, l.W, N, l.In, l.Out, false)
 	if l.B != nil {
 		AddBias(y, l.B, N, l.Out)
 	}
@@ -69,9 +69,7 @@ func AddBias(y, b []float32, N, C int) {
 	kernels.ParallelFor(N, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := y[i*C : (i+1)*C]
-			for j, v := range b[:C] {
-				row[j] += v
-			}
+			kernels.AddForward(row, row, b, C)
 		}
 	})
 }
