@@ -29,12 +29,17 @@ type Bundle struct {
 	Info Info
 }
 
-// Encoder is a bidirectional encoder with a masked-LM head (BERT).
+// Encoder is a bidirectional encoder (BERT), with its masked-LM head when
+// the checkpoint has one (a GGUF file does not).
 type Encoder interface {
 	// VocabSize is the number of prediction scores per position.
 	VocabSize() int
-	// Forward runs ids and token types (B, T) with lens (B) real tokens per
-	// row (right padding; nil: all T) and writes the MLM scores (B, T, V).
+	// Encode runs ids and token types (B, T) with lens (B) real tokens per
+	// row (right padding; nil: all T) and returns the encoder's output (B,
+	// T, hidden), valid until the next call.
+	Encode(ids, types []int32, lens []int, B, T int) ([]float32, error)
+	// Forward runs Encode and the masked-LM head, writing the scores (B,
+	// T, V); it returns an error when the model has no such head.
 	Forward(ids, types []int32, lens []int, B, T int, scores []float32) error
 }
 

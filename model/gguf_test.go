@@ -331,3 +331,106 @@ func TestGGUFRequiredKeys(t *testing.T) {
 		}
 	}
 }
+
+// writeBERTGGUF converts bert-tiny as llama.cpp's converter does: GGUF
+// names, the masked-LM head, pooler and position_ids dropped, and a
+// reranker's pooler (cls.weight), which loft does not use, added. Metadata
+// keys named in omit are left out.
+func writeBERTGGUF(t *testing.T, omit ...string) string {
+	t.Helper()
+	set, err := safetensors.OpenDir(filepath.Join(refDir, "bert-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	rename := strings.NewReplacer("bert.embeddings.word_embeddings.", "token_embd.",
+		"bert.embeddings.position_embeddings.", "position_embd.", "bert.embeddings.token_type_embeddings.", "token_types.",
+		"bert.embeddings.LayerNorm.", "token_embd_norm.", "bert.encoder.layer.", "blk.",
+		".attention.self.query.", ".attn_q.", ".attention.self.key.", ".attn_k.", ".attention.self.value.", ".attn_v.",
+		".attention.output.dense.", ".attn_output.", ".attention.output.LayerNorm.", ".attn_output_norm.",
+		".intermediate.dense.", ".ffn_up.", ".output.dense.", ".ffn_down.", ".output.LayerNorm.", ".layer_output_norm.")
+	tensor := func(name string, shape []int, v []float32) gguf.Tensor {
+		dims := make([]int, len(shape))
+		for i, d := range shape {
+			dims[len(dims)-1-i] = d
+		}
+		gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gt
+	}
+	var tensors []gguf.Tensor
+	for _, name := range set.Names() {
+		if strings.HasPrefix(name, "cls.") || strings.HasPrefix(name, "bert.pooler.") || strings.HasSuffix(name, "position_ids") {
+			continue
+		}
+		info, _ := set.Info(name)
+		v, _ := set.Float32(name)
+		tensors = append(tensors, tensor(rename.Replace(name), info.Shape, v))
+	}
+	tensors = append(tensors, tensor("cls.weight", []int{32, 32}, make([]float32, 32*32)))
+	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
+	var kvs []gguf.KV
+	for _, kv := range []gguf.KV{
+		{Key: "general.architecture", Value: gguf.ValueOf("bert")},
+		{Key: "bert.context_length", Value: u(32)}, {Key: "bert.embedding_length", Value: u(32)},
+		{Key: "bert.feed_forward_length", Value: u(64)}, {Key: "bert.block_count", Value: u(2)},
+		{Key: "bert.attention.head_count", Value: u(4)},
+		{Key: "bert.attention.layer_norm_epsilon", Value: gguf.ValueOf(float32(1e-12))},
+	} {
+		if !slices.Contains(omit, kv.Key) {
+			kvs = append(kvs, kv)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "bert.gguf")
+	if err := gguf.Write(path, kvs, tensors); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestGGUFBERT loads bert-tiny through GGUF, which holds the encoder alone,
+// and checks that it encodes exactly as from safetensors, has no masked-LM
+// head (Forward says so) and offers no head modules to LoRA.
+func TestGGUFBERT(t *testing.T) {
+	dir := filepath.Join(refDir, "bert-tiny")
+	ref, got := load(t, dir), load(t, writeBERTGGUF(t))
+	if got.Arch != "bert" || got.Encoder == nil || got.Info.Format != "gguf" {
+		t.Fatalf("arch %q, encoder %v, format %q", got.Arch, got.Encoder, got.Info.Format)
+	}
+	e := readExpected(t, dir)
+	B, T := len(e.InputIDs), len(e.InputIDs[0])
+	var ids, types []int32
+	lens := make([]int, B)
+	for bi := range e.InputIDs {
+		ids = append(ids, e.InputIDs[bi]...)
+		types = append(types, e.TokenTypeIDs[bi]...)
+		lens[bi] = rowLen(e.AttentionMask[bi])
+	}
+	want, err := ref.Encoder.Encode(ids, types, lens, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slices.Clone(want)
+	have, err := got.Encoder.Encode(ids, types, lens, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, want, have, "through GGUF")
+	scores := make([]float32, B*T*got.Encoder.VocabSize())
+	if err := got.Encoder.Forward(ids, types, lens, B, T, scores); err == nil || !strings.Contains(err.Error(), "masked-LM head") {
+		t.Errorf("Forward without the MLM head: %v", err)
+	}
+	for _, name := range got.Info.LinearModules {
+		if strings.HasPrefix(name, "cls.") {
+			t.Errorf("GGUF BERT offers head module %s", name)
+		}
+	}
+	if head := 32*32 + 32 + 2*32 + 128; ref.Info.Params-got.Info.Params != head {
+		t.Errorf("params: safetensors %d, GGUF %d, want the head's %d fewer", ref.Info.Params, got.Info.Params, head)
+	}
+	if _, err := loadErr(writeBERTGGUF(t, "bert.block_count")); err == nil || !strings.Contains(err.Error(), "bert.block_count") {
+		t.Errorf("missing bert.block_count: %v", err)
+	}
+}

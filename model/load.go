@@ -83,23 +83,9 @@ func loadDir(dir string) (*Bundle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		C, F := float64(c.HiddenSize), float64(c.IntermediateSize)
-		need := float64(c.VocabSize+c.MaxPositions+c.TypeVocabSize)*C + float64(c.NumLayers)*(4*C*C+2*C*F)
-		if err := checkSize(src, cfgPath, need, fmt.Sprintf("hidden %d, intermediate %d, %d layers, %d positions, vocab %d",
-			c.HiddenSize, c.IntermediateSize, c.NumLayers, c.MaxPositions, c.VocabSize)); err != nil {
+		if err := b.setBERT(c, src, cfgPath); err != nil {
 			return nil, err
 		}
-		m, err := bert.New(c)
-		if err != nil {
-			return nil, fmt.Errorf("model: %s: %w", cfgPath, err)
-		}
-		if err := m.Load(src); err != nil {
-			return nil, fmt.Errorf("model: %w", err)
-		}
-		b.Arch, b.Encoder, b.Slots = "bert", m, m.Slots()
-		b.Info = Info{Arch: "bert", Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
-			Heads: c.NumHeads, KVHeads: c.NumHeads, HeadDim: c.HiddenSize / c.NumHeads, Vocab: c.VocabSize,
-			ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(b.Slots)}
 	case "":
 		return nil, fmt.Errorf("model: %s: missing field model_type", cfgPath)
 	default:
@@ -208,6 +194,27 @@ func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source, cfgFile string) error {
 		return fmt.Errorf("model: %w", err)
 	}
 	b.Arch, b.LM, b.Slots, b.Info = "gpt2", m, m.Slots(), gpt2Info(m)
+	return nil
+}
+
+func (b *Bundle) setBERT(c bert.Config, src ckpt.Source, cfgFile string) error {
+	C, F := float64(c.HiddenSize), float64(c.IntermediateSize)
+	need := float64(c.VocabSize+c.MaxPositions+c.TypeVocabSize)*C + float64(c.NumLayers)*(4*C*C+2*C*F)
+	if err := checkSize(src, cfgFile, need, fmt.Sprintf("hidden %d, intermediate %d, %d layers, %d positions, vocab %d",
+		c.HiddenSize, c.IntermediateSize, c.NumLayers, c.MaxPositions, c.VocabSize)); err != nil {
+		return err
+	}
+	m, err := bert.New(c)
+	if err != nil {
+		return fmt.Errorf("model: %s: %w", cfgFile, err)
+	}
+	if err := m.Load(src); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	b.Arch, b.Encoder, b.Slots = "bert", m, m.Slots()
+	b.Info = Info{Arch: "bert", Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
+		Heads: c.NumHeads, KVHeads: c.NumHeads, HeadDim: c.HiddenSize / c.NumHeads, Vocab: c.VocabSize,
+		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: m.MLM, LinearModules: slotNames(b.Slots)}
 	return nil
 }
 
@@ -362,8 +369,16 @@ func loadGGUF(path string) (*Bundle, error) {
 		if err := b.setGPT2(c, src, "gguf "+path); err != nil {
 			return nil, err
 		}
+	case "bert":
+		c, err := bert.ConfigFromGGUF(f)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if err := b.setBERT(c, src, "gguf "+path); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("model: gguf %s: unsupported general.architecture %q (supported: llama, qwen2, qwen3, gpt2)", path, arch)
+		return nil, fmt.Errorf("model: gguf %s: unsupported general.architecture %q (supported: llama, qwen2, qwen3, gpt2, bert)", path, arch)
 	}
 	b.Info.Format = "gguf"
 	b.Info.DType = ckpt.DTypes(src)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/internal/ckpt"
 	"github.com/loftml/loft/nn"
@@ -85,7 +86,10 @@ type Layer struct {
 	OutLN   nn.LayerNorm   // output.LayerNorm
 }
 
-// Model is BertForMaskedLM. Not safe for concurrent use.
+// Model is BertForMaskedLM, or BertModel (the encoder alone) when MLM is
+// false: llama.cpp's GGUF conversion keeps only the encoder, dropping the
+// masked-LM head, the pooler and the next-sentence head. Not safe for
+// concurrent use.
 type Model struct {
 	Config    Config
 	Word      nn.Embedding // (V, C)
@@ -96,6 +100,9 @@ type Model struct {
 	Transform nn.LinearLayer // cls.predictions.transform.dense
 	HeadLN    nn.LayerNorm   // cls.predictions.transform.LayerNorm
 	Decoder   nn.LinearLayer // cls.predictions.decoder: W tied to Word.W, bias cls.predictions.bias
+	// MLM reports whether the masked-LM head (Transform, HeadLN, Decoder)
+	// holds weights: true for a Hugging Face checkpoint, false from GGUF.
+	MLM bool
 
 	attn nn.Attention
 	acts Acts
@@ -116,6 +123,7 @@ func New(c Config) (*Model, error) {
 		Type:   nn.Embedding{V: c.TypeVocabSize, C: C, W: make([]float32, c.TypeVocabSize*C)},
 		EmbLN:  ln(), HeadLN: ln(),
 		Transform: nn.NewLinear(C, C, true),
+		MLM:       true,
 		attn:      nn.Attention{NH: c.NumHeads, NKV: c.NumHeads, HS: C / c.NumHeads},
 	}
 	for range c.NumLayers {
@@ -144,6 +152,9 @@ func (m *Model) Slots() []nn.Slot {
 			nn.Slot{Name: p + "output.dense", Layer: &l.Out},
 		)
 	}
+	if !m.MLM {
+		return s
+	}
 	return append(s,
 		nn.Slot{Name: "cls.predictions.transform.dense", Layer: &m.Transform},
 		nn.Slot{Name: "cls.predictions.decoder", Layer: &m.Decoder, Head: true})
@@ -158,58 +169,72 @@ func (m *Model) NumParams() int {
 	return n
 }
 
+// weight is one row of BERT's weight table: Hugging Face name, GGUF name
+// (llama.cpp's; empty for the masked-LM head, which GGUF files lack),
+// destination and model shape.
 type weight struct {
-	name  string
-	dst   *[]float32
-	shape []int
+	name, gguf string
+	dst        *[]float32
+	shape      []int
 }
 
 func (m *Model) table() []weight {
 	c := &m.Config
 	C := c.HiddenSize
 	var t []weight
-	ln := func(p string, n *nn.LayerNorm) {
-		t = append(t, weight{p + ".weight", &n.W, []int{C}}, weight{p + ".bias", &n.B, []int{C}})
+	ln := func(p, g string, n *nn.LayerNorm) {
+		t = append(t, weight{p + ".weight", g + ".weight", &n.W, []int{C}}, weight{p + ".bias", g + ".bias", &n.B, []int{C}})
 	}
-	lin := func(p string, l nn.LinearLayer) {
+	lin := func(p, g string, l nn.LinearLayer) {
 		b := l.Base()
-		t = append(t, weight{p + ".weight", &b.W, []int{b.Out, b.In}}, weight{p + ".bias", &b.B, []int{b.Out}})
+		t = append(t, weight{p + ".weight", g + ".weight", &b.W, []int{b.Out, b.In}}, weight{p + ".bias", g + ".bias", &b.B, []int{b.Out}})
 	}
 	t = append(t,
-		weight{"bert.embeddings.word_embeddings.weight", &m.Word.W, []int{c.VocabSize, C}},
-		weight{"bert.embeddings.position_embeddings.weight", &m.Pos.W, []int{c.MaxPositions, C}},
-		weight{"bert.embeddings.token_type_embeddings.weight", &m.Type.W, []int{c.TypeVocabSize, C}})
-	ln("bert.embeddings.LayerNorm", &m.EmbLN)
+		weight{"bert.embeddings.word_embeddings.weight", "token_embd.weight", &m.Word.W, []int{c.VocabSize, C}},
+		weight{"bert.embeddings.position_embeddings.weight", "position_embd.weight", &m.Pos.W, []int{c.MaxPositions, C}},
+		weight{"bert.embeddings.token_type_embeddings.weight", "token_types.weight", &m.Type.W, []int{c.TypeVocabSize, C}})
+	ln("bert.embeddings.LayerNorm", "token_embd_norm", &m.EmbLN)
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
-		lin(p+"attention.self.query", l.Q)
-		lin(p+"attention.self.key", l.K)
-		lin(p+"attention.self.value", l.V)
-		lin(p+"attention.output.dense", l.AttOut)
-		ln(p+"attention.output.LayerNorm", &l.AttLN)
-		lin(p+"intermediate.dense", l.Inter)
-		lin(p+"output.dense", l.Out)
-		ln(p+"output.LayerNorm", &l.OutLN)
+		p, g := fmt.Sprintf("bert.encoder.layer.%d.", i), fmt.Sprintf("blk.%d.", i)
+		lin(p+"attention.self.query", g+"attn_q", l.Q)
+		lin(p+"attention.self.key", g+"attn_k", l.K)
+		lin(p+"attention.self.value", g+"attn_v", l.V)
+		lin(p+"attention.output.dense", g+"attn_output", l.AttOut)
+		ln(p+"attention.output.LayerNorm", g+"attn_output_norm", &l.AttLN)
+		lin(p+"intermediate.dense", g+"ffn_up", l.Inter)
+		lin(p+"output.dense", g+"ffn_down", l.Out)
+		ln(p+"output.LayerNorm", g+"layer_output_norm", &l.OutLN)
 	}
-	lin("cls.predictions.transform.dense", m.Transform)
-	ln("cls.predictions.transform.LayerNorm", &m.HeadLN)
-	return append(t, weight{"cls.predictions.bias", &m.Decoder.Base().B, []int{c.VocabSize}})
+	if !m.MLM {
+		return t
+	}
+	lin("cls.predictions.transform.dense", "", m.Transform)
+	ln("cls.predictions.transform.LayerNorm", "", &m.HeadLN)
+	return append(t, weight{"cls.predictions.bias", "", &m.Decoder.Base().B, []int{c.VocabSize}})
 }
 
-// Load fills the weights from a Hugging Face checkpoint. Known non-MLM
-// tensors are ignored: position_ids buffers, the pooler and the
-// next-sentence head of BertForPreTraining checkpoints, and the decoder's
-// tied weight and bias copies.
+// Load fills the weights from a Hugging Face checkpoint or a GGUF file.
+// Known tensors the model does not use are ignored: position_ids buffers,
+// the pooler and the next-sentence head of BertForPreTraining checkpoints,
+// the decoder's tied weight and bias copies, and in GGUF files the pooler
+// and classifier of rerankers (cls.*). A GGUF file has no masked-LM head
+// (llama.cpp's converter drops it), so the model loads as the encoder
+// alone (MLM false).
 func (m *Model) Load(src ckpt.Source) error {
-	if src.GGUF() {
-		return fmt.Errorf("%s: BERT from GGUF is not supported yet", src.Path())
-	}
+	m.MLM = !src.GGUF()
 	var entries []ckpt.Entry
 	for _, w := range m.table() {
-		entries = append(entries, ckpt.Entry{Name: w.name, Dst: w.dst, Shape: w.shape})
+		e := ckpt.Entry{Name: w.name, Dst: w.dst, Shape: w.shape}
+		if src.GGUF() {
+			e.Name = w.gguf
+		}
+		entries = append(entries, e)
 	}
 	ignore := func(n string) bool {
+		if src.GGUF() {
+			return strings.HasPrefix(n, "cls.")
+		}
 		return strings.HasSuffix(n, "position_ids") || strings.HasPrefix(n, "bert.pooler.") ||
 			strings.HasPrefix(n, "cls.seq_relationship.") || n == "cls.predictions.decoder.weight" || n == "cls.predictions.decoder.bias"
 	}
@@ -218,6 +243,49 @@ func (m *Model) Load(src ckpt.Source) error {
 	}
 	m.Decoder.Base().W = m.Word.W
 	return nil
+}
+
+// ConfigFromGGUF reads a bert-architecture GGUF file's metadata (the keys
+// llama.cpp writes: bert.block_count, bert.embedding_length, ...); the
+// vocabulary and token-type counts come from the embedding tables' shapes.
+// GGUF does not record the activation: BERT's exact GELU is assumed.
+func ConfigFromGGUF(f *gguf.File) (Config, error) {
+	var c Config
+	var errs []string
+	get := func(key string, dst *int) {
+		v, err := f.Uint("bert." + key)
+		if err != nil {
+			errs = append(errs, err.Error())
+			return
+		}
+		*dst = int(v)
+	}
+	get("embedding_length", &c.HiddenSize)
+	get("block_count", &c.NumLayers)
+	get("attention.head_count", &c.NumHeads)
+	get("feed_forward_length", &c.IntermediateSize)
+	get("context_length", &c.MaxPositions)
+	if v, err := f.Float("bert.attention.layer_norm_epsilon"); err == nil {
+		c.LayerNormEps = v
+	} else if !errors.Is(err, gguf.ErrMissingKey) {
+		errs = append(errs, err.Error())
+	}
+	rows := func(name string, dst *int) {
+		if ti, ok := f.Tensor(name); ok && len(ti.Dims) == 2 {
+			*dst = ti.Dims[1]
+		} else {
+			errs = append(errs, "tensor "+name+" (2-D) is missing")
+		}
+	}
+	rows("token_embd.weight", &c.VocabSize)
+	rows("token_types.weight", &c.TypeVocabSize)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)
+	}
+	return c, nil
 }
 
 // Randomize fills the weights from a seeded generator (N(0, 0.02)
@@ -340,8 +408,12 @@ func (m *Model) Encode(ids, types []int32, lens []int, B, T int) ([]float32, err
 	return a.X[len(m.Layers)], nil
 }
 
-// Forward runs the encoder and the MLM head: scores (B, T, V).
+// Forward runs the encoder and the MLM head: scores (B, T, V). A model
+// without the head (from GGUF) returns an error; Encode still works.
 func (m *Model) Forward(ids, types []int32, lens []int, B, T int, scores []float32) error {
+	if !m.MLM {
+		return errors.New("bert: this model has no masked-LM head (GGUF files hold the encoder only: llama.cpp's converter drops cls.predictions); Encode gives the encoder's output")
+	}
 	if len(scores) < B*T*m.Config.VocabSize {
 		return fmt.Errorf("bert: scores hold %d values, need %d", len(scores), B*T*m.Config.VocabSize)
 	}

@@ -7,6 +7,9 @@
 //	x = LN(x + output.dense(gelu(intermediate.dense(x))))
 //	scores = LN(gelu(transform.dense(x)))·wordᵀ + cls.predictions.bias
 //
+// From a GGUF file (llama.cpp's "bert" architecture and tensor names) it
+// loads as the encoder alone: the converter drops the MLM head.
+//
 // Classification and token-classification heads can be added beside the
 // MLM head later; they share Encode.
 package bert
