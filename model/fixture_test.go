@@ -21,6 +21,18 @@ type expected struct {
 	Logits        [][][]float64 `json:"logits"`
 }
 
+// batch returns the fixture's rows as one batch: ids and token types (B,
+// T) and each row's real length from its attention mask.
+func (e expected) batch() (ids, types []int32, lens []int) {
+	lens = make([]int, len(e.InputIDs))
+	for bi := range e.InputIDs {
+		ids = append(ids, e.InputIDs[bi]...)
+		types = append(types, e.TokenTypeIDs[bi]...)
+		lens[bi] = rowLen(e.AttentionMask[bi])
+	}
+	return ids, types, lens
+}
+
 func readExpected(t *testing.T, dir string) expected {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "expected.json"))
@@ -154,13 +166,7 @@ func TestBERTFixture(t *testing.T) {
 	}
 	e := readExpected(t, dir)
 	B, T, V := len(e.InputIDs), len(e.InputIDs[0]), b.Encoder.VocabSize()
-	var ids, types []int32
-	lens := make([]int, B)
-	for bi := range e.InputIDs {
-		ids = append(ids, e.InputIDs[bi]...)
-		types = append(types, e.TokenTypeIDs[bi]...)
-		lens[bi] = rowLen(e.AttentionMask[bi])
-	}
+	ids, types, lens := e.batch()
 	scores := make([]float32, B*T*V)
 	if err := b.Encoder.Forward(ids, types, lens, B, T, scores); err != nil {
 		t.Fatal(err)

@@ -401,13 +401,7 @@ func TestGGUFBERT(t *testing.T) {
 	}
 	e := readExpected(t, dir)
 	B, T := len(e.InputIDs), len(e.InputIDs[0])
-	var ids, types []int32
-	lens := make([]int, B)
-	for bi := range e.InputIDs {
-		ids = append(ids, e.InputIDs[bi]...)
-		types = append(types, e.TokenTypeIDs[bi]...)
-		lens[bi] = rowLen(e.AttentionMask[bi])
-	}
+	ids, types, lens := e.batch()
 	want, err := ref.Encoder.Encode(ids, types, lens, B, T)
 	if err != nil {
 		t.Fatal(err)
