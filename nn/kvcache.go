@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"fmt"
-
-	"github.com/loftml/loft/tensor"
-)
+import "fmt"
 
 // KVCache holds the keys and values of past positions for every layer of a
 // decoder, for B independent rows (sequences) that may have different
@@ -36,20 +32,9 @@ func NewKVCache(layers, B, maxLen, heads, headDim int) *KVCache {
 	kvDim := heads * headDim
 	c := &KVCache{Layers: layers, B: B, MaxLen: maxLen, Heads: heads, HeadDim: headDim, KVDim: kvDim,
 		K: make([][]float32, layers), V: make([][]float32, layers), Len: make([]int, B)}
-	// One allocation for every layer, on transparent huge pages when it is
-	// large (tensor.Make), as the weights are. Decoding writes each new
-	// position into every head's own region and reads every head's keys
-	// and values, likely a TLB miss each on 4 KiB pages: the writes alone
-	// took 4-5 µs of each GPT-2 layer, and prefetching their lines for
-	// writing first did not shorten that. Paired per decoded token at 82-86
-	// GB/s: GPT-2 +0.8%, SmolLM-135M +0.6-0.7%, Qwen2.5-0.5B +0.1-0.2%. Like
-	// the weights', the advice stays on the memory once the cache is freed
-	// and the Go heap reuses it.
-	n := B * maxLen * kvDim
-	all := tensor.Make(2 * layers * n)
 	for l := range c.K {
-		c.K[l] = all[2*l*n : (2*l+1)*n : (2*l+1)*n]
-		c.V[l] = all[(2*l+1)*n : (2*l+2)*n : (2*l+2)*n]
+		c.K[l] = make([]float32, B*maxLen*kvDim)
+		c.V[l] = make([]float32, B*maxLen*kvDim)
 	}
 	return c
 }
