@@ -23,10 +23,12 @@ const attnGroupMax = 3
 // prefetches each key row's value row, which attnValues reads once the
 // softmax is done: the values then come from the caches instead of
 // starting a second stream from memory (+0.9-3.2% per decoded SmolLM token
-// at 86-90 GB/s, paired; neutral at 50 GB/s). The keys, read once per
-// token, are prefetched non-temporally as the weights are (streamAhead);
-// the value rows are not, since they must stay cached until attnValues
-// (paired at 81-85 GB/s: SmolLM-135M +0.2-0.3%, GPT-2 -0.1..+1.5%).
+// at 86-90 GB/s, paired; neutral at 50 GB/s). The keys are prefetched
+// into the caches (T0), not non-temporally as the weights are: with more
+// than attnGroupMax query heads per key/value head (7 in Qwen2.5-0.5B) a
+// segment's keys are read again for the next heads. Non-temporal keys
+// gained SmolLM-135M 0.2-0.3% and GPT-2 -0.1..+1.5% (one pass each) and
+// were not measured on such a model.
 func attnScores(g int) {
 	name := fmt.Sprintf("attnScoresG%dAVX512", g)
 	build.TEXT(name, build.NOSPLIT, "func(s []float32, lds int, k []float32, q []float32, rows int, hs int, v []float32)")
@@ -70,7 +72,7 @@ func attnScores(g int) {
 		build.XORQ(col, col)
 		build.Label(fmt.Sprintf("col%d", j))
 		for l := 0; l < 4; l++ {
-			build.PREFETCHNTA(operand.Mem{Base: kp, Disp: streamAhead + 64*l})
+			build.PREFETCHT0(operand.Mem{Base: kp, Disp: streamAhead + 64*l})
 			build.PREFETCHT0(operand.Mem{Base: kp, Index: delta, Scale: 1, Disp: 64 * l})
 		}
 		for i := range t {

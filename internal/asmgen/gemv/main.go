@@ -88,21 +88,23 @@ func gemvRows() {
 	}
 	// Fetch the next group's rows while this one is summed, one line per
 	// row per step (the line each row's step consumes), following the rows
-	// wherever they lie: attention's key rows are strided (a head's 256
-	// bytes every 768 in SmolLM's cache), which the hardware prefetcher
-	// does not follow. On a cold cache this made one decoding step's
-	// attention (9 heads over 320 keys) 10% faster. Non-temporal, as in
-	// the other streaming kernels (see streamAhead).
+	// wherever they lie: attention's key rows can be strided (a head's 256
+	// bytes every 768 in SmolLM's (T, heads·head_dim) layout, as training
+	// keeps them), which the hardware prefetcher does not follow. On a cold cache this made one decoding
+	// step's attention (9 heads over 320 keys) 10% faster. T0, not non-temporal
+	// as the AVX-512 kernel's (see streamSum): on a CPU without AVX-512 this
+	// kernel also reads a key/value head's keys again for each query head
+	// of its group.
 	next, next3 := build.GP64(), build.GP64()
 	build.LEAQ(operand.Mem{Base: r[3], Index: stride, Scale: 1}, next)
 	build.LEAQ(operand.Mem{Base: next, Index: stride, Scale: 2}, next3)
 	build.ADDQ(stride, next3)
 	build.XORQ(i, i)
 	build.Label("col")
-	build.PREFETCHNTA(operand.Mem{Base: next})
-	build.PREFETCHNTA(operand.Mem{Base: next, Index: stride, Scale: 1})
-	build.PREFETCHNTA(operand.Mem{Base: next, Index: stride, Scale: 2})
-	build.PREFETCHNTA(operand.Mem{Base: next3})
+	build.PREFETCHT0(operand.Mem{Base: next})
+	build.PREFETCHT0(operand.Mem{Base: next, Index: stride, Scale: 1})
+	build.PREFETCHT0(operand.Mem{Base: next, Index: stride, Scale: 2})
+	build.PREFETCHT0(operand.Mem{Base: next3})
 	build.ADDQ(operand.U8(64), next)
 	build.ADDQ(operand.U8(64), next3)
 	build.VMOVUPS(operand.Mem{Base: xp, Index: i, Scale: 4}, x0)
@@ -342,17 +344,16 @@ const streamAhead = 2048
 // 4-6% slower). streamSum reads the same at 2 and 3 KiB.
 const gemvAhead = 3072
 
-// The streaming kernels (streamSum, the two GEMVs) prefetch with the
-// non-temporal hint (PREFETCHNTA): a weight is read once per decoded token
-// and used again only hundreds of megabytes later. PREFETCHT0 also fills
-// L2, and an AMD L3 takes in every line L2 evicts, so the stream evicted
-// the activations and the KV cache and cost writes into L3 besides; the
-// likely reason for the gain. Paired per decoded token in one process
-// (AVX-512 kernel, at 81-85 GB/s): SmolLM-135M 0.5-1.0% faster, GPT-2
-// 2.2-5.3%, Qwen2.5-0.5B 2.1-4.3%; at 50-53 GB/s 0.4-2.3%. The AVX2
-// kernel, forced, gained 0.4-1.4% at 46-52 GB/s. The bandwidth probe
-// (streamSum) reads up to 3% faster too, and decoding is held to it.
-
+// streamSum generates streamSumAVX2, the bandwidth probe's loop. It and
+// gemvRowsSeqAVX512, which streams whole weight matrices, prefetch with
+// the non-temporal hint (PREFETCHNTA): a weight is read once per decoded
+// token and used again only hundreds of megabytes later. PREFETCHT0 also
+// fills L2, and an AMD L3 takes in every line L2 evicts, so the stream
+// evicted the activations and the KV cache and cost writes into L3
+// besides; the likely reason for the gain. Paired per decoded token in
+// one process at 81-85 GB/s: SmolLM-135M 0.5-1.0% faster, GPT-2 2.2-5.3%,
+// Qwen2.5-0.5B 2.1-4.3%; at 50-53 GB/s 0.4-2.3%. The probe reads up to 3%
+// faster too, and decoding is held to it.
 func streamSum() {
 	build.TEXT("streamSumAVX2", build.NOSPLIT, "func(x []float32) float32")
 	build.Pragma("noescape")
