@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,39 +63,111 @@ func TestParallelChunksClaimsEveryChunk(t *testing.T) {
 	}
 }
 
-// TestWorkersRunTogether checks that a worker takes a job both while it
-// polls and after it has parked: each of two chunks waits for the other
-// to start, which only two threads at once can satisfy.
+// together runs a loop of two chunks that each wait, up to limit, for the
+// other to start, which only two threads at once satisfy; it reports
+// whether they did.
+func together(limit time.Duration) bool {
+	var started atomic.Int32
+	var alone atomic.Bool
+	parallelChunks(2, 2, 2, func(lo, hi int) {
+		started.Add(1)
+		for deadline := time.Now().Add(limit); started.Load() < 2; {
+			if time.Now().After(deadline) {
+				alone.Store(true)
+				return
+			}
+			runtime.Gosched()
+		}
+	})
+	return !alone.Load()
+}
+
+// TestWorkersRunTogether checks that a worker takes a job while it polls,
+// after it has parked, and when the caller comes back with its next loop
+// before the worker has emptied its slot of the last one (back-to-back
+// loops, where a job offered only to empty slots often ran on the caller
+// alone).
 func TestWorkersRunTogether(t *testing.T) {
 	slots := ensureWorkers(1)
-	for _, idle := range []time.Duration{0, 10 * spinWait} {
-		// Earlier tests ran more workers than cores: a worker not yet
-		// scheduled since can still hold a finished job in its slot,
-		// and a job is offered only to empty slots.
-		for i := 0; i < len(slots); {
-			if slots[i].job.Load() == nil {
-				i++
-			} else {
-				runtime.Gosched()
-			}
-		}
-		time.Sleep(idle)
-		var started atomic.Int32
-		var alone atomic.Bool
-		parallelChunks(2, 2, 2, func(lo, hi int) {
-			started.Add(1)
-			for deadline := time.Now().Add(5 * time.Second); started.Load() < 2; {
-				if time.Now().After(deadline) {
-					alone.Store(true)
-					return
-				}
-				runtime.Gosched()
-			}
-		})
-		if alone.Load() {
-			t.Fatalf("after %v idle: a chunk ran alone for 5 s; no worker took the job", idle)
+	if !together(5 * time.Second) {
+		t.Fatal("a chunk ran alone for 5 s: no worker took the job")
+	}
+	for i := 0; i < 200; i++ {
+		if !together(time.Second) {
+			t.Fatalf("back-to-back loop %d: a chunk ran alone for 1 s", i)
 		}
 	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		parked := 0
+		for _, w := range slots {
+			if w.parked.Load() {
+				parked++
+			}
+		}
+		if parked == len(slots) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d idle workers parked after 5 s", parked, len(slots))
+		}
+		time.Sleep(spinWait)
+	}
+	if !together(5 * time.Second) {
+		t.Fatal("after parking: a chunk ran alone for 5 s; the worker was not woken")
+	}
+}
+
+// TestOfferBackToBack offers loop after empty loop, as a caller that comes
+// straight back does: the worker must take nearly every one, though it may
+// not yet have emptied its slot of the last.
+func TestOfferBackToBack(t *testing.T) {
+	slots := ensureWorkers(1)
+	together(5 * time.Second) // the worker polls
+	const loops = 2000
+	took := 0
+	for range loops {
+		j := &parallelJob{fn: func(int, int) {}, n: 2, chunks: 2}
+		j.left.Store(2)
+		j.done.Add(2)
+		took += offer(slots, j, 1)
+		j.run()
+		j.wait()
+	}
+	if took < loops*99/100 {
+		t.Fatalf("a worker took %d of %d back-to-back loops", took, loops)
+	}
+}
+
+// TestParallelForConcurrentCallers runs loops from several goroutines at
+// once, some nested, so that offers race for the same slots: every index
+// of every loop must run exactly once, and none may hang.
+func TestParallelForConcurrentCallers(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range 300 {
+				n := 1 + (it+g)%9
+				hits := make([]atomic.Int32, n)
+				parallelFor(n, 3, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						if i%4 == 0 {
+							parallelFor(3, 3, func(int, int) {})
+						}
+						hits[i].Add(1)
+					}
+				})
+				for i := range hits {
+					if h := hits[i].Load(); h != 1 {
+						t.Errorf("goroutine %d loop %d: index %d ran %d times", g, it, i, h)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestDefaultThreadsReadsEnv(t *testing.T) {
