@@ -1,5 +1,9 @@
 package kernels
 
+// AddTo adds g to d on the calling thread; d, g (len(g)). For loops that
+// are already parallel, such as adding a bias row by row.
+func AddTo(d, g []float32) { vAddTo(d, g) }
+
 // AddForward writes out = a + b (the residual connection); out, a, b (N).
 // out may alias a or b.
 func AddForward(out, a, b []float32, N int) {

@@ -68,8 +68,7 @@ func (l *Linear) NumParams() int { return len(l.W) + len(l.B) }
 func AddBias(y, b []float32, N, C int) {
 	kernels.ParallelFor(N, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			row := y[i*C : (i+1)*C]
-			kernels.AddForward(row, row, b, C)
+			kernels.AddTo(y[i*C:(i+1)*C], b[:C])
 		}
 	})
 }
