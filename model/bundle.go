@@ -17,7 +17,8 @@ type Bundle struct {
 	Arch string
 	// LM is the decoder, nil for encoders.
 	LM CausalLM
-	// Encoder is the BERT masked-LM model, nil for decoders.
+	// Encoder is the BERT encoder (with its masked-LM head unless loaded
+	// from GGUF), nil for decoders.
 	Encoder Encoder
 	// Slots are the model's linear layers under their PEFT module names.
 	Slots []nn.Slot

@@ -251,36 +251,17 @@ func (m *Model) Load(src ckpt.Source) error {
 // GGUF does not record the activation: BERT's exact GELU is assumed.
 func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	var c Config
-	var errs []string
-	get := func(key string, dst *int) {
-		v, err := f.Uint("bert." + key)
-		if err != nil {
-			errs = append(errs, err.Error())
-			return
-		}
-		*dst = int(v)
-	}
-	get("embedding_length", &c.HiddenSize)
-	get("block_count", &c.NumLayers)
-	get("attention.head_count", &c.NumHeads)
-	get("feed_forward_length", &c.IntermediateSize)
-	get("context_length", &c.MaxPositions)
-	if v, err := f.Float("bert.attention.layer_norm_epsilon"); err == nil {
-		c.LayerNormEps = v
-	} else if !errors.Is(err, gguf.ErrMissingKey) {
-		errs = append(errs, err.Error())
-	}
-	rows := func(name string, dst *int) {
-		if ti, ok := f.Tensor(name); ok && len(ti.Dims) == 2 {
-			*dst = ti.Dims[1]
-		} else {
-			errs = append(errs, "tensor "+name+" (2-D) is missing")
-		}
-	}
-	rows("token_embd.weight", &c.VocabSize)
-	rows("token_types.weight", &c.TypeVocabSize)
-	if len(errs) > 0 {
-		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	m := &ckpt.GGUFMeta{F: f, Prefix: "bert"}
+	m.Uint("embedding_length", &c.HiddenSize, true)
+	m.Uint("block_count", &c.NumLayers, true)
+	m.Uint("attention.head_count", &c.NumHeads, true)
+	m.Uint("feed_forward_length", &c.IntermediateSize, true)
+	m.Uint("context_length", &c.MaxPositions, true)
+	m.Float("attention.layer_norm_epsilon", &c.LayerNormEps, false)
+	m.Rows("token_embd.weight", &c.VocabSize)
+	m.Rows("token_types.weight", &c.TypeVocabSize)
+	if err := m.Err(); err != nil {
+		return c, err
 	}
 	if err := c.Normalize(); err != nil {
 		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/model/internal/ckpt"
 )
 
 // Config is GPT-2's config.json (HF field names).
@@ -89,34 +90,18 @@ func (c *Config) HeadDim() int { return c.headDim }
 // ConfigFromGGUF reads a gpt2-architecture GGUF file's metadata.
 func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	c := Config{Activation: "gelu_new"}
-	var errs []string
-	get := func(key string, dst *int) {
-		v, err := f.Uint("gpt2." + key)
-		if err != nil {
-			errs = append(errs, err.Error())
-			return
-		}
-		*dst = int(v)
-	}
+	m := &ckpt.GGUFMeta{F: f, Prefix: "gpt2"}
 	var inner int
-	get("embedding_length", &c.NEmbd)
-	get("block_count", &c.NLayer)
-	get("attention.head_count", &c.NHead)
-	get("context_length", &c.NPositions)
-	get("feed_forward_length", &inner)
+	m.Uint("embedding_length", &c.NEmbd, true)
+	m.Uint("block_count", &c.NLayer, true)
+	m.Uint("attention.head_count", &c.NHead, true)
+	m.Uint("context_length", &c.NPositions, true)
+	m.Uint("feed_forward_length", &inner, true)
 	c.NInner = &inner
-	if v, err := f.Float("gpt2.attention.layer_norm_epsilon"); err == nil {
-		c.LNEps = v
-	} else if !errors.Is(err, gguf.ErrMissingKey) {
-		errs = append(errs, err.Error())
-	}
-	if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
-		c.VocabSize = ti.Dims[1]
-	} else {
-		errs = append(errs, "tensor token_embd.weight (2-D) is missing")
-	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	m.Float("attention.layer_norm_epsilon", &c.LNEps, false)
+	m.Rows("token_embd.weight", &c.VocabSize)
+	if err := m.Err(); err != nil {
+		return c, err
 	}
 	if err := c.Normalize(); err != nil {
 		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)

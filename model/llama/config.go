@@ -8,6 +8,7 @@ import (
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/kernels"
+	"github.com/loftml/loft/model/internal/ckpt"
 )
 
 // Config is a decoder's shape and options, read from config.json (HF field
@@ -188,59 +189,34 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 	if arch == "llama" || arch == "mistral" {
 		c.ModelType = "llama"
 	}
-	missing := func(err error) bool { return errors.Is(err, gguf.ErrMissingKey) }
-	var errs []string
-	geti := func(key string, dst *int, required bool) {
-		v, err := f.Uint(arch + "." + key)
-		if err != nil {
-			if !missing(err) || required {
-				errs = append(errs, err.Error())
-			}
-			return
-		}
-		*dst = int(v)
-	}
-	getf := func(key string, dst *float64, required bool) {
-		v, err := f.Float(arch + "." + key)
-		if err != nil {
-			if !missing(err) || required {
-				errs = append(errs, err.Error())
-			}
-			return
-		}
-		*dst = v
-	}
-	geti("embedding_length", &c.HiddenSize, true)
-	geti("feed_forward_length", &c.IntermediateSize, true)
-	geti("block_count", &c.NumLayers, true)
-	geti("attention.head_count", &c.NumHeads, true)
-	geti("attention.head_count_kv", &c.NumKVHeads, false)
-	geti("attention.key_length", &c.HeadDim, false)
-	geti("context_length", &c.MaxPositions, true) // required by llama.cpp too
+	m := &ckpt.GGUFMeta{F: f, Prefix: arch}
+	m.Uint("embedding_length", &c.HiddenSize, true)
+	m.Uint("feed_forward_length", &c.IntermediateSize, true)
+	m.Uint("block_count", &c.NumLayers, true)
+	m.Uint("attention.head_count", &c.NumHeads, true)
+	m.Uint("attention.head_count_kv", &c.NumKVHeads, false)
+	m.Uint("attention.key_length", &c.HeadDim, false)
+	m.Uint("context_length", &c.MaxPositions, true) // required by llama.cpp too
 	var rotary int
-	geti("rope.dimension_count", &rotary, false)
+	m.Uint("rope.dimension_count", &rotary, false)
 	// llama.cpp requires the epsilon for every llama-family architecture
 	// (Qwen's differs from Llama's, so no default can stand in for it).
-	getf("attention.layer_norm_rms_epsilon", &c.RMSNormEps, true)
-	getf("rope.freq_base", &c.RopeTheta, false)
+	m.Float("attention.layer_norm_rms_epsilon", &c.RMSNormEps, true)
+	m.Float("rope.freq_base", &c.RopeTheta, false)
 	if t, err := f.String(arch + ".rope.scaling.type"); err == nil && t != "none" {
 		if t != "linear" {
-			errs = append(errs, fmt.Sprintf("%s.rope.scaling.type %q is not supported", arch, t))
+			m.Failf("%s.rope.scaling.type %q is not supported", arch, t)
 		}
 		var factor float64
-		getf("rope.scaling.factor", &factor, false)
+		m.Float("rope.scaling.factor", &factor, false)
 		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
 	}
-	if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
-		c.VocabSize = ti.Dims[1]
-	} else {
-		errs = append(errs, "tensor token_embd.weight (2-D) is missing")
-	}
+	m.Rows("token_embd.weight", &c.VocabSize)
 	_, hasOutput := f.Tensor("output.weight")
 	tied := !hasOutput
 	c.TieWordEmbeddings = &tied
-	if len(errs) > 0 {
-		return c, fmt.Errorf("gguf %s: %s", f.Path(), strings.Join(errs, "; "))
+	if err := m.Err(); err != nil {
+		return c, err
 	}
 	if err := c.Normalize(); err != nil {
 		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)
