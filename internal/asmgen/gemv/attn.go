@@ -38,15 +38,13 @@ func attnScores(g int) {
 		"read next. rows must be a positive multiple of 4, hs a positive multiple of",
 		"64, and the slices long enough; the Go caller checks.")
 	sp := build.Load(build.Param("s").Base(), build.GP64())
-	lds := build.Load(build.Param("lds"), build.GP64())
-	build.SHLQ(operand.U8(2), lds)
+	lds := loadBytes(build.Param("lds"))
 	kp := build.Load(build.Param("k").Base(), build.GP64())
 	delta := build.Load(build.Param("v").Base(), build.GP64()) // v - k: the value row beside each key row
 	build.SUBQ(kp, delta)
 	qp := build.Load(build.Param("q").Base(), build.GP64())
 	rows := build.Load(build.Param("rows"), build.GP64())
-	hsb := build.Load(build.Param("hs"), build.GP64())
-	build.SHLQ(operand.U8(2), hsb) // bytes per row
+	hsb := loadBytes(build.Param("hs")) // bytes per row
 	send := build.GP64()
 	build.LEAQ(operand.Mem{Base: sp, Index: rows, Scale: 4}, send)
 	acc := make([][2]reg.VecVirtual, g)
@@ -128,14 +126,11 @@ func attnValues(g int) {
 		fmt.Sprintf("for h < %d and j < rows. rows must be positive, and the slices long", g),
 		"enough; the Go caller checks.")
 	op := build.Load(build.Param("o").Base(), build.GP64())
-	ldo := build.Load(build.Param("ldo"), build.GP64())
-	build.SHLQ(operand.U8(2), ldo)
+	ldo := loadBytes(build.Param("ldo"))
 	pp := build.Load(build.Param("p").Base(), build.GP64())
-	ldp := build.Load(build.Param("ldp"), build.GP64())
-	build.SHLQ(operand.U8(2), ldp)
+	ldp := loadBytes(build.Param("ldp"))
 	vp := build.Load(build.Param("v").Base(), build.GP64())
-	ldv := build.Load(build.Param("ldv"), build.GP64())
-	build.SHLQ(operand.U8(2), ldv)
+	ldv := loadBytes(build.Param("ldv"))
 	rows := build.Load(build.Param("rows"), build.GP64())
 	pend := build.GP64()
 	build.LEAQ(operand.Mem{Base: pp, Index: rows, Scale: 4}, pend)

@@ -33,6 +33,7 @@ import (
 	"fmt"
 
 	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
@@ -63,8 +64,7 @@ func gemvRows() {
 	wp := build.Load(build.Param("w").Base(), build.GP64())
 	xp := build.Load(build.Param("x").Base(), build.GP64())
 	n := build.Load(build.Param("x").Len(), build.GP64())
-	stride := build.Load(build.Param("ldw"), build.GP64())
-	build.SHLQ(operand.U8(2), stride) // bytes from row to row
+	stride := loadBytes(build.Param("ldw")) // bytes from row to row
 	yend := build.GP64()
 	build.LEAQ(operand.Mem{Base: yp, Index: rows, Scale: 4}, yend)
 
@@ -165,8 +165,7 @@ func gemvRowsSeq512() {
 	rows := build.Load(build.Param("y").Len(), build.GP64())
 	wp := build.Load(build.Param("w").Base(), build.GP64())
 	xp := build.Load(build.Param("x").Base(), build.GP64())
-	n := build.Load(build.Param("x").Len(), build.GP64())
-	build.SHLQ(operand.U8(2), n)
+	n := loadBytes(build.Param("x").Len())
 	xend := build.GP64()
 	build.LEAQ(operand.Mem{Base: xp, Index: n, Scale: 1}, xend)
 	yend := build.GP64()
@@ -233,8 +232,7 @@ func axpyRows() {
 	pp := build.Load(build.Param("p").Base(), build.GP64())
 	np := build.Load(build.Param("p").Len(), build.GP64())
 	vp := build.Load(build.Param("v").Base(), build.GP64())
-	stride := build.Load(build.Param("ldv"), build.GP64())
-	build.SHLQ(operand.U8(2), stride)
+	stride := loadBytes(build.Param("ldv"))
 	yend := build.GP64()
 	build.LEAQ(operand.Mem{Base: yp, Index: ny, Scale: 4}, yend)
 	pend := build.GP64()
@@ -329,6 +327,14 @@ func fmaPeakLoop(name string, lanes int, vec func() reg.VecVirtual) {
 	build.Label(name + "_done")
 	build.VZEROUPPER()
 	build.RET()
+}
+
+// loadBytes loads the integer parameter p, a count of float32s, as a count
+// of bytes.
+func loadBytes(p gotypes.Component) reg.Register {
+	r := build.Load(p, build.GP64())
+	build.SHLQ(operand.U8(2), r)
+	return r
 }
 
 // axpyAhead is how many rows ahead axpyRowsAVX2 prefetches.
