@@ -101,7 +101,8 @@ type Model struct {
 	HeadLN    nn.LayerNorm   // cls.predictions.transform.LayerNorm
 	Decoder   nn.LinearLayer // cls.predictions.decoder: W tied to Word.W, bias cls.predictions.bias
 	// MLM reports whether the masked-LM head (Transform, HeadLN, Decoder)
-	// holds weights: true for a Hugging Face checkpoint, false from GGUF.
+	// holds weights: true for a Hugging Face checkpoint, false from GGUF,
+	// whose loading leaves Transform and Decoder nil.
 	MLM bool
 
 	attn nn.Attention
@@ -241,6 +242,11 @@ func (m *Model) Load(src ckpt.Source) error {
 	if err := ckpt.Fill(src, entries, ignore); err != nil {
 		return err
 	}
+	if !m.MLM {
+		// No head to hold: free what New allocated for it.
+		m.Transform, m.HeadLN, m.Decoder = nil, nn.LayerNorm{}, nil
+		return nil
+	}
 	m.Decoder.Base().W = m.Word.W
 	return nil
 }
@@ -320,8 +326,6 @@ func (m *Model) growActs(a *Acts, B, T int) {
 		l.Inter, l.Gelu, l.Out, l.Res2 = g(l.Inter, N*I), g(l.Gelu, N*I), g(l.Out, N*C), g(l.Res2, N*C)
 		l.Mean2, l.Rstd2 = g(l.Mean2, N), g(l.Rstd2, N)
 	}
-	a.Tr, a.TrGelu, a.HeadLN = g(a.Tr, N*C), g(a.TrGelu, N*C), g(a.HeadLN, N*C)
-	a.MeanH, a.RstdH = g(a.MeanH, N), g(a.RstdH, N)
 }
 
 func (m *Model) gelu(out, x []float32, n int) {
@@ -402,7 +406,10 @@ func (m *Model) Forward(ids, types []int32, lens []int, B, T int, scores []float
 	if err != nil {
 		return err
 	}
-	a, N := &m.acts, B*T
+	a, N, g := &m.acts, B*T, nn.Grow
+	C := m.Config.HiddenSize
+	a.Tr, a.TrGelu, a.HeadLN = g(a.Tr, N*C), g(a.TrGelu, N*C), g(a.HeadLN, N*C)
+	a.MeanH, a.RstdH = g(a.MeanH, N), g(a.RstdH, N)
 	m.Transform.Forward(a.Tr, x, N)
 	m.gelu(a.TrGelu, a.Tr, N*m.Config.HiddenSize)
 	m.HeadLN.Forward(a.HeadLN, a.MeanH, a.RstdH, a.TrGelu, N)
