@@ -18,15 +18,20 @@ func gemvRowsFast(y, w, x []float32, ldw int) {
 		gemvRowsGo(y, w, x, ldw)
 		return
 	}
-	n4 := len(y) &^ 3
-	switch {
-	case n4 == 0:
-	case hasAVX512 && ldw == in && in%64 == 0:
-		if len(w) < n4*in {
-			panic(fmt.Sprintf("kernels: gemv of %d rows of %d on %d weights", n4, in, len(w)))
+	if hasAVX512 && ldw == in && in%64 == 0 {
+		if len(w) < len(y)*in {
+			panic(fmt.Sprintf("kernels: gemv of %d rows of %d on %d weights", len(y), in, len(w)))
 		}
-		gemvRowsSeqAVX512(y[:n4], w, x)
-	default:
+		n4 := 0
+		if in >= gemvLongRow {
+			n4 = len(y) &^ 3
+			gemvRowsSeq4AVX512(y[:n4], w, x)
+		}
+		gemvRowsSeqAVX512(y[n4:], w[n4*in:], x)
+		return
+	}
+	n4 := len(y) &^ 3
+	if n4 > 0 {
 		if len(w) < (n4-1)*ldw+in {
 			panic(fmt.Sprintf("kernels: gemv of %d rows of %d (stride %d) on %d weights", n4, in, ldw, len(w)))
 		}

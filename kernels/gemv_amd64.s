@@ -77,139 +77,194 @@ done:
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemvRowsSeqAVX512(SB), NOSPLIT, $0-72
 	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ w_base+24(FP), DX
-	MOVQ x_base+48(FP), BX
+	MOVQ w_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
 	MOVQ x_len+56(FP), SI
 	SHLQ $0x02, SI
-	LEAQ (BX)(SI*1), SI
-	LEAQ (AX)(CX*4), CX
+	LEAQ (DX)(SI*1), SI
+	LEAQ (AX)(BX*4), DI
 
-seq5_group:
-	CMPQ   AX, CX
-	JAE    seq5_done
+seq_row:
+	CMPQ   AX, DI
+	JAE    seq_done
 	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   BX, DI
+	VPXORD Z4, Z4, Z4
+	MOVQ   DX, BX
 
-seq5_col0:
-	PREFETCHNTA   3072(DX)
-	PREFETCHNTA   3136(DX)
-	PREFETCHNTA   3200(DX)
-	PREFETCHNTA   3264(DX)
-	VMOVUPS       (DI), Z7
-	VFMADD231PS   (DX), Z7, Z0
-	VMOVUPS       64(DI), Z7
-	VFMADD231PS   64(DX), Z7, Z1
-	VMOVUPS       128(DI), Z7
-	VFMADD231PS   128(DX), Z7, Z2
-	VMOVUPS       192(DI), Z7
-	VFMADD231PS   192(DX), Z7, Z3
-	ADDQ          $0x00000100, DX
-	ADDQ          $0x00000100, DI
-	CMPQ          DI, SI
-	JB            seq5_col0
+seq_col:
+	PREFETCHNTA   3072(CX)
+	PREFETCHNTA   3136(CX)
+	PREFETCHNTA   3200(CX)
+	PREFETCHNTA   3264(CX)
+	VMOVUPS       (BX), Z1
+	VFMADD231PS   (CX), Z1, Z0
+	VMOVUPS       64(BX), Z1
+	VFMADD231PS   64(CX), Z1, Z2
+	VMOVUPS       128(BX), Z1
+	VFMADD231PS   128(CX), Z1, Z3
+	VMOVUPS       192(BX), Z1
+	VFMADD231PS   192(CX), Z1, Z4
+	ADDQ          $0x00000100, CX
+	ADDQ          $0x00000100, BX
+	CMPQ          BX, SI
+	JB            seq_col
+	VADDPS        Z3, Z0, Z0
+	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z0, Z0
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y4
-	VADDPS        Y4, Y0, Y4
-	VPXORD        Z0, Z0, Z0
-	VPXORD        Z1, Z1, Z1
-	VPXORD        Z2, Z2, Z2
-	VPXORD        Z3, Z3, Z3
-	MOVQ          BX, DI
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X5
+	VADDPS        X5, X1, X5
+	VHADDPS       X5, X5, X5
+	VHADDPS       X5, X5, X5
+	VMOVSS        X5, (AX)
+	ADDQ          $0x04, AX
+	JMP           seq_row
 
-seq5_col1:
-	PREFETCHNTA   3072(DX)
-	PREFETCHNTA   3136(DX)
-	PREFETCHNTA   3200(DX)
-	PREFETCHNTA   3264(DX)
-	VMOVUPS       (DI), Z7
-	VFMADD231PS   (DX), Z7, Z0
-	VMOVUPS       64(DI), Z7
-	VFMADD231PS   64(DX), Z7, Z1
-	VMOVUPS       128(DI), Z7
-	VFMADD231PS   128(DX), Z7, Z2
-	VMOVUPS       192(DI), Z7
-	VFMADD231PS   192(DX), Z7, Z3
-	ADDQ          $0x00000100, DX
-	ADDQ          $0x00000100, DI
-	CMPQ          DI, SI
-	JB            seq5_col1
+seq_done:
+	VZEROUPPER
+	RET
+
+// func gemvRowsSeq4AVX512(y []float32, w []float32, x []float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvRowsSeq4AVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ w_base+24(FP), CX
+	MOVQ x_base+48(FP), DX
+	MOVQ y_len+8(FP), BX
+	MOVQ x_len+56(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (DX)(SI*1), SI
+	LEAQ (AX)(BX*4), DI
+
+seq4_group:
+	CMPQ   AX, DI
+	JAE    seq4_done
+	VPXORD Z0, Z0, Z0
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   DX, BX
+
+seq4_col0:
+	PREFETCHNTA   3072(CX)
+	PREFETCHNTA   3136(CX)
+	PREFETCHNTA   3200(CX)
+	PREFETCHNTA   3264(CX)
+	VMOVUPS       (BX), Z1
+	VFMADD231PS   (CX), Z1, Z0
+	VMOVUPS       64(BX), Z1
+	VFMADD231PS   64(CX), Z1, Z2
+	VMOVUPS       128(BX), Z1
+	VFMADD231PS   128(CX), Z1, Z3
+	VMOVUPS       192(BX), Z1
+	VFMADD231PS   192(CX), Z1, Z4
+	ADDQ          $0x00000100, CX
+	ADDQ          $0x00000100, BX
+	CMPQ          BX, SI
+	JB            seq4_col0
+	VADDPS        Z3, Z0, Z0
+	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z0, Z0
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y5
 	VADDPS        Y5, Y0, Y5
 	VPXORD        Z0, Z0, Z0
-	VPXORD        Z1, Z1, Z1
 	VPXORD        Z2, Z2, Z2
 	VPXORD        Z3, Z3, Z3
-	MOVQ          BX, DI
+	VPXORD        Z4, Z4, Z4
+	MOVQ          DX, BX
 
-seq5_col2:
-	PREFETCHNTA   3072(DX)
-	PREFETCHNTA   3136(DX)
-	PREFETCHNTA   3200(DX)
-	PREFETCHNTA   3264(DX)
-	VMOVUPS       (DI), Z7
-	VFMADD231PS   (DX), Z7, Z0
-	VMOVUPS       64(DI), Z7
-	VFMADD231PS   64(DX), Z7, Z1
-	VMOVUPS       128(DI), Z7
-	VFMADD231PS   128(DX), Z7, Z2
-	VMOVUPS       192(DI), Z7
-	VFMADD231PS   192(DX), Z7, Z3
-	ADDQ          $0x00000100, DX
-	ADDQ          $0x00000100, DI
-	CMPQ          DI, SI
-	JB            seq5_col2
+seq4_col1:
+	PREFETCHNTA   3072(CX)
+	PREFETCHNTA   3136(CX)
+	PREFETCHNTA   3200(CX)
+	PREFETCHNTA   3264(CX)
+	VMOVUPS       (BX), Z1
+	VFMADD231PS   (CX), Z1, Z0
+	VMOVUPS       64(BX), Z1
+	VFMADD231PS   64(CX), Z1, Z2
+	VMOVUPS       128(BX), Z1
+	VFMADD231PS   128(CX), Z1, Z3
+	VMOVUPS       192(BX), Z1
+	VFMADD231PS   192(CX), Z1, Z4
+	ADDQ          $0x00000100, CX
+	ADDQ          $0x00000100, BX
+	CMPQ          BX, SI
+	JB            seq4_col1
+	VADDPS        Z3, Z0, Z0
+	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z0, Z0
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y6
 	VADDPS        Y6, Y0, Y6
 	VPXORD        Z0, Z0, Z0
-	VPXORD        Z1, Z1, Z1
 	VPXORD        Z2, Z2, Z2
 	VPXORD        Z3, Z3, Z3
-	MOVQ          BX, DI
+	VPXORD        Z4, Z4, Z4
+	MOVQ          DX, BX
 
-seq5_col3:
-	PREFETCHNTA   3072(DX)
-	PREFETCHNTA   3136(DX)
-	PREFETCHNTA   3200(DX)
-	PREFETCHNTA   3264(DX)
-	VMOVUPS       (DI), Z7
-	VFMADD231PS   (DX), Z7, Z0
-	VMOVUPS       64(DI), Z7
-	VFMADD231PS   64(DX), Z7, Z1
-	VMOVUPS       128(DI), Z7
-	VFMADD231PS   128(DX), Z7, Z2
-	VMOVUPS       192(DI), Z7
-	VFMADD231PS   192(DX), Z7, Z3
-	ADDQ          $0x00000100, DX
-	ADDQ          $0x00000100, DI
-	CMPQ          DI, SI
-	JB            seq5_col3
+seq4_col2:
+	PREFETCHNTA   3072(CX)
+	PREFETCHNTA   3136(CX)
+	PREFETCHNTA   3200(CX)
+	PREFETCHNTA   3264(CX)
+	VMOVUPS       (BX), Z1
+	VFMADD231PS   (CX), Z1, Z0
+	VMOVUPS       64(BX), Z1
+	VFMADD231PS   64(CX), Z1, Z2
+	VMOVUPS       128(BX), Z1
+	VFMADD231PS   128(CX), Z1, Z3
+	VMOVUPS       192(BX), Z1
+	VFMADD231PS   192(CX), Z1, Z4
+	ADDQ          $0x00000100, CX
+	ADDQ          $0x00000100, BX
+	CMPQ          BX, SI
+	JB            seq4_col2
+	VADDPS        Z3, Z0, Z0
+	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z0, Z0
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y7
 	VADDPS        Y7, Y0, Y7
-	VHADDPS       Y5, Y4, Y4
-	VHADDPS       Y7, Y6, Y6
-	VHADDPS       Y6, Y4, Y4
-	VEXTRACTF128  $0x01, Y4, X5
-	VADDPS        X5, X4, X4
-	VMOVUPS       X4, (AX)
-	ADDQ          $0x10, AX
-	JMP           seq5_group
+	VPXORD        Z0, Z0, Z0
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+	MOVQ          DX, BX
 
-seq5_done:
+seq4_col3:
+	PREFETCHNTA   3072(CX)
+	PREFETCHNTA   3136(CX)
+	PREFETCHNTA   3200(CX)
+	PREFETCHNTA   3264(CX)
+	VMOVUPS       (BX), Z1
+	VFMADD231PS   (CX), Z1, Z0
+	VMOVUPS       64(BX), Z1
+	VFMADD231PS   64(CX), Z1, Z2
+	VMOVUPS       128(BX), Z1
+	VFMADD231PS   128(CX), Z1, Z3
+	VMOVUPS       192(BX), Z1
+	VFMADD231PS   192(CX), Z1, Z4
+	ADDQ          $0x00000100, CX
+	ADDQ          $0x00000100, BX
+	CMPQ          BX, SI
+	JB            seq4_col3
+	VADDPS        Z3, Z0, Z0
+	VADDPS        Z4, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VHADDPS       Y6, Y5, Y5
+	VHADDPS       Y1, Y7, Y7
+	VHADDPS       Y7, Y5, Y5
+	VEXTRACTF128  $0x01, Y5, X1
+	VADDPS        X1, X5, X5
+	VMOVUPS       X5, (AX)
+	ADDQ          $0x10, AX
+	JMP           seq4_group
+
+seq4_done:
 	VZEROUPPER
 	RET
 

@@ -12,11 +12,17 @@ package kernels
 func gemvRowsAVX2(y []float32, w []float32, x []float32, ldw int)
 
 // gemvRowsSeqAVX512 writes y[o] = w[o·in : o·in+in]·x for o < len(y), in = len(x).
-// len(y) must be a multiple of 4, len(x) a positive multiple of 64 and len(w)
-// at least len(y)·len(x); the Go caller checks.
+// len(x) must be a positive multiple of 64 and len(w) at least len(y)·len(x);
+// the Go caller checks.
 //
 //go:noescape
 func gemvRowsSeqAVX512(y []float32, w []float32, x []float32)
+
+// gemvRowsSeq4AVX512 is gemvRowsSeqAVX512 four rows at a time: len(y) must
+// also be a multiple of 4.
+//
+//go:noescape
+func gemvRowsSeq4AVX512(y []float32, w []float32, x []float32)
 
 // axpyRowsAVX2 adds Σ_j p[j]·v[j·ldv : j·ldv+len(y)] to y for j < len(p).
 // len(y) must be a multiple of 8, ldv >= len(y), len(p) >= 1 and len(v) at

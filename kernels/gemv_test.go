@@ -17,7 +17,7 @@ import (
 func TestMatVecBT(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct{ N, In, Out int }{
-		{1, 16, 4}, {1, 32, 7}, {1, 20, 5}, {2, 64, 130}, {1, 576, 1000}, {3, 768, 257}, {1, 1, 1},
+		{1, 16, 4}, {1, 32, 7}, {1, 20, 5}, {2, 64, 130}, {1, 576, 1000}, {3, 768, 257}, {1, 1, 1}, {2, 2048, 71},
 	} {
 		x, w, b := make([]float32, c.N*c.In), make([]float32, c.Out*c.In), make([]float32, c.Out)
 		for _, v := range [][]float32{x, w, b} {
@@ -49,11 +49,14 @@ func TestMatVecBT(t *testing.T) {
 	}
 }
 
-// TestGemvRowsAVX2Exact checks the kernel on values whose products and sums
-// are exact in float32 (small integers), so any order gives the same bits.
+// TestGemvRowsAVX2Exact checks the kernels on values whose products and
+// sums are exact in float32 (small integers), so any order gives the same
+// bits: the row-interleaved AVX2 kernel (48) and, where the CPU has
+// AVX-512, the one-row kernel (128) and the four-row one for long rows
+// (gemvLongRow), on 7 rows so that the last three take another path.
 func TestGemvRowsAVX2Exact(t *testing.T) {
-	for _, in := range []int{48, 128} { // the row-interleaved kernel; the AVX-512 one where the CPU has it
-		t.Run(fmt.Sprint(in), func(t *testing.T) { checkGemvExact(t, 8, in) })
+	for _, in := range []int{48, 128, gemvLongRow} {
+		t.Run(fmt.Sprint(in), func(t *testing.T) { checkGemvExact(t, 7, in) })
 	}
 }
 
