@@ -148,7 +148,7 @@ func storeFourRows(r0, r1, r2, r3 reg.VecVirtual, y reg.Register) {
 // matrix-vector products for a w whose rows are contiguous (ldw =
 // len(x)), as weights are, on a CPU with AVX-512. Both walk w in address
 // order, one row after another, 256 bytes per step (four zmm loads of x,
-// four FMAs reading w), and prefetch gemvAhead bytes ahead (seqRow). The
+// four FMAs reading w), and prefetch gemvAhead bytes ahead (seqKernel.row). The
 // loads form one sequential stream, and with half the instructions per
 // byte of the AVX2 kernel the out-of-order window reaches further ahead:
 // on SmolLM-135M's layers it read 0.97 of the streaming-read bandwidth
