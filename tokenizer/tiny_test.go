@@ -208,6 +208,41 @@ func TestStreamDecoder(t *testing.T) {
 	}
 }
 
+// TestStreamDecoderPrime checks that a stream continuing a prompt keeps
+// the space of its first word, which a stream of its own strips: the
+// prompt's text and the primed stream's add up to the whole sequence's.
+func TestStreamDecoderPrime(t *testing.T) {
+	sp, err := LoadSentencePiece(writeFile(t, t.TempDir(), "tokenizer.model", tinySPMModel()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, gen := []int{1, 262}, []int{264, 262} // <s> "▁a", then "▁ab" "▁a"
+	stream := func(d *StreamDecoder) string {
+		var s string
+		for _, id := range gen {
+			s += d.Add(id)
+		}
+		return s + d.Flush()
+	}
+	if got, want := stream(sp.NewStreamDecoder(true)), "ab a"; got != want {
+		t.Errorf("unprimed stream %q, want %q", got, want)
+	}
+	d := sp.NewStreamDecoder(true)
+	d.Prime(prompt)
+	got := stream(d)
+	if want := " ab a"; got != want {
+		t.Errorf("primed stream %q, want %q", got, want)
+	}
+	if whole := sp.Decode(append(slices.Clone(prompt), gen...), true); sp.Decode(prompt, true)+got != whole {
+		t.Errorf("prompt %q + stream %q != whole %q", sp.Decode(prompt, true), got, whole)
+	}
+	d = sp.NewStreamDecoder(true)
+	d.Prime([]int{1}) // BOS only: the stream starts the text
+	if got := stream(d); got != "ab a" {
+		t.Errorf("stream after BOS alone %q, want %q", got, "ab a")
+	}
+}
+
 // Bad files give errors that name the file and the problem.
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()

@@ -205,6 +205,19 @@ func (p *Pipeline) NewStreamDecoder(skipSpecial bool) *StreamDecoder {
 	return &StreamDecoder{p: p, skipSpecial: skipSpecial, d: decodeState{stripLead: p.stripLead}}
 }
 
+// Prime decodes ids that come before the stream, a prompt the stream
+// continues, and drops their text: what Add returns next is what the
+// whole sequence's text gains. A SentencePiece decoder strips the space
+// that starts a text; after a prompt with text of its own, the next word's
+// space belongs to the continuation ("Once upon a" + " time"). Prime must
+// come before the first Add.
+func (s *StreamDecoder) Prime(ids []int) {
+	for _, id := range ids {
+		s.pending = s.p.decodeOne(s.pending[:0], &s.d, id, s.skipSpecial)
+	}
+	s.pending = s.pending[:0]
+}
+
 // Add decodes id and returns the text that is now complete (often "").
 // Bytes that can never form a valid character come out as U+FFFD.
 func (s *StreamDecoder) Add(id int) string {

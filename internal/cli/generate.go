@@ -225,7 +225,7 @@ the output), after --max-new-tokens, or when the model's context is full.
 				Prompt: ids, Sampling: samp, MaxNewTokens: sf.maxNew, Stop: stops,
 			}}, generate.Options{
 				EOS:        b.Gen.EOS,
-				NewDecoder: generate.NewTextDecoder(b.Tokenizer, true),
+				NewDecoder: generate.NewContinuationDecoder(b.Tokenizer, true, ids),
 				Stream: func(_ int, s string) error {
 					last = s
 					_, err := io.WriteString(out, s)

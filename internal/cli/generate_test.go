@@ -83,6 +83,20 @@ func TestGenerateStories(t *testing.T) {
 	}
 }
 
+// TestGenerateContinues checks that the text continues the prompt's: the
+// first generated word keeps its space ("Once upon a" + " time"), which
+// only a text's very first word loses.
+func TestGenerateContinues(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	code, out, errOut := run(t, "generate", "--model", m, "--prompt", "Once upon a", "--max-new-tokens", "3", "--temperature", "0")
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	if !strings.HasPrefix(out, " time") {
+		t.Errorf("continuation of %q is %q, want it to start with %q", "Once upon a", out, " time")
+	}
+}
+
 // TestGenerateSampled checks seeds and stop strings end to end: the same
 // seed gives the same text, and --stop cuts that text right before the
 // first occurrence of the stop string.
