@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -139,6 +140,11 @@ func FuzzLoadConfig(f *testing.F) {
 	for i, name := range fixtures {
 		f.Add(uint8(i), mustRead(f, filepath.Join(refDir, name, "config.json")))
 	}
+	// Negative sizes that a default used to let through (a panic for BERT).
+	bert := mustRead(f, filepath.Join(refDir, "bert-tiny", "config.json"))
+	f.Add(uint8(5), bytes.Replace(bert, []byte(`"type_vocab_size": 2`), []byte(`"type_vocab_size": -3`), 1))
+	llama := mustRead(f, filepath.Join(refDir, "llama-tiny", "config.json"))
+	f.Add(uint8(0), bytes.Replace(llama, []byte("{"), []byte(`{"head_dim": -8, "max_position_embeddings": -5, `), 1))
 	f.Fuzz(func(t *testing.T, which uint8, config []byte) {
 		dir := t.TempDir()
 		weights, err := filepath.Abs(filepath.Join(refDir, fixtures[int(which)%len(fixtures)], "model.safetensors"))

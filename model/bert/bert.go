@@ -57,6 +57,9 @@ func (c *Config) Normalize() error {
 	if c.HiddenSize%c.NumHeads != 0 {
 		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumHeads)
 	}
+	if c.TypeVocabSize < 0 {
+		return fmt.Errorf("type_vocab_size %d is negative", c.TypeVocabSize)
+	}
 	if c.TypeVocabSize == 0 {
 		c.TypeVocabSize = 2
 	}

@@ -97,6 +97,9 @@ func (c *Config) Normalize() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("missing or non-positive field(s): %s", strings.Join(missing, ", "))
 	}
+	if c.HeadDim < 0 || c.MaxPositions < 0 {
+		return fmt.Errorf("head_dim %d or max_position_embeddings %d is negative", c.HeadDim, c.MaxPositions)
+	}
 	if c.NumKVHeads == 0 {
 		c.NumKVHeads = c.NumHeads
 	}

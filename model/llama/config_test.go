@@ -26,6 +26,8 @@ func TestParseConfig(t *testing.T) {
 		{"linear rope", `{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2}, ` + base + `}`,
 			func(c Config) bool { return c.RopeScaling != nil && c.RopeScaling.RopeType == "linear" }, ""},
 		{"missing", `{"model_type": "llama", "hidden_size": 64}`, nil, "intermediate_size, num_hidden_layers, num_attention_heads, vocab_size"},
+		{"negative head_dim", `{"model_type": "llama", "head_dim": -8, ` + base + `}`, nil, "head_dim -8"},
+		{"negative positions", `{"model_type": "llama", "max_position_embeddings": -5, ` + base + `}`, nil, "max_position_embeddings -5"},
 		{"bad gqa", `{"model_type": "llama", "num_key_value_heads": 3, ` + base + `}`, nil, "num_key_value_heads 3"},
 		{"yarn", `{"model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 4}, ` + base + `}`, nil, `"yarn" is not supported`},
 		{"gelu", `{"model_type": "llama", "hidden_act": "gelu", ` + base + `}`, nil, "hidden_act"},
