@@ -282,3 +282,34 @@ func TestBERTPreTrainingCheckpoint(t *testing.T) {
 	}
 	sameLogits(t, a, b, "with the pre-training extras")
 }
+
+// TestBERTLegacyLayerNormNames loads bert-tiny with its LayerNorm
+// parameters named gamma and beta, as bert-base-uncased's checkpoint
+// names them: the scores equal the fixture's.
+func TestBERTLegacyLayerNormNames(t *testing.T) {
+	renamed := 0
+	dir := mutatedFixture(t, "bert-tiny", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+		r := strings.NewReplacer(".LayerNorm.weight", ".LayerNorm.gamma", ".LayerNorm.bias", ".LayerNorm.beta")
+		for i := range ts {
+			if n := r.Replace(ts[i].Name); n != ts[i].Name {
+				ts[i].Name = n
+				renamed++
+			}
+		}
+		return ts
+	})
+	if renamed == 0 {
+		t.Fatal("the fixture has no LayerNorm tensors to rename")
+	}
+	ref, old := load(t, filepath.Join(refDir, "bert-tiny")), load(t, dir)
+	ids, types := []int32{5, 17, 99, 3}, []int32{0, 0, 1, 1}
+	V := ref.Encoder.VocabSize()
+	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
+	if err := ref.Encoder.Forward(ids, types, nil, 1, len(ids), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Encoder.Forward(ids, types, nil, 1, len(ids), b); err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, a, b, "with gamma/beta names")
+}

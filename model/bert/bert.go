@@ -219,7 +219,8 @@ func (m *Model) table() []weight {
 }
 
 // Load fills the weights from a Hugging Face checkpoint or a GGUF file.
-// Known tensors the model does not use are ignored: position_ids buffers,
+// LayerNorm parameters may be named gamma and beta instead of weight and
+// bias (older checkpoints, bert-base-uncased's). Known tensors the model does not use are ignored: position_ids buffers,
 // the pooler and the next-sentence head of BertForPreTraining checkpoints,
 // the decoder's tied weight and bias copies, and in GGUF files the pooler
 // and classifier of rerankers (cls.*). A GGUF file has no masked-LM head
@@ -227,11 +228,18 @@ func (m *Model) table() []weight {
 // alone (MLM false).
 func (m *Model) Load(src ckpt.Source) error {
 	m.MLM = !src.GGUF()
+	// Checkpoints saved by old transformers versions (bert-base-uncased's
+	// own) name LayerNorm parameters gamma and beta, as TensorFlow did.
+	_, legacy := src.Shape("bert.embeddings.LayerNorm.gamma")
+	legacyLN := strings.NewReplacer(".LayerNorm.weight", ".LayerNorm.gamma", ".LayerNorm.bias", ".LayerNorm.beta")
 	var entries []ckpt.Entry
 	for _, w := range m.table() {
 		e := ckpt.Entry{Name: w.name, Dst: w.dst, Shape: w.shape}
-		if src.GGUF() {
+		switch {
+		case src.GGUF():
 			e.Name = w.gguf
+		case legacy:
+			e.Name = legacyLN.Replace(w.name)
 		}
 		entries = append(entries, e)
 	}
