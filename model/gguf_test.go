@@ -428,3 +428,20 @@ func TestGGUFBERT(t *testing.T) {
 		t.Errorf("missing bert.block_count: %v", err)
 	}
 }
+
+// TestGGUFUpperCaseExtension: a file named .GGUF loads as GGUF, as the
+// Hub resolver already took it.
+func TestGGUFUpperCaseExtension(t *testing.T) {
+	src := testutil.SharedDir(t, "models", "stories260K", "gguf", "stories260K-f32.gguf")
+	link := filepath.Join(t.TempDir(), "STORIES.GGUF")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(link, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.LM == nil || b.Info.Format != "gguf" {
+		t.Errorf("loaded %+v", b.Info)
+	}
+}

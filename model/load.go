@@ -28,7 +28,7 @@ func Load(path string, opts LoadOptions) (*Bundle, error) {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if !st.IsDir() {
-		if strings.HasSuffix(path, ".gguf") {
+		if strings.EqualFold(filepath.Ext(path), ".gguf") {
 			return loadGGUF(path)
 		}
 		return nil, fmt.Errorf("model: %s is neither a model folder nor a .gguf file", path)
