@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"path/filepath"
@@ -213,12 +214,10 @@ func endOfTurn(b *model.Bundle, t *chat.Template) (eos []int, stops []string) {
 	return eos, stops
 }
 
-// isTerminal tells whether r is a terminal (a character device).
+// isTerminal tells whether r is a terminal. A character device is not
+// enough: /dev/null, which cron and systemd give as stdin, is one too.
+// golang.org/x/term asks the terminal driver, on every platform Go runs.
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -74,3 +74,17 @@ func TestChatTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestDevNullIsNotATerminal: /dev/null, the stdin of cron and systemd
+// jobs, is a character device but no terminal, so chat reads it as piped
+// input (no prompt, no commands).
+func TestDevNullIsNotATerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("isTerminal(/dev/null) = true")
+	}
+}
