@@ -137,6 +137,18 @@ func OpenIndex(indexPath string) (_ *Set, err error) {
 		}
 		s.owner[n] = f
 	}
+	// A tensor a shard holds but the index does not list is part of the
+	// checkpoint all the same: listing it lets a loader report it as
+	// unused, as it would in a single file, instead of losing it.
+	for _, f := range files {
+		for n := range f.infos {
+			if _, ok := s.owner[n]; !ok {
+				s.owner[n] = f
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
 	s.files = files
 	s.names = names
 	return s, nil

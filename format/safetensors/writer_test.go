@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -195,5 +196,43 @@ func TestWriteValues(t *testing.T) {
 	bad = []Tensor{{Name: "y", DType: F32, Shape: []int{2}, Values: []float32{1}}}
 	if err := Write(pl, bad, nil); err == nil || !strings.Contains(err.Error(), `"y"`) {
 		t.Errorf("short Values: err = %v", err)
+	}
+}
+
+// TestShardedUnlistedTensor: a tensor a shard holds but the index leaves
+// out is still among the set's names, so a loader reports it as unused as
+// it would in a single file, and its values read.
+func TestShardedUnlistedTensor(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ts, _ := randomTensors(t, r)
+	dir := t.TempDir()
+	if err := WriteSharded(dir, ts, nil, 1<<20); err != nil { // one shard, so the dropped tensor's shard is read
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "model.safetensors.index.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx map[string]any
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	dropped := ts[0].Name
+	delete(idx["weight_map"].(map[string]any), dropped)
+	raw, _ = json.Marshal(idx)
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !slices.Contains(s.Names(), dropped) || len(s.Names()) != len(ts) || !slices.IsSorted(s.Names()) {
+		t.Errorf("Names = %v, want all %d tensors sorted, %s among them", s.Names(), len(ts), dropped)
+	}
+	if got, _, err := s.Raw(dropped); err != nil || !slices.Equal(got, ts[0].Data) {
+		t.Errorf("%s: %v", dropped, err)
 	}
 }
