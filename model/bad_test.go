@@ -271,16 +271,23 @@ func TestBERTPreTrainingCheckpoint(t *testing.T) {
 	if full.Info.DType != "F32" || full.Info.Params != ref.Info.Params {
 		t.Errorf("dtype %q, params %d; want F32, %d", full.Info.DType, full.Info.Params, ref.Info.Params)
 	}
+	sameBERTScores(t, ref, full, "with the pre-training extras")
+}
+
+// sameBERTScores checks that two BERT bundles give the same masked-LM
+// scores on a few tokens of both types.
+func sameBERTScores(t *testing.T, ref, got *model.Bundle, what string) {
+	t.Helper()
 	ids, types := []int32{5, 17, 99, 3}, []int32{0, 0, 1, 1}
 	V := ref.Encoder.VocabSize()
 	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
 	if err := ref.Encoder.Forward(ids, types, nil, 1, len(ids), a); err != nil {
 		t.Fatal(err)
 	}
-	if err := full.Encoder.Forward(ids, types, nil, 1, len(ids), b); err != nil {
+	if err := got.Encoder.Forward(ids, types, nil, 1, len(ids), b); err != nil {
 		t.Fatal(err)
 	}
-	sameLogits(t, a, b, "with the pre-training extras")
+	sameLogits(t, a, b, what)
 }
 
 // TestBERTLegacyLayerNormNames loads bert-tiny with its LayerNorm
@@ -302,14 +309,5 @@ func TestBERTLegacyLayerNormNames(t *testing.T) {
 		t.Fatal("the fixture has no LayerNorm tensors to rename")
 	}
 	ref, old := load(t, filepath.Join(refDir, "bert-tiny")), load(t, dir)
-	ids, types := []int32{5, 17, 99, 3}, []int32{0, 0, 1, 1}
-	V := ref.Encoder.VocabSize()
-	a, b := make([]float32, len(ids)*V), make([]float32, len(ids)*V)
-	if err := ref.Encoder.Forward(ids, types, nil, 1, len(ids), a); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Encoder.Forward(ids, types, nil, 1, len(ids), b); err != nil {
-		t.Fatal(err)
-	}
-	sameLogits(t, a, b, "with gamma/beta names")
+	sameBERTScores(t, ref, old, "with gamma/beta names")
 }
