@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"fmt"
-	"golang.org/x/term"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/loftml/loft/generate"
 	"github.com/loftml/loft/model"

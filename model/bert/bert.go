@@ -220,8 +220,9 @@ func (m *Model) table() []weight {
 
 // Load fills the weights from a Hugging Face checkpoint or a GGUF file.
 // LayerNorm parameters may be named gamma and beta instead of weight and
-// bias (older checkpoints, bert-base-uncased's). Known tensors the model does not use are ignored: position_ids buffers,
-// the pooler and the next-sentence head of BertForPreTraining checkpoints,
+// bias (older checkpoints, bert-base-uncased's). Known tensors the model
+// does not use are ignored: position_ids buffers, the pooler and the
+// next-sentence head of BertForPreTraining checkpoints,
 // the decoder's tied weight and bias copies, and in GGUF files the pooler
 // and classifier of rerankers (cls.*). A GGUF file has no masked-LM head
 // (llama.cpp's converter drops it), so the model loads as the encoder
