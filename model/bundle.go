@@ -49,7 +49,9 @@ type GenerationConfig struct {
 	BOS    int   // -1: none
 	AddBOS bool  // prepend BOS to prompts
 	EOS    []int // stop ids
-	// Defaults from generation_config.json; nil when unset.
+	// Defaults from generation_config.json; nil when unset. Source is
+	// that file's path ("" when there is none), for errors about its values.
+	Source            string
 	Temperature       *float64
 	TopK              *int
 	TopP              *float64

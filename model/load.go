@@ -287,6 +287,7 @@ func (b *Bundle) genConfigDir(dir string, hc hfConfig, cc *chat.Config) error {
 		} else if v != nil {
 			eos = v
 		}
+		g.Source = genPath
 		g.Temperature, g.TopK, g.TopP = gf.Temperature, gf.TopK, gf.TopP
 		g.RepetitionPenalty, g.MaxLength, g.MaxNewTokens, g.DoSample = gf.RepetitionPenalty, gf.MaxLength, gf.MaxNewTokens, gf.DoSample
 	case !errors.Is(err, fs.ErrNotExist):

@@ -214,10 +214,11 @@ func endOfTurn(b *model.Bundle, t *chat.Template) (eos []int, stops []string) {
 	return eos, stops
 }
 
-// isTerminal tells whether r is a terminal. A character device is not
-// enough: /dev/null, which cron and systemd give as stdin, is one too.
-// golang.org/x/term asks the terminal driver, on every platform Go runs.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
+// isTerminal tells whether stream (a reader or writer) is a terminal. A
+// character device is not enough: /dev/null, which cron and systemd give as
+// stdin, is one too. golang.org/x/term asks the terminal driver, on every
+// platform Go runs.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

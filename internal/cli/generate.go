@@ -73,6 +73,22 @@ func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (gen
 	if g.RepetitionPenalty != nil {
 		out.RepetitionPenalty = *g.RepetitionPenalty
 	}
+	// A value from generation_config.json that no flag overrides is the
+	// file's fault, not a flag's: check those alone and name the file.
+	cfg := out
+	for flag, unset := range map[string]func(){
+		"temperature": func() { cfg.Temperature = 0 }, "top-k": func() { cfg.TopK = 0 },
+		"top-p": func() { cfg.TopP = 1 }, "repetition-penalty": func() { cfg.RepetitionPenalty = 1 },
+	} {
+		if f.Changed(flag) {
+			unset()
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		// Validate names a setting by its flag (top-p); the file says top_p.
+		name, rest, _ := strings.Cut(err.Error(), " ")
+		return out, fmt.Errorf("%s: %s %s", g.Source, strings.ReplaceAll(name, "-", "_"), rest)
+	}
 	if f.Changed("temperature") {
 		out.Temperature = s.temperature
 	}
@@ -235,8 +251,8 @@ the output), after --max-new-tokens, or when the model's context is full.
 			if err != nil {
 				return err
 			}
-			if !strings.HasSuffix(last, "\n") && last != "" {
-				fmt.Fprintln(stderr) // end the text's line where both streams share a terminal
+			if !strings.HasSuffix(last, "\n") && last != "" && isTerminal(out) && isTerminal(stderr) {
+				fmt.Fprintln(stderr) // end the text's line before the speed line below it
 			}
 			r, st := res.Rows[0], res.Stats
 			fmt.Fprintf(stderr, "loft: prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",

@@ -166,6 +166,9 @@ func TestGenerateTinyModel(t *testing.T) {
 		if !strings.Contains(errOut, describeSampling(tc.want)) {
 			t.Errorf("%q: stderr %q lacks %q", tc.flags, errOut, describeSampling(tc.want))
 		}
+		if strings.Contains(errOut, "\n\n") { // the text ends without a newline; stderr is no terminal
+			t.Errorf("%q: an empty line on stderr, which is not a terminal: %q", tc.flags, errOut)
+		}
 	}
 	if code, _, errOut := run(t, "generate", "--model", dir, "--prompt", ""); code != ExitUsage || !strings.Contains(errOut, "no BOS") {
 		t.Errorf("empty prompt without BOS: code %d, stderr %q", code, errOut)
@@ -324,5 +327,26 @@ func TestGenerateMaxNewTokensFromConfig(t *testing.T) {
 		if code != ExitOK || !strings.Contains(errOut, tc.want+", ") || !strings.Contains(errOut, "stopped: max new tokens") {
 			t.Errorf("%q: code %d, stderr %q; want %q", tc.flags, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestGenerateBadGenerationConfig: a bad sampling value in
+// generation_config.json is reported against that file and its key, not
+// against a flag the user never gave; the flag that overrides it mends it.
+func TestGenerateBadGenerationConfig(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	gen := filepath.Join(dir, "generation_config.json")
+	if err := os.WriteFile(gen, []byte(`{"do_sample": true, "top_p": 1.5, "eos_token_id": 256}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "generate", "--model", dir, "--prompt", "Hi", "--max-new-tokens", "3")
+	if code != ExitError || !strings.Contains(errOut, gen+": top_p must be in (0, 1]") || strings.Contains(errOut, "--top-p") {
+		t.Errorf("top_p 1.5 in the file: code %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "generate", "--model", dir, "--prompt", "Hi", "--max-new-tokens", "3", "--top-p", "0.9"); code != ExitOK {
+		t.Errorf("--top-p over the file's bad top_p: code %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "generate", "--model", dir, "--prompt", "Hi", "--top-p", "2"); code != ExitUsage || !strings.Contains(errOut, "--top-p") {
+		t.Errorf("--top-p 2: code %d, stderr %q", code, errOut)
 	}
 }
