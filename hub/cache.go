@@ -206,6 +206,12 @@ func (c repoCache) markMissing(commit, name string) {
 	}
 }
 
+// markedMissing reports whether markMissing recorded name as absent at
+// commit (a commit never changes, so the marker stays true).
+func (c repoCache) markedMissing(commit, name string) bool {
+	return exists(filepath.Join(c.dir, ".no_exist", commit, filepath.FromSlash(name)))
+}
+
 // exists reports whether p exists, following symlinks: a snapshot link whose
 // blob is gone counts as missing.
 func exists(p string) bool {

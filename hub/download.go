@@ -159,14 +159,18 @@ func (d downloader) noWeights() error {
 }
 
 // fetch makes snapshots/<commit>/<name> present. A file already in the
-// snapshot costs no request. An optional file that the Hub does not have
-// yields an error wrapping errMissing.
+// snapshot costs no request, and so does an optional file that an earlier
+// run found missing at this commit (its .no_exist marker). An optional file
+// that the Hub does not have yields an error wrapping errMissing.
 func (d downloader) fetch(ctx context.Context, name string, optional bool) error {
 	if !isLocalSlashPath(name) {
 		return fmt.Errorf("hub: %s: file name %q is not a plain relative path", d.repo.ID, name)
 	}
 	if exists(filepath.Join(d.cache.snapshotDir(d.commit), filepath.FromSlash(name))) {
 		return nil
+	}
+	if optional && d.cache.markedMissing(d.commit, name) {
+		return fmt.Errorf("hub: %s: file %s: %w (recorded in .no_exist)", d.repo.ID, name, errMissing)
 	}
 	err := d.download(ctx, name, optional)
 	if errors.Is(err, errRestart) {

@@ -466,7 +466,12 @@ func TestBadReferences(t *testing.T) {
 	}
 	for _, tc := range []struct{ ref, want string }{
 		{"", "empty model reference"},
-		{"a/b/c", "exactly one '/'"},
+		{"a/b/c", "stat a/b/c: no such file or directory (a Hub repo id would be org/name)"},
+		{filepath.Join(local, "no", "such", "model"), "no such file or directory"},
+		{"./model", "stat ./model: no such file"},
+		{"~/models/x", "no such file"},
+		{"models/stories/", "stat models/stories/: no such file"},
+		{"org/name/x@main", "no such file"},
 		{"gpt2", "exactly one '/'"},
 		{"org/", "empty part"},
 		{"org/name@", "empty revision"},
@@ -582,6 +587,14 @@ func TestOptional404AndUnlistedFiles(t *testing.T) {
 		"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json"}
 	if got := tree(t, filepath.Join(cache2, "models--acme--tiny-llm", ".no_exist", commit)); !slices.Equal(got, want) {
 		t.Errorf(".no_exist markers %q, want %q", got, want)
+	}
+	// The markers are read back: a second run asks for none of those files.
+	_, before, _ := f.counts()
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, after, _ := f.counts(); after != before {
+		t.Errorf("second run with .no_exist markers: %d file requests, want 0", after-before)
 	}
 }
 

@@ -102,8 +102,11 @@ func (o Options) settings() (settings, error) {
 // cannot be reached, a complete cached snapshot of the revision is used.
 // Cancelling ctx stops a download and keeps its partial file for resuming.
 func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
+	var statErr error
 	if ref != "" {
-		if fi, err := os.Stat(ref); err == nil {
+		fi, err := os.Stat(ref)
+		statErr = err
+		if err == nil {
 			if fi.IsDir() || strings.EqualFold(filepath.Ext(ref), ".gguf") {
 				return ref, nil
 			}
@@ -115,6 +118,9 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 		return "", fmt.Errorf("hub: GGUF file %s does not exist", ref)
 	}
 	if err != nil {
+		if statErr != nil && looksLikePath(ref) {
+			return "", fmt.Errorf("hub: %v (a Hub repo id would be org/name)", statErr)
+		}
 		return "", err
 	}
 	s, err := opts.settings()
@@ -129,6 +135,16 @@ func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 		return "", fmt.Errorf("%w (%s is not a local file or folder either)", err, ref)
 	}
 	return dir, err
+}
+
+// looksLikePath reports whether ref, which is no repo id, was meant as a
+// path: absolute, starting with '.' or '~' (a repo id part may start with
+// neither), or with more than one separator before any '@revision' (as a
+// tab-completed "models/stories/" has).
+func looksLikePath(ref string) bool {
+	id, _, _ := strings.Cut(ref, "@")
+	return filepath.IsAbs(ref) || strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "~") ||
+		strings.Count(filepath.ToSlash(id), "/") > 1 || strings.ContainsRune(id, '\\')
 }
 
 // snapshot makes the files of repo present in the cache and returns the
