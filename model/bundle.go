@@ -18,7 +18,7 @@ type Bundle struct {
 	// LM is the decoder, nil for encoders.
 	LM CausalLM
 	// Encoder is the BERT encoder (with its masked-LM head unless loaded
-	// from GGUF), nil for decoders.
+	// from a BertModel checkpoint or GGUF), nil for decoders.
 	Encoder Encoder
 	// Slots are the model's linear layers under their PEFT module names.
 	Slots []nn.Slot
@@ -31,7 +31,7 @@ type Bundle struct {
 }
 
 // Encoder is a bidirectional encoder (BERT), with its masked-LM head when
-// the checkpoint has one (a GGUF file does not).
+// the checkpoint has one (a BertModel checkpoint or a GGUF file does not).
 type Encoder interface {
 	// VocabSize is the number of prediction scores per position.
 	VocabSize() int

@@ -176,12 +176,15 @@ func gpt2Info(m *gpt2.Model) Info {
 	c := m.Config
 	return Info{Arch: "gpt2", Layers: c.NLayer, Hidden: c.NEmbd, Intermediate: c.Intermediate(),
 		Heads: c.NHead, KVHeads: c.NHead, HeadDim: c.HeadDim(), Vocab: c.VocabSize,
-		ContextLength: c.NPositions, Params: m.NumParams(), Tied: true, LinearModules: slotNames(m.Slots())}
+		ContextLength: c.NPositions, Params: m.NumParams(), Tied: c.Tied(), LinearModules: slotNames(m.Slots())}
 }
 
 func (b *Bundle) setGPT2(c gpt2.Config, src ckpt.Source, cfgFile string) error {
 	C, F := float64(c.NEmbd), float64(c.Intermediate())
 	need := float64(c.VocabSize+c.NPositions)*C + float64(c.NLayer)*(4*C*C+2*C*F)
+	if !c.Tied() {
+		need += float64(c.VocabSize) * C
+	}
 	if err := checkSize(src, cfgFile, need, fmt.Sprintf("n_embd %d, intermediate %d, n_layer %d, n_positions %d, vocab %d",
 		c.NEmbd, c.Intermediate(), c.NLayer, c.NPositions, c.VocabSize)); err != nil {
 		return err
@@ -214,7 +217,7 @@ func (b *Bundle) setBERT(c bert.Config, src ckpt.Source, cfgFile string) error {
 	b.Arch, b.Encoder, b.Slots = "bert", m, m.Slots()
 	b.Info = Info{Arch: "bert", Layers: c.NumLayers, Hidden: c.HiddenSize, Intermediate: c.IntermediateSize,
 		Heads: c.NumHeads, KVHeads: c.NumHeads, HeadDim: c.HiddenSize / c.NumHeads, Vocab: c.VocabSize,
-		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: m.MLM, LinearModules: slotNames(b.Slots)}
+		ContextLength: c.MaxPositions, Params: m.NumParams(), Tied: m.MLM && c.Tied(), LinearModules: slotNames(b.Slots)}
 	return nil
 }
 

@@ -25,6 +25,10 @@ type Config struct {
 	VocabSize        int     `json:"vocab_size"`
 	LayerNormEps     float64 `json:"layer_norm_eps"`
 	PositionEmbType  string  `json:"position_embedding_type"`
+	// TieWordEmbeddings: nil means BertForMaskedLM's default, true (the
+	// decoder's weight is the word embeddings); false gives the decoder its
+	// own weight, cls.predictions.decoder.weight.
+	TieWordEmbeddings *bool `json:"tie_word_embeddings"`
 }
 
 // ParseConfig reads a BERT config.json; file names it in errors.
@@ -79,6 +83,10 @@ func (c *Config) Normalize() error {
 	return nil
 }
 
+// Tied reports whether the masked-LM decoder shares the word embeddings'
+// weight (tie_word_embeddings, default true).
+func (c *Config) Tied() bool { return c.TieWordEmbeddings == nil || *c.TieWordEmbeddings }
+
 // Layer is one post-norm encoder block.
 type Layer struct {
 	Q, K, V nn.LinearLayer // attention.self.{query,key,value}
@@ -90,9 +98,10 @@ type Layer struct {
 }
 
 // Model is BertForMaskedLM, or BertModel (the encoder alone) when MLM is
-// false: llama.cpp's GGUF conversion keeps only the encoder, dropping the
-// masked-LM head, the pooler and the next-sentence head. Not safe for
-// concurrent use.
+// false: a BertModel checkpoint (sentence-transformers', names without the
+// "bert." prefix) has no masked-LM head, and llama.cpp's GGUF conversion
+// keeps only the encoder, dropping the masked-LM head, the pooler and the
+// next-sentence head. Not safe for concurrent use.
 type Model struct {
 	Config    Config
 	Word      nn.Embedding // (V, C)
@@ -102,10 +111,11 @@ type Model struct {
 	Layers    []Layer
 	Transform nn.LinearLayer // cls.predictions.transform.dense
 	HeadLN    nn.LayerNorm   // cls.predictions.transform.LayerNorm
-	Decoder   nn.LinearLayer // cls.predictions.decoder: W tied to Word.W, bias cls.predictions.bias
+	Decoder   nn.LinearLayer // cls.predictions.decoder (V, C): W is Word.W when tied, bias cls.predictions.bias
 	// MLM reports whether the masked-LM head (Transform, HeadLN, Decoder)
-	// holds weights: true for a Hugging Face checkpoint, false from GGUF,
-	// whose loading leaves Transform and Decoder nil.
+	// holds weights: true for a BertForMaskedLM checkpoint, false for a
+	// BertModel one or GGUF, whose loading leaves Transform and Decoder
+	// nil.
 	MLM bool
 
 	attn nn.Attention
@@ -137,7 +147,11 @@ func New(c Config) (*Model, error) {
 			Inter: nn.NewLinear(C, I, true), Out: nn.NewLinear(I, C, true), OutLN: ln(),
 		})
 	}
-	m.Decoder = &nn.Linear{In: C, Out: c.VocabSize, W: m.Word.W, B: make([]float32, c.VocabSize)}
+	dec := &nn.Linear{In: C, Out: c.VocabSize, W: m.Word.W, B: make([]float32, c.VocabSize)}
+	if !c.Tied() {
+		dec.W = tensor.Weights(c.VocabSize * C)
+	}
+	m.Decoder = dec
 	return m, nil
 }
 
@@ -164,7 +178,8 @@ func (m *Model) Slots() []nn.Slot {
 		nn.Slot{Name: "cls.predictions.decoder", Layer: &m.Decoder, Head: true})
 }
 
-// NumParams counts parameters (the tied decoder weight once).
+// NumParams counts parameters once (a tied decoder weight is the word
+// embeddings).
 func (m *Model) NumParams() int {
 	n := 0
 	for _, w := range m.table() {
@@ -173,9 +188,10 @@ func (m *Model) NumParams() int {
 	return n
 }
 
-// weight is one row of BERT's weight table: Hugging Face name, GGUF name
-// (llama.cpp's; empty for the masked-LM head, which GGUF files lack),
-// destination and model shape.
+// weight is one row of BERT's weight table: Hugging Face name
+// (BertForMaskedLM's, with the "bert." prefix), GGUF name (llama.cpp's;
+// empty for the masked-LM head, which GGUF files lack), destination and
+// model shape.
 type weight struct {
 	name, gguf string
 	dst        *[]float32
@@ -215,23 +231,40 @@ func (m *Model) table() []weight {
 	}
 	lin("cls.predictions.transform.dense", "", m.Transform)
 	ln("cls.predictions.transform.LayerNorm", "", &m.HeadLN)
-	return append(t, weight{"cls.predictions.bias", "", &m.Decoder.Base().B, []int{c.VocabSize}})
+	dec := m.Decoder.Base()
+	if !c.Tied() {
+		t = append(t, weight{"cls.predictions.decoder.weight", "", &dec.W, []int{c.VocabSize, C}})
+	}
+	return append(t, weight{"cls.predictions.bias", "", &dec.B, []int{c.VocabSize}})
 }
 
 // Load fills the weights from a Hugging Face checkpoint or a GGUF file.
-// LayerNorm parameters may be named gamma and beta instead of weight and
-// bias (older checkpoints, bert-base-uncased's). Known tensors the model
-// does not use are ignored: position_ids buffers, the pooler and the
-// next-sentence head of BertForPreTraining checkpoints,
-// the decoder's tied weight and bias copies, and in GGUF files the pooler
-// and classifier of rerankers (cls.*). A GGUF file has no masked-LM head
-// (llama.cpp's converter drops it), so the model loads as the encoder
-// alone (MLM false).
+// A BertForMaskedLM checkpoint names the encoder's tensors under "bert."
+// and holds the masked-LM head (cls.predictions.*, with
+// cls.predictions.decoder.weight when tie_word_embeddings is false); a
+// BertModel checkpoint (sentence-transformers', bert-base-uncased saved
+// as BertModel) names them without the prefix and has no head, so the
+// model loads as the encoder alone (MLM false). A checkpoint mixing both
+// namings is refused. LayerNorm parameters may be named gamma and beta
+// instead of weight and bias (older checkpoints, bert-base-uncased's).
+// Known tensors the model does not use are ignored: position_ids
+// buffers, the pooler and the next-sentence head of BertForPreTraining
+// checkpoints, the decoder's tied weight and bias copies, and in GGUF
+// files the pooler and classifier of rerankers (cls.*). A GGUF file has
+// no masked-LM head (llama.cpp's converter drops it), so it too loads as
+// the encoder alone.
 func (m *Model) Load(src ckpt.Source) error {
-	m.MLM = !src.GGUF()
+	prefix := "bert."
+	if !src.GGUF() {
+		var err error
+		if prefix, err = hfPrefix(src); err != nil {
+			return err
+		}
+	}
+	m.MLM = !src.GGUF() && prefix != ""
 	// Checkpoints saved by old transformers versions (bert-base-uncased's
 	// own) name LayerNorm parameters gamma and beta, as TensorFlow did.
-	_, legacy := src.Shape("bert.embeddings.LayerNorm.gamma")
+	_, legacy := src.Shape(prefix + "embeddings.LayerNorm.gamma")
 	legacyLN := strings.NewReplacer(".LayerNorm.weight", ".LayerNorm.gamma", ".LayerNorm.bias", ".LayerNorm.beta")
 	var entries []ckpt.Entry
 	for _, w := range m.table() {
@@ -239,17 +272,21 @@ func (m *Model) Load(src ckpt.Source) error {
 		switch {
 		case src.GGUF():
 			e.Name = w.gguf
-		case legacy:
-			e.Name = legacyLN.Replace(w.name)
+		case prefix == "":
+			e.Name = strings.TrimPrefix(w.name, "bert.")
+		}
+		if legacy {
+			e.Name = legacyLN.Replace(e.Name)
 		}
 		entries = append(entries, e)
 	}
+	tied := m.Config.Tied()
 	ignore := func(n string) bool {
 		if src.GGUF() {
 			return strings.HasPrefix(n, "cls.")
 		}
-		return strings.HasSuffix(n, "position_ids") || strings.HasPrefix(n, "bert.pooler.") ||
-			strings.HasPrefix(n, "cls.seq_relationship.") || n == "cls.predictions.decoder.weight" || n == "cls.predictions.decoder.bias"
+		return strings.HasSuffix(n, "position_ids") || strings.HasPrefix(n, prefix+"pooler.") ||
+			strings.HasPrefix(n, "cls.seq_relationship.") || (tied && n == "cls.predictions.decoder.weight") || n == "cls.predictions.decoder.bias"
 	}
 	if err := ckpt.Fill(src, entries, ignore); err != nil {
 		return err
@@ -259,8 +296,37 @@ func (m *Model) Load(src ckpt.Source) error {
 		m.Transform, m.HeadLN, m.Decoder = nil, nn.LayerNorm{}, nil
 		return nil
 	}
-	m.Decoder.Base().W = m.Word.W
+	if tied {
+		m.Decoder.Base().W = m.Word.W
+	}
 	return nil
+}
+
+// hfPrefix returns the prefix of a Hugging Face checkpoint's encoder
+// tensors: "bert." (BertForMaskedLM, BertForPreTraining) or "" (BertModel,
+// whose tensors are embeddings.*, encoder.* and pooler.*). A checkpoint
+// with both is an error naming one tensor of each.
+func hfPrefix(src ckpt.Source) (string, error) {
+	var prefixed, bare string
+	for _, n := range src.Names() {
+		switch {
+		case strings.HasPrefix(n, "bert."):
+			if prefixed == "" {
+				prefixed = n
+			}
+		case strings.HasPrefix(n, "embeddings.") || strings.HasPrefix(n, "encoder.") || strings.HasPrefix(n, "pooler."):
+			if bare == "" {
+				bare = n
+			}
+		}
+	}
+	switch {
+	case prefixed != "" && bare != "":
+		return "", fmt.Errorf("%s: tensor names mix BertForMaskedLM's \"bert.\" prefix (%s) with BertModel's unprefixed names (%s)", src.Path(), prefixed, bare)
+	case bare != "":
+		return "", nil
+	}
+	return "bert.", nil
 }
 
 // ConfigFromGGUF reads a bert-architecture GGUF file's metadata (the keys
@@ -406,10 +472,10 @@ func (m *Model) Encode(ids, types []int32, lens []int, B, T int) ([]float32, err
 }
 
 // Forward runs the encoder and the MLM head: scores (B, T, V). A model
-// without the head (from GGUF) returns an error; Encode still works.
+// without the head (BertModel, GGUF) returns an error; Encode still works.
 func (m *Model) Forward(ids, types []int32, lens []int, B, T int, scores []float32) error {
 	if !m.MLM {
-		return errors.New("bert: this model has no masked-LM head (GGUF files hold the encoder only: llama.cpp's converter drops cls.predictions); Encode gives the encoder's output")
+		return errors.New("bert: this model has no masked-LM head (it was loaded from a BertModel checkpoint or a GGUF file, which hold the encoder only); Encode gives the encoder's output")
 	}
 	if len(scores) < B*T*m.Config.VocabSize {
 		return fmt.Errorf("bert: scores hold %d values, need %d", len(scores), B*T*m.Config.VocabSize)

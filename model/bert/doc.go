@@ -7,8 +7,13 @@
 //	x = LN(x + output.dense(gelu(intermediate.dense(x))))
 //	scores = LN(gelu(transform.dense(x)))·wordᵀ + cls.predictions.bias
 //
-// From a GGUF file (llama.cpp's "bert" architecture and tensor names) it
-// loads as the encoder alone: the converter drops the MLM head.
+// With tie_word_embeddings false the decoder has its own weight,
+// cls.predictions.decoder.weight, in place of word.
+//
+// From a BertModel checkpoint (tensor names without the "bert." prefix,
+// as sentence-transformers save them) or a GGUF file (llama.cpp's "bert"
+// architecture and tensor names) it loads as the encoder alone: neither
+// holds the MLM head.
 //
 // Classification and token-classification heads can be added beside the
 // MLM head later; they share Encode.

@@ -38,8 +38,10 @@ func (m *Model) growGrads(s *trainState, N int) {
 
 // ForwardLoss runs ids (B, T) from position 0 saving every activation and
 // returns the summed cross-entropy over targets (B, T) that are not -100,
-// and their count (model.Trainable). The tied head runs fused with the
-// loss in chunks of rows (nn.HeadLoss).
+// and their count (model.Trainable). The head, tied or not, runs fused
+// with the loss in chunks of rows (nn.HeadLoss) through LMHead, never
+// WTE directly: the gradient into ln_f goes back through an untied
+// head's own weight.
 func (m *Model) ForwardLoss(ids, targets []int32, B, T int) (float64, int, error) {
 	return m.train().ForwardLoss(trainArch{m}, m.LMHead, ids, targets, B, T, m.Config.VocabSize)
 }

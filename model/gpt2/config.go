@@ -1,9 +1,11 @@
 package gpt2
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/loftml/loft/format/gguf"
@@ -21,10 +23,13 @@ type Config struct {
 	LNEps      float64 `json:"layer_norm_epsilon"`
 	// Activation: "gelu_new", "gelu_pytorch_tanh" (tanh form) or "gelu"
 	// (exact erf).
-	Activation            string `json:"activation_function"`
-	ScaleAttnWeights      *bool  `json:"scale_attn_weights"`
-	ScaleAttnByLayerIdx   bool   `json:"scale_attn_by_inverse_layer_idx"`
-	ReorderAndUpcastAttn  bool   `json:"reorder_and_upcast_attn"`
+	Activation           string `json:"activation_function"`
+	ScaleAttnWeights     *bool  `json:"scale_attn_weights"`
+	ScaleAttnByLayerIdx  bool   `json:"scale_attn_by_inverse_layer_idx"`
+	ReorderAndUpcastAttn bool   `json:"reorder_and_upcast_attn"`
+	// TieWordEmbeddings: nil means GPT2LMHeadModel's default, true (the
+	// head is wte); false gives the head its own weight, lm_head.weight.
+	TieWordEmbeddings     *bool `json:"tie_word_embeddings"`
 	intermediate, headDim int
 }
 
@@ -87,6 +92,10 @@ func (c *Config) Intermediate() int { return c.intermediate }
 // HeadDim is n_embd / n_head.
 func (c *Config) HeadDim() int { return c.headDim }
 
+// Tied reports whether lm_head shares wte's weight (tie_word_embeddings,
+// default true).
+func (c *Config) Tied() bool { return c.TieWordEmbeddings == nil || *c.TieWordEmbeddings }
+
 // ConfigFromGGUF reads a gpt2-architecture GGUF file's metadata.
 func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	c := Config{Activation: "gelu_new"}
@@ -100,6 +109,8 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 	c.NInner = &inner
 	m.Float("attention.layer_norm_epsilon", &c.LNEps, false)
 	m.Rows("token_embd.weight", &c.VocabSize)
+	tied := ggufTied(f)
+	c.TieWordEmbeddings = &tied
 	if err := m.Err(); err != nil {
 		return c, err
 	}
@@ -107,4 +118,20 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 		return c, fmt.Errorf("gguf %s: %v", f.Path(), err)
 	}
 	return c, nil
+}
+
+// ggufTied reports whether a gpt2 GGUF file's head is its token embedding.
+// llama.cpp's converter writes GPT-2's tied head twice, as
+// token_embd.weight and an identical output.weight, and llama.cpp runs
+// output.weight as the head whenever the file has one. So an exact copy
+// (same type, dims and bytes) is the tied head; an output.weight that
+// differs (an untied model, or a head quantised to another type) is an
+// untied head; no output.weight is a tied head.
+func ggufTied(f *gguf.File) bool {
+	out, oi, err := f.Raw("output.weight")
+	if err != nil {
+		return true
+	}
+	emb, ei, err := f.Raw("token_embd.weight")
+	return err == nil && oi.Type == ei.Type && slices.Equal(oi.Dims, ei.Dims) && bytes.Equal(out, emb)
 }

@@ -7,6 +7,10 @@
 //	x += mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))
 //	logits = ln_f(x)·wteᵀ
 //
+// With tie_word_embeddings false the head is lm_head.weight (V, C) of its
+// own: logits = ln_f(x)·lm_headᵀ. In a GGUF file an output.weight that is
+// not an exact copy of token_embd.weight is such a head.
+//
 // Checkpoints store the projections as Conv1D weights (In, Out); they are
 // transposed to (Out, In) at load and their slots marked FanInFanOut.
 //
