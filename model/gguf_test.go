@@ -148,7 +148,17 @@ func TestGGUFPermutationIsApplied(t *testing.T) {
 // weights transposed to (Out, In), GGUF names) and checks equal logits.
 func TestGGUFGPT2(t *testing.T) {
 	dir := filepath.Join(refDir, "gpt2-tiny")
-	set, err := safetensors.OpenDir(dir)
+	path := gpt2GGUF(t, nil)
+	ids := readExpected(t, dir).InputIDs[0]
+	sameLogits(t, forward(t, load(t, dir), ids), forward(t, load(t, path), ids), "through GGUF")
+}
+
+// gpt2GGUF writes gpt2-tiny as convert_hf_to_gguf.py does (Conv1D weights
+// transposed to (Out, In), GGUF names) with head, when not nil, as
+// output.weight (V, C), and returns the file's path.
+func gpt2GGUF(t *testing.T, head []float32) string {
+	t.Helper()
+	set, err := safetensors.OpenDir(filepath.Join(refDir, "gpt2-tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +167,17 @@ func TestGGUFGPT2(t *testing.T) {
 		"ln_1", "attn_norm", "ln_2", "ffn_norm", "attn.c_attn", "attn_qkv", "attn.c_proj", "attn_output",
 		"mlp.c_fc", "ffn_up", "mlp.c_proj", "ffn_down")
 	var tensors []gguf.Tensor
+	add := func(name string, shape []int, v []float32) {
+		dims := make([]int, len(shape))
+		for i, d := range shape {
+			dims[len(dims)-1-i] = d
+		}
+		gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, gt)
+	}
 	for _, name := range set.Names() {
 		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
 			continue
@@ -165,7 +186,6 @@ func TestGGUFGPT2(t *testing.T) {
 		v, _ := set.Float32(name)
 		shape := info.Shape
 		if strings.HasPrefix(name, "h.") && len(shape) == 2 {
-			// Conv1D (In, Out) -> (Out, In)
 			tv := make([]float32, len(v))
 			for r := 0; r < shape[0]; r++ {
 				for c := 0; c < shape[1]; c++ {
@@ -174,15 +194,10 @@ func TestGGUFGPT2(t *testing.T) {
 			}
 			v, shape = tv, []int{shape[1], shape[0]}
 		}
-		dims := make([]int, len(shape))
-		for i, d := range shape {
-			dims[len(dims)-1-i] = d
-		}
-		gt, err := gguf.FromFloat32(rename.Replace(name), gguf.F32, dims, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tensors = append(tensors, gt)
+		add(rename.Replace(name), shape, v)
+	}
+	if head != nil {
+		add("output.weight", []int{128, 48}, head)
 	}
 	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
 	path := filepath.Join(t.TempDir(), "gpt2.gguf")
@@ -195,8 +210,7 @@ func TestGGUFGPT2(t *testing.T) {
 	}, tensors); err != nil {
 		t.Fatal(err)
 	}
-	ids := readExpected(t, dir).InputIDs[0]
-	sameLogits(t, forward(t, load(t, dir), ids), forward(t, load(t, path), ids), "through GGUF")
+	return path
 }
 
 // TestGGUFOptionalKeys drops the metadata keys llama.cpp treats as

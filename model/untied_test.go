@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model"
@@ -227,66 +226,6 @@ func TestGPT2UntiedTraining(t *testing.T) {
 	if !(cos > 0.999) || !(rel < 1e-2) {
 		t.Fatalf("wpe gradient vs finite differences: cosine %.6f, norm relative error %.2g", cos, rel)
 	}
-}
-
-// gpt2GGUF writes gpt2-tiny as convert_hf_to_gguf.py does (Conv1D weights
-// transposed to (Out, In), GGUF names) with head, when not nil, as
-// output.weight (V, C), and returns the file's path.
-func gpt2GGUF(t *testing.T, head []float32) string {
-	t.Helper()
-	set, err := safetensors.OpenDir(filepath.Join(refDir, "gpt2-tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	rename := strings.NewReplacer("wte.", "token_embd.", "wpe.", "position_embd.", "ln_f.", "output_norm.", "h.", "blk.",
-		"ln_1", "attn_norm", "ln_2", "ffn_norm", "attn.c_attn", "attn_qkv", "attn.c_proj", "attn_output",
-		"mlp.c_fc", "ffn_up", "mlp.c_proj", "ffn_down")
-	var tensors []gguf.Tensor
-	add := func(name string, shape []int, v []float32) {
-		dims := make([]int, len(shape))
-		for i, d := range shape {
-			dims[len(dims)-1-i] = d
-		}
-		gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tensors = append(tensors, gt)
-	}
-	for _, name := range set.Names() {
-		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
-			continue
-		}
-		info, _ := set.Info(name)
-		v, _ := set.Float32(name)
-		shape := info.Shape
-		if strings.HasPrefix(name, "h.") && len(shape) == 2 {
-			tv := make([]float32, len(v))
-			for r := 0; r < shape[0]; r++ {
-				for c := 0; c < shape[1]; c++ {
-					tv[c*shape[0]+r] = v[r*shape[1]+c]
-				}
-			}
-			v, shape = tv, []int{shape[1], shape[0]}
-		}
-		add(rename.Replace(name), shape, v)
-	}
-	if head != nil {
-		add("output.weight", []int{128, 48}, head)
-	}
-	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
-	path := filepath.Join(t.TempDir(), "gpt2.gguf")
-	if err := gguf.Write(path, []gguf.KV{
-		{Key: "general.architecture", Value: gguf.ValueOf("gpt2")},
-		{Key: "gpt2.context_length", Value: u(32)}, {Key: "gpt2.embedding_length", Value: u(48)},
-		{Key: "gpt2.feed_forward_length", Value: u(192)}, {Key: "gpt2.block_count", Value: u(2)},
-		{Key: "gpt2.attention.head_count", Value: u(4)},
-		{Key: "gpt2.attention.layer_norm_epsilon", Value: gguf.ValueOf(float32(1e-5))},
-	}, tensors); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // TestGGUFGPT2OutputWeight: llama.cpp's converter writes GPT-2's tied head
