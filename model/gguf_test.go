@@ -346,6 +346,41 @@ func TestGGUFRequiredKeys(t *testing.T) {
 	}
 }
 
+// encoderOnly checks that got, bert-tiny loaded without its masked-LM
+// head (how says from where), encodes the fixture batch exactly as the
+// safetensors folder does, that Forward reports the missing head, that
+// LoRA is offered no head module and that the head's parameters are not
+// counted.
+func encoderOnly(t *testing.T, got *model.Bundle, how string) {
+	t.Helper()
+	dir := filepath.Join(refDir, "bert-tiny")
+	ref, e := load(t, dir), readExpected(t, dir)
+	B, T := len(e.InputIDs), len(e.InputIDs[0])
+	ids, types, lens := e.batch()
+	want, err := ref.Encoder.Encode(ids, types, lens, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slices.Clone(want)
+	have, err := got.Encoder.Encode(ids, types, lens, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLogits(t, want, have, how)
+	scores := make([]float32, B*T*got.Encoder.VocabSize())
+	if err := got.Encoder.Forward(ids, types, lens, B, T, scores); err == nil || !strings.Contains(err.Error(), "masked-LM head") {
+		t.Errorf("%s: Forward without the MLM head: %v", how, err)
+	}
+	for _, name := range got.Info.LinearModules {
+		if strings.HasPrefix(name, "cls.") {
+			t.Errorf("%s: head module %s offered", how, name)
+		}
+	}
+	if head := 32*32 + 32 + 2*32 + 128; ref.Info.Params-got.Info.Params != head || got.Info.Tied {
+		t.Errorf("%s: params %d, with the head %d, want the head's %d fewer; tied %v", how, got.Info.Params, ref.Info.Params, head, got.Info.Tied)
+	}
+}
+
 // writeBERTGGUF converts bert-tiny as llama.cpp's converter does: GGUF
 // names, the masked-LM head, pooler and position_ids dropped, and a
 // reranker's pooler (cls.weight), which loft does not use, added. Metadata
@@ -408,36 +443,11 @@ func writeBERTGGUF(t *testing.T, omit ...string) string {
 // and checks that it encodes exactly as from safetensors, has no masked-LM
 // head (Forward says so) and offers no head modules to LoRA.
 func TestGGUFBERT(t *testing.T) {
-	dir := filepath.Join(refDir, "bert-tiny")
-	ref, got := load(t, dir), load(t, writeBERTGGUF(t))
+	got := load(t, writeBERTGGUF(t))
 	if got.Arch != "bert" || got.Encoder == nil || got.Info.Format != "gguf" {
 		t.Fatalf("arch %q, encoder %v, format %q", got.Arch, got.Encoder, got.Info.Format)
 	}
-	e := readExpected(t, dir)
-	B, T := len(e.InputIDs), len(e.InputIDs[0])
-	ids, types, lens := e.batch()
-	want, err := ref.Encoder.Encode(ids, types, lens, B, T)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = slices.Clone(want)
-	have, err := got.Encoder.Encode(ids, types, lens, B, T)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameLogits(t, want, have, "through GGUF")
-	scores := make([]float32, B*T*got.Encoder.VocabSize())
-	if err := got.Encoder.Forward(ids, types, lens, B, T, scores); err == nil || !strings.Contains(err.Error(), "masked-LM head") {
-		t.Errorf("Forward without the MLM head: %v", err)
-	}
-	for _, name := range got.Info.LinearModules {
-		if strings.HasPrefix(name, "cls.") {
-			t.Errorf("GGUF BERT offers head module %s", name)
-		}
-	}
-	if head := 32*32 + 32 + 2*32 + 128; ref.Info.Params-got.Info.Params != head {
-		t.Errorf("params: safetensors %d, GGUF %d, want the head's %d fewer", ref.Info.Params, got.Info.Params, head)
-	}
+	encoderOnly(t, got, "through GGUF")
 	if _, err := loadErr(writeBERTGGUF(t, "bert.block_count")); err == nil || !strings.Contains(err.Error(), "bert.block_count") {
 		t.Errorf("missing bert.block_count: %v", err)
 	}
