@@ -10,8 +10,7 @@ import (
 )
 
 // Sampling holds the settings that pick the next token from logits. The
-// zero value is greedy decoding; Defaults returns Hugging Face's neutral
-// values.
+// zero value is greedy decoding.
 type Sampling struct {
 	// Temperature divides the logits; 0 means greedy (argmax).
 	Temperature float64
@@ -66,6 +65,7 @@ type Sampler struct {
 	cfg    Sampling
 	rng    *rand.Rand
 	scores []float64 // (V) processed logits
+	sel    []float64 // (V) top-k's scratch
 	ex     []float32 // (V) exponentials
 	cands  []cand
 	seen   map[int]bool
@@ -164,7 +164,7 @@ func (s *Sampler) warp(sc []float64) []cand {
 	}
 	// Each step works on what the previous one left.
 	if cfg.TopK > 0 && cfg.TopK < len(c) {
-		c = topK(c, cfg.TopK)
+		c = s.topK(c, cfg.TopK)
 	}
 	if cfg.TopP > 0 && cfg.TopP < 1 {
 		c = s.topP(c, cfg.TopP)
@@ -213,8 +213,12 @@ func (s *Sampler) softmax(c []cand) {
 
 // topK keeps the candidates whose score is at least the k-th largest, as
 // Hugging Face's TopKLogitsWarper does (ties with the k-th are kept).
-func topK(c []cand, k int) []cand {
-	kth := kthLargest(c, k)
+func (s *Sampler) topK(c []cand, k int) []cand {
+	s.sel = slices.Grow(s.sel[:0], len(c))[:len(c)]
+	for i, x := range c {
+		s.sel[i] = x.score
+	}
+	kth := kthLargest(s.sel, k)
 	out := c[:0]
 	for _, x := range c {
 		if x.score >= kth {
@@ -224,24 +228,61 @@ func topK(c []cand, k int) []cand {
 	return out
 }
 
-// kthLargest returns the k-th largest score of c (1 <= k <= len(c)). It
-// keeps the k largest seen so far in a sorted window, so a vocabulary scan
-// costs one comparison per token once the window has filled.
-func kthLargest(c []cand, k int) float64 {
-	win := make([]float64, 0, k) // descending
-	for _, x := range c {
-		v := x.score
-		if len(win) == k {
-			if v <= win[k-1] {
-				continue
+// kthLargest returns the k-th largest value of x (1 <= k <= len(x), no
+// NaN), reordering x. Up to kWindow it keeps the k largest seen in a sorted
+// window: one comparison per value once the window has filled (91 µs over
+// Qwen's 151936 logits for k = 50). Beyond, the window's insertions cost
+// len(x)·k (345 ms a token for k = 100000), so a quickselect takes over
+// (Hoare partition around the median of three), linear on average in
+// len(x) whatever k is (1.2-1.4 ms there).
+func kthLargest(x []float64, k int) float64 {
+	if k <= kWindow {
+		win := make([]float64, 0, k) // descending
+		for _, v := range x {
+			if len(win) == k {
+				if v <= win[k-1] {
+					continue
+				}
+				win = win[:k-1]
 			}
-			win = win[:k-1]
+			i, _ := slices.BinarySearchFunc(win, v, func(a, b float64) int { return -cmpFloat(a, b) })
+			win = slices.Insert(win, i, v)
 		}
-		i, _ := slices.BinarySearchFunc(win, v, func(a, b float64) int { return -cmpFloat(a, b) })
-		win = slices.Insert(win, i, v)
+		return win[k-1]
 	}
-	return win[k-1]
+	t := k - 1 // its index once x is in descending order
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		a, b, c := x[lo], x[lo+(hi-lo)/2], x[hi]
+		p := max(min(a, b), min(max(a, b), c)) // median of three
+		i, j := lo, hi
+		for i <= j {
+			for x[i] > p {
+				i++
+			}
+			for x[j] < p {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i, j = i+1, j-1
+			}
+		}
+		// x[lo..j] >= p >= x[i..hi], and x[j+1..i-1] == p.
+		switch {
+		case t <= j:
+			hi = j
+		case t >= i:
+			lo = i
+		default:
+			return x[t]
+		}
+	}
+	return x[t]
 }
+
+// kWindow is the largest k that kthLargest finds with a sorted window.
+const kWindow = 256
 
 // topP keeps the smallest set of most likely candidates whose probability
 // reaches p: sorted by falling probability, a token stays when the mass

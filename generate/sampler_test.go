@@ -1,7 +1,9 @@
 package generate
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -90,6 +92,57 @@ func TestTopKKeepsExactlyK(t *testing.T) {
 	p := dist(t, Sampling{Temperature: 1, TopK: 2}, []float32{3, 1, 3, 3}, nil)
 	if got := kept(p); !slices.Equal(got, []int{0, 2, 3}) {
 		t.Errorf("top-k 2 with a three-way tie kept %v, want [0 2 3]", got)
+	}
+}
+
+// TestKthLargest holds both ways of kthLargest (window, quickselect) to a
+// sort over inputs with many ties, infinities, sorted and reversed runs,
+// for every k.
+func TestKthLargest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	inputs := [][]float64{{3}, {1, 1, 1, 1}, {math.Inf(1), 0, math.Inf(-1), 0}}
+	for n := 2; n < 2*kWindow+70; n += 1 + n/8 {
+		ties, sorted := make([]float64, n), make([]float64, n)
+		wide := make([]float64, n)
+		for i := range n {
+			ties[i] = float64(rng.IntN(4))
+			sorted[i] = float64(i)
+			wide[i] = rng.NormFloat64() * 1e3
+		}
+		rev := slices.Clone(sorted)
+		slices.Reverse(rev)
+		inputs = append(inputs, ties, sorted, rev, wide)
+	}
+	for _, in := range inputs {
+		want := slices.Clone(in)
+		slices.Sort(want)
+		slices.Reverse(want)
+		for k := 1; k <= len(in); k++ {
+			if got := kthLargest(slices.Clone(in), k); got != want[k-1] {
+				t.Fatalf("k=%d of %v: %v, want %v", k, in, got, want[k-1])
+			}
+		}
+	}
+}
+
+// BenchmarkTopK samples with a top-k from Qwen's 151936 logits; the cost
+// must not grow with k (a sorted window took 345 ms a token at k=100000).
+func BenchmarkTopK(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	logits := make([]float32, 151936)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64() * 3)
+	}
+	for _, k := range []int{50, kWindow, kWindow + 1, 20000, 100000} {
+		b.Run(fmt.Sprint(k), func(b *testing.B) {
+			s, err := NewSampler(Sampling{Temperature: 1, TopK: k, TopP: 1, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				s.Sample(logits, nil)
+			}
+		})
 	}
 }
 
