@@ -55,8 +55,8 @@ type GenerationConfig struct {
 	Temperature       *float64
 	TopK              *int
 	TopP              *float64
+	MinP              *float64
 	RepetitionPenalty *float64
-	MaxLength         *int
 	MaxNewTokens      *int
 	DoSample          *bool
 }

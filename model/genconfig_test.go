@@ -28,7 +28,7 @@ func TestGenerationConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gen := `{"bos_token_id": 5, "eos_token_id": [7, 8, 9], "temperature": 0.6, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.1, "max_length": 77}`
+	gen := `{"bos_token_id": 5, "eos_token_id": [7, 8, 9], "temperature": 0.6, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.1, "min_p": 0.05}`
 	if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(gen), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestGenerationConfig(t *testing.T) {
 	G := b.Gen
 	if G.BOS != 5 || !slices.Equal(G.EOS, []int{7, 8, 9}) || G.Temperature == nil || *G.Temperature != 0.6 ||
 		G.TopP == nil || *G.TopP != 0.9 || G.TopK == nil || *G.TopK != 20 || G.RepetitionPenalty == nil ||
-		*G.RepetitionPenalty != 1.1 || G.MaxLength == nil || *G.MaxLength != 77 {
+		*G.RepetitionPenalty != 1.1 || G.MinP == nil || *G.MinP != 0.05 {
 		t.Fatalf("gen %+v", G)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"eos_token_id": "x"}`), 0o644); err != nil {

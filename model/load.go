@@ -254,7 +254,7 @@ type genFile struct {
 	TopK              *int            `json:"top_k"`
 	TopP              *float64        `json:"top_p"`
 	RepetitionPenalty *float64        `json:"repetition_penalty"`
-	MaxLength         *int            `json:"max_length"`
+	MinP              *float64        `json:"min_p"`
 	MaxNewTokens      *int            `json:"max_new_tokens"`
 	DoSample          *bool           `json:"do_sample"`
 }
@@ -292,7 +292,7 @@ func (b *Bundle) genConfigDir(dir string, hc hfConfig, cc *chat.Config) error {
 		}
 		g.Source = genPath
 		g.Temperature, g.TopK, g.TopP = gf.Temperature, gf.TopK, gf.TopP
-		g.RepetitionPenalty, g.MaxLength, g.MaxNewTokens, g.DoSample = gf.RepetitionPenalty, gf.MaxLength, gf.MaxNewTokens, gf.DoSample
+		g.MinP, g.RepetitionPenalty, g.MaxNewTokens, g.DoSample = gf.MinP, gf.RepetitionPenalty, gf.MaxNewTokens, gf.DoSample
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("model: %w", err)
 	}

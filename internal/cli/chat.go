@@ -76,7 +76,9 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 			eos, stops := endOfTurn(b, tmpl)
 			in := cmd.InOrStdin()
 			term := isTerminal(in)
-			if term || verbose {
+			// Piped, the line is left out unless it holds a drawn seed,
+			// which a run needs to be repeated.
+			if term || verbose || !samp.Greedy() && !f.Changed("seed") {
 				fmt.Fprintf(stderr, "loft: %s, template %q; %s\n", modelRef, tmpl.Name(), describeSampling(samp))
 			}
 			var msgs []chat.Message
@@ -196,22 +198,28 @@ func chatTemplate(b *model.Bundle, name string) (*chat.Template, error) {
 // EOS ids, and each end-of-turn marker the template writes.
 func endOfTurn(b *model.Bundle, t *chat.Template) (eos []int, stops []string) {
 	eos = slices.Clone(b.Gen.EOS)
-	p, _ := b.Tokenizer.(*tokenizer.Pipeline)
 	for _, m := range endOfTurnMarkers {
 		if !strings.Contains(t.Source(), m) {
 			continue
 		}
-		if p != nil {
-			if id, ok := p.ID(m); ok {
-				if !slices.Contains(eos, id) {
-					eos = append(eos, id)
-				}
-				continue
+		if id, ok := tokenID(b, m); ok {
+			if !slices.Contains(eos, id) {
+				eos = append(eos, id)
 			}
+			continue
 		}
 		stops = append(stops, m)
 	}
 	return eos, stops
+}
+
+// tokenID returns the id of the token whose vocabulary entry is s, added
+// and special tokens (<|im_end|>) included, when the tokenizer has one.
+func tokenID(b *model.Bundle, s string) (int, bool) {
+	if p, ok := b.Tokenizer.(*tokenizer.Pipeline); ok {
+		return p.ID(s)
+	}
+	return 0, false
 }
 
 // isTerminal tells whether stream (a reader or writer) is a terminal. A

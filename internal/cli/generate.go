@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,13 +21,14 @@ import (
 // and chat share it.
 const samplingHelp = `Sampling: with no sampling flags, a model whose generation_config.json sets
 do_sample true samples with that file's temperature, top_k (50 when unset, as in
-transformers), top_p and repetition_penalty, as Hugging Face's generate does; any
+transformers), top_p, min_p and repetition_penalty, as Hugging Face's generate does; any
 other model decodes greedily, as mlx-lm and transformers do by default. A flag
 overrides the file; --temperature 0 is always greedy. The steps run in
 transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
 Without --seed each run draws a random seed and prints it on stderr, so a run can
 be repeated. Without --max-new-tokens, generation_config.json's max_new_tokens
-applies where it is set.`
+applies where it is set; its max_length, a limit on prompt and output together,
+does not: --max-new-tokens keeps its default, as in mlx-lm and llama.cpp.`
 
 // samplingFlags are the command-line settings of the sampler.
 type samplingFlags struct {
@@ -69,6 +71,9 @@ func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (gen
 		if g.TopP != nil {
 			out.TopP = *g.TopP
 		}
+		if g.MinP != nil {
+			out.MinP = *g.MinP
+		}
 	}
 	if g.RepetitionPenalty != nil {
 		out.RepetitionPenalty = *g.RepetitionPenalty
@@ -78,7 +83,8 @@ func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (gen
 	cfg := out
 	for flag, unset := range map[string]func(){
 		"temperature": func() { cfg.Temperature = 0 }, "top-k": func() { cfg.TopK = 0 },
-		"top-p": func() { cfg.TopP = 1 }, "repetition-penalty": func() { cfg.RepetitionPenalty = 1 },
+		"top-p": func() { cfg.TopP = 1 }, "min-p": func() { cfg.MinP = 0 },
+		"repetition-penalty": func() { cfg.RepetitionPenalty = 1 },
 	} {
 		if f.Changed(flag) {
 			unset()
@@ -235,12 +241,23 @@ the output), after --max-new-tokens, or when the model's context is full.
 				return usageErrorf("generate: the prompt is empty and the model has no BOS token to start from")
 			}
 			fmt.Fprintf(stderr, "loft: %s: %d prompt tokens; %s\n", modelRef, len(ids), describeSampling(samp))
+			// A --stop that is one token's text (<|im_end|> on a base model
+			// whose EOS is <|endoftext|>) also ends generation as that
+			// token: the decoder leaves special tokens' text out, so the
+			// string alone could never match. transformers' stop strings
+			// match them too.
+			eos := slices.Clone(b.Gen.EOS)
+			for _, s := range stops {
+				if id, ok := tokenID(b, s); ok && !slices.Contains(eos, id) {
+					eos = append(eos, id)
+				}
+			}
 			out := cmd.OutOrStdout()
 			var last string
 			res, err := generate.Generate(cmd.Context(), b.LM, []generate.Request{{
 				Prompt: ids, Sampling: samp, MaxNewTokens: sf.maxNew, Stop: stops,
 			}}, generate.Options{
-				EOS:        b.Gen.EOS,
+				EOS:        eos,
 				NewDecoder: generate.NewContinuationDecoder(b.Tokenizer, true, ids),
 				Stream: func(_ int, s string) error {
 					last = s

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func writeTinyModel(t *testing.T, genConfig bool) string {
 	})
 	if genConfig {
 		write("generation_config.json", map[string]any{
-			"do_sample": true, "temperature": 0.7, "top_k": 20, "top_p": 0.8, "repetition_penalty": 1.05,
+			"do_sample": true, "temperature": 0.7, "top_k": 20, "top_p": 0.8, "min_p": 0.02, "repetition_penalty": 1.05,
 			"eos_token_id": []int{256, 258},
 		})
 	}
@@ -149,7 +150,7 @@ func TestGenerateTinyModel(t *testing.T) {
 		flags []string
 		want  generate.Sampling
 	}{
-		{nil, generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, RepetitionPenalty: 1.05, Seed: 7}},
+		{nil, generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, MinP: 0.02, RepetitionPenalty: 1.05, Seed: 7}},
 		{[]string{"--temperature", "0"}, generate.Sampling{TopP: 1, RepetitionPenalty: 1.05}},
 		{[]string{"--temperature", "1.5", "--top-k", "0", "--min-p", "0.1", "--repetition-penalty", "1"},
 			generate.Sampling{Temperature: 1.5, TopP: 0.8, MinP: 0.1, RepetitionPenalty: 1, Seed: 7}},
@@ -348,5 +349,47 @@ func TestGenerateBadGenerationConfig(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "generate", "--model", dir, "--prompt", "Hi", "--top-p", "2"); code != ExitUsage || !strings.Contains(errOut, "--top-p") {
 		t.Errorf("--top-p 2: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestGenerateStopAtSpecialToken: a --stop that is a special token's text
+// stops generation when the model emits that token, although the decoder
+// leaves its text out (greedy from "abc", the tiny model emits
+// <|im_end|>, 258, among its first tokens; its EOS is 256 alone).
+func TestGenerateStopAtSpecialToken(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	b, err := model.Load(dir, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	greedy := generate.Sampling{TopP: 1, RepetitionPenalty: 1}
+	prompt := b.Tokenizer.Encode("abc", false)
+	free := refGenerate(t, b, prompt, greedy, 60, nil, []int{256})
+	if !slices.Contains(free.Tokens, 258) {
+		t.Fatalf("greedy from \"abc\" never emits 258 (%v): the test needs another prompt", free.Tokens)
+	}
+	want := refGenerate(t, b, prompt, greedy, 60, nil, []int{256, 258})
+	code, out, errOut := run(t, "generate", "--model", dir, "--prompt", "abc", "--temperature", "0", "--max-new-tokens", "60", "--stop", "<|im_end|>")
+	// The count includes the stopping token, which Tokens leaves out.
+	if code != ExitOK || out != want.Text || want.Reason != generate.StopEOS ||
+		!strings.Contains(errOut, fmt.Sprintf("generated %d tokens", len(want.Tokens)+1)) || !strings.Contains(errOut, "stopped: end of sequence") {
+		t.Errorf("--stop <|im_end|>: code %d, got %q, want %q (%d tokens); stderr %q", code, out, want.Text, len(want.Tokens), errOut)
+	}
+}
+
+// TestChatPipedPrintsSeed: piped, chat keeps stderr quiet, except for the
+// sampling line when it holds a seed that was drawn, so that the run can
+// be repeated.
+func TestChatPipedPrintsSeed(t *testing.T) {
+	dir := writeTinyModel(t, true)
+	for _, tc := range []struct {
+		flags []string
+		seed  bool
+	}{{nil, true}, {[]string{"--seed", "5"}, false}, {[]string{"--temperature", "0"}, false}} {
+		withStdin(t, "Hi\n")
+		code, _, errOut := run(t, append([]string{"chat", "--model", dir, "--max-new-tokens", "5"}, tc.flags...)...)
+		if code != ExitOK || strings.Contains(errOut, ", seed ") != tc.seed {
+			t.Errorf("%q: code %d, stderr %q; want the drawn seed printed: %v", tc.flags, code, errOut, tc.seed)
+		}
 	}
 }
