@@ -176,19 +176,34 @@ func parse(path string, buf []byte) (*File, error) {
 		f.infos[name] = &TensorInfo{Name: name, DType: dt, Shape: shape, Begin: begin, End: end}
 		f.names = append(f.names, name)
 	}
-	// No two tensors may share bytes (empty tensors own none).
-	var spans []*TensorInfo
+	// The tensors tile the data area: in offset order each starts where
+	// the one before ends, the first at 0, and the last ends with the file,
+	// as the reference implementation's validate requires. So no two share
+	// bytes, and no bytes lie unaccounted for: a header that skips or
+	// repeats bytes lies about its tensors.
+	spans := make([]*TensorInfo, 0, len(f.names))
 	for _, name := range f.names {
-		if ti := f.infos[name]; ti.End > ti.Begin {
-			spans = append(spans, ti)
-		}
+		spans = append(spans, f.infos[name])
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].Begin < spans[j].Begin })
-	for i := 1; i < len(spans); i++ {
-		if prev, cur := spans[i-1], spans[i]; cur.Begin < prev.End {
+	sort.Slice(spans, func(i, j int) bool {
+		a, b := spans[i], spans[j]
+		return a.Begin < b.Begin || a.Begin == b.Begin && a.End < b.End
+	})
+	at := int64(0)
+	for i, cur := range spans {
+		switch {
+		case cur.Begin < at:
+			prev := spans[i-1]
 			return nil, errf("tensors %q data_offsets [%d, %d] and %q [%d, %d] overlap",
 				prev.Name, prev.Begin, prev.End, cur.Name, cur.Begin, cur.End)
+		case cur.Begin > at:
+			return nil, errf("tensor %q: data_offsets [%d, %d] leave bytes [%d, %d) of the data area to no tensor",
+				cur.Name, cur.Begin, cur.End, at, cur.Begin)
 		}
+		at = cur.End
+	}
+	if at != dataLen {
+		return nil, errf("the tensors end at byte %d of the %d-byte data area: %d bytes follow them", at, dataLen, dataLen-at)
 	}
 	return f, nil
 }

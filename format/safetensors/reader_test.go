@@ -130,6 +130,10 @@ func TestParseBadInput(t *testing.T) {
 		{"size mismatch", build(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, data8), `"w": shape [3] of F32 needs 12 bytes`},
 		{"overflowing shape", build(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, data8), `"w": shape`},
 		{"overlap", build(`{"v":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, data8), `"v" data_offsets [0, 8] and "w" [4, 8] overlap`},
+		{"gap before", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, data8), `"w": data_offsets [4, 8] leave bytes [0, 4)`},
+		{"gap between", build(`{"v":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, le32(1, 2, 3)), `"w": data_offsets [8, 12] leave bytes [4, 8)`},
+		{"bytes after", build(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, data8), "end at byte 4 of the 8-byte data area"},
+		{"no tensors, some data", build(`{}`, data8), "end at byte 0 of the 8-byte"},
 		{"metadata not string", build(`{"__metadata__":{"format":3}}`, nil), `key "format"`},
 		{"shape not ints", build(`{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}`, data8), `"w"`},
 	}
@@ -229,6 +233,14 @@ func TestOpenDirErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("index %s: err = %v, want %q", c.index, err, c.want)
 		}
+	}
+	// Beside model.safetensors, a (stale) index is not read, as in
+	// transformers.
+	if err := Write(filepath.Join(dir, SingleFileName), []Tensor{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenDir(dir); err != nil || !slices.Equal(s.Names(), []string{"a"}) {
+		t.Errorf("model.safetensors beside a broken index: %v", err)
 	}
 }
 

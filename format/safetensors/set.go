@@ -27,21 +27,22 @@ type Set struct {
 	metadata map[string]string
 }
 
-// OpenDir opens the checkpoint in dir: model.safetensors.index.json and its
-// shards when the index exists, else model.safetensors.
+// OpenDir opens the checkpoint in dir: model.safetensors when it exists,
+// else model.safetensors.index.json and its shards, in transformers'
+// order (and the Hub download's).
 func OpenDir(dir string) (*Set, error) {
-	index := filepath.Join(dir, IndexFileName)
-	if _, err := os.Stat(index); err == nil {
-		return OpenIndex(index)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
 	single := filepath.Join(dir, SingleFileName)
 	if _, err := os.Stat(single); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("safetensors: %s holds neither %s nor %s", dir, IndexFileName, SingleFileName)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("safetensors: %w", err)
 		}
-		return nil, fmt.Errorf("safetensors: %w", err)
+		index := filepath.Join(dir, IndexFileName)
+		if _, err := os.Stat(index); err == nil {
+			return OpenIndex(index)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("safetensors: %w", err)
+		}
+		return nil, fmt.Errorf("safetensors: %s holds neither %s nor %s", dir, SingleFileName, IndexFileName)
 	}
 	f, err := Open(single)
 	if err != nil {
