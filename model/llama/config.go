@@ -26,7 +26,10 @@ type Config struct {
 	RMSNormEps       float64      `json:"rms_norm_eps"`
 	RopeTheta        float64      `json:"rope_theta"`
 	RopeScaling      *RopeScaling `json:"rope_scaling"`
-	HiddenAct        string       `json:"hidden_act"`
+	// PartialRotaryFactor below 1 rotates only part of each head; loft
+	// rotates whole heads and refuses it.
+	PartialRotaryFactor *float64 `json:"partial_rotary_factor"`
+	HiddenAct           string   `json:"hidden_act"`
 	// TieWordEmbeddings: nil means the architecture's default (false for
 	// llama, mistral, qwen2 and qwen3, as transformers' configs).
 	TieWordEmbeddings *bool `json:"tie_word_embeddings"`
@@ -60,11 +63,60 @@ type RopeScaling struct {
 	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
 }
 
-// ParseConfig reads a config.json; file names it in errors.
+// ropeParameters is transformers 5's rope_parameters: rope_theta and the
+// scaling that earlier versions kept in rope_theta and rope_scaling.
+type ropeParameters struct {
+	RopeScaling
+	RopeTheta           float64  `json:"rope_theta"`
+	PartialRotaryFactor *float64 `json:"partial_rotary_factor"`
+}
+
+// ParseConfig reads a config.json; file names it in errors. Besides
+// Normalize's defaults it applies those that only config.json knows:
+// rope_parameters (transformers 5 saves RoPE there, and its values win),
+// Qwen3's head_dim of 128 and Mistral's sliding_window of 4096 when the
+// keys are absent (a null window is none), as transformers' configs do.
 func ParseConfig(data []byte, file string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
 		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	var raw struct {
+		RopeParameters map[string]json.RawMessage `json:"rope_parameters"`
+		SlidingWindow  json.RawMessage            `json:"sliding_window"`
+		HeadDim        json.RawMessage            `json:"head_dim"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return c, fmt.Errorf("%s: %v", file, err)
+	}
+	if raw.RopeParameters != nil {
+		var rp ropeParameters
+		for k, v := range raw.RopeParameters {
+			if len(v) > 0 && v[0] == '{' {
+				return c, fmt.Errorf("%s: rope_parameters per layer type (%q) is not supported", file, k)
+			}
+			if err := json.Unmarshal(v, new(any)); err != nil {
+				return c, fmt.Errorf("%s: rope_parameters %q: %v", file, k, err)
+			}
+		}
+		b, _ := json.Marshal(raw.RopeParameters)
+		if err := json.Unmarshal(b, &rp); err != nil {
+			return c, fmt.Errorf("%s: rope_parameters: %v", file, err)
+		}
+		if rp.RopeTheta != 0 {
+			c.RopeTheta = rp.RopeTheta
+		}
+		c.RopeScaling = &rp.RopeScaling
+		if rp.PartialRotaryFactor != nil {
+			c.PartialRotaryFactor = rp.PartialRotaryFactor
+		}
+	}
+	if c.ModelType == "qwen3" && raw.HeadDim == nil {
+		c.HeadDim = 128
+	}
+	if c.ModelType == "mistral" && raw.SlidingWindow == nil {
+		w := 4096
+		c.SlidingWindow = &w
 	}
 	if err := c.Normalize(); err != nil {
 		return c, fmt.Errorf("%s: %v", file, err)
@@ -133,6 +185,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.MLPBias {
 		return errors.New("mlp_bias true is not supported")
+	}
+	if f := c.PartialRotaryFactor; f != nil && *f != 1 {
+		return fmt.Errorf("partial_rotary_factor %v is not supported (RoPE over whole heads only)", *f)
 	}
 	if c.RopeScaling != nil {
 		t := c.RopeScaling.RopeType
@@ -206,12 +261,21 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 	// (Qwen's differs from Llama's, so no default can stand in for it).
 	m.Float("attention.layer_norm_rms_epsilon", &c.RMSNormEps, true)
 	m.Float("rope.freq_base", &c.RopeTheta, false)
-	if t, err := f.String(arch + ".rope.scaling.type"); err == nil && t != "none" {
-		if t != "linear" {
-			m.Failf("%s.rope.scaling.type %q is not supported", arch, t)
-		}
-		var factor float64
-		m.Float("rope.scaling.factor", &factor, false)
+	// As llama.cpp: the scaling type defaults to linear, its factor is
+	// rope.scaling.factor, else the older rope.scale_linear, and a factor
+	// of 0 (or 1) scales nothing.
+	scaling := "linear"
+	if t, err := f.String(arch + ".rope.scaling.type"); err == nil {
+		scaling = t
+	}
+	var factor float64
+	m.Float("rope.scale_linear", &factor, false)
+	m.Float("rope.scaling.factor", &factor, false)
+	switch {
+	case scaling == "none":
+	case scaling != "linear":
+		m.Failf("%s.rope.scaling.type %q is not supported", arch, scaling)
+	case factor != 0 && factor != 1:
 		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
 	}
 	m.Rows("token_embd.weight", &c.VocabSize)

@@ -25,6 +25,16 @@ func TestParseConfig(t *testing.T) {
 			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
 		{"linear rope", `{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2}, ` + base + `}`,
 			func(c Config) bool { return c.RopeScaling != nil && c.RopeScaling.RopeType == "linear" }, ""},
+		{"mistral window absent", `{"model_type": "mistral", "max_position_embeddings": 32768, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 4096 }, ""},
+		{"qwen3 head_dim absent", `{"model_type": "qwen3", ` + base + `}`, func(c Config) bool { return c.HeadDim == 128 }, ""},
+		{"llama3 rope_parameters", `{"model_type": "llama", "rope_theta": 10000, "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000, "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}, ` + base + `}`,
+			func(c Config) bool {
+				return c.RopeTheta == 5e5 && c.RopeScaling != nil && c.RopeScaling.RopeType == "llama3" && c.RopeScaling.Factor == 8
+			}, ""},
+		{"default rope_parameters", `{"model_type": "qwen2", "rope_parameters": {"rope_type": "default", "rope_theta": 1000000}, ` + base + `}`,
+			func(c Config) bool { return c.RopeTheta == 1e6 && c.RopeScaling == nil }, ""},
+		{"bad rope_parameters", `{"model_type": "llama", "rope_parameters": [1], ` + base + `}`, nil, "cfg.json"},
 		{"missing", `{"model_type": "llama", "hidden_size": 64}`, nil, "intermediate_size, num_hidden_layers, num_attention_heads, vocab_size"},
 		{"negative head_dim", `{"model_type": "llama", "head_dim": -8, ` + base + `}`, nil, "head_dim -8"},
 		{"negative positions", `{"model_type": "llama", "max_position_embeddings": -5, ` + base + `}`, nil, "max_position_embeddings -5"},
