@@ -17,6 +17,22 @@ import (
 	"github.com/loftml/loft/model/llama"
 )
 
+// f32Tensor is an F32 GGUF tensor of v with shape given outermost first,
+// as safetensors and PyTorch give it (GGUF lists dimensions innermost
+// first).
+func f32Tensor(t testing.TB, name string, shape []int, v []float32) gguf.Tensor {
+	t.Helper()
+	dims := make([]int, len(shape))
+	for i, d := range shape {
+		dims[len(dims)-1-i] = d
+	}
+	gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gt
+}
+
 // writeGGUF converts a tiny HF llama-family folder into a GGUF file as
 // llama.cpp's convert_hf_to_gguf.py does: GGUF tensor names, q/k rows
 // permuted for interleaved RoPE when arch is "llama", F32 data. Metadata
@@ -58,15 +74,7 @@ func writeGGUF(t testing.TB, dir, arch, out string, omit []string, extra ...gguf
 				llama.PermuteQK(v, c.NumKVHeads, cols)
 			}
 		}
-		dims := make([]int, len(info.Shape))
-		for i, d := range info.Shape {
-			dims[len(dims)-1-i] = d
-		}
-		gt, err := gguf.FromFloat32(rename.Replace(name), gguf.F32, dims, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tensors = append(tensors, gt)
+		tensors = append(tensors, f32Tensor(t, rename.Replace(name), info.Shape, v))
 	}
 	if r := c.RopeScaling; r != nil {
 		// llama.cpp stores Llama 3's scaling as per-frequency divisors.
@@ -167,17 +175,7 @@ func gpt2GGUF(t *testing.T, head []float32) string {
 		"ln_1", "attn_norm", "ln_2", "ffn_norm", "attn.c_attn", "attn_qkv", "attn.c_proj", "attn_output",
 		"mlp.c_fc", "ffn_up", "mlp.c_proj", "ffn_down")
 	var tensors []gguf.Tensor
-	add := func(name string, shape []int, v []float32) {
-		dims := make([]int, len(shape))
-		for i, d := range shape {
-			dims[len(dims)-1-i] = d
-		}
-		gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tensors = append(tensors, gt)
-	}
+	add := func(name string, shape []int, v []float32) { tensors = append(tensors, f32Tensor(t, name, shape, v)) }
 	for _, name := range set.Names() {
 		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
 			continue
@@ -398,17 +396,7 @@ func writeBERTGGUF(t *testing.T, omit ...string) string {
 		".attention.self.query.", ".attn_q.", ".attention.self.key.", ".attn_k.", ".attention.self.value.", ".attn_v.",
 		".attention.output.dense.", ".attn_output.", ".attention.output.LayerNorm.", ".attn_output_norm.",
 		".intermediate.dense.", ".ffn_up.", ".output.dense.", ".ffn_down.", ".output.LayerNorm.", ".layer_output_norm.")
-	tensor := func(name string, shape []int, v []float32) gguf.Tensor {
-		dims := make([]int, len(shape))
-		for i, d := range shape {
-			dims[len(dims)-1-i] = d
-		}
-		gt, err := gguf.FromFloat32(name, gguf.F32, dims, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return gt
-	}
+	tensor := func(name string, shape []int, v []float32) gguf.Tensor { return f32Tensor(t, name, shape, v) }
 	var tensors []gguf.Tensor
 	for _, name := range set.Names() {
 		if strings.HasPrefix(name, "cls.") || strings.HasPrefix(name, "bert.pooler.") || strings.HasSuffix(name, "position_ids") {
