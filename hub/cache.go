@@ -198,7 +198,7 @@ func (c repoCache) link(commit, name, etag string) error {
 // markMissing records that name is absent at commit, as Python's
 // huggingface_hub does in .no_exist/<commit>/<name>. Failure is harmless.
 func (c repoCache) markMissing(commit, name string) {
-	p := filepath.Join(c.dir, ".no_exist", commit, filepath.FromSlash(name))
+	p := c.missingMarker(commit, name)
 	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
 		if f, err := os.Create(p); err == nil {
 			f.Close()
@@ -209,7 +209,12 @@ func (c repoCache) markMissing(commit, name string) {
 // markedMissing reports whether markMissing recorded name as absent at
 // commit (a commit never changes, so the marker stays true).
 func (c repoCache) markedMissing(commit, name string) bool {
-	return exists(filepath.Join(c.dir, ".no_exist", commit, filepath.FromSlash(name)))
+	return exists(c.missingMarker(commit, name))
+}
+
+// missingMarker is the path of name's .no_exist marker at commit.
+func (c repoCache) missingMarker(commit, name string) string {
+	return filepath.Join(c.dir, ".no_exist", commit, filepath.FromSlash(name))
 }
 
 // exists reports whether p exists, following symlinks: a snapshot link whose
