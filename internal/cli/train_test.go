@@ -141,7 +141,7 @@ func TestTrainResumeEqualsStraightRun(t *testing.T) {
 		`optimizer: AdamW lr 0.002, betas 0.9/0.999, eps 1e-08, weight decay 0, max grad norm 1; schedule constant, warmup 0`,
 		`run: 6 steps \([0-9.]+ epochs\) of 1 x 4 examples, shuffle true, seed 7`,
 		`memory estimate: [0-9.]+ MiB \(weights`,
-		`trained 6 steps, [0-9]+ counted tokens: [0-9]+ tokens/s, peak memory [0-9.]+ MiB \(VmHWM\)`,
+		`trained 6 steps, [0-9]+ counted tokens: [0-9]+ tokens/s, peak memory [0-9.]+ [MG]iB \(VmHWM\)`,
 	} {
 		if !regexp.MustCompile(re).MatchString(stderr) {
 			t.Errorf("stderr lacks %s:\n%s", re, stderr)
