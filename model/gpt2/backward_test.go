@@ -1,9 +1,9 @@
 package gpt2_test
 
 import (
-	"math"
 	"testing"
 
+	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model"
 	"github.com/loftml/loft/model/gpt2"
@@ -51,21 +51,7 @@ func TestBackwardInputFD(t *testing.T) {
 		}
 		return scale * sum
 	}
-	var dot, ff, gg float64
-	const h = 1e-2
-	for i := range dWPE {
-		old := m.WPE.W[i]
-		m.WPE.W[i] = old + h
-		lp := loss()
-		m.WPE.W[i] = old - h
-		lm := loss()
-		m.WPE.W[i] = old
-		fd := (lp - lm) / (2 * h)
-		dot += fd * float64(dWPE[i])
-		ff += fd * fd
-		gg += float64(dWPE[i]) * float64(dWPE[i])
-	}
-	cos, rel := dot/math.Sqrt(ff*gg), math.Abs(math.Sqrt(gg)-math.Sqrt(ff))/math.Sqrt(ff)
+	cos, rel := testutil.GradCheck(m.WPE.W, dWPE, nil, loss, 1e-2)
 	t.Logf("%d entries: cosine %.6f, norm relative error %.2g", len(dWPE), cos, rel)
 	if !(cos > 0.999) || !(rel < 1e-2) {
 		t.Fatalf("wpe gradient vs finite differences: cosine %.6f, norm relative error %.2g", cos, rel)

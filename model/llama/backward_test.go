@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model"
 	"github.com/loftml/loft/model/llama"
@@ -61,32 +62,13 @@ func TestBackwardInputFD(t *testing.T) {
 					idx = append(idx, int(id)*C+c)
 				}
 			}
-			cos, rel := gradCheck(m.Embed.W, dW, idx, loss, 1e-2)
+			cos, rel := testutil.GradCheck(m.Embed.W, dW, idx, loss, 1e-2)
 			t.Logf("%d entries: cosine %.6f, norm relative error %.2g", len(idx), cos, rel)
 			if !(cos > 0.999) || !(rel < 1e-2) {
 				t.Fatalf("embedding gradient vs finite differences: cosine %.6f, norm relative error %.2g", cos, rel)
 			}
 		})
 	}
-}
-
-// gradCheck returns the cosine similarity and the relative error of the
-// norms between g and central finite differences of loss over x at idx.
-func gradCheck(x, g []float32, idx []int, loss func() float64, h float32) (cos, rel float64) {
-	var dot, ff, gg float64
-	for _, i := range idx {
-		old := x[i]
-		x[i] = old + h
-		lp := loss()
-		x[i] = old - h
-		lm := loss()
-		x[i] = old
-		fd := (lp - lm) / float64(2*h)
-		dot += fd * float64(g[i])
-		ff += fd * fd
-		gg += float64(g[i]) * float64(g[i])
-	}
-	return dot / math.Sqrt(ff*gg), math.Abs(math.Sqrt(gg)-math.Sqrt(ff)) / math.Sqrt(ff)
 }
 
 // TestForwardLossMatchesLogits: the fused head's loss equals cross-entropy
