@@ -73,7 +73,11 @@ func MergeFolder(baseDir, outDir string, a *Adapter) error {
 		return fmt.Errorf("lora: %w", err)
 	}
 	for _, e := range ents {
-		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".safetensors") {
+		if strings.HasSuffix(e.Name(), ".safetensors") {
+			continue
+		}
+		// Stat follows links: a Hub snapshot's files are links into blobs/.
+		if fi, err := os.Stat(filepath.Join(baseDir, e.Name())); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		if err := copyFile(filepath.Join(baseDir, e.Name()), filepath.Join(tmp, e.Name())); err != nil {
