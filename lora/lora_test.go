@@ -554,6 +554,22 @@ func TestLoadRefusals(t *testing.T) {
 			return ts
 		}, `peft_type "IA3"`},
 		{"lora_bias", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["lora_bias"] = true; return ts }, "lora_bias is true"},
+		{"pissa", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["init_lora_weights"] = "pissa_niter_4"
+			return ts
+		}, `init_lora_weights "pissa_niter_4"`},
+		{"olora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["init_lora_weights"] = "olora"
+			return ts
+		}, `init_lora_weights "olora"`},
+		{"alora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["alora_invocation_tokens"] = []int{5, 6}
+			return ts
+		}, "alora_invocation_tokens"},
+		{"dropout", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["lora_dropout"] = 1.5
+			return ts
+		}, "lora_dropout must be in [0, 1), got 1.5"},
 		{"qalora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 			c["use_qalora"] = true
 			return ts

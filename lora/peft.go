@@ -52,6 +52,7 @@ type peftConfig struct {
 	TargetParameters      json.RawMessage `json:"target_parameters"`
 	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices"`
 	LayerReplication      json.RawMessage `json:"layer_replication"`
+	AloraInvocationTokens json.RawMessage `json:"alora_invocation_tokens"`
 
 	ranks  pattern[int]     // rank_pattern, set by toConfig
 	alphas pattern[float64] // alpha_pattern, set by toConfig
@@ -336,8 +337,12 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 		return c, fmt.Errorf("lora: %s: trainable_token_indices (trained embedding rows) is not supported", path)
 	case isSet(pc.LayerReplication):
 		return c, fmt.Errorf("lora: %s: layer_replication (a model with repeated layers) is not supported", path)
+	case isSet(pc.AloraInvocationTokens):
+		return c, fmt.Errorf("lora: %s: alora_invocation_tokens is set (an activated LoRA, applied only after those tokens) is not supported", path)
 	case pc.R < 1:
 		return c, fmt.Errorf("lora: %s: r must be a positive integer, got %d", path, pc.R)
+	case !(pc.Dropout >= 0 && pc.Dropout < 1):
+		return c, fmt.Errorf("lora: %s: lora_dropout must be in [0, 1), got %v", path, pc.Dropout)
 	case !(pc.Alpha > 0) || math.IsInf(pc.Alpha, 0):
 		return c, fmt.Errorf("lora: %s: lora_alpha must be positive, got %v", path, pc.Alpha)
 	}
@@ -363,8 +368,17 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 			return c, fmt.Errorf("lora: %s: layers_to_transform must be an int or a list: %v", path, err)
 		}
 	}
-	if bytes.Equal(bytes.TrimSpace(pc.InitLoraWeights), []byte(`"gaussian"`)) {
+	// PiSSA, OLoRA, CorDA, LoftQ and LoRA-GA start from a changed base
+	// (its residual or quantised weights): until PEFT converts such an
+	// adapter on saving (path_initial_model_for_weight_conversion, which
+	// writes init_lora_weights true), it does not apply to the original
+	// weights. Kaiming (true), false, gaussian and EVA leave the base as is.
+	switch init := string(bytes.TrimSpace(pc.InitLoraWeights)); init {
+	case "", "null", "true", "false", `"eva"`:
+	case `"gaussian"`:
 		c.InitGaussian = true
+	default:
+		return c, fmt.Errorf("lora: %s: init_lora_weights %s: loft applies adapters to the unchanged base weights, which this initialisation replaces (save it from PEFT with path_initial_model_for_weight_conversion to get a plain LoRA adapter); supported: true, false, \"gaussian\", \"eva\"", path, init)
 	}
 	var err error
 	if pc.ranks, err = parsePattern[int](pc.RankPattern, path, "rank_pattern"); err != nil {
