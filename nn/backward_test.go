@@ -1,9 +1,10 @@
 package nn
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
 )
 
 // gradCheck compares the analytic gradient g of loss with respect to x
@@ -13,21 +14,7 @@ import (
 // are meaningful where single float32 differences are noisy.
 func gradCheck(t *testing.T, name string, x, g []float32, loss func() float64, h float32) {
 	t.Helper()
-	var dot, nn2, gg float64
-	for i := range x {
-		old := x[i]
-		x[i] = old + h
-		lp := loss()
-		x[i] = old - h
-		lm := loss()
-		x[i] = old
-		fd := (lp - lm) / float64(2*h)
-		dot += fd * float64(g[i])
-		nn2 += fd * fd
-		gg += float64(g[i]) * float64(g[i])
-	}
-	cos := dot / math.Sqrt(nn2*gg)
-	rel := math.Abs(math.Sqrt(gg)-math.Sqrt(nn2)) / math.Sqrt(nn2)
+	cos, rel := testutil.GradCheck(x, g, nil, loss, h)
 	if !(cos > 0.9999) || !(rel < 1e-3) {
 		t.Errorf("%s: gradient vs finite differences: cosine %.6f, norm relative error %.2g", name, cos, rel)
 	}
