@@ -259,15 +259,15 @@ func TestChatTemplateFile(t *testing.T) {
 	}
 }
 
-// TestGenerateHubID runs --model org/name from a Hugging Face cache laid
-// out as huggingface_hub writes it (blobs, refs/main, snapshot symlinks),
-// offline.
-func TestGenerateHubID(t *testing.T) {
-	src := writeTinyModel(t, false)
-	cache := t.TempDir()
-	repo := filepath.Join(cache, "models--loft-test--tiny")
+// hubCache lays src's files out as huggingface_hub caches repo "org/name"
+// at one commit: blobs/, refs/main and snapshots/<commit>/ of relative
+// symlinks into blobs/. It returns the cache folder and the snapshot.
+func hubCache(t *testing.T, src, id string) (cache, snap string) {
+	t.Helper()
+	cache = t.TempDir()
+	repo := filepath.Join(cache, "models--"+strings.ReplaceAll(id, "/", "--"))
 	commit := strings.Repeat("ab", 20)
-	snap := filepath.Join(repo, "snapshots", commit)
+	snap = filepath.Join(repo, "snapshots", commit)
 	for _, d := range []string{filepath.Join(repo, "blobs"), filepath.Join(repo, "refs"), snap} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -293,6 +293,15 @@ func TestGenerateHubID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return cache, snap
+}
+
+// TestGenerateHubID runs --model org/name from a Hugging Face cache laid
+// out as huggingface_hub writes it (blobs, refs/main, snapshot symlinks),
+// offline.
+func TestGenerateHubID(t *testing.T) {
+	src := writeTinyModel(t, false)
+	cache, _ := hubCache(t, src, "loft-test/tiny")
 	t.Setenv("HF_HUB_CACHE", cache)
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	args := []string{"--prompt", "Hello", "--max-new-tokens", "10", "--temperature", "0"}

@@ -80,7 +80,7 @@ func TestMerge(t *testing.T) {
 	cases := []struct {
 		name, base, adapter string
 		tol                 float64
-		links               bool // the base's files are symlinks, as in a Hub snapshot
+		links               bool // the base is a Hub cache snapshot: symlinks into blobs/
 	}{
 		{"gpt2", "../../testdata/ref/gpt2-tiny", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", 1e-5, false},
 		{"gpt2 links", "../../testdata/ref/gpt2-tiny", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", 1e-5, true},
@@ -89,7 +89,7 @@ func TestMerge(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.links {
-				c.base = linkedCopy(t, c.base)
+				_, c.base = hubCache(t, c.base, "loft-test/gpt2")
 			}
 			adapter := c.adapter
 			if adapter == "" {
@@ -165,27 +165,6 @@ func TestMerge(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "transformer.h.0.attn.c_attn") {
 		t.Fatalf("wrong adapter: code %d, stderr %q", code, errOut)
 	}
-}
-
-// linkedCopy returns a folder holding a symlink to each file of dir, the
-// way a Hugging Face cache snapshot links into its blobs.
-func linkedCopy(t *testing.T, dir string) string {
-	t.Helper()
-	out := t.TempDir()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		abs, err := filepath.Abs(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(abs, filepath.Join(out, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
 }
 
 // TestGenerateAdapter: --adapter changes stories260K's greedy text, a fresh
