@@ -480,6 +480,31 @@ func TestLoadVariants(t *testing.T) {
 			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
 		}
 	}
+	// Saved again, the patterns hold the full module names: PEFT >= 0.14
+	// matches them as (.*\.)?key$, older versions by their fallback to
+	// an exact lookup of the module's name. Loaded back, every module keeps
+	// its scale.
+	resaved := filepath.Join(t.TempDir(), "resaved")
+	if err := ad.Save(resaved, "qwen2-tiny"); err != nil {
+		t.Fatal(err)
+	}
+	var pc map[string]any
+	buf, _ := os.ReadFile(filepath.Join(resaved, "adapter_config.json"))
+	if err := json.Unmarshal(buf, &pc); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(pc["alpha_pattern"]); got != `{"model.layers.0.self_attn.v_proj":32}` {
+		t.Errorf("resaved alpha_pattern %s", got)
+	}
+	ad2, err := lora.Load(resaved, load(t, "qwen2-tiny").Slots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ad2.Modules {
+		if l.Scale != ad.Modules[i].Scale || l.R != ad.Modules[i].R {
+			t.Errorf("resaved %s: scale %v rank %d, want %v and %d", l.Name, l.Scale, l.R, ad.Modules[i].Scale, ad.Modules[i].R)
+		}
+	}
 	// Overlapping keys: the first in the file's order wins, as PEFT tries
 	// the keys in dict order. Empty newer fields are accepted.
 	for _, c := range []struct {
