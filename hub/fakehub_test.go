@@ -60,6 +60,8 @@ type fakeHub struct {
 	hold       chan struct{}
 	holdAfter  int // with hold: write this many bytes, signal hold, then wait for the client to go away
 
+	renamed map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
+
 	apiCalls, fileCalls, cdnCalls int
 	ranges                        []string // Range header of each CDN request
 	hubAuth, cdnAuth              []string // Authorization headers seen
@@ -72,6 +74,11 @@ func newFakeHub(t *testing.T) *fakeHub {
 	//   /api/models/{org}/{name}/revision/{rev}    repo info
 	//   /{org}/{name}/resolve/{rev}/{file...}      file content
 	hubMux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		if to, ok := f.renamedPath(r.URL.Path); ok {
+			w.Header().Set("Location", to)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/api/models/"); ok {
 			p := strings.SplitN(rest, "/", 4)
 			if len(p) == 4 && p[2] == "revision" {
@@ -111,6 +118,21 @@ func (f *fakeHub) addRepo(id, commit string, files map[string]fakeFile) *fakeRep
 	f.repos[id] = r
 	f.mu.Unlock()
 	return r
+}
+
+// renamedPath is p with a renamed repo's old id replaced by the new one,
+// as a path without the host (the Hub's Location is relative).
+func (f *fakeHub) renamedPath(p string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for old, id := range f.renamed {
+		for _, prefix := range []string{"/api/models/", "/"} {
+			if rest, ok := strings.CutPrefix(p, prefix+old+"/"); ok {
+				return prefix + id + "/" + rest, true
+			}
+		}
+	}
+	return "", false
 }
 
 // counts returns API, resolve and CDN request counts.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -410,6 +412,66 @@ func TestEndpointFromEnv(t *testing.T) {
 	t.Setenv("HF_ENDPOINT", "ftp://example")
 	if _, err := Resolve(context.Background(), testRepo, Options{CacheDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "HF_ENDPOINT") {
 		t.Errorf("bad HF_ENDPOINT: err = %v", err)
+	}
+}
+
+// TestRedirectedAPI: the Hub answers the old id of a renamed repo with a
+// relative 307 to the new id, for the API call as for resolve/; both are
+// followed (as requests follows them for huggingface_hub), with the token,
+// since they stay on the Hub's host. An API call redirected to another host
+// is followed without the token; a redirect loop ends with an error naming
+// the URL.
+func TestRedirectedAPI(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	f.set(func() {
+		f.token = "hf_secret"
+		gated.gated = true
+		f.renamed = map[string]string{"acme/old-name": testRepo}
+	})
+	opts := testOptions(f, t.TempDir())
+	opts.Token = "hf_secret"
+	dir, err := Resolve(context.Background(), "acme/old-name", opts)
+	if err != nil {
+		t.Fatalf("renamed repo: %v", err)
+	}
+	if want := filepath.Join(opts.CacheDir, "models--acme--old-name", "snapshots", commitOf("c1")); dir != want {
+		t.Errorf("renamed repo: %s, want %s (the cache folder of the id asked for, as huggingface_hub)", dir, want)
+	}
+	hubAuth, _ := f.auths()
+	for i, a := range hubAuth {
+		if a != "Bearer hf_secret" {
+			t.Errorf("Hub request %d after a same-host redirect: Authorization %q", i, a)
+		}
+	}
+
+	// An endpoint whose API answers redirect to another host.
+	public := newFakeHub(t)
+	public.addRepo(testRepo, commitOf("c2"), tinyFiles())
+	var loop bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case loop:
+			http.Redirect(w, r, r.URL.Path, http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/api/"):
+			http.Redirect(w, r, public.hub.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		default:
+			public.hub.Config.Handler.ServeHTTP(w, r)
+		}
+	}))
+	defer front.Close()
+	opts = Options{CacheDir: t.TempDir(), Endpoint: front.URL, Token: "hf_secret"}
+	if _, err := Resolve(context.Background(), testRepo, opts); err != nil {
+		t.Fatalf("API redirected to another host: %v", err)
+	}
+	if hubAuth, _ := public.auths(); hubAuth[0] != "" {
+		t.Errorf("the token went to another host: %q", hubAuth[0])
+	}
+	loop = true
+	_, err = Resolve(context.Background(), testRepo, Options{CacheDir: t.TempDir(), Endpoint: front.URL})
+	if want := "more than 10 redirects from " + front.URL + "/api/models/" + testRepo; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("redirect loop: err = %v, want one containing %q", err, want)
 	}
 }
 

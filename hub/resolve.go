@@ -77,7 +77,7 @@ func (o Options) settings() (settings, error) {
 	if s.client == nil {
 		s.client = &http.Client{}
 	}
-	// Redirects are followed by hand (download.go) so that the Hub's own
+	// Redirects are followed by hand (repoInfo, download) so that the Hub's own
 	// headers are read before the CDN's and the token never leaves the Hub.
 	c := *s.client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -267,20 +267,40 @@ func (r repoInfo) siblings() map[string]bool {
 }
 
 // repoInfo asks the Hub API for the commit a revision points to and the
-// repo's file list.
+// repo's file list. Redirects are followed, as requests follows them for
+// huggingface_hub: the Hub answers the old id of a renamed repo with a
+// relative 307 to the new one. The token goes only where setHeaders allows.
 func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
-	u := s.endpoint + "/api/models/" + repo.ID + "/revision/" + url.PathEscape(repo.Revision)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, err)
-	}
-	s.setHeaders(req)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, ctx.Err())
+	first := s.endpoint + "/api/models/" + repo.ID + "/revision/" + url.PathEscape(repo.Revision)
+	u := first
+	var resp *http.Response
+	for hop := 0; ; hop++ {
+		if hop > maxRedirects {
+			return repoInfo{}, fmt.Errorf("hub: %s: more than %d redirects from %s", repo.ID, maxRedirects, first)
 		}
-		return repoInfo{}, &networkError{fmt.Errorf("hub: %s: cannot reach %s: %w", repo.ID, s.endpoint, err)}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, err)
+		}
+		s.setHeaders(req)
+		resp, err = s.client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, ctx.Err())
+			}
+			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: cannot reach %s: %w", repo.ID, u, err)}
+		}
+		if !isRedirect(resp.StatusCode) {
+			break
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		next, err := req.URL.Parse(loc)
+		if err != nil || loc == "" {
+			return repoInfo{}, fmt.Errorf("hub: %s: GET %s: redirect %d without a usable Location", repo.ID, u, resp.StatusCode)
+		}
+		u = next.String()
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
