@@ -43,12 +43,16 @@
 //     turn and the output the assistant turn.
 //   - chat: exactly what the chat template renders without a generation
 //     prompt, tokenized with addSpecial=false, so BOS/EOS are what the
-//     template writes and never added twice. Only the assistant contents
-//     count, each with the tokens after it up to and including the first
-//     special token (the end-of-turn token such as <|im_end|> or </s>) when
-//     only whitespace lies between, as trl's assistant_only_loss counts the
-//     text of a template's generation block; that teaches the model to end
-//     its turn. The contents are found by rendering the conversation turn
+//     template writes and never added twice. Only the assistant turns
+//     count: from the end of the turn's header (the generation prompt) to
+//     the end of its content, so that a think block the template renders
+//     before the content (from reasoning_content, or Qwen3's empty one) counts
+//     as mlx-lm and TRL's qwen3_training.jinja count it, then the tokens
+//     after the content up to and including the first special token (the
+//     end-of-turn token such as <|im_end|> or </s>) when only whitespace
+//     lies between, as trl's assistant_only_loss counts the text of a
+//     template's generation block; that teaches the model to end its turn.
+//     The contents are found by rendering the conversation turn
 //     by turn when every rendering is a prefix of the next (each assistant
 //     content is searched in its own turn's text), else (Qwen3 drops earlier
 //     turns' reasoning) by searching each content in order in the final

@@ -155,9 +155,21 @@ func (e *encoder) endOfTurn(ids []int, i int) int {
 }
 
 // assistantSpans renders msgs and finds the byte span of each assistant
-// message's content: in its own turn when rendering turn by turn only
-// appends (every rendering of msgs[:k] is a prefix of the next), else with
-// searchSpans on the final rendering.
+// turn: in its own turn when rendering turn by turn only appends (every
+// rendering of msgs[:k] is a prefix of the next), else with searchSpans on
+// the final rendering.
+//
+// A span runs from the end of the turn's header (the generation prompt,
+// such as "<|im_start|>assistant\n") to the end of its content, so that it
+// holds everything the model writes after the prompt it gets at inference:
+// the content and the reasoning block a template renders before it, from
+// reasoning_content (Qwen3's "<think>\n…\n</think>\n\n") or, as Qwen3 does
+// for the last turn, empty ("<think>\n\n</think>\n\n"). mlx-lm's
+// ChatDataset counts the same (everything after the generation prompt), and
+// TRL's qwen3_training.jinja puts the think block, empty or not, inside
+// {% generation %}. Counting from the content only left the reasoning out
+// of the loss while the model saw it as input. When the header is not
+// found, the span starts at the content.
 func assistantSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) (string, []chat.Span, error) {
 	opts.AddGenerationPrompt = false
 	opts.ContinueFinalMessage = false
@@ -180,7 +192,7 @@ func assistantSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptio
 // "</think>" for turns whose reasoning the template dropped), but first
 // skips the assistant header (the generation prompt, such as
 // "<|im_start|>assistant\n"), so that a short answer such as "a" is not
-// found inside the header.
+// found inside the header; the span then starts at the header's end.
 func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, rendered string) ([]chat.Span, error) {
 	var spans []chat.Span
 	pos := 0
@@ -192,26 +204,42 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 			}
 			continue
 		}
-		if head := genPrompt(t, msgs[:i], opts); head != "" {
-			if j := strings.Index(rendered[pos:], head); j >= 0 {
-				pos += j + len(head)
+		head := -1
+		if h := genPrompt(t, msgs[:i], opts); h != "" {
+			if j := strings.Index(rendered[pos:], h); j >= 0 {
+				pos += j + len(h)
+				head = pos
 			}
 		}
-		j := strings.Index(rendered[pos:], text)
-		if j < 0 {
-			if k := strings.LastIndex(text, "</think>"); k >= 0 {
-				text = strings.TrimLeft(text[k+len("</think>"):], "\n")
-				j = strings.Index(rendered[pos:], text)
-			}
-		}
+		j, n := findContent(rendered[pos:], text)
 		if j < 0 {
 			return nil, fmt.Errorf("message %d (assistant): content %.40q not found in the chat template's rendering", i, text)
 		}
-		start := pos + j
-		spans = append(spans, chat.Span{Start: start, End: start + len(text)})
-		pos = start + len(text)
+		start, end := pos+j, pos+j+n
+		if head >= 0 {
+			start = head
+		}
+		spans = append(spans, chat.Span{Start: start, End: end})
+		pos = end
 	}
 	return spans, nil
+}
+
+// findContent returns the offset and length of an assistant content in s:
+// verbatim, or else the text after its last "</think>" (leading newlines
+// removed), which is what Qwen3 renders of a turn whose reasoning it drops
+// or moves; j is -1 when neither is found.
+func findContent(s, text string) (j, n int) {
+	if j = strings.Index(s, text); j >= 0 {
+		return j, len(text)
+	}
+	if k := strings.LastIndex(text, "</think>"); k >= 0 {
+		text = strings.TrimLeft(text[k+len("</think>"):], "\n")
+		if j = strings.Index(s, text); j >= 0 {
+			return j, len(text)
+		}
+	}
+	return -1, 0
 }
 
 // genPrompt returns the text the generation prompt adds after msgs, or ""
@@ -232,7 +260,7 @@ func genPrompt(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) s
 
 // turnSpans renders msgs turn by turn; ok is false when a rendering is not
 // a prefix of the next (or a partial conversation does not render, or an
-// assistant content is not found verbatim in its turn).
+// assistant content is not found in its turn).
 func turnSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, final string) (spans []chat.Span, ok bool) {
 	prev := ""
 	for k := range msgs {
@@ -249,19 +277,22 @@ func turnSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, f
 		if msgs[k].Role == "assistant" {
 			// Search after the turn's header (the generation prompt), so
 			// that a short content is not found inside "assistant".
-			from := len(prev)
+			// The span starts there (see assistantSpans).
+			from, head := len(prev), -1
 			gen := opts
 			gen.AddGenerationPrompt = true
-			if head, err := t.Render(msgs[:k], gen); err == nil && len(head) >= from && strings.HasPrefix(cur, head) {
-				from = len(head)
+			if h, err := t.Render(msgs[:k], gen); err == nil && len(h) > from && strings.HasPrefix(cur, h) {
+				from, head = len(h), len(h)
 			}
-			text := msgs[k].Text()
-			j := strings.Index(cur[from:], text)
+			j, n := findContent(cur[from:], msgs[k].Text())
 			if j < 0 {
 				return nil, false
 			}
-			start := from + j
-			spans = append(spans, chat.Span{Start: start, End: start + len(text)})
+			start, end := from+j, from+j+n
+			if head >= 0 {
+				start = head
+			}
+			spans = append(spans, chat.Span{Start: start, End: end})
 		}
 		prev = cur
 	}

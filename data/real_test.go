@@ -151,7 +151,9 @@ func TestQwen3Chat(t *testing.T) {
 	if !slices.Equal(ids, whole) {
 		t.Fatalf("ids are not the encoding of the rendering:\n got %q\nwant %q", tok.Decode(ids, false), rendered)
 	}
-	want := []string{"Hello! How can I help?<|im_end|>", "Yes, 2+2 is 4.<|im_end|>", "a<|im_end|>"}
+	// The last turn counts from its header on, with the empty think block
+	// that Qwen3 renders there (see TestQwen3Reasoning).
+	want := []string{"Hello! How can I help?<|im_end|>", "Yes, 2+2 is 4.<|im_end|>", "<think>\n\n</think>\n\na<|im_end|>"}
 	if got := runs(tok, ex); !slices.Equal(got, want) {
 		t.Errorf("counted text\n got %q\nwant %q", got, want)
 	}
@@ -162,8 +164,51 @@ func TestQwen3Chat(t *testing.T) {
 	// With Chat, prompt/completion is one user turn and one answer.
 	cfg.Chat = true
 	ds = loadOne(t, cfg, "pc.jsonl", `{"prompt": "Capital of France?", "completion": "Paris."}`)
-	if got := runs(tok, ds.Examples[0]); !slices.Equal(got, []string{"Paris.<|im_end|>"}) {
+	if got := runs(tok, ds.Examples[0]); !slices.Equal(got, []string{"<think>\n\n</think>\n\nParis.<|im_end|>"}) {
 		t.Errorf("completion with --chat counts %q", got)
+	}
+}
+
+// TestQwen3Reasoning checks that an assistant's reasoning counts in the
+// loss as the model sees it: Qwen3 renders reasoning_content as a think
+// block before the answer, and that block counted nowhere (4 targets of
+// "Tom ran.<|im_end|>" counted where the same reasoning written inline in
+// content counted 17). The whole think block counts, as TRL's
+// qwen3_training.jinja marks it inside {% generation %}; so does the empty
+// one Qwen3 renders for a last turn without reasoning.
+func TestQwen3Reasoning(t *testing.T) {
+	tok, tm := qwen3(t)
+	cfg := Config{Tokenizer: tok, Template: tm, BOS: -1, EOS: 151645, SeqLen: 1024}
+	const user = `{"role": "user", "content": "Who ran?"}`
+	think := "<think>\nThe story says Tom ran to the park.\n</think>\n\n"
+	for _, tc := range []struct {
+		name, line string
+		want       []string
+	}{
+		{"reasoning_content", `{"messages": [` + user + `, {"role": "assistant", "reasoning_content": "The story says Tom ran to the park.", "content": "Tom ran."}]}`,
+			[]string{think + "Tom ran.<|im_end|>"}},
+		{"inline", `{"messages": [` + user + `, {"role": "assistant", "content": "<think>\nThe story says Tom ran to the park.\n</think>\n\nTom ran."}]}`,
+			[]string{think + "Tom ran.<|im_end|>"}},
+		// Rendered as "<think>\nThe story…\n</think>\n\nTom ran.": not found
+		// verbatim, found after "</think>", counted from the header.
+		{"inline, other spacing", `{"messages": [` + user + `, {"role": "assistant", "content": "<think>The story says Tom ran to the park.</think>Tom ran."}]}`,
+			[]string{think + "Tom ran.<|im_end|>"}},
+		{"no reasoning", `{"messages": [` + user + `, {"role": "assistant", "content": "Tom ran."}]}`,
+			[]string{"<think>\n\n</think>\n\nTom ran.<|im_end|>"}},
+		// Qwen3 drops the reasoning of turns before the last user message:
+		// the first answer counts as rendered, without it.
+		{"dropped", `{"messages": [` + user + `, {"role": "assistant", "reasoning_content": "Tom is in the story.", "content": "Tom."}, ` +
+			`{"role": "user", "content": "Where?"}, {"role": "assistant", "reasoning_content": "The story says Tom ran to the park.", "content": "The park."}]}`,
+			[]string{"Tom.<|im_end|>", think + "The park.<|im_end|>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := loadOne(t, cfg, "chat.jsonl", tc.line).Examples[0]
+			if got := runs(tok, ex); !slices.Equal(got, tc.want) {
+				t.Errorf("counted text\n got %q\nwant %q", got, tc.want)
+			}
+			_, counted := (&Dataset{Examples: []Example{ex}}).Tokens()
+			t.Logf("%d tokens, %d counted", len(ex.IDs), counted)
+		})
 	}
 }
 
