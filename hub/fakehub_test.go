@@ -60,7 +60,8 @@ type fakeHub struct {
 	hold       chan struct{}
 	holdAfter  int // with hold: write this many bytes, signal hold, then wait for the client to go away
 
-	renamed map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
+	renamed   map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
+	apiStatus int               // >0: the API answers every call with this status (a Hub outage)
 
 	apiCalls, fileCalls, cdnCalls int
 	ranges                        []string // Range header of each CDN request
@@ -183,6 +184,10 @@ func (f *fakeHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.apiCalls++
 	f.hubAuth = append(f.hubAuth, r.Header.Get("Authorization"))
+	if f.apiStatus > 0 {
+		http.Error(w, "<html>"+http.StatusText(f.apiStatus)+"</html>", f.apiStatus)
+		return
+	}
 	_, commit, files := f.lookup(w, r)
 	if files == nil {
 		return

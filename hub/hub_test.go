@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -682,6 +683,36 @@ func TestUnreachableHubUsesCache(t *testing.T) {
 	}
 	if _, err := Resolve(context.Background(), "acme/other", opts); err == nil || !strings.Contains(err.Error(), "cannot reach") {
 		t.Errorf("Hub down, nothing cached: err = %v", err)
+	}
+}
+
+// TestHubServerErrorUsesCache: a 5xx answer from the API says nothing about
+// the repo, so a complete cached snapshot is used, with a note, as when the
+// Hub cannot be reached (huggingface_hub's snapshot_download goes to the
+// local files on any HTTP error but repo or revision not found and gated).
+func TestHubServerErrorUsesCache(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	opts := testOptions(f, t.TempDir())
+	first, err := Resolve(context.Background(), testRepo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []int{500, 502, 503, 504} {
+		f.set(func() { f.apiStatus = code })
+		var notes lockedBuffer
+		opts.Progress = &notes
+		dir, err := Resolve(context.Background(), testRepo, opts)
+		if err != nil || dir != first {
+			t.Errorf("HTTP %d: %s, %v; want the cached %s", code, dir, err, first)
+		}
+		if want := fmt.Sprintf("HTTP %d; using the cached snapshot", code); !strings.Contains(notes.String(), want) {
+			t.Errorf("HTTP %d: note %q, want one containing %q", code, notes.String(), want)
+		}
+		if _, err := Resolve(context.Background(), "acme/other", opts); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("HTTP %d", code)) {
+			t.Errorf("HTTP %d, nothing cached: err = %v", code, err)
+		}
 	}
 }
 

@@ -99,7 +99,8 @@ func (o Options) settings() (settings, error) {
 //
 // Files already in the snapshot are not downloaded again. Offline (see
 // Options), the revision resolves through refs/ in the cache. When the Hub
-// cannot be reached, a complete cached snapshot of the revision is used.
+// cannot be reached or its API answers a server error (5xx), a complete
+// cached snapshot of the revision is used.
 // Cancelling ctx stops a download and keeps its partial file for resuming.
 func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	var statErr error
@@ -164,7 +165,7 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 	if err != nil {
 		var netErr *networkError
 		if errors.As(err, &netErr) && ctx.Err() == nil {
-			dir, cerr := s.cached(c, repo, "the Hub is unreachable")
+			dir, cerr := s.cached(c, repo, "the Hub is unavailable")
 			if cerr == nil {
 				s.note("hub: %v; using the cached snapshot %s\n", netErr.err, dir)
 				return dir, nil
@@ -238,8 +239,9 @@ func (s settings) note(format string, args ...any) {
 	}
 }
 
-// networkError marks a failure to talk to the Hub at all (as opposed to an
-// HTTP error status), after which a cached snapshot may stand in.
+// networkError marks a failure to get an answer about the repo from the Hub
+// at all: no connection, or a server error (5xx) of the API, as opposed to
+// an answer such as "not found". A cached snapshot may then stand in.
 type networkError struct{ err error }
 
 func (e *networkError) Error() string { return e.err.Error() }
@@ -303,6 +305,12 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 		u = next.String()
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		// The Hub (or a proxy before it) is down or overloaded, which says
+		// nothing about the repo: huggingface_hub's snapshot_download then
+		// uses the local files too.
+		return repoInfo{}, &networkError{s.statusError(repo, "", resp)}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return repoInfo{}, s.statusError(repo, "", resp)
 	}
