@@ -225,18 +225,27 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 	return spans, nil
 }
 
-// findContent returns the offset and length of an assistant content in s:
-// verbatim, or else the text after its last "</think>" (leading newlines
-// removed), which is what Qwen3 renders of a turn whose reasoning it drops
-// or moves; j is -1 when neither is found.
+// findContent returns the offset and length of an assistant content in s,
+// as the template prints it: verbatim; else trimmed, as templates such as
+// Llama 3's print message['content'] | trim; else the text after its last
+// "</think>" (leading newlines removed, then trimmed), which is what Qwen3
+// renders of a turn whose reasoning it drops or moves. j is -1 when none is
+// found. Rendering with sentinels around each content would not do: the
+// template's filters would then apply to the sentinels, not to the content
+// (trim would keep the whitespace), and the rendering would differ from the
+// one trained on.
 func findContent(s, text string) (j, n int) {
-	if j = strings.Index(s, text); j >= 0 {
-		return j, len(text)
-	}
+	try := []string{text, strings.TrimSpace(text)}
 	if k := strings.LastIndex(text, "</think>"); k >= 0 {
-		text = strings.TrimLeft(text[k+len("</think>"):], "\n")
-		if j = strings.Index(s, text); j >= 0 {
-			return j, len(text)
+		after := strings.TrimLeft(text[k+len("</think>"):], "\n")
+		try = append(try, after, strings.TrimSpace(after))
+	}
+	for i, c := range try {
+		if i > 0 && (c == "" || c == try[i-1]) {
+			continue
+		}
+		if j = strings.Index(s, c); j >= 0 {
+			return j, len(c)
 		}
 	}
 	return -1, 0

@@ -109,6 +109,14 @@ const movingTemplate = `{{ bos_token }}{% for m in messages %}{% if loop.last %}
 // the end-of-turn token.
 const llama2Template = `{% for m in messages %}{% if m.role == 'system' %}{% elif m.role == 'user' %}{{ bos_token }}[INST] {{ m.content }} [/INST]{% else %} {{ m.content }} {{ eos_token }}{% endif %}{% endfor %}`
 
+// llama3Template trims every content, as Llama 3's template does
+// (message['content'] | trim); movingLlama3Template also marks the last
+// message, so that the contents are searched in the final rendering.
+const (
+	llama3Template       = `{{ bos_token }}{% for m in messages %}{{ '<' + m.role + '>\n\n' + m.content | trim + '<|end|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<assistant>\n\n' }}{% endif %}`
+	movingLlama3Template = `{{ bos_token }}{% for m in messages %}{% if loop.last %}*{% endif %}{{ '<' + m.role + '>\n\n' + m.content | trim + '<|end|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<assistant>\n\n' }}{% endif %}`
+)
+
 func newTemplate(t *testing.T, src string) *chat.Template {
 	t.Helper()
 	tm, err := chat.New("test", "test", src, map[string]string{"bos_token": "<s>", "eos_token": "</s>"})
@@ -123,6 +131,9 @@ func TestChatFormat(t *testing.T) {
 	// "<assistant>" before it.
 	conv := `{"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "assistant"}]}`
 	end := []int32{3}
+	// Contents with leading and trailing whitespace, which Llama 3's
+	// template trims: the answers count as rendered.
+	spaced := `{"messages": [{"role": "user", "content": " hi\n"}, {"role": "assistant", "content": "yo\n"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "\t assistant \n"}]}`
 	for _, tc := range []struct {
 		name, src string
 		conv      string
@@ -137,6 +148,14 @@ func TestChatFormat(t *testing.T) {
 			cat([]int32{1}, c("<system><|end|><user>hi<|end|><assistant>yo<|end|><user>a<|end|>*<assistant>assistant<|end|>")),
 			cat(ign(1+len(c("<system><|end|><user>hi<|end|><assistant>"))), c("yo"), end,
 				ign(len(c("<user>a<|end|>*<assistant>"))), c("assistant"), end)},
+		{"trimmed (Llama 3)", llama3Template, spaced,
+			cat([]int32{1}, c("<user>\n\nhi<|end|><assistant>\n\nyo<|end|><user>\n\na<|end|><assistant>\n\nassistant<|end|>")),
+			cat(ign(1+len(c("<user>\n\nhi<|end|><assistant>\n\n"))), c("yo"), end,
+				ign(len(c("<user>\n\na<|end|><assistant>\n\n"))), c("assistant"), end)},
+		{"trimmed, not prefix-stable", movingLlama3Template, spaced,
+			cat([]int32{1}, c("<user>\n\nhi<|end|><assistant>\n\nyo<|end|><user>\n\na<|end|>*<assistant>\n\nassistant<|end|>")),
+			cat(ign(1+len(c("<user>\n\nhi<|end|><assistant>\n\n"))), c("yo"), end,
+				ign(len(c("<user>\n\na<|end|>*<assistant>\n\n"))), c("assistant"), end)},
 		{"space before eos", llama2Template, conv,
 			cat([]int32{1}, c("[INST] hi [/INST] yo </s><s>[INST] a [/INST] assistant </s>")),
 			cat(ign(1+len(c("[INST] hi [/INST] "))), c("yo </s>"), ign(len(c("<s>[INST] a [/INST] "))), c("assistant </s>"))},
