@@ -45,6 +45,7 @@ type downloader struct {
 // listed no files: then no .gguf file can be chosen by tag.
 func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (string, error) {
 	snap := d.cache.snapshotDir(d.commit)
+	d.markUnlisted(siblings)
 	var names []string
 	for n := range siblings {
 		names = append(names, n)
@@ -98,6 +99,23 @@ func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (s
 		return "", err
 	}
 	return snap, nil
+}
+
+// markUnlisted records in .no_exist each file loft may fetch that the
+// API's list for this commit lacks, as a 404 would have recorded it, so
+// that the cache alone can later tell that a snapshot holds everything an
+// online resolve fetches (local, for "org/name@<commit>").
+func (d downloader) markUnlisted(siblings map[string]bool) {
+	if siblings == nil {
+		return
+	}
+	for _, names := range [][]string{optionalFiles, TokenizerFiles, {weightsFile, indexFile}} {
+		for _, name := range names {
+			if !siblings[name] && !d.cache.markedMissing(d.commit, name) {
+				d.cache.markMissing(d.commit, name)
+			}
+		}
+	}
 }
 
 func ggufList(ggufs []string) string {

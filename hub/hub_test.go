@@ -86,9 +86,14 @@ func TestFreshDownloadLayout(t *testing.T) {
 	if err != nil || string(ref) != commit {
 		t.Fatalf("refs/main = %q (%v), want %q without newline", ref, err, commit)
 	}
-	want := []string{"blobs", "refs", "refs/main", "snapshots", "snapshots/" + commit}
+	want := []string{"blobs", "refs", "refs/main", "snapshots", "snapshots/" + commit, ".no_exist", ".no_exist/" + commit}
 	for name, file := range files {
 		want = append(want, "blobs/"+file.etag(), "snapshots/"+commit+"/"+name)
+	}
+	// Files loft may fetch that the API did not list are marked missing.
+	for _, name := range []string{"added_tokens.json", "chat_template.jinja", "generation_config.json", "merges.txt",
+		"model.safetensors.index.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model", "vocab.json"} {
+		want = append(want, ".no_exist/"+commit+"/"+name)
 	}
 	slices.Sort(want)
 	if got := tree(t, repoDir); !slices.Equal(got, want) {
@@ -713,6 +718,79 @@ func TestHubServerErrorUsesCache(t *testing.T) {
 		if _, err := Resolve(context.Background(), "acme/other", opts); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("HTTP %d", code)) {
 			t.Errorf("HTTP %d, nothing cached: err = %v", code, err)
 		}
+	}
+}
+
+// cacheFiles puts names of files into snapshots/<commit> of c, as another
+// tool (Python's hf_hub_download) would have left them.
+func cacheFiles(t *testing.T, c repoCache, commit string, files map[string]fakeFile, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		f := files[name]
+		if err := os.MkdirAll(filepath.Join(c.dir, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.blobPath(f.etag()), f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.link(commit, name, f.etag()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCommitShortcutNeedsWholeSnapshot: "org/name@<commit>" is answered from
+// the cache without a request only when the snapshot holds every file an
+// online resolve would fetch, or a .no_exist marker for it. A snapshot with
+// the weights alone (left by Python's hf_hub_download of one file) is
+// completed online, and offline it is an error naming config.json; offline,
+// a snapshot that Python's snapshot_download left (no markers) is used.
+func TestCommitShortcutNeedsWholeSnapshot(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("c1")
+	files := tinyFiles()
+	f.addRepo(testRepo, commit, files)
+	cache := t.TempDir()
+	c := repoCache{dir: filepath.Join(cache, "models--acme--tiny-llm")}
+	cacheFiles(t, c, commit, files, "model.safetensors")
+	opts := testOptions(f, cache)
+
+	offline := opts
+	offline.Offline = true
+	_, err := Resolve(context.Background(), testRepo+"@"+commit, offline)
+	if err == nil || !strings.Contains(err.Error(), "has no config.json") {
+		t.Errorf("offline, weights alone: err = %v, want one naming config.json", err)
+	}
+
+	dir, err := Resolve(context.Background(), testRepo+"@"+commit, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"config.json", "tokenizer_config.json"} {
+		if !exists(filepath.Join(dir, name)) {
+			t.Errorf("@commit over a weights-only snapshot: no %s", name)
+		}
+	}
+	if api, _, _ := f.counts(); api != 1 {
+		t.Errorf("@commit over a weights-only snapshot: %d API calls, want 1", api)
+	}
+	// The file list left .no_exist markers for the rest: now no request.
+	api0, file0, cdn0 := f.counts()
+	if d, err := Resolve(context.Background(), testRepo+"@"+commit, opts); err != nil || d != dir {
+		t.Errorf("second @commit: %s, %v; want %s", d, err, dir)
+	}
+	if api, file, cdn := f.counts(); api != api0 || file != file0 || cdn != cdn0 {
+		t.Errorf("second @commit made %d requests, want 0", api+file+cdn-api0-file0-cdn0)
+	}
+
+	// What Python's snapshot_download leaves: every file, no markers.
+	cache2 := t.TempDir()
+	c2 := repoCache{dir: filepath.Join(cache2, "models--acme--tiny-llm")}
+	cacheFiles(t, c2, commit, files, "config.json", "tokenizer_config.json", "model.safetensors")
+	offline.CacheDir = cache2
+	if d, err := Resolve(context.Background(), testRepo+"@"+commit, offline); err != nil || d != c2.snapshotDir(commit) {
+		t.Errorf("offline, Python's snapshot: %s, %v; want %s", d, err, c2.snapshotDir(commit))
 	}
 }
 

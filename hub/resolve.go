@@ -157,7 +157,7 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 	}
 	// A commit hash never moves: a complete snapshot of it needs no network.
 	if isCommitHash(repo.Revision) {
-		if p, ok := s.local(c, repo, repo.Revision); ok {
+		if p, lack := s.local(c, repo, repo.Revision, true); lack == "" {
 			return p, nil
 		}
 	}
@@ -183,24 +183,58 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 }
 
 // local returns what snapshot would return for repo at commit when the
-// cache already holds it.
-func (s settings) local(c repoCache, repo Repo, commit string) (string, bool) {
+// cache alone can tell, else "" and what the snapshot lacks ("no ...").
+//
+// A snapshot folder needs its weights (with TokenizerOnly, a tokenizer
+// file). strict, for a commit asked for online, also needs every file an
+// online resolve fetches, present or marked missing in .no_exist, so that
+// skipping the Hub returns the same folder: a snapshot that Python's
+// hf_hub_download left with the weights alone gets its config and
+// tokenizer first. Offline, or with the Hub unavailable, what is cached has
+// to do, since a snapshot that Python's snapshot_download left marks no
+// absent file; only config.json, without which no model loads, is needed.
+func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (string, string) {
 	snap := c.snapshotDir(commit)
 	switch {
 	case repo.File != "":
 		p := filepath.Join(snap, filepath.FromSlash(repo.File))
-		return p, exists(p)
+		if !exists(p) {
+			return "", "no " + repo.File
+		}
+		return p, ""
 	case repo.Quant != "":
 		name, err := selectGGUF(repo, snapshotGGUFs(snap), repo.Quant)
-		return filepath.Join(snap, filepath.FromSlash(name)), err == nil
-	case c.complete(commit) || s.tokOnly && c.hasTokenizer(commit):
-		return snap, true
+		if err != nil {
+			return "", "no single .gguf file matching " + repo.Quant
+		}
+		return filepath.Join(snap, filepath.FromSlash(name)), ""
+	}
+	have := c.complete(commit)
+	lack := "no complete weights (model.safetensors or the index and all its shards)"
+	need := []string{"config.json"}
+	if strict {
+		need = optionalFiles
+	}
+	if s.tokOnly {
+		have, lack, need = c.hasTokenizer(commit), "no tokenizer files", nil
+		if strict {
+			need = TokenizerFiles
+		}
+	}
+	if have {
+		for _, name := range need {
+			if !exists(filepath.Join(snap, name)) && !c.markedMissing(commit, name) {
+				return "", "no " + name
+			}
+		}
+		return snap, ""
 	}
 	if ggufs := snapshotGGUFs(snap); len(ggufs) > 0 {
-		name, err := selectGGUF(repo, ggufs, "")
-		return filepath.Join(snap, filepath.FromSlash(name)), err == nil
+		if name, err := selectGGUF(repo, ggufs, ""); err == nil {
+			return filepath.Join(snap, filepath.FromSlash(name)), ""
+		}
 	}
-	return "", false
+	return "", lack
 }
 
 // cached returns the snapshot of repo's revision without any network access.
@@ -217,20 +251,12 @@ func (s settings) cached(c repoCache, repo Repo, why string) (string, error) {
 				repo.ID, why, repo.Revision, c.dir, repo.Revision)
 		}
 	}
-	if p, ok := s.local(c, repo, commit); ok {
+	p, lack := s.local(c, repo, commit, false)
+	if lack == "" {
 		return p, nil
 	}
-	what := "no complete weights (model.safetensors or the index and all its shards)"
-	switch {
-	case repo.File != "":
-		what = "no " + repo.File
-	case repo.Quant != "":
-		what = "no single .gguf file matching " + repo.Quant
-	case s.tokOnly:
-		what = "no tokenizer files"
-	}
 	return "", fmt.Errorf("hub: %s: %s, and the cached snapshot %s has %s; run once online to finish the download",
-		repo.ID, why, c.snapshotDir(commit), what)
+		repo.ID, why, c.snapshotDir(commit), lack)
 }
 
 func (s settings) note(format string, args ...any) {
