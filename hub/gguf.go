@@ -56,16 +56,11 @@ func selectGGUF(repo Repo, ggufs []string, quant string) (string, error) {
 	}
 	var hits, whole []string
 	for _, n := range ggufs {
-		base := strings.ToLower(path.Base(n))
-		t := strings.ToLower(tag)
-		i := strings.Index(base, t)
-		if i < 0 {
+		if !strings.Contains(strings.ToLower(path.Base(n)), strings.ToLower(tag)) {
 			continue
 		}
 		hits = append(hits, n)
-		before := i == 0 || strings.IndexByte("-._", base[i-1]) >= 0
-		after := i+len(t) < len(base) && strings.IndexByte("-.", base[i+len(t)]) >= 0
-		if before && after {
+		if wholeTag(n, tag) {
 			whole = append(whole, n)
 		}
 	}
@@ -89,6 +84,51 @@ func selectGGUF(repo Repo, ggufs []string, quant string) (string, error) {
 		return "", fmt.Errorf("hub: %s: no %s file to pick by default; name a quantization as %s:QUANT or a file as %s/FILE.gguf; %s", repo.ID, defaultQuant, repo.ID, repo.ID, ggufList(ggufs))
 	}
 	return "", fmt.Errorf("hub: %s: no .gguf file matches the quantization tag %q; %s", repo.ID, quant, ggufList(ggufs))
+}
+
+// wholeTag reports whether tag (case-insensitively) stands between
+// separators in the base name of the file: "x-Q4_K.gguf" for Q4_K, not
+// "x-Q4_K_M.gguf".
+func wholeTag(name, tag string) bool {
+	base, t := strings.ToLower(path.Base(name)), strings.ToLower(tag)
+	i := strings.Index(base, t)
+	if i < 0 {
+		return false
+	}
+	before := i == 0 || strings.IndexByte("-._", base[i-1]) >= 0
+	after := i+len(t) < len(base) && strings.IndexByte("-.", base[i+len(t)]) >= 0
+	return before && after
+}
+
+// cachedGGUF returns the .gguf file of snapshots/<commit> that selectGGUF
+// would pick for quant ("" = the default, Q4_K_M) among all the repo's
+// files, when the cache can tell: it holds only the files fetched before,
+// so only a file where the tag stands alone is sure to win (a cached
+// x-Q4_K_M.gguf is what Q4_K picks online only if the repo has no
+// x-Q4_K.gguf). Else it returns "" and what the cache lacks.
+func cachedGGUF(c repoCache, repo Repo, commit, quant string) (string, string) {
+	snap := c.snapshotDir(commit)
+	ggufs := snapshotGGUFs(snap)
+	tag := quant
+	if tag == "" {
+		tag = defaultQuant
+	}
+	name, err := selectGGUF(repo, ggufs, tag)
+	switch {
+	case err != nil && quant == "":
+		file := "FILE.gguf"
+		if len(ggufs) == 1 {
+			file = ggufs[0]
+		}
+		return "", fmt.Sprintf("no %s .gguf file, and whether %s is the repo's only .gguf file is not known from the cache; name it as %s/%s",
+			defaultQuant, strings.Join(ggufs, " or "), repo.ID, file)
+	case err != nil:
+		return "", "no single .gguf file matching " + quant
+	case !wholeTag(name, tag):
+		return "", fmt.Sprintf("only %s, whose name holds %s within a longer tag (online, a file tagged %s alone would win); name it as %s/%s to use it",
+			name, tag, tag, repo.ID, name)
+	}
+	return filepath.Join(snap, filepath.FromSlash(name)), ""
 }
 
 func allSplit(names []string) bool {

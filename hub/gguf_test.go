@@ -151,6 +151,70 @@ func TestGGUFRepoDefault(t *testing.T) {
 	}
 }
 
+// TestCachedGGUFChoice: "org/name@<commit>" and offline references return
+// a cached .gguf file only when the online rules would pick it among the
+// repo's files, which the cache does not list: a tag standing alone in the
+// file's name, or Q4_K_M by default in a repo marked as having no weights.
+// Otherwise the Hub decides, and offline the error names the doubt.
+func TestCachedGGUFChoice(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	g := commitOf("g1")
+	f.addRepo("acme/g", g, map[string]fakeFile{
+		"x-Q4_K.gguf":   {data: randomBytes(3, 1000), lfs: true},
+		"x-Q4_K_M.gguf": {data: randomBytes(4, 1000), lfs: true},
+	})
+	mixed := commitOf("m1")
+	files := tinyFiles()
+	files["x-Q8_0.gguf"] = fakeFile{data: randomBytes(5, 1000), lfs: true}
+	f.addRepo(testRepo, mixed, files)
+	f.addRepo("acme/one-GGUF", commitOf("o"), map[string]fakeFile{"one.f16.gguf": {data: randomBytes(7, 300), lfs: true}})
+	cache := t.TempDir()
+	opts := testOptions(f, cache)
+	offline := opts
+	offline.Offline = true
+	for _, ref := range []string{"acme/g:Q4_K_M", testRepo + "/x-Q8_0.gguf", "acme/one-GGUF"} {
+		if _, err := Resolve(context.Background(), ref, opts); err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+	}
+
+	// Only x-Q4_K_M.gguf is cached; the repo's x-Q4_K.gguf is the one for Q4_K.
+	for _, ref := range []string{"acme/g@" + g + ":Q4_K", "acme/g@main:Q4_K"} {
+		_, err := Resolve(context.Background(), ref, offline)
+		if want := "only x-Q4_K_M.gguf, whose name holds Q4_K within a longer tag"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("offline %s: err = %v, want one containing %q", ref, err, want)
+		}
+	}
+	got, err := Resolve(context.Background(), "acme/g@"+g+":Q4_K", opts)
+	if err != nil || filepath.Base(got) != "x-Q4_K.gguf" {
+		t.Errorf("@commit:Q4_K with x-Q4_K_M.gguf cached: %s, %v; want x-Q4_K.gguf", got, err)
+	}
+	for _, ref := range []string{"acme/g@" + g + ":Q4_K", "acme/g:q4_k_m"} {
+		if _, err := Resolve(context.Background(), ref, offline); err != nil {
+			t.Errorf("offline %s, cached: %v", ref, err)
+		}
+	}
+
+	// A repo with safetensors weights and a .gguf file, only the .gguf cached:
+	// the weights are the default.
+	_, err = Resolve(context.Background(), testRepo+"@"+mixed, offline)
+	if want := "no complete weights"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("offline default, mixed repo with its .gguf cached: err = %v, want one containing %q", err, want)
+	}
+	got, err = Resolve(context.Background(), testRepo+"@"+mixed, opts)
+	if want := filepath.Join(cache, "models--acme--tiny-llm", "snapshots", mixed); err != nil || got != want {
+		t.Errorf("@commit default, mixed repo: %s, %v; want the snapshot folder %s", got, err, want)
+	}
+
+	// The only .gguf file of a repo is its default, but the cache cannot
+	// tell that it is the only one.
+	_, err = Resolve(context.Background(), "acme/one-GGUF", offline)
+	if want := "name it as acme/one-GGUF/one.f16.gguf"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("offline default, only .gguf file: err = %v, want one containing %q", err, want)
+	}
+}
+
 // TestTokenizerOnly: Options.TokenizerOnly fetches the tokenizer files and
 // config, never the weights, and works for a repo without weights; offline
 // the cached tokenizer files suffice.

@@ -184,6 +184,8 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 
 // local returns what snapshot would return for repo at commit when the
 // cache alone can tell, else "" and what the snapshot lacks ("no ...").
+// A cached .gguf file is returned only where the online rules would pick
+// it among the repo's files (cachedGGUF).
 //
 // A snapshot folder needs its weights (with TokenizerOnly, a tokenizer
 // file). strict, for a commit asked for online, also needs every file an
@@ -203,11 +205,7 @@ func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (str
 		}
 		return p, ""
 	case repo.Quant != "":
-		name, err := selectGGUF(repo, snapshotGGUFs(snap), repo.Quant)
-		if err != nil {
-			return "", "no single .gguf file matching " + repo.Quant
-		}
-		return filepath.Join(snap, filepath.FromSlash(name)), ""
+		return cachedGGUF(c, repo, commit, repo.Quant)
 	}
 	have := c.complete(commit)
 	lack := "no complete weights (model.safetensors or the index and all its shards)"
@@ -229,10 +227,22 @@ func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (str
 		}
 		return snap, ""
 	}
-	if ggufs := snapshotGGUFs(snap); len(ggufs) > 0 {
-		if name, err := selectGGUF(repo, ggufs, ""); err == nil {
-			return filepath.Join(snap, filepath.FromSlash(name)), ""
+	// Online, a .gguf file is the default only in a repo without
+	// safetensors weights (with TokenizerOnly, without a tokenizer file):
+	// the cache knows that from .no_exist markers.
+	ggufDefault, without := c.markedMissing(commit, weightsFile) && c.markedMissing(commit, indexFile), "safetensors weights"
+	if s.tokOnly {
+		ggufDefault, without = true, "tokenizer file"
+		for _, name := range tokenizerModels {
+			ggufDefault = ggufDefault && c.markedMissing(commit, name)
 		}
+	}
+	if ggufs := snapshotGGUFs(snap); len(ggufs) > 0 {
+		if !ggufDefault {
+			return "", fmt.Sprintf("%s; its .gguf files (%s) are the default only when the repo has no %s, which the cache cannot tell: name one as %s/FILE.gguf",
+				lack, strings.Join(ggufs, ", "), without, repo.ID)
+		}
+		return cachedGGUF(c, repo, commit, "")
 	}
 	return "", lack
 }
