@@ -16,7 +16,7 @@ import (
 // Config is what a run does, every value resolved (no zero-means-default).
 type Config struct {
 	Steps       int            // optimizer steps of the whole run
-	GradAccum   int            // micro-batches per optimizer step (>= 1)
+	GradAccum   int            // micro-batches per optimizer step (>= 1); an epoch's last step takes what is left
 	MaxGradNorm float64        // clip the global gradient norm to this; 0 disables
 	Schedule    optim.Schedule // learning rate per step
 	EvalEvery   int            // validation every N steps; 0: only at the end
@@ -185,18 +185,31 @@ func (t *Trainer) Eval(ctx context.Context, d Data) (loss float64, count int, er
 	return sum / float64(count), count, nil
 }
 
-// nextMicro returns the next GradAccum micro-batches of the training data,
-// continuing into the next epoch at the end of one, and advances the
-// position.
+// StepsPerEpoch returns the optimizer steps of one epoch of batches
+// micro-batches: batches/gradAccum full steps and one shorter step of the
+// remainder, as nextMicro takes them.
+func StepsPerEpoch(batches, gradAccum int) int {
+	return (batches + gradAccum - 1) / gradAccum
+}
+
+// nextMicro returns the micro-batches of the next optimizer step: the next
+// GradAccum of the epoch, or the fewer that are left at its end. A step
+// never takes batches of the next epoch (whose shuffle would otherwise
+// enter this one before its last batches are seen), as transformers'
+// Trainer runs steps_in_epoch // gradient_accumulation_steps full steps and
+// one shorter last step per epoch (huggingface/transformers#22098); Step
+// normalises the loss by the counted tokens of whatever micro-batches it
+// gets. The position stays a count of micro-batches, so a checkpoint
+// restores it as before.
 func (t *Trainer) nextMicro() ([]Batch, error) {
 	n := t.Train.Len()
 	if n < 1 {
 		return nil, errors.New("train: the training set holds no batches")
 	}
-	micro := make([]Batch, t.Config.GradAccum)
+	epoch, i := t.pos/n, t.pos%n
+	micro := make([]Batch, min(t.Config.GradAccum, n-i))
 	for k := range micro {
-		p := t.pos + k
-		b, err := t.Train.Batch(p/n, p%n)
+		b, err := t.Train.Batch(epoch, i+k)
 		if err != nil {
 			return nil, err
 		}

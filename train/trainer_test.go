@@ -150,8 +150,11 @@ func TestRunMetricsEvalAndOutputs(t *testing.T) {
 	}
 	var tokens float64
 	for i, s := range steps {
-		// micro-batches 2i, 2i+1 modulo 3: the epoch wraps inside step 2.
-		tokens += float64(data[(2*i)%3].Count() + data[(2*i+1)%3].Count())
+		// Each epoch of 3 batches is a step of batches 0 and 1 and a
+		// shorter one of batch 2.
+		for _, k := range [][]int{{0, 1}, {2}}[i%2] {
+			tokens += float64(data[k].Count())
+		}
 		if s["step"] != float64(i+1) || s["tokens"] != tokens || math.Abs(s["lr"]-cfg.Schedule.At(i)) > 1e-15 {
 			t.Errorf("line %d: %v (want tokens %v, lr %v)", i, s, tokens, cfg.Schedule.At(i))
 		}
@@ -191,9 +194,10 @@ func TestRunMetricsEvalAndOutputs(t *testing.T) {
 	}
 }
 
-// runSteps trains a fresh model with dropout on shuffled data (3 batches, so
-// epochs wrap) with 2 micro-batches per step until steps, resuming from
-// resume when set. cancelAt > 0 cancels the run during that forward call.
+// runSteps trains a fresh model with dropout on shuffled data (3 batches:
+// each epoch is a step of 2 micro-batches and a step of 1) until steps,
+// resuming from resume when set. cancelAt > 0 cancels the run during that
+// forward call.
 func runSteps(t *testing.T, out string, steps, saveEvery int, resume string, cancelAt int) (*Trainer, *bigram, error) {
 	t.Helper()
 	return runStepsEval(t, out, steps, saveEvery, resume, cancelAt, 0)
@@ -305,9 +309,10 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Forward 5 is step 3's first micro-batch: step 3 is abandoned before
-	// its second, after the first drew dropout masks.
-	_, _, err = runSteps(t, dir, 6, 0, "", 5)
+	// Forwards 1-3 are steps 1 and 2 (2 and 1 micro-batches); forward 4 is
+	// step 3's first micro-batch: step 3 is abandoned before its second,
+	// after the first drew dropout masks.
+	_, _, err = runSteps(t, dir, 6, 0, "", 4)
 	want := "--resume " + filepath.Join(dir, "checkpoint-2")
 	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want ErrInterrupted and %q", err, want)
@@ -328,8 +333,8 @@ func TestInterruptDuringValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Forwards 1-4 are steps 1 and 2; forward 5 is the first validation batch.
-	_, _, err = runStepsEval(t, dir, 6, 0, "", 5, 2)
+	// Forwards 1-3 are steps 1 and 2; forward 4 is the first validation batch.
+	_, _, err = runStepsEval(t, dir, 6, 0, "", 4, 2)
 	want := "--resume " + filepath.Join(dir, "checkpoint-2")
 	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want ErrInterrupted and %q", err, want)
@@ -371,12 +376,12 @@ func TestResumeRefusesAnotherConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	damaged := strings.Replace(string(buf), `"micro_batches": 4`, `"micro_batches": -4`, 1)
+	damaged := strings.Replace(string(buf), `"micro_batches": 3`, `"micro_batches": -3`, 1)
 	if damaged == string(buf) {
-		t.Fatalf("no micro_batches 4 in %s", buf)
+		t.Fatalf("no micro_batches 3 in %s", buf)
 	}
 	os.WriteFile(statePath, []byte(damaged), 0o644)
-	if _, err := tr.Resume(dir); err == nil || !strings.Contains(err.Error(), "micro_batches -4") {
+	if _, err := tr.Resume(dir); err == nil || !strings.Contains(err.Error(), "micro_batches -3") {
 		t.Fatalf("resume from a damaged state: %v", err)
 	}
 }
@@ -432,5 +437,61 @@ func TestValidationNaNStops(t *testing.T) {
 	b, err := json.Marshal(valLine{Step: 1, ValLoss: 800, ValPPL: jsonFloat(math.Exp(800))})
 	if err != nil || string(b) != `{"step":1,"val_loss":800,"val_ppl":null}` {
 		t.Errorf("overflowing perplexity: %s, %v", b, err)
+	}
+}
+
+// recorded is Data that notes which (epoch, batch) each step asks for.
+type recorded struct {
+	Data
+	tr   *Trainer
+	seen map[int][][2]int // step done when asked -> (epoch, batch) in order
+}
+
+func (r *recorded) Batch(epoch, i int) (Batch, error) {
+	r.seen[r.tr.StepNum()] = append(r.seen[r.tr.StepNum()], [2]int{epoch, i})
+	return r.Data.Batch(epoch, i)
+}
+
+// TestEpochEndsItsSteps: 10 batches with 4 micro-batches per step are 3
+// steps an epoch, of 4, 4 and 2 micro-batches, every batch once, as
+// transformers' Trainer runs an epoch; the last step's loss is the mean
+// over its own counted tokens. A step used to run on into the next epoch's
+// shuffle (12 micro-batches for one epoch, 2 of them from epoch 2).
+func TestEpochEndsItsSteps(t *testing.T) {
+	if got := StepsPerEpoch(10, 4); got != 3 {
+		t.Fatalf("StepsPerEpoch(10, 4) = %d, want 3", got)
+	}
+	dir := t.TempDir()
+	batches := randBatches(10, 2, 5, 6, 41)
+	m := newBigram(6, 9, 0)
+	cfg := Config{Steps: 2 * StepsPerEpoch(10, 4), GradAccum: 4, OutDir: dir, MetricsPath: filepath.Join(dir, "m.jsonl"),
+		Schedule: optim.Schedule{Kind: optim.Constant, LR: 1e-2}}
+	tr := newTrainer(t, m, nil, cfg)
+	rec := &recorded{Data: shuffled{batches, 5}, tr: tr, seen: map[int][][2]int{}}
+	tr.Train = rec
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	steps, _ := readMetrics(t, cfg.MetricsPath)
+	tokens := 0
+	for step := range cfg.Steps {
+		epoch, first := step/3, step%3*4
+		var want [][2]int
+		for i := first; i < min(first+4, 10); i++ {
+			want = append(want, [2]int{epoch, i})
+		}
+		if got := rec.seen[step]; !slices.Equal(got, want) {
+			t.Errorf("step %d took %v, want %v", step+1, got, want)
+		}
+		for _, b := range want {
+			bt, _ := rec.Data.Batch(b[0], b[1])
+			tokens += bt.Count()
+		}
+		if steps[step]["tokens"] != float64(tokens) {
+			t.Errorf("step %d: %v tokens trained on, want %d", step+1, steps[step]["tokens"], tokens)
+		}
+	}
+	if m.calls != 20 {
+		t.Errorf("%d forwards for 2 epochs of 10 batches", m.calls)
 	}
 }

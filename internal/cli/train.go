@@ -64,7 +64,7 @@ func (f *trainFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps to train (instead of --epochs)")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data (default 1 when --steps is not given)")
 	fs.IntVar(&f.batchSize, "batch-size", 4, "examples per micro-batch")
-	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step (an epoch's last step takes those left)")
 	fs.IntVar(&f.seqLen, "seq-len", 512, "longest example in tokens (longer ones are truncated)")
 	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate schedule after warmup: constant, linear or cosine")
 	fs.IntVar(&f.warmup, "warmup-steps", 0, "steps of linear warmup from 0")
@@ -226,7 +226,7 @@ type trainConfig struct {
 	Schedule      string    `json:"schedule"`
 	Warmup        int       `json:"warmup_steps"`
 	Steps         int       `json:"steps"`
-	Epochs        float64   `json:"epochs"` // Steps·GradAccum / batches per epoch
+	Epochs        float64   `json:"epochs"` // Steps / steps per epoch (train.StepsPerEpoch)
 	BatchSize     int       `json:"batch_size"`
 	GradAccum     int       `json:"grad_accum"`
 	SeqLen        int       `json:"seq_len"`
@@ -426,10 +426,13 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 	}
 
 	// The resolved configuration.
+	// An epoch ends with a shorter step when --grad-accum does not divide
+	// its batches (train.StepsPerEpoch).
 	steps := tf.steps
 	epochs := max(tf.epochs, 1)
+	perEpoch := train.StepsPerEpoch(trainB.Len(), tf.gradAccum)
 	if !fs.Changed("steps") {
-		steps = (epochs*trainB.Len() + tf.gradAccum - 1) / tf.gradAccum
+		steps = epochs * perEpoch
 	}
 	kind, _ := optim.ParseSchedule(tf.schedule) // checked
 	lc := ad.Config
@@ -438,7 +441,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		LoraR: lc.R, LoraAlpha: lc.Alpha, LoraDropout: lc.Dropout, Targets: lc.Targets, TargetRegex: lc.TargetRegex,
 		Exclude: lc.Exclude, Layers: lc.Layers, RSLoRA: lc.RSLoRA, Modules: len(ad.Modules),
 		LR: tf.lr, Schedule: string(kind), Warmup: tf.warmup, Steps: steps,
-		Epochs:    float64(steps*tf.gradAccum) / float64(trainB.Len()),
+		Epochs:    float64(steps) / float64(perEpoch),
 		BatchSize: tf.batchSize, GradAccum: tf.gradAccum, SeqLen: tf.seqLen, WeightDecay: tf.weightDecay,
 		MaxGradNorm: tf.maxGradNorm, Betas: []float64{0.9, 0.999}, Eps: 1e-8, Shuffle: !tf.noShuffle, Seed: tf.seed,
 		Format: tf.format, Chat: tf.chat, Pack: tf.pack, TrainOnPrompt: tf.trainOnPrompt, GradCkpt: tf.gradCheckpoint,

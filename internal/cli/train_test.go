@@ -335,6 +335,47 @@ func TestTrainGPT2Defaults(t *testing.T) {
 	}
 }
 
+// TestTrainEpochsWithGradAccum: 10 batches with --grad-accum 4 make an
+// epoch of 3 steps, the last of 2 micro-batches, and the run trains on each
+// example once: the tokens of the metrics are the data's counted tokens. It
+// was 3 steps of 4, 12 micro-batches, 2 of them from the next epoch.
+func TestTrainEpochsWithGradAccum(t *testing.T) {
+	m := tinyGPT2(t)
+	var lines strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&lines, "{\"text\": \"story %d %s\"}\n", i, strings.Repeat("x", i))
+	}
+	data := filepath.Join(t.TempDir(), "d.jsonl")
+	os.WriteFile(data, []byte(lines.String()), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	metrics := filepath.Join(out, "m.jsonl")
+	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--epochs", "1",
+		"--batch-size", "1", "--grad-accum", "4", "--seq-len", "32", "--metrics", metrics, "--threads", "1")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "run: 3 steps (1.00 epochs) of 4 x 1 examples") {
+		t.Errorf("stderr lacks the run line of 3 steps:\n%s", stderr)
+	}
+	counted := regexp.MustCompile(`, ([0-9]+) counted\), 10 batches per epoch`).FindStringSubmatch(stderr)
+	if counted == nil {
+		t.Fatalf("stderr lacks the data line:\n%s", stderr)
+	}
+	buf, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last struct{ Step, Tokens int }
+	for _, l := range strings.Split(strings.TrimSpace(string(buf)), "\n") {
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last.Step != 3 || fmt.Sprint(last.Tokens) != counted[1] {
+		t.Errorf("last step %d trained on %d tokens in all, want step 3 and the data's %s", last.Step, last.Tokens, counted[1])
+	}
+}
+
 func TestTrainInterruptSavesCheckpoint(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
