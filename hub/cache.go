@@ -20,7 +20,9 @@ const (
 	indexFile   = "model.safetensors.index.json"
 )
 
-// optionalFiles are fetched when the repo has them; a repo without them is fine.
+// optionalFiles are fetched when the repo has them; a repo without them is
+// fine. They include every one of TokenizerFiles, so that every command
+// reads the same tokenizer (tokenizer/load.go reads added_tokens.json).
 var optionalFiles = []string{
 	"config.json",
 	"generation_config.json",
@@ -28,6 +30,7 @@ var optionalFiles = []string{
 	"tokenizer_config.json",
 	"tokenizer.model",
 	"special_tokens_map.json",
+	"added_tokens.json",
 	"vocab.json",
 	"merges.txt",
 	"chat_template.jinja",

@@ -262,6 +262,30 @@ func TestTokenizerOnly(t *testing.T) {
 	}
 }
 
+// TestFullFetchHasTokenizerFiles: a full download fetches every file a
+// TokenizerOnly download does, so that loft tokenize and loft generate read
+// the same tokenizer (added_tokens.json was fetched by the first only).
+func TestFullFetchHasTokenizerFiles(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	for _, name := range TokenizerFiles {
+		if _, ok := files[name]; !ok {
+			files[name] = fakeFile{data: []byte(`{"` + name + `":1}`)}
+		}
+	}
+	f.addRepo(testRepo, commitOf("c1"), files)
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range TokenizerFiles {
+		if !exists(filepath.Join(dir, name)) {
+			t.Errorf("full download lacks %s", name)
+		}
+	}
+}
+
 // TestMistypedGGUFPath: a missing relative .gguf path that reads as a file
 // of a repo says it is no local file either.
 func TestMistypedGGUFPath(t *testing.T) {

@@ -651,7 +651,7 @@ func TestOptional404AndUnlistedFiles(t *testing.T) {
 	}
 	// Every optional name but config.json (tokenizer_config.json is hidden);
 	// the index is not tried once model.safetensors is there.
-	want := []string{"chat_template.jinja", "generation_config.json", "merges.txt", "special_tokens_map.json",
+	want := []string{"added_tokens.json", "chat_template.jinja", "generation_config.json", "merges.txt", "special_tokens_map.json",
 		"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json"}
 	if got := tree(t, filepath.Join(cache2, "models--acme--tiny-llm", ".no_exist", commit)); !slices.Equal(got, want) {
 		t.Errorf(".no_exist markers %q, want %q", got, want)
