@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loftml/loft/data"
+	"github.com/loftml/loft/hub"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/lora"
 	"github.com/loftml/loft/model"
@@ -496,7 +497,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		Config: train.Config{Steps: steps, GradAccum: tf.gradAccum, MaxGradNorm: tf.maxGradNorm,
 			Schedule:  optim.Schedule{Kind: kind, LR: tf.lr, Warmup: tf.warmup, Total: steps},
 			EvalEvery: tf.evalEvery, SaveEvery: tf.saveEvery, OutDir: tf.out, MetricsPath: tf.metrics},
-		SaveAdapter: func(dir string) error { return ad.Save(dir, tf.model) },
+		SaveAdapter: func(dir string) error { return ad.Save(dir, adapterBase(tf.model)) },
 		SetTraining: ad.SetTraining,
 		RNGs:        map[string]train.RNG{"lora_dropout": adapterRNG{ad}},
 		Identity:    rc.identity(),
@@ -593,6 +594,22 @@ func checkWritableDir(dir string) error {
 
 // absPaths makes paths absolute so a checkpoint names the same files from
 // another working directory.
+// adapterBase returns the base_model_name_or_path an adapter records for
+// --model ref: a local folder or .gguf file as given, a Hub reference as
+// its plain repo id, which PEFT and transformers can load: "org/name@rev",
+// "org/name-GGUF:Q4_K_M" and "org/name/file.gguf" are not ids. The revision
+// is not kept: PEFT records it in a field of its own (PeftConfig.revision),
+// which lora.Adapter.Save does not write.
+func adapterBase(ref string) string {
+	if _, err := os.Stat(ref); err == nil {
+		return ref
+	}
+	if r, err := hub.ParseRepo(ref); err == nil {
+		return r.ID
+	}
+	return ref
+}
+
 func absPaths(ps []string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {

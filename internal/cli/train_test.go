@@ -376,6 +376,46 @@ func TestTrainEpochsWithGradAccum(t *testing.T) {
 	}
 }
 
+// TestTrainAdapterBase: adapter_config.json names the base model as PEFT
+// and transformers load it: a Hub reference by its plain repo id (the raw
+// "org/name@rev" was written), a local folder as given.
+func TestTrainAdapterBase(t *testing.T) {
+	local := t.TempDir()
+	for _, tc := range []struct{ ref, want string }{
+		{"org/name", "org/name"},
+		{"org/name@v1.0", "org/name"},
+		{"org/name-GGUF:Q4_K_M", "org/name-GGUF"},
+		{"org/name@refs/pr/1:Q8_0", "org/name"},
+		{"org/name/sub/model-q8.gguf", "org/name"},
+		{local, local},
+		{"not a repo id", "not a repo id"},
+	} {
+		if got := adapterBase(tc.ref); got != tc.want {
+			t.Errorf("adapterBase(%q) = %q, want %q", tc.ref, got, tc.want)
+		}
+	}
+
+	cache, _ := hubCache(t, tinyGPT2(t), "loft-test/gpt2")
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	data := filepath.Join(t.TempDir(), "d.jsonl")
+	os.WriteFile(data, []byte(`{"text": "hello world"}`+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	code, stderr := runLoft(context.Background(), "train", "--model", "loft-test/gpt2@"+strings.Repeat("ab", 20), "--data", data,
+		"--out", out, "--steps", "1", "--seq-len", "16", "--threads", "1")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var cfg map[string]any
+	buf, err := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+	if err != nil || json.Unmarshal(buf, &cfg) != nil {
+		t.Fatalf("adapter_config.json: %v", err)
+	}
+	if cfg["base_model_name_or_path"] != "loft-test/gpt2" {
+		t.Errorf("base_model_name_or_path %v, want loft-test/gpt2", cfg["base_model_name_or_path"])
+	}
+}
+
 func TestTrainInterruptSavesCheckpoint(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
