@@ -294,14 +294,21 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 	}
 	defer resp.Body.Close()
 
-	switch {
+	switch code := resp.Header.Get("X-Error-Code"); {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent:
-	case resp.StatusCode == http.StatusNotFound && optional:
-		d.cache.markMissing(d.commit, name)
-		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, errMissing)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && offset > 0:
 		os.Remove(partial)
 		return errRestart
+	case !d.s.sameHost(resp.Request.URL):
+		return hostError(d.repo, name, resp)
+	case resp.StatusCode == http.StatusNotFound && optional && (code == "EntryNotFound" || code == ""):
+		// Only the Hub's own word that the file is absent is kept, as
+		// huggingface_hub keeps it; a 404 without a code (a mirror) only
+		// skips the file this time.
+		if code == "EntryNotFound" {
+			d.cache.markMissing(d.commit, name)
+		}
+		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, errMissing)
 	default:
 		return d.s.statusError(d.repo, name, resp)
 	}

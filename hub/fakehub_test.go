@@ -62,6 +62,8 @@ type fakeHub struct {
 
 	renamed   map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
 	apiStatus int               // >0: the API answers every call with this status (a Hub outage)
+	cdnStatus int               // >0: the CDN answers every request with this status (an expired signed URL)
+	noCodes   bool              // the Hub's 404s for files carry no X-Error-Code (a mirror)
 
 	apiCalls, fileCalls, cdnCalls int
 	ranges                        []string // Range header of each CDN request
@@ -220,7 +222,9 @@ func (f *fakeHub) serveResolve(w http.ResponseWriter, r *http.Request) {
 	file, ok := files[name]
 	w.Header().Set("X-Repo-Commit", commit)
 	if !ok || repo.hide404[name] {
-		w.Header().Set("X-Error-Code", "EntryNotFound")
+		if !f.noCodes {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+		}
 		http.Error(w, `{"error":"Entry not found"}`, http.StatusNotFound)
 		return
 	}
@@ -229,7 +233,8 @@ func (f *fakeHub) serveResolve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"pointer-etag"`)
 		w.Header().Set("X-Linked-Etag", `"`+file.etag()+`"`)
 		w.Header().Set("X-Linked-Size", strconv.Itoa(len(file.data)))
-		w.Header().Set("Location", f.cdn.URL+"/lfs/"+file.etag())
+		// A signed URL, as the Hub's: the signature must not leak into messages.
+		w.Header().Set("Location", f.cdn.URL+"/lfs/"+file.etag()+"?Signature=secret")
 		w.WriteHeader(http.StatusFound)
 		return
 	}
@@ -262,8 +267,13 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	hold, holdAfter := f.hold, f.holdAfter
 	f.hold = nil
 	noRange := f.noRange
+	status := f.cdnStatus
 	f.mu.Unlock()
 
+	if status > 0 {
+		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", status)
+		return
+	}
 	if data == nil {
 		http.NotFound(w, r)
 		return
@@ -271,7 +281,7 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	// The CDN's ETag is an S3-style id that must not be mistaken for the blob id.
 	w.Header().Set("ETag", `"cdn-0123"`)
 	start := 0
-	status := http.StatusOK
+	status = http.StatusOK
 	if rng := r.Header.Get("Range"); rng != "" && !noRange {
 		s, ok := strings.CutPrefix(rng, "bytes=")
 		s = strings.TrimSuffix(s, "-")

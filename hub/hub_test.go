@@ -666,6 +666,44 @@ func TestOptional404AndUnlistedFiles(t *testing.T) {
 	}
 }
 
+// TestDownloadServerErrors: an error answer from the CDN (another host than
+// the Hub) is reported with its status, host and URL, never with the Hub's
+// meanings of 403 and 404 (gated repo, no such repo), and writes no
+// .no_exist marker: huggingface_hub writes one only for the Hub's
+// EntryNotFound, and a 404 without that code from the Hub (a mirror) skips
+// an optional file without one.
+func TestDownloadServerErrors(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("c1")
+	f.addRepo(testRepo, commit, tinyFiles())
+	f.set(func() { f.noSiblings = true }) // every file optional, as in the audit's case
+	cdnHost := strings.TrimPrefix(f.cdn.URL, "http://")
+	for _, code := range []int{403, 404, 500} {
+		f.set(func() { f.cdnStatus = code })
+		cache := t.TempDir()
+		_, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+		want := fmt.Sprintf("file model.safetensors: the download server %s answered HTTP %d for %s/lfs/", cdnHost, code, f.cdn.URL)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CDN %d: err = %v, want one containing %q", code, err, want)
+		} else if msg := err.Error(); strings.Contains(msg, "gated") || strings.Contains(msg, "not found") || strings.Contains(msg, "secret") {
+			t.Errorf("CDN %d: err = %v: a Hub meaning, or the URL's signature", code, err)
+		}
+		if exists(filepath.Join(cache, "models--acme--tiny-llm", ".no_exist", commit, "model.safetensors")) {
+			t.Errorf("CDN %d: .no_exist marker written for model.safetensors", code)
+		}
+	}
+
+	f.set(func() { f.cdnStatus, f.noCodes = 0, true })
+	cache := t.TempDir()
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil {
+		t.Fatalf("404s without X-Error-Code: %v", err)
+	}
+	if exists(filepath.Join(cache, "models--acme--tiny-llm", ".no_exist")) {
+		t.Errorf(".no_exist written for 404s without X-Error-Code")
+	}
+}
+
 func TestUnreachableHubUsesCache(t *testing.T) {
 	cleanEnv(t)
 	f := newFakeHub(t)

@@ -341,14 +341,18 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 		u = next.String()
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		// The Hub (or a proxy before it) is down or overloaded, which says
-		// nothing about the repo: huggingface_hub's snapshot_download then
-		// uses the local files too.
-		return repoInfo{}, &networkError{s.statusError(repo, "", resp)}
-	}
 	if resp.StatusCode != http.StatusOK {
-		return repoInfo{}, s.statusError(repo, "", resp)
+		err := s.statusError(repo, "", resp)
+		if !s.sameHost(resp.Request.URL) {
+			err = hostError(repo, "", resp)
+		}
+		if resp.StatusCode >= 500 {
+			// The Hub (or a proxy before it) is down or overloaded, which
+			// says nothing about the repo: huggingface_hub's
+			// snapshot_download then uses the local files too.
+			return repoInfo{}, &networkError{err}
+		}
+		return repoInfo{}, err
 	}
 	var info repoInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
@@ -373,8 +377,9 @@ func (s settings) sameHost(u *url.URL) bool {
 	return err == nil && strings.EqualFold(e.Host, u.Host) && e.Scheme == u.Scheme
 }
 
-// statusError turns an HTTP error answer into an error that says what to do.
-// file is "" for the API call. The Hub names the cause in X-Error-Code.
+// statusError turns an HTTP error answer of the Hub into an error that says
+// what to do. file is "" for the API call. The Hub names the cause in
+// X-Error-Code.
 func (s settings) statusError(repo Repo, file string, resp *http.Response) error {
 	what := repo.ID
 	if file != "" {
@@ -404,6 +409,25 @@ func (s settings) statusError(repo Repo, file string, resp *http.Response) error
 	default:
 		return fmt.Errorf("hub: %s: %s %s: HTTP %d%s", what, resp.Request.Method, resp.Request.URL, resp.StatusCode, msg)
 	}
+}
+
+// hostError reports an error answer from a host other than the Hub's (the
+// CDN a file is redirected to): the Hub's meanings of 401, 403 and 404
+// (private, gated, no such repo or file) do not hold there, so it says who
+// answered what. The URL's query, the signature of a signed CDN link, is
+// left out.
+func hostError(repo Repo, file string, resp *http.Response) error {
+	what := repo.ID
+	if file != "" {
+		what = fmt.Sprintf("%s: file %s", repo.ID, file)
+	}
+	u := *resp.Request.URL
+	u.RawQuery, u.Fragment = "", ""
+	hint := ""
+	if resp.StatusCode == http.StatusForbidden {
+		hint = "; a signed link expires (or the clock is off): run again for a new one"
+	}
+	return fmt.Errorf("hub: %s: the download server %s answered HTTP %d for %s%s", what, u.Host, resp.StatusCode, u.String(), hint)
 }
 
 // hubMessage returns ": <message>" from the Hub's JSON error body
