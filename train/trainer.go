@@ -264,7 +264,13 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		}
 		sum.Checkpoint = t.lastSave
 	}()
+	// A checkpoint keeps its validations: one at its own step, such as the
+	// final validation of a run resumed at its last step, is not run (and
+	// written to the metrics) again.
 	lastEval := -1
+	if v := t.history.Val; len(v) > 0 {
+		lastEval, sum.ValLoss = v[len(v)-1].Step, v[len(v)-1].Loss
+	}
 	eval := func() error {
 		loss, _, err := t.Eval(ctx, t.Valid)
 		if err != nil {

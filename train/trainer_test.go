@@ -495,3 +495,44 @@ func TestEpochEndsItsSteps(t *testing.T) {
 		t.Errorf("%d forwards for 2 epochs of 10 batches", m.calls)
 	}
 }
+
+// TestResumeAtLastStepKeepsValidation: resuming the checkpoint a run
+// saved at its last step, after the final validation, trains and validates
+// nothing: the metrics hold each validation once (a second val line at step
+// 6 was appended), and the summary reports the checkpoint's last
+// validation loss. From checkpoint-3 the validations of steps 4 and 6 run.
+func TestResumeAtLastStepKeepsValidation(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := runStepsEval(t, dir, 6, 3, "", 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	valSteps := func() []float64 {
+		_, vals := readMetrics(t, filepath.Join(dir, "metrics.jsonl"))
+		var out []float64
+		for _, v := range vals {
+			out = append(out, v["step"])
+		}
+		return out
+	}
+	want := []float64{2, 4, 6}
+	if got := valSteps(); !slices.Equal(got, want) {
+		t.Fatalf("validations at steps %v, want %v", got, want)
+	}
+	_, vals := readMetrics(t, filepath.Join(dir, "metrics.jsonl"))
+	tr, m, err := runStepsEval(t, dir, 6, 3, filepath.Join(dir, "checkpoint-6"), 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := valSteps(); !slices.Equal(got, want) || m.calls != 0 {
+		t.Errorf("resumed at step 6: validations at steps %v, %d forwards; want %v and none", got, m.calls, want)
+	}
+	if sum, err := tr.Run(context.Background()); err != nil || sum.ValLoss != vals[2]["val_loss"] {
+		t.Errorf("summary validation loss %v (%v), want the checkpoint's %v", sum.ValLoss, err, vals[2]["val_loss"])
+	}
+	if _, _, err := runStepsEval(t, dir, 6, 3, filepath.Join(dir, "checkpoint-3"), 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := valSteps(); !slices.Equal(got, want) {
+		t.Errorf("resumed at step 3: validations at steps %v, want %v", got, want)
+	}
+}
