@@ -99,14 +99,53 @@ func expandHome(p string) (string, error) {
 	return filepath.Join(home, strings.TrimPrefix(p[1:], "/")), nil
 }
 
+// offlineFromEnv reports whether the environment asks for offline mode, and
+// which variable decided, as huggingface_hub reads it: $HF_HUB_OFFLINE, or
+// when that is unset $TRANSFORMERS_OFFLINE, is 1, ON, YES or TRUE (so a set
+// HF_HUB_OFFLINE=0 wins over TRANSFORMERS_OFFLINE=1).
+func offlineFromEnv() (bool, string) {
+	name := "HF_HUB_OFFLINE"
+	v := os.Getenv(name)
+	if v == "" {
+		name = "TRANSFORMERS_OFFLINE"
+		v = os.Getenv(name)
+	}
+	switch strings.ToUpper(v) {
+	case "1", "ON", "YES", "TRUE":
+		return true, name
+	}
+	return false, name
+}
+
+// findToken returns the access token and where it came from, found as
+// huggingface_hub's get_token finds it: explicit (Options.Token), else
+// $HF_TOKEN, else the legacy $HUGGING_FACE_HUB_TOKEN (read only when
+// HF_TOKEN is empty), else the token file; each cleaned by cleanToken.
+func findToken(explicit string) (token, from string) {
+	if t := cleanToken(explicit); t != "" {
+		return t, "Options.Token"
+	}
+	from = "HF_TOKEN"
+	v := os.Getenv(from)
+	if v == "" {
+		from = "HUGGING_FACE_HUB_TOKEN"
+		v = os.Getenv(from)
+	}
+	if t := cleanToken(v); t != "" {
+		return t, from
+	}
+	return tokenFromFile()
+}
+
 // tokenFromFile reads the token that `hf auth login` stores: $HF_TOKEN_PATH,
-// else $HF_HOME/token. A missing file means no token.
-func tokenFromFile() string {
+// else $HF_HOME/token. A missing file means no token. It returns the path
+// too, for messages.
+func tokenFromFile() (token, path string) {
 	p := os.Getenv("HF_TOKEN_PATH")
 	if p == "" {
 		home, err := hfHome()
 		if err != nil {
-			return ""
+			return "", ""
 		}
 		p = filepath.Join(home, "token")
 	} else if e, err := expandHome(p); err == nil {
@@ -114,9 +153,16 @@ func tokenFromFile() string {
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return ""
+		return "", p
 	}
-	return strings.TrimSpace(string(b))
+	return cleanToken(string(b)), p
+}
+
+// cleanToken removes every \r and \n of a token and the spaces around it,
+// as huggingface_hub's _clean_token does: a token pasted from a file or a
+// CRLF .env keeps them, and net/http refuses a header holding them.
+func cleanToken(t string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(t))
 }
 
 // repoCache is one repo's folder inside the cache.

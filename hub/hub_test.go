@@ -23,7 +23,8 @@ const testRepo = "acme/tiny-llm"
 // cleanEnv isolates a test from the machine's Hugging Face settings.
 func cleanEnv(t *testing.T) {
 	t.Helper()
-	for _, k := range []string{"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "XDG_CACHE_HOME"} {
+	for _, k := range []string{"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",
+		"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "XDG_CACHE_HOME"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("HF_HOME", t.TempDir())
@@ -401,6 +402,73 @@ func TestTokenFile(t *testing.T) {
 	}
 	if _, err := Resolve(context.Background(), testRepo, testOptions(f, t.TempDir())); err != nil {
 		t.Fatalf("token from $HF_HOME/token: %v", err)
+	}
+}
+
+// TestTokenFromEnv: the token is found and cleaned as huggingface_hub's
+// get_token does: $HF_TOKEN, else the legacy $HUGGING_FACE_HUB_TOKEN, else
+// the token file, each with \r and \n removed and spaces trimmed (a token
+// pasted from a CRLF file was sent as is, refused by net/http, and reported
+// as an unreachable Hub). A token no header may carry is an error naming
+// its variable, not a network error, and only when it would be sent.
+func TestTokenFromEnv(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.set(func() { f.token = "hf_secret" })
+	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	f.set(func() { gated.gated = true })
+	cache := t.TempDir()
+	tokenFile := filepath.Join(os.Getenv("HF_HOME"), "token")
+	for _, tc := range []struct{ hfToken, legacy, file string }{
+		{hfToken: " hf_secret\r\n"},
+		{hfToken: "hf_sec\r\nret"},
+		{legacy: "hf_secret\n"},
+		{hfToken: "\r\n", legacy: "hf_wrong", file: "hf_secret\r\n"},
+	} {
+		t.Setenv("HF_TOKEN", tc.hfToken)
+		t.Setenv("HUGGING_FACE_HUB_TOKEN", tc.legacy)
+		os.Remove(tokenFile)
+		if tc.file != "" {
+			os.WriteFile(tokenFile, []byte(tc.file), 0o600)
+		}
+		if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil {
+			t.Errorf("HF_TOKEN %q, HUGGING_FACE_HUB_TOKEN %q, file %q: %v", tc.hfToken, tc.legacy, tc.file, err)
+		}
+	}
+
+	// The snapshot is cached now, yet a bad token is no outage to work around.
+	os.Remove(tokenFile)
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_TOKEN", "hf_\x7fsecret")
+	_, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if want := "the token from HF_TOKEN holds byte 0x7f"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("token with a DEL: err = %v, want one containing %q", err, want)
+	}
+	opts := testOptions(f, cache)
+	opts.Offline = true
+	if _, err := Resolve(context.Background(), testRepo, opts); err != nil {
+		t.Errorf("offline, token with a DEL: %v", err)
+	}
+}
+
+// TestTransformersOffline: $TRANSFORMERS_OFFLINE turns offline mode on when
+// $HF_HUB_OFFLINE is unset, as huggingface_hub reads them
+// (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE: a set HF_HUB_OFFLINE wins).
+func TestTransformersOffline(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	t.Setenv("TRANSFORMERS_OFFLINE", "1")
+	_, err := Resolve(context.Background(), testRepo, testOptions(f, t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "offline mode (TRANSFORMERS_OFFLINE)") {
+		t.Errorf("TRANSFORMERS_OFFLINE=1: err = %v, want an offline error naming it", err)
+	}
+	if api, _, _ := f.counts(); api != 0 {
+		t.Errorf("TRANSFORMERS_OFFLINE=1: %d API calls", api)
+	}
+	t.Setenv("HF_HUB_OFFLINE", "0")
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, t.TempDir())); err != nil {
+		t.Errorf("HF_HUB_OFFLINE=0 beside TRANSFORMERS_OFFLINE=1: %v", err)
 	}
 }
 

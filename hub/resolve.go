@@ -22,8 +22,8 @@ const DefaultEndpoint = "https://huggingface.co"
 type Options struct {
 	CacheDir string       // cache root; "" = CacheDir() ($HF_HUB_CACHE, $HF_HOME/hub, ...)
 	Endpoint string       // Hub URL; "" = $HF_ENDPOINT, else DefaultEndpoint
-	Token    string       // access token; "" = $HF_TOKEN, else the file `hf auth login` wrote
-	Offline  bool         // never use the network; also on when $HF_HUB_OFFLINE is 1/ON/YES/TRUE
+	Token    string       // access token; "" = $HF_TOKEN, else $HUGGING_FACE_HUB_TOKEN, else the file `hf auth login` wrote
+	Offline  bool         // never use the network; also on when $HF_HUB_OFFLINE (if unset, $TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE
 	Progress io.Writer    // progress bars and notes; nil = silent
 	Client   *http.Client // nil = a client with http.DefaultTransport
 
@@ -35,13 +35,14 @@ type Options struct {
 
 // settings are Options with the environment applied.
 type settings struct {
-	cache    string
-	endpoint string
-	token    string
-	offline  bool
-	progress io.Writer
-	client   *http.Client
-	tokOnly  bool
+	cache      string
+	endpoint   string
+	token      string
+	offline    bool
+	offlineVar string // what turned offline mode on, for messages
+	progress   io.Writer
+	client     *http.Client
+	tokOnly    bool
 }
 
 func (o Options) settings() (settings, error) {
@@ -63,16 +64,16 @@ func (o Options) settings() (settings, error) {
 	if u, err := url.Parse(s.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return s, fmt.Errorf("hub: endpoint %q (HF_ENDPOINT) is not an http(s) URL", s.endpoint)
 	}
-	if s.token == "" {
-		s.token = os.Getenv("HF_TOKEN")
+	s.offlineVar = "Options.Offline"
+	if !s.offline {
+		s.offline, s.offlineVar = offlineFromEnv()
 	}
-	if s.token == "" {
-		s.token = tokenFromFile()
+	token, from := findToken(s.token)
+	if i := strings.IndexFunc(token, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }); i >= 0 && !s.offline {
+		// net/http refuses such a header, which would read as a network error.
+		return s, fmt.Errorf("hub: the token from %s holds byte 0x%02x at %d, which no HTTP header may carry", from, token[i], i)
 	}
-	switch strings.ToUpper(os.Getenv("HF_HUB_OFFLINE")) {
-	case "1", "ON", "YES", "TRUE":
-		s.offline = true
-	}
+	s.token = token
 	s.client = o.Client
 	if s.client == nil {
 		s.client = &http.Client{}
@@ -153,7 +154,7 @@ func looksLikePath(ref string) bool {
 func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 	c := repoCache{dir: filepath.Join(s.cache, repo.folderName())}
 	if s.offline {
-		return s.cached(c, repo, "offline mode (HF_HUB_OFFLINE)")
+		return s.cached(c, repo, "offline mode ("+s.offlineVar+")")
 	}
 	// A commit hash never moves: a complete snapshot of it needs no network.
 	if isCommitHash(repo.Revision) {
