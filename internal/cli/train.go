@@ -464,8 +464,15 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		fmt.Fprintf(stderr, "; %d validation examples", len(vs.Examples))
 	}
 	fmt.Fprintln(stderr)
-	if ds.Truncated > 0 || ds.Dropped > 0 {
-		fmt.Fprintf(stderr, "loft: warning: %d examples truncated to --seq-len %d, %d dropped (no counted token left)\n", ds.Truncated, tf.seqLen, ds.Dropped)
+	// With --valid-fraction the counts of --data hold both parts.
+	for _, d := range []struct {
+		flag string
+		ds   *data.Dataset
+	}{{"--data", ds}, {"--valid", vs}} {
+		if d.ds != nil && (d.ds.Truncated > 0 || d.ds.Dropped > 0) {
+			fmt.Fprintf(stderr, "loft: warning: %d examples of %s truncated to --seq-len %d, %d dropped (no counted token left)\n",
+				d.ds.Truncated, d.flag, tf.seqLen, d.ds.Dropped)
+		}
 	}
 	fmt.Fprintln(stderr, train.TrainableLine(ad.NumParams(), b.Info.Params))
 

@@ -416,6 +416,26 @@ func TestTrainAdapterBase(t *testing.T) {
 	}
 }
 
+// TestTrainWarnsTruncation: examples cut to --seq-len are reported for
+// --valid as for --data (the validation set's were cut silently).
+func TestTrainWarnsTruncation(t *testing.T) {
+	m := tinyGPT2(t)
+	dir := t.TempDir()
+	short, long := filepath.Join(dir, "short.jsonl"), filepath.Join(dir, "long.jsonl")
+	os.WriteFile(short, []byte(`{"text": "hello world"}`+"\n"), 0o644)
+	os.WriteFile(long, []byte(`{"text": "hello world"}`+"\n"+`{"text": "`+strings.Repeat("hello world ", 4)+`"}`+"\n"), 0o644)
+	for _, tc := range []struct{ data, valid, want, not string }{
+		{short, long, "loft: warning: 1 examples of --valid truncated to --seq-len 16, 0 dropped", "of --data"},
+		{long, short, "loft: warning: 1 examples of --data truncated to --seq-len 16, 0 dropped", "of --valid"},
+	} {
+		code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", tc.data, "--valid", tc.valid,
+			"--out", filepath.Join(t.TempDir(), "out"), "--steps", "1", "--seq-len", "16", "--threads", "1")
+		if code != ExitOK || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, tc.not) {
+			t.Errorf("--data %s --valid %s: exit %d, want %q and no %q in\n%s", filepath.Base(tc.data), filepath.Base(tc.valid), code, tc.want, tc.not, stderr)
+		}
+	}
+}
+
 func TestTrainInterruptSavesCheckpoint(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
