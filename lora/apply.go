@@ -21,6 +21,11 @@ type Adapter struct {
 	// FanInFanOut records that the base layers are Conv1D (GPT-2), whose
 	// checkpoint weights are stored (in, out).
 	FanInFanOut bool
+	// BaseRevision is the revision (branch, tag or commit) of the base
+	// model the adapter belongs to, saved as PEFT's "revision" (null when
+	// empty), which PEFT's AutoPeftModel passes to from_pretrained with
+	// base_model_name_or_path.
+	BaseRevision string
 
 	slots  []*nn.LinearLayer // where each module sits, for Merge and Remove
 	st     *state

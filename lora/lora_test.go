@@ -139,6 +139,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		randomizeB(ad, 4)
+		if c.model == "qwen2-tiny" {
+			ad.BaseRevision = "v1.0"
+		}
 		const B, T = 1, 6
 		ids := testIDs(m.VocabSize(), B*T)
 		want := logits(t, m, ids, B, T)
@@ -187,6 +190,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 		if !slices.Equal(ad2.Config.Exclude, c.cfg.Exclude) {
 			t.Errorf("%s: exclude read back as %q", c.model, ad2.Config.Exclude)
+		}
+		if wantRev := map[bool]any{true: "v1.0", false: nil}[c.model == "qwen2-tiny"]; pc["revision"] != wantRev || ad2.BaseRevision != ad.BaseRevision {
+			t.Errorf("%s: revision %v (read back %q), want %v", c.model, pc["revision"], ad2.BaseRevision, wantRev)
 		}
 		if c.model == "qwen2-tiny" && mustJSON(pc["layers_to_transform"]) != "[1]" {
 			t.Errorf("layers_to_transform = %v", pc["layers_to_transform"])

@@ -46,6 +46,7 @@ type peftConfig struct {
 	RankPattern       json.RawMessage `json:"rank_pattern"` // read by toConfig into ranks
 	AlphaPattern      json.RawMessage `json:"alpha_pattern"`
 	InferenceMode     bool            `json:"inference_mode"`
+	Revision          *string         `json:"revision"`
 	// Newer PEFT features loft cannot apply; refused when set.
 	LoraBias              bool            `json:"lora_bias"`
 	UseQALoRA             bool            `json:"use_qalora"`
@@ -131,6 +132,10 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 	if len(c.Exclude) > 0 {
 		exclude = c.Exclude
 	}
+	var revision any
+	if a.BaseRevision != "" {
+		revision = a.BaseRevision
+	}
 	ranks, alphas := map[string]int{}, map[string]float64{}
 	for _, l := range a.Modules {
 		if l.R != c.R {
@@ -160,6 +165,7 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 		{"peft_type", "LORA"},
 		{"r", c.R},
 		{"rank_pattern", ranks},
+		{"revision", revision},
 		{"target_modules", targets},
 		{"task_type", "CAUSAL_LM"},
 		{"use_dora", false},
@@ -311,6 +317,9 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 	}
 	for i, l := range mk {
 		a.add(ms[i], l)
+	}
+	if pc.Revision != nil {
+		a.BaseRevision = *pc.Revision
 	}
 	return a, nil
 }

@@ -375,6 +375,8 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		}
 	}
 	ad.SetTraining(true)
+	base, rev := adapterBase(tf.model)
+	ad.BaseRevision = rev
 
 	// The data.
 	dc, err := data.FromBundle(b)
@@ -504,7 +506,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		Config: train.Config{Steps: steps, GradAccum: tf.gradAccum, MaxGradNorm: tf.maxGradNorm,
 			Schedule:  optim.Schedule{Kind: kind, LR: tf.lr, Warmup: tf.warmup, Total: steps},
 			EvalEvery: tf.evalEvery, SaveEvery: tf.saveEvery, OutDir: tf.out, MetricsPath: tf.metrics},
-		SaveAdapter: func(dir string) error { return ad.Save(dir, adapterBase(tf.model)) },
+		SaveAdapter: func(dir string) error { return ad.Save(dir, base) },
 		SetTraining: ad.SetTraining,
 		RNGs:        map[string]train.RNG{"lora_dropout": adapterRNG{ad}},
 		Identity:    rc.identity(),
@@ -599,24 +601,28 @@ func checkWritableDir(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// absPaths makes paths absolute so a checkpoint names the same files from
-// another working directory.
-// adapterBase returns the base_model_name_or_path an adapter records for
-// --model ref: a local folder or .gguf file as given, a Hub reference as
-// its plain repo id, which PEFT and transformers can load: "org/name@rev",
-// "org/name-GGUF:Q4_K_M" and "org/name/file.gguf" are not ids. The revision
-// is not kept: PEFT records it in a field of its own (PeftConfig.revision),
-// which lora.Adapter.Save does not write.
-func adapterBase(ref string) string {
+// adapterBase returns the base_model_name_or_path and the revision an
+// adapter records for --model ref: a local folder or .gguf file as given,
+// without a revision; a Hub reference as its plain repo id, which PEFT and
+// transformers can load ("org/name@rev", "org/name-GGUF:Q4_K_M" and
+// "org/name/file.gguf" are not ids), and the revision it names, if any,
+// which PEFT keeps in a field of its own (PeftConfig.revision).
+func adapterBase(ref string) (base, revision string) {
 	if _, err := os.Stat(ref); err == nil {
-		return ref
+		return ref, ""
 	}
-	if r, err := hub.ParseRepo(ref); err == nil {
-		return r.ID
+	r, err := hub.ParseRepo(ref)
+	if err != nil {
+		return ref, ""
 	}
-	return ref
+	if id, _, _ := strings.Cut(ref, ":"); strings.Contains(id, "@") {
+		revision = r.Revision
+	}
+	return r.ID, revision
 }
 
+// absPaths makes paths absolute so a checkpoint names the same files from
+// another working directory.
 func absPaths(ps []string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {

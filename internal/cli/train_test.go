@@ -381,17 +381,17 @@ func TestTrainEpochsWithGradAccum(t *testing.T) {
 // "org/name@rev" was written), a local folder as given.
 func TestTrainAdapterBase(t *testing.T) {
 	local := t.TempDir()
-	for _, tc := range []struct{ ref, want string }{
-		{"org/name", "org/name"},
-		{"org/name@v1.0", "org/name"},
-		{"org/name-GGUF:Q4_K_M", "org/name-GGUF"},
-		{"org/name@refs/pr/1:Q8_0", "org/name"},
-		{"org/name/sub/model-q8.gguf", "org/name"},
-		{local, local},
-		{"not a repo id", "not a repo id"},
+	for _, tc := range []struct{ ref, want, rev string }{
+		{"org/name", "org/name", ""},
+		{"org/name@v1.0", "org/name", "v1.0"},
+		{"org/name-GGUF:Q4_K_M", "org/name-GGUF", ""},
+		{"org/name@refs/pr/1:Q8_0", "org/name", "refs/pr/1"},
+		{"org/name/sub/model-q8.gguf", "org/name", ""},
+		{local, local, ""},
+		{"not a repo id", "not a repo id", ""},
 	} {
-		if got := adapterBase(tc.ref); got != tc.want {
-			t.Errorf("adapterBase(%q) = %q, want %q", tc.ref, got, tc.want)
+		if got, rev := adapterBase(tc.ref); got != tc.want || rev != tc.rev {
+			t.Errorf("adapterBase(%q) = %q, %q; want %q, %q", tc.ref, got, rev, tc.want, tc.rev)
 		}
 	}
 
@@ -411,8 +411,8 @@ func TestTrainAdapterBase(t *testing.T) {
 	if err != nil || json.Unmarshal(buf, &cfg) != nil {
 		t.Fatalf("adapter_config.json: %v", err)
 	}
-	if cfg["base_model_name_or_path"] != "loft-test/gpt2" {
-		t.Errorf("base_model_name_or_path %v, want loft-test/gpt2", cfg["base_model_name_or_path"])
+	if cfg["base_model_name_or_path"] != "loft-test/gpt2" || cfg["revision"] != strings.Repeat("ab", 20) {
+		t.Errorf("base_model_name_or_path %v, revision %v; want loft-test/gpt2 and the commit", cfg["base_model_name_or_path"], cfg["revision"])
 	}
 }
 
