@@ -9,7 +9,8 @@
 //     pre-tokenizers, post-processors, decoders and added tokens (raw and
 //     "normalized") as Hugging Face defines them;
 //   - GPT-2's vocab.json + merges.txt (tokenizer.json wins when a folder has
-//     both), with added_tokens.json and tokenizer_config.json;
+//     both), with added_tokens.json and tokenizer_config.json, as
+//     transformers' GPT2Tokenizer or Qwen2Tokenizer reads them;
 //   - SentencePiece tokenizer.model: BPE (Llama 2) and unigram models, with
 //     their precompiled normalization rules (nmt_nfkc) and user-defined
 //     pieces handled as SentencePiece does;

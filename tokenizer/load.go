@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/loftml/loft/tokenizer/bpe"
 	"github.com/loftml/loft/tokenizer/pretok"
 )
@@ -95,7 +97,9 @@ func loadDir(path string, gpt2 bool) (*Pipeline, error) {
 		}
 	}
 	if cfg != nil {
-		cfg.applySpecials(p)
+		if err := cfg.applySpecials(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		if hasJSON {
 			cfg.rebuildPostProcessor(p)
 		}
@@ -194,11 +198,33 @@ func (p *Pipeline) extendAdded(more []AddedToken) error {
 
 // config is the part of tokenizer_config.json that loft reads.
 type config struct {
-	path               string
-	Class              string // tokenizer_class
-	BOS, EOS, UNK, PAD string
+	path  string
+	Class string // tokenizer_class
+	// BOS, EOS, UNK and PAD are bos_token ... pad_token: nil where the
+	// file does not set the key (the tokenizer class's default applies),
+	// "" where it sets null (no such token, whatever the default).
+	BOS, EOS, UNK, PAD *string
 	AddBOS, AddEOS     *bool
 	Added              []AddedToken
+}
+
+// specialNames are the texts of the named special tokens, "" for none.
+type specialNames struct{ BOS, EOS, UNK, PAD string }
+
+// names returns the special tokens the config names, def's where it does
+// not set a key, as transformers passes the config's keys over the
+// class's __init__ defaults. c may be nil.
+func (c *config) names(def specialNames) specialNames {
+	if c == nil {
+		return def
+	}
+	pick := func(set *string, d string) string {
+		if set != nil {
+			return *set
+		}
+		return d
+	}
+	return specialNames{pick(c.BOS, def.BOS), pick(c.EOS, def.EOS), pick(c.UNK, def.UNK), pick(c.PAD, def.PAD)}
 }
 
 // readConfig reads tokenizer_config.json, or returns nil when it is absent.
@@ -230,22 +256,27 @@ func readConfig(path string) (*config, error) {
 	}
 	c := &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
 	for _, f := range []struct {
-		dst *string
+		dst **string
 		raw json.RawMessage
 		key string
 	}{{&c.BOS, raw.BOS, "bos_token"}, {&c.EOS, raw.EOS, "eos_token"}, {&c.UNK, raw.UNK, "unk_token"}, {&c.PAD, raw.PAD, "pad_token"}} {
-		if len(f.raw) == 0 || string(f.raw) == "null" {
+		if len(f.raw) == 0 {
+			continue
+		}
+		name := ""
+		*f.dst = &name
+		if string(f.raw) == "null" {
 			continue
 		}
 		// A string, or an AddedToken object with "content".
-		if err := json.Unmarshal(f.raw, f.dst); err != nil {
+		if err := json.Unmarshal(f.raw, &name); err != nil {
 			var obj struct {
 				Content string `json:"content"`
 			}
 			if err := json.Unmarshal(f.raw, &obj); err != nil {
 				return nil, fmt.Errorf("%s: %s is neither a string nor a token object", path, f.key)
 			}
-			*f.dst = obj.Content
+			name = obj.Content
 		}
 	}
 	for k, t := range raw.AddedDecoder {
@@ -258,22 +289,57 @@ func readConfig(path string) (*config, error) {
 	return c, nil
 }
 
-// applySpecials sets the special-token ids the config names.
-func (c *config) applySpecials(p *Pipeline) {
+// applySpecials points the tokenizer's specials at the tokens the config
+// names and makes them special added tokens; the others keep the
+// tokenizer's own.
+func (c *config) applySpecials(p *Pipeline) error {
+	return p.setSpecials(c.names(specialNames{}))
+}
+
+// setSpecials points p.specials at the named tokens that exist and makes
+// them special added tokens, matched whole in the text and skipped by
+// Decode with skipSpecial, as transformers adds every named special token
+// (PreTrainedTokenizer._add_tokens with special_tokens=True). An empty
+// name, or one missing from the vocabulary, leaves its id as it is.
+func (p *Pipeline) setSpecials(n specialNames) error {
+	var more []AddedToken
 	for _, f := range []struct {
 		dst  *int
 		name string
-	}{{&p.specials.BOS, c.BOS}, {&p.specials.EOS, c.EOS}, {&p.specials.UNK, c.UNK}, {&p.specials.PAD, c.PAD}} {
+	}{{&p.specials.BOS, n.BOS}, {&p.specials.EOS, n.EOS}, {&p.specials.UNK, n.UNK}, {&p.specials.PAD, n.PAD}} {
 		if id, ok := p.ID(f.name); ok && f.name != "" {
 			*f.dst = id
+			more = append(more, AddedToken{ID: id, Content: f.name, Special: true})
 		}
 	}
+	return p.extendAdded(more)
 }
 
+// bpeClass is what a transformers tokenizer class reading vocab.json +
+// merges.txt does besides byte-level BPE: its pre-tokenizer regex, its
+// normalization and the special tokens its __init__ defaults to.
+type bpeClass struct {
+	split    pretok.Kind
+	nfc      bool // NFC before splitting (Qwen2Tokenizer.prepare_for_tokenization)
+	defaults specialNames
+}
+
+// bpeClasses holds the classes by tokenizer_class, "Fast" dropped; any
+// other class, or none, is read as GPT2Tokenizer.
+var bpeClasses = map[string]bpeClass{
+	"GPT2Tokenizer":  {split: pretok.GPT2, defaults: specialNames{BOS: endOfText, EOS: endOfText, UNK: endOfText}},
+	"Qwen2Tokenizer": {split: pretok.Qwen2, nfc: true, defaults: specialNames{EOS: endOfText, UNK: endOfText, PAD: endOfText}},
+}
+
+const endOfText = "<|endoftext|>"
+
 // LoadGPT2 reads GPT-2's vocab.json and merges.txt (older Hugging Face
-// folders): byte-level BPE with GPT-2's pre-tokenizer regex. cfg, from the
-// folder's tokenizer_config.json, may be nil; without it "<|endoftext|>" is
-// the special token, as in GPT-2.
+// folders): byte-level BPE with the pre-tokenizer, normalization and
+// default special tokens of the folder's tokenizer_class (bpeClasses:
+// GPT-2's regex and "<|endoftext|>" as BOS, EOS and UNK; Qwen2's regex, NFC,
+// "<|endoftext|>" as EOS, UNK and PAD). cfg, from the folder's
+// tokenizer_config.json, may be nil; the special tokens it names replace
+// the class's defaults key by key.
 func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 	data, err := os.ReadFile(vocabPath)
 	if err != nil {
@@ -300,27 +366,30 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mergesPath, err)
 	}
+	class := bpeClasses["GPT2Tokenizer"]
 	var added []AddedToken
 	if cfg != nil {
 		added = cfg.Added
-	} else if id, ok := vocab["<|endoftext|>"]; ok {
-		added = []AddedToken{{ID: id, Content: "<|endoftext|>", Special: true}}
+		if c, ok := bpeClasses[strings.TrimSuffix(cfg.Class, "Fast")]; ok {
+			class = c
+		}
 	}
 	if err := checkIDs(vocab, added); err != nil {
 		return nil, fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	b := &builder{}
 	b.vocab(vocab)
-	b.added(added)
-	if cfg == nil && len(added) == 1 {
-		id := added[0].ID
-		b.p.specials.BOS, b.p.specials.EOS, b.p.specials.UNK = id, id, id
+	if class.nfc {
+		b.p.normalize = norm.NFC.String
 	}
+	b.added(added)
 	b.p.model = m
-	b.p.pre = fromSplitter(pretok.Hand{Kind: pretok.GPT2})
+	b.p.pre = fromSplitter(pretok.Hand{Kind: class.split})
 	b.p.steps = []decodeStep{decodeByteLevel}
+	if err := b.p.setSpecials(cfg.names(class.defaults)); err != nil {
+		return nil, fmt.Errorf("%s: %w", vocabPath, err)
+	}
 	if cfg != nil {
-		cfg.applySpecials(b.p)
 		if cfg.AddBOS != nil && *cfg.AddBOS && b.p.specials.BOS >= 0 {
 			b.p.prefix = []int{b.p.specials.BOS}
 		}

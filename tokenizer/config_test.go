@@ -1,0 +1,109 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/tokenizer/bpe"
+)
+
+// gpt2Folder copies the shared GPT-2 vocab.json and merges.txt into a new
+// folder with the given tokenizer_config.json.
+func gpt2Folder(t *testing.T, config string) string {
+	src := testutil.SharedDir(t, "models", "gpt2-bpe")
+	dir := t.TempDir()
+	for _, name := range []string{"vocab.json", "merges.txt"} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, name, data)
+	}
+	writeFile(t, dir, "tokenizer_config.json", []byte(config))
+	return dir
+}
+
+// TestGPT2ClassDefaults: the stock gpt2 tokenizer_config.json is only
+// {"model_max_length": 1024}; transformers' GPT2Tokenizer still makes
+// <|endoftext|> (50256) its BOS, EOS and UNK, a special token matched whole
+// ("Hi" is 17250) and skipped in decoding. A key set to null drops the
+// default.
+func TestGPT2ClassDefaults(t *testing.T) {
+	p, err := Load(gpt2Folder(t, `{"model_max_length": 1024}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := p.Encode("Hi<|endoftext|>", false)
+	if want := []int{17250, 50256}; !slices.Equal(ids, want) {
+		t.Errorf("Encode = %v, want %v", ids, want)
+	}
+	if s := p.Decode(ids, true); s != "Hi" {
+		t.Errorf("Decode skipping specials = %q, want \"Hi\"", s)
+	}
+	if sp := p.Specials(); sp != (Specials{BOS: 50256, EOS: 50256, UNK: 50256, PAD: -1}) {
+		t.Errorf("specials %+v", sp)
+	}
+
+	p, err = Load(gpt2Folder(t, `{"tokenizer_class": "GPT2Tokenizer", "bos_token": null, "unk_token": null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp := p.Specials(); sp != (Specials{BOS: -1, EOS: 50256, UNK: -1, PAD: -1}) {
+		t.Errorf("with bos_token and unk_token null: specials %+v", sp)
+	}
+	if ids := p.Encode("Hi<|endoftext|>", false); !slices.Equal(ids, []int{17250, 50256}) {
+		t.Errorf("with bos_token null: Encode = %v", ids)
+	}
+}
+
+// TestQwen2ClassVocabMerges: a Qwen2Tokenizer folder with vocab.json +
+// merges.txt splits digits one by one (Qwen2's regex), NFC-normalizes
+// (Qwen2Tokenizer.prepare_for_tokenization), and has <|endoftext|> as EOS,
+// UNK and PAD but no BOS. The vocabulary: the 256 byte characters (ids in
+// byte order), then "12" (256), "Ã©" (257, the bytes of é) and
+// <|endoftext|> (258).
+func TestQwen2ClassVocabMerges(t *testing.T) {
+	vocab := map[string]int{"12": 256, "Ã©": 257, "<|endoftext|>": 258}
+	for b := range 256 {
+		vocab[string(bpe.ByteToRune[b])] = b
+	}
+	data, err := json.Marshal(vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		class         string
+		digits, acute []int
+		specials      Specials
+	}{
+		{"Qwen2Tokenizer", []int{'1', '2', '3'}, []int{257}, Specials{BOS: -1, EOS: 258, UNK: 258, PAD: 258}},
+		{"Qwen2TokenizerFast", []int{'1', '2', '3'}, []int{257}, Specials{BOS: -1, EOS: 258, UNK: 258, PAD: 258}},
+		// GPT-2: "123" is one word, and no normalization: e, then U+0301 (CC 81).
+		{"GPT2Tokenizer", []int{256, '3'}, []int{'e', 0xCC, 0x81}, Specials{BOS: 258, EOS: 258, UNK: 258, PAD: -1}},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, "vocab.json", data)
+		writeFile(t, dir, "merges.txt", []byte("#version: 0.2\n1 2\nÃ ©\n"))
+		writeFile(t, dir, "tokenizer_config.json", []byte(`{"tokenizer_class": "`+c.class+`"}`))
+		p, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Encode("123", false); !slices.Equal(got, c.digits) {
+			t.Errorf("%s: Encode(123) = %v, want %v", c.class, got, c.digits)
+		}
+		if got := p.Encode("e\u0301", false); !slices.Equal(got, c.acute) {
+			t.Errorf("%s: Encode(e + U+0301) = %v, want %v", c.class, got, c.acute)
+		}
+		if got := p.Encode("1<|endoftext|>", false); !slices.Equal(got, []int{'1', 258}) {
+			t.Errorf("%s: Encode(1<|endoftext|>) = %v", c.class, got)
+		}
+		if sp := p.Specials(); sp != c.specials {
+			t.Errorf("%s: specials %+v, want %+v", c.class, sp, c.specials)
+		}
+	}
+}
