@@ -190,15 +190,43 @@ func (d downloader) fetch(ctx context.Context, name string, optional bool) error
 	if optional && d.cache.markedMissing(d.commit, name) {
 		return fmt.Errorf("hub: %s: file %s: %w (recorded in .no_exist)", d.repo.ID, name, errMissing)
 	}
-	err := d.download(ctx, name, optional)
-	if errors.Is(err, errRestart) {
-		err = d.download(ctx, name, optional)
-		if errors.Is(err, errRestart) {
-			err = fmt.Errorf("hub: %s: file %s: the server keeps answering a different byte range than asked for", d.repo.ID, name)
+	restarted, left := false, maxResumes
+	for {
+		err := d.download(ctx, name, optional)
+		var cut *cutError
+		switch {
+		case errors.Is(err, errRestart) && !restarted:
+			restarted = true
+		case errors.Is(err, errRestart):
+			return fmt.Errorf("hub: %s: file %s: the server keeps answering a different byte range than asked for", d.repo.ID, name)
+		case errors.As(err, &cut) && ctx.Err() == nil && (cut.got > 0 || left > 0):
+			// Resume at once, as huggingface_hub's http_get does: up to
+			// maxResumes times in a row without a byte received.
+			if cut.got > 0 {
+				left = maxResumes
+			}
+			left--
+			d.s.note("hub: %v; resuming\n", err)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, ctx.Err())
+			case <-time.After(d.s.retryWait):
+			}
+		default:
+			return err
 		}
 	}
-	return err
 }
+
+// cutError is a download that stopped midway and kept its partial file,
+// which fetch resumes. got is the bytes this attempt received.
+type cutError struct {
+	err error
+	got int64
+}
+
+func (e *cutError) Error() string { return e.err.Error() }
+func (e *cutError) Unwrap() error { return e.err }
 
 // fileMeta is what the Hub's response headers say about a file.
 type fileMeta struct {
@@ -211,8 +239,13 @@ type fileMeta struct {
 // (X-Linked-Etag wins over ETag, and once an LFS redirect is seen the CDN's
 // own headers are ignored); the token goes only to the Hub's host. With a
 // known blob id, an existing blobs/<etag>.incomplete is resumed with Range.
+//
+// Waiting for an answer, and for each read of its body, is bounded by
+// $HF_HUB_DOWNLOAD_TIMEOUT (watchdog).
 func (d downloader) download(ctx context.Context, name string, optional bool) error {
 	u := d.s.endpoint + "/" + d.repo.ID + "/resolve/" + d.commit + "/" + escapePath(name)
+	w := newWatchdog(ctx, d.s.fileTimeout, "HF_HUB_DOWNLOAD_TIMEOUT")
+	defer w.stop()
 	meta := fileMeta{size: -1}
 	locked := false // metadata final: LFS headers seen, or the chain left the Hub
 	var (
@@ -243,7 +276,7 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 		if hop > maxRedirects {
 			return fmt.Errorf("hub: %s: file %s: more than %d redirects", d.repo.ID, name, maxRedirects)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
 		}
@@ -258,7 +291,7 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 				req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 			}
 		}
-		resp, err = d.s.client.Do(req)
+		resp, err = w.do(d.s.client, req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, ctx.Err())
@@ -430,8 +463,8 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 			return fmt.Errorf("hub: %s: download of %s stopped after %d bytes (%w); %s is kept and resumed next time",
 				d.repo.ID, name, total, ctx.Err(), partial)
 		}
-		return fmt.Errorf("hub: %s: download of %s interrupted after %d of %s bytes: %w; %s is kept and resumed next time",
-			d.repo.ID, name, total, sizeString(meta.size), copyErr, partial)
+		return &cutError{fmt.Errorf("hub: %s: download of %s interrupted after %d of %s bytes: %w; %s is kept and resumed next time",
+			d.repo.ID, name, total, sizeString(meta.size), copyErr, partial), n}
 	}
 	if bar != nil {
 		bar.Finish()
@@ -441,8 +474,8 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 			os.Remove(partial)
 			return fmt.Errorf("hub: %s: file %s: got more than the announced %d bytes; removed the download", d.repo.ID, name, meta.size)
 		}
-		return fmt.Errorf("hub: %s: file %s: the connection ended after %d of %d bytes; %s is kept and resumed next time",
-			d.repo.ID, name, total, meta.size, partial)
+		return &cutError{fmt.Errorf("hub: %s: file %s: the connection ended after %d of %d bytes; %s is kept and resumed next time",
+			d.repo.ID, name, total, meta.size, partial), n}
 	}
 	if h != nil {
 		if got := hex.EncodeToString(h.Sum(nil)); got != meta.etag {

@@ -60,10 +60,13 @@ type fakeHub struct {
 	hold       chan struct{}
 	holdAfter  int // with hold: write this many bytes, signal hold, then wait for the client to go away
 
-	renamed   map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
-	apiStatus int               // >0: the API answers every call with this status (a Hub outage)
-	cdnStatus int               // >0: the CDN answers every request with this status (an expired signed URL)
-	noCodes   bool              // the Hub's 404s for files carry no X-Error-Code (a mirror)
+	renamed    map[string]string // old repo id -> new one: answered with a relative 307, as the Hub does
+	apiStatus  int               // >0: the API answers every call with this status (a Hub outage)
+	cdnStatus  int               // >0: the CDN answers every request with this status (an expired signed URL)
+	noCodes    bool              // the Hub's 404s for files carry no X-Error-Code (a mirror)
+	apiStall   bool              // the API sends nothing until the client goes away
+	stalls     int               // the next stalls CDN answers send stallAfter body bytes, then nothing until the client goes away
+	stallAfter int
 
 	apiCalls, fileCalls, cdnCalls int
 	ranges                        []string // Range header of each CDN request
@@ -183,6 +186,12 @@ func (f *fakeHub) lookup(w http.ResponseWriter, r *http.Request) (*fakeRepo, str
 
 func (f *fakeHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
+	if f.apiStall {
+		f.apiCalls++
+		f.mu.Unlock()
+		<-r.Context().Done()
+		return
+	}
 	defer f.mu.Unlock()
 	f.apiCalls++
 	f.hubAuth = append(f.hubAuth, r.Header.Get("Authorization"))
@@ -268,6 +277,11 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	f.hold = nil
 	noRange := f.noRange
 	status := f.cdnStatus
+	stall := f.stalls > 0
+	if stall {
+		f.stalls--
+		hold, holdAfter = make(chan struct{}), f.stallAfter
+	}
 	f.mu.Unlock()
 
 	if status > 0 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultEndpoint is the Hub used when neither Options.Endpoint nor
@@ -31,6 +32,10 @@ type Options struct {
 	// safetensors repo and needs no weights; from a GGUF-only repo it still
 	// fetches the one .gguf file, which holds the tokenizer.
 	TokenizerOnly bool
+
+	// retryWait is the pause before a cut download is resumed; 0 = 1 s,
+	// as huggingface_hub waits. Tests shorten it.
+	retryWait time.Duration
 }
 
 // settings are Options with the environment applied.
@@ -43,10 +48,15 @@ type settings struct {
 	progress   io.Writer
 	client     *http.Client
 	tokOnly    bool
+
+	// How long the API call and a file download may wait for the server:
+	// $HF_HUB_ETAG_TIMEOUT and $HF_HUB_DOWNLOAD_TIMEOUT (watchdog).
+	apiTimeout, fileTimeout time.Duration
+	retryWait               time.Duration
 }
 
-func (o Options) settings() (settings, error) {
-	s := settings{cache: o.CacheDir, endpoint: o.Endpoint, token: o.Token, offline: o.Offline, progress: o.Progress, tokOnly: o.TokenizerOnly}
+func (o Options) settings() (s settings, err error) {
+	s = settings{cache: o.CacheDir, endpoint: o.Endpoint, token: o.Token, offline: o.Offline, progress: o.Progress, tokOnly: o.TokenizerOnly}
 	if s.cache == "" {
 		d, err := CacheDir()
 		if err != nil {
@@ -74,6 +84,16 @@ func (o Options) settings() (settings, error) {
 		return s, fmt.Errorf("hub: the token from %s holds byte 0x%02x at %d, which no HTTP header may carry", from, token[i], i)
 	}
 	s.token = token
+	if s.apiTimeout, err = timeoutFromEnv("HF_HUB_ETAG_TIMEOUT"); err != nil {
+		return s, err
+	}
+	if s.fileTimeout, err = timeoutFromEnv("HF_HUB_DOWNLOAD_TIMEOUT"); err != nil {
+		return s, err
+	}
+	s.retryWait = o.retryWait
+	if s.retryWait == 0 {
+		s.retryWait = time.Second
+	}
 	s.client = o.Client
 	if s.client == nil {
 		s.client = &http.Client{}
@@ -101,7 +121,10 @@ func (o Options) settings() (settings, error) {
 // Files already in the snapshot are not downloaded again. Offline (see
 // Options), the revision resolves through refs/ in the cache. When the Hub
 // cannot be reached or its API answers a server error (5xx), a complete
-// cached snapshot of the revision is used.
+// cached snapshot of the revision is used. A server that sends nothing for
+// 10 s ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for
+// a file) fails the request; a download cut midway is resumed at once, up
+// to 5 times in a row without progress, as huggingface_hub does.
 // Cancelling ctx stops a download and keeps its partial file for resuming.
 func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	var statErr error
@@ -312,17 +335,19 @@ func (r repoInfo) siblings() map[string]bool {
 func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 	first := s.endpoint + "/api/models/" + repo.ID + "/revision/" + url.PathEscape(repo.Revision)
 	u := first
+	w := newWatchdog(ctx, s.apiTimeout, "HF_HUB_ETAG_TIMEOUT")
+	defer w.stop()
 	var resp *http.Response
 	for hop := 0; ; hop++ {
 		if hop > maxRedirects {
 			return repoInfo{}, fmt.Errorf("hub: %s: more than %d redirects from %s", repo.ID, maxRedirects, first)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, err)
 		}
 		s.setHeaders(req)
-		resp, err = s.client.Do(req)
+		resp, err = w.do(s.client, req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, ctx.Err())
@@ -357,6 +382,9 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 	}
 	var info repoInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
+		if errors.Is(err, errStalled) {
+			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: reading %s: %w", repo.ID, u, err)}
+		}
 		return repoInfo{}, fmt.Errorf("hub: %s: bad API answer from %s: %w", repo.ID, u, err)
 	}
 	if !isCommitHash(info.SHA) {
