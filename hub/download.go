@@ -286,7 +286,14 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 		offset = 0
 		if meta.etag != "" {
 			partial = d.cache.blobPath(meta.etag) + ".incomplete"
-			if fi, err := os.Stat(partial); err == nil && fi.Size() > 0 {
+			fi, err := os.Stat(partial)
+			if err == nil && fi.Size() == meta.size && isSHA256(meta.etag) {
+				// A run stopped between its last write and the rename:
+				// check the bytes instead of asking for none (a 416).
+				if done, err := d.adoptPartial(name, partial, meta); done || err != nil {
+					return err
+				}
+			} else if err == nil && fi.Size() > 0 {
 				offset = fi.Size()
 				req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 			}
@@ -488,6 +495,27 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
 	}
 	return d.cache.link(d.commit, name, meta.etag)
+}
+
+// adoptPartial moves a partial file that holds meta.size bytes into place
+// when its sha256 is the blob id, and reports whether it did; one that is
+// not the blob is removed, so that the download starts over.
+func (d downloader) adoptPartial(name, partial string, meta fileMeta) (bool, error) {
+	h := sha256.New()
+	if err := hashPrefix(h, partial, meta.size); err != nil {
+		return false, fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != meta.etag {
+		d.s.note("hub: %s: %s has the size of %s but not its sha256; downloading it again\n", d.repo.ID, partial, name)
+		if err := os.Remove(partial); err != nil {
+			return false, fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
+		}
+		return false, nil
+	}
+	if err := os.Rename(partial, d.cache.blobPath(meta.etag)); err != nil {
+		return false, fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
+	}
+	return true, d.cache.link(d.commit, name, meta.etag)
 }
 
 // hashPrefix feeds the first n bytes of the file at p into h.

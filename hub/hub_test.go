@@ -1092,3 +1092,46 @@ func TestStalePartialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCompletePartialIsUsed: a .incomplete file as long as the blob (a run
+// stopped between its last write and the rename) is checked against the
+// blob's sha256 and moved into place without a download; when the check
+// fails it is removed and the file downloaded whole. It was asked for with
+// a Range past its end, answered 416, and downloaded whole every time.
+func TestCompletePartialIsUsed(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	model := files["model.safetensors"]
+	f.addRepo(testRepo, commitOf("c1"), files)
+	for _, tc := range []struct {
+		name    string
+		partial []byte
+		cdn     int
+	}{
+		{"whole blob", model.data, 0},
+		{"same size, other bytes", randomBytes(9, len(model.data)), 1},
+	} {
+		cache := t.TempDir()
+		partial := filepath.Join(cache, "models--acme--tiny-llm", "blobs", model.etag()+".incomplete")
+		os.MkdirAll(filepath.Dir(partial), 0o755)
+		os.WriteFile(partial, tc.partial, 0o644)
+		_, _, cdn0 := f.counts()
+		dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if _, _, cdn := f.counts(); cdn-cdn0 != tc.cdn {
+			t.Errorf("%s: %d CDN requests, want %d", tc.name, cdn-cdn0, tc.cdn)
+		}
+		if tc.cdn > 0 && f.lastRange() != "" {
+			t.Errorf("%s: Range %q, want none", tc.name, f.lastRange())
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(got, model.data) {
+			t.Errorf("%s: content differs", tc.name)
+		}
+		if _, err := os.Stat(partial); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: partial file left behind: %v", tc.name, err)
+		}
+	}
+}
