@@ -107,3 +107,33 @@ func TestQwen2ClassVocabMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecialTokensMap: beside a config without added_tokens_decoder,
+// special_tokens_map.json names special tokens too, and wins (transformers'
+// from_pretrained, legacy branch); its additional_special_tokens become
+// special ("Hello" is 15496 in GPT-2, " world" 995). With
+// added_tokens_decoder the file is ignored.
+func TestSpecialTokensMap(t *testing.T) {
+	const specialMap = `{"eos_token": {"content": "<|endoftext|>", "single_word": false}, "pad_token": "<|endoftext|>", "bos_token": null, "additional_special_tokens": ["Hello"]}`
+	for _, c := range []struct {
+		config   string
+		specials Specials
+		decoded  string
+	}{
+		{`{"model_max_length": 1024, "pad_token": "!", "bos_token": "<|endoftext|>"}`, Specials{BOS: -1, EOS: 50256, UNK: 50256, PAD: 50256}, " world"},
+		{`{"added_tokens_decoder": {}}`, Specials{BOS: 50256, EOS: 50256, UNK: 50256, PAD: -1}, "Hello world"},
+	} {
+		dir := gpt2Folder(t, c.config)
+		writeFile(t, dir, "special_tokens_map.json", []byte(specialMap))
+		p, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp := p.Specials(); sp != c.specials {
+			t.Errorf("%s: specials %+v, want %+v", c.config, sp, c.specials)
+		}
+		if s := p.Decode(p.Encode("Hello world", false), true); s != c.decoded {
+			t.Errorf("%s: Decode(Encode(Hello world)) skipping specials = %q, want %q", c.config, s, c.decoded)
+		}
+	}
+}

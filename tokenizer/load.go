@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,8 +23,9 @@ import (
 // Load reads the tokenizer at path: a tokenizer.json, a tokenizer.model,
 // GPT-2's vocab.json or merges.txt (the pair beside each other), or a folder
 // holding one of tokenizer.json (preferred), vocab.json + merges.txt, or
-// tokenizer.model, plus an optional tokenizer_config.json (special-token
-// names; add_bos_token/add_eos_token where the tokenizer file itself has no
+// tokenizer.model, plus an optional tokenizer_config.json and
+// special_tokens_map.json (special-token names, see readConfig;
+// add_bos_token/add_eos_token where the tokenizer file itself has no
 // post-processor, or where transformers rebuilds it from them: see
 // rebuildPostProcessor). A .gguf file is read by the caller with a GGUF
 // reader and FromGGUF.
@@ -53,7 +55,7 @@ func Load(path string) (*Pipeline, error) {
 // loadDir loads the tokenizer of folder path; gpt2 picks vocab.json +
 // merges.txt over the other files.
 func loadDir(path string, gpt2 bool) (*Pipeline, error) {
-	cfg, err := readConfig(filepath.Join(path, "tokenizer_config.json"))
+	cfg, err := readConfig(path)
 	if err != nil {
 		return nil, err
 	}
@@ -196,20 +198,26 @@ func (p *Pipeline) extendAdded(more []AddedToken) error {
 	return nil
 }
 
-// config is the part of tokenizer_config.json that loft reads.
+// config is the part of tokenizer_config.json and special_tokens_map.json
+// that loft reads.
 type config struct {
 	path  string
 	Class string // tokenizer_class
 	// BOS, EOS, UNK and PAD are bos_token ... pad_token: nil where the
-	// file does not set the key (the tokenizer class's default applies),
-	// "" where it sets null (no such token, whatever the default).
+	// files do not set the key (the tokenizer class's default applies),
+	// "" where they set null (no such token, whatever the default).
 	BOS, EOS, UNK, PAD *string
+	Additional         []string // additional_special_tokens
 	AddBOS, AddEOS     *bool
 	Added              []AddedToken
 }
 
-// specialNames are the texts of the named special tokens, "" for none.
-type specialNames struct{ BOS, EOS, UNK, PAD string }
+// specialNames are the texts of the named special tokens, "" for none, and
+// the additional special tokens.
+type specialNames struct {
+	BOS, EOS, UNK, PAD string
+	Additional         []string
+}
 
 // names returns the special tokens the config names, def's where it does
 // not set a key, as transformers passes the config's keys over the
@@ -224,69 +232,126 @@ func (c *config) names(def specialNames) specialNames {
 		}
 		return d
 	}
-	return specialNames{pick(c.BOS, def.BOS), pick(c.EOS, def.EOS), pick(c.UNK, def.UNK), pick(c.PAD, def.PAD)}
+	return specialNames{pick(c.BOS, def.BOS), pick(c.EOS, def.EOS), pick(c.UNK, def.UNK), pick(c.PAD, def.PAD), c.Additional}
 }
 
-// readConfig reads tokenizer_config.json, or returns nil when it is absent.
-func readConfig(path string) (*config, error) {
+// tokenKeys are the special-token keys of tokenizer_config.json that
+// special_tokens_map.json holds too.
+type tokenKeys struct {
+	BOS        json.RawMessage   `json:"bos_token"`
+	EOS        json.RawMessage   `json:"eos_token"`
+	UNK        json.RawMessage   `json:"unk_token"`
+	PAD        json.RawMessage   `json:"pad_token"`
+	Additional []json.RawMessage `json:"additional_special_tokens"`
+}
+
+// readConfig reads the tokenizer_config.json and special_tokens_map.json of
+// folder dir, or returns nil when both are absent. As transformers'
+// from_pretrained does, special_tokens_map.json counts only when
+// tokenizer_config.json has no added_tokens_decoder (a config older than
+// transformers 4.34, or none), and then each key it sets wins over the
+// config's; its additional_special_tokens join the config's.
+func readConfig(dir string) (*config, error) {
+	path := filepath.Join(dir, "tokenizer_config.json")
 	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var c *config
+	if err == nil {
+		var raw struct {
+			tokenKeys
+			Class        string `json:"tokenizer_class"`
+			AddBOS       *bool  `json:"add_bos_token"`
+			AddEOS       *bool  `json:"add_eos_token"`
+			AddedDecoder map[string]struct {
+				Content string `json:"content"`
+				LStrip  bool   `json:"lstrip"`
+				RStrip  bool   `json:"rstrip"`
+				Special bool   `json:"special"`
+			} `json:"added_tokens_decoder"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
+		}
+		c = &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
+		if err := c.setTokens(raw.tokenKeys, path); err != nil {
+			return nil, err
+		}
+		for k, t := range raw.AddedDecoder {
+			id, err := strconv.Atoi(k)
+			if err != nil || id < 0 {
+				return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", path, k)
+			}
+			c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
+		}
+		if raw.AddedDecoder != nil {
+			return c, nil
+		}
+	}
+	mapPath := filepath.Join(dir, "special_tokens_map.json")
+	data, err = os.ReadFile(mapPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return c, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var raw struct {
-		BOS          json.RawMessage `json:"bos_token"`
-		EOS          json.RawMessage `json:"eos_token"`
-		UNK          json.RawMessage `json:"unk_token"`
-		PAD          json.RawMessage `json:"pad_token"`
-		Class        string          `json:"tokenizer_class"`
-		AddBOS       *bool           `json:"add_bos_token"`
-		AddEOS       *bool           `json:"add_eos_token"`
-		AddedDecoder map[string]struct {
-			Content string `json:"content"`
-			LStrip  bool   `json:"lstrip"`
-			RStrip  bool   `json:"rstrip"`
-			Special bool   `json:"special"`
-		} `json:"added_tokens_decoder"`
+	var m tokenKeys
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", mapPath, jsonError(data, err))
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
+	if c == nil {
+		c = &config{path: mapPath}
 	}
-	c := &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
+	return c, c.setTokens(m, mapPath)
+}
+
+// setTokens sets the special tokens that keys sets, read from file.
+func (c *config) setTokens(keys tokenKeys, file string) error {
 	for _, f := range []struct {
 		dst **string
 		raw json.RawMessage
 		key string
-	}{{&c.BOS, raw.BOS, "bos_token"}, {&c.EOS, raw.EOS, "eos_token"}, {&c.UNK, raw.UNK, "unk_token"}, {&c.PAD, raw.PAD, "pad_token"}} {
+	}{{&c.BOS, keys.BOS, "bos_token"}, {&c.EOS, keys.EOS, "eos_token"}, {&c.UNK, keys.UNK, "unk_token"}, {&c.PAD, keys.PAD, "pad_token"}} {
 		if len(f.raw) == 0 {
 			continue
 		}
-		name := ""
+		name, err := tokenText(f.raw)
+		if err != nil {
+			return fmt.Errorf("%s: %s %w", file, f.key, err)
+		}
 		*f.dst = &name
-		if string(f.raw) == "null" {
-			continue
+	}
+	for k, raw := range keys.Additional {
+		name, err := tokenText(raw)
+		if err != nil {
+			return fmt.Errorf("%s: additional_special_tokens[%d] %w", file, k, err)
 		}
-		// A string, or an AddedToken object with "content".
-		if err := json.Unmarshal(f.raw, &name); err != nil {
-			var obj struct {
-				Content string `json:"content"`
-			}
-			if err := json.Unmarshal(f.raw, &obj); err != nil {
-				return nil, fmt.Errorf("%s: %s is neither a string nor a token object", path, f.key)
-			}
-			name = obj.Content
+		if name != "" && !slices.Contains(c.Additional, name) {
+			c.Additional = append(c.Additional, name)
 		}
 	}
-	for k, t := range raw.AddedDecoder {
-		id, err := strconv.Atoi(k)
-		if err != nil || id < 0 {
-			return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", path, k)
-		}
-		c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
+	return nil
+}
+
+// tokenText reads a special token: a string, an AddedToken object with
+// "content", or null ("").
+func tokenText(raw json.RawMessage) (string, error) {
+	if string(raw) == "null" {
+		return "", nil
 	}
-	return c, nil
+	var name string
+	if err := json.Unmarshal(raw, &name); err == nil {
+		return name, nil
+	}
+	var obj struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", errors.New("is neither a string nor a token object")
+	}
+	return obj.Content, nil
 }
 
 // applySpecials points the tokenizer's specials at the tokens the config
@@ -297,10 +362,11 @@ func (c *config) applySpecials(p *Pipeline) error {
 }
 
 // setSpecials points p.specials at the named tokens that exist and makes
-// them special added tokens, matched whole in the text and skipped by
-// Decode with skipSpecial, as transformers adds every named special token
-// (PreTrainedTokenizer._add_tokens with special_tokens=True). An empty
-// name, or one missing from the vocabulary, leaves its id as it is.
+// them and the additional special tokens special added tokens, matched
+// whole in the text and skipped by Decode with skipSpecial, as transformers
+// adds every special token (PreTrainedTokenizer._add_tokens with
+// special_tokens=True). An empty name, or one missing from the vocabulary,
+// leaves its id as it is.
 func (p *Pipeline) setSpecials(n specialNames) error {
 	var more []AddedToken
 	for _, f := range []struct {
@@ -310,6 +376,11 @@ func (p *Pipeline) setSpecials(n specialNames) error {
 		if id, ok := p.ID(f.name); ok && f.name != "" {
 			*f.dst = id
 			more = append(more, AddedToken{ID: id, Content: f.name, Special: true})
+		}
+	}
+	for _, name := range n.Additional {
+		if id, ok := p.ID(name); ok {
+			more = append(more, AddedToken{ID: id, Content: name, Special: true})
 		}
 	}
 	return p.extendAdded(more)

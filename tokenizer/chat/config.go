@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 // File names read by Load, as transformers names them.
 const (
 	ConfigFile       = "tokenizer_config.json"
+	SpecialMapFile   = "special_tokens_map.json"
 	TemplateFile     = "chat_template.jinja"
 	ExtraTemplateDir = "additional_chat_templates"
 )
@@ -54,6 +56,9 @@ type Config struct {
 
 	// sources maps a template name to where it was read, for errors.
 	sources map[string]string
+	// addedDecoder tells whether the config has added_tokens_decoder,
+	// which makes transformers ignore special_tokens_map.json.
+	addedDecoder bool
 	// folder is set by Load: errors then name the files looked at.
 	folder bool
 }
@@ -71,9 +76,12 @@ func (c *Config) UNKToken() string { return c.Special["unk_token"] }
 func (c *Config) PADToken() string { return c.Special["pad_token"] }
 
 // Load reads the chat settings of the model folder dir: tokenizer_config.json,
-// and chat_template.jinja and additional_chat_templates/NAME.jinja when present.
-// As in transformers, chat_template.jinja replaces any template of the config
-// and becomes the "default" one; the additional files add named templates.
+// and chat_template.jinja, additional_chat_templates/NAME.jinja and
+// special_tokens_map.json when present. As in transformers, chat_template.jinja
+// replaces any template of the config and becomes the "default" one; the
+// additional files add named templates; special_tokens_map.json counts only
+// when the config has no added_tokens_decoder (older configs), and then its
+// special tokens win over the config's (from_pretrained's legacy branch).
 // A folder without any template loads fine (Template then reports it); a
 // folder with neither tokenizer_config.json nor chat_template.jinja is an error.
 func Load(dir string) (*Config, error) {
@@ -96,6 +104,11 @@ func Load(dir string) (*Config, error) {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	c.Dir, c.folder = dir, true
+	if !c.addedDecoder {
+		if err := c.mergeSpecialMap(filepath.Join(dir, SpecialMapFile)); err != nil {
+			return nil, err
+		}
+	}
 
 	src, err := os.ReadFile(tmplPath)
 	switch {
@@ -160,6 +173,7 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 		return nil, fmt.Errorf("chat: %s: expected a JSON object, got null", file)
 	}
 	c := &Config{Special: map[string]string{}}
+	_, c.addedDecoder = raw["added_tokens_decoder"]
 
 	if t, ok := raw["chat_template"]; ok {
 		if err := c.parseTemplates(t, file); err != nil {
@@ -209,6 +223,54 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 		c.ModelMaxLength = n
 	}
 	return c, nil
+}
+
+// mergeSpecialMap reads special_tokens_map.json at path, when present:
+// each special token it sets (null unsets it) replaces the config's, and
+// its additional_special_tokens join the config's.
+func (c *Config) mergeSpecialMap(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chat: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("chat: %s: %s", path, jsonErrorText(data, err))
+	}
+	for _, key := range specialTokenKeys {
+		r, ok := raw[key]
+		if !ok {
+			continue
+		}
+		tok, set, err := parseToken(r)
+		if err != nil {
+			return fmt.Errorf("chat: %s: %s: %w", path, key, err)
+		}
+		if set {
+			c.Special[key] = tok
+		} else {
+			delete(c.Special, key)
+		}
+	}
+	if r, ok := raw["additional_special_tokens"]; ok && !isNull(r) {
+		var list []json.RawMessage
+		if err := json.Unmarshal(r, &list); err != nil {
+			return fmt.Errorf("chat: %s: additional_special_tokens: expected a list: %w", path, err)
+		}
+		for i, item := range list {
+			tok, set, err := parseToken(item)
+			if err != nil {
+				return fmt.Errorf("chat: %s: additional_special_tokens[%d]: %w", path, i, err)
+			}
+			if set && !slices.Contains(c.AdditionalSpecialTokens, tok) {
+				c.AdditionalSpecialTokens = append(c.AdditionalSpecialTokens, tok)
+			}
+		}
+	}
+	return nil
 }
 
 // parseTemplates reads chat_template: a string, or a list of

@@ -335,3 +335,58 @@ func TestNewConfig(t *testing.T) {
 		t.Errorf("no template: err = %v", err)
 	}
 }
+
+// TestSpecialTokensMap: a config without added_tokens_decoder (written
+// before transformers 4.34) takes its special tokens from
+// special_tokens_map.json too, whose keys win (from_pretrained's legacy
+// branch); a config with added_tokens_decoder ignores the file.
+func TestSpecialTokensMap(t *testing.T) {
+	const tmpl = "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}"
+	specialMap := `{"bos_token": {"content": "<s>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false},
+		"eos_token": "</s>", "unk_token": null, "additional_special_tokens": ["<x>", "<y>"]}`
+	for _, c := range []struct {
+		name   string
+		config map[string]any
+		want   string
+		unk    bool
+		extra  string
+	}{
+		{"legacy", map[string]any{"chat_template": tmpl, "eos_token": "<|end|>", "unk_token": "<unk>", "additional_special_tokens": []string{"<y>", "<z>"}},
+			"<s>hi</s>", false, "<y>,<z>,<x>"},
+		{"added_tokens_decoder", map[string]any{"chat_template": tmpl, "eos_token": "<|end|>", "unk_token": "<unk>", "added_tokens_decoder": map[string]any{}},
+			"hi<|end|>", true, ""},
+	} {
+		dir := writeFiles(t, map[string]string{ConfigFile: configJSON(t, c.config), "special_tokens_map.json": specialMap})
+		cfg, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm, err := cfg.Template("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := render(t, tm, hi, RenderOptions{}); got != c.want {
+			t.Errorf("%s: rendered %q, want %q", c.name, got, c.want)
+		}
+		if _, ok := cfg.Special["unk_token"]; ok != c.unk {
+			t.Errorf("%s: unk_token set %v, want %v", c.name, ok, c.unk)
+		}
+		if got := strings.Join(cfg.AdditionalSpecialTokens, ","); got != c.extra {
+			t.Errorf("%s: additional_special_tokens %s, want %s", c.name, got, c.extra)
+		}
+	}
+	// Without tokenizer_config.json, beside chat_template.jinja.
+	dir := writeFiles(t, map[string]string{TemplateFile: tmpl, "special_tokens_map.json": specialMap})
+	cfg, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BOSToken() != "<s>" || cfg.EOSToken() != "</s>" {
+		t.Errorf("without a config: bos %q, eos %q", cfg.BOSToken(), cfg.EOSToken())
+	}
+	// A bad file is named.
+	dir = writeFiles(t, map[string]string{TemplateFile: tmpl, "special_tokens_map.json": `{"bos_token": 3}`})
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "special_tokens_map.json: bos_token") {
+		t.Errorf("bad map: err %v", err)
+	}
+}

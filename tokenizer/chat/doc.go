@@ -3,7 +3,8 @@
 // (a string, or a list of {"name", "template"} objects) or in a separate
 // chat_template.jinja file, together with the special-token settings
 // (bos_token, eos_token, unk_token, pad_token, add_bos_token, add_eos_token,
-// model_max_length) that a prompt builder needs.
+// model_max_length) that a prompt builder needs, with those of
+// special_tokens_map.json where transformers reads that file.
 //
 // Rendering follows transformers' apply_chat_template: the template is Jinja
 // with trim_blocks and lstrip_blocks on, sees the variables messages,
