@@ -12,7 +12,7 @@
 // is detected from the keys of its first non-empty line (Config.Format
 // forces one):
 //
-//	{"messages": [{"role", "content"}, ...]}    chat
+//	{"messages": [{"role", "content"}, ...]}    chat ("tools" optional)
 //	{"prompt": ..., "completion": ...}          completion
 //	{"instruction", "input", "output"}          alpaca ("input" optional)
 //	{"text": ...}                               text
@@ -43,15 +43,22 @@
 //     turn and the output the assistant turn.
 //   - chat: exactly what the chat template renders without a generation
 //     prompt, tokenized with addSpecial=false, so BOS/EOS are what the
-//     template writes and never added twice. Only the assistant turns
-//     count: from the end of the turn's header (the generation prompt) to
-//     the end of its content, so that a think block the template renders
-//     before the content (from reasoning_content, or Qwen3's empty one) counts
-//     as mlx-lm and TRL's qwen3_training.jinja count it, then the tokens
-//     after the content up to and including the first special token (the
-//     end-of-turn token such as <|im_end|> or </s>) when only whitespace
-//     lies between, as trl's assistant_only_loss counts the text of a
-//     template's generation block; that teaches the model to end its turn.
+//     template writes and never added twice. A message may carry
+//     "reasoning_content", "tool_calls" (then "content" may be null or
+//     empty), "tool_call_id" and "name", and the line "tools" (function
+//     schemas): the template gets them as transformers'
+//     apply_chat_template(messages, tools=...) passes them. Only the
+//     assistant turns count: from the end of the turn's header (the
+//     generation prompt) to the end of the turn, so that a think block the
+//     template renders before the content (from reasoning_content, or
+//     Qwen3's empty one) counts as mlx-lm and TRL's qwen3_training.jinja
+//     count it, and so do the tool calls and the end-of-turn token
+//     (<|im_end|>, </s>) it writes after the content, as trl's
+//     assistant_only_loss counts the text of a template's generation
+//     block; that teaches the model to call tools and to end its turn.
+//     When the turn's end is not found after the content, the tokens after
+//     the content up to and including the first special token count, when
+//     only whitespace lies between.
 //     The contents are found by rendering the conversation turn
 //     by turn when every rendering is a prefix of the next (each assistant
 //     content is searched in its own turn's text), else (Qwen3 drops earlier

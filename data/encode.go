@@ -1,8 +1,10 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/loftml/loft/tokenizer/chat"
 )
@@ -19,7 +21,7 @@ func (e *encoder) encode(r *record) (ex Example, truncated bool, err error) {
 	var ids, labels []int32
 	switch {
 	case r.msgs != nil:
-		ids, labels, err = e.chat(r.msgs)
+		ids, labels, err = e.chat(r.msgs, r.tools)
 		if err != nil {
 			return ex, false, err
 		}
@@ -99,12 +101,16 @@ func commonPrefix(a, b []int) int {
 }
 
 // chat renders a conversation and counts the assistant spans.
-func (e *encoder) chat(msgs []chat.Message) (ids, labels []int32, err error) {
+func (e *encoder) chat(msgs []chat.Message, tools []json.RawMessage) (ids, labels []int32, err error) {
 	cfg := e.cfg
 	if cfg.Template == nil {
 		return nil, nil, fmt.Errorf("chat data needs a chat template, and the model has none")
 	}
-	rendered, spans, err := assistantSpans(cfg.Template, msgs, cfg.RenderOptions)
+	opts := cfg.RenderOptions
+	if tools != nil {
+		opts.Tools = tools
+	}
+	rendered, spans, err := assistantSpans(cfg.Template, msgs, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,20 +144,28 @@ func (e *encoder) chat(msgs []chat.Message) (ids, labels []int32, err error) {
 
 // endOfTurn extends a counted span that ends before token i through the
 // first special token after it (the template's end-of-turn token), when
-// only whitespace tokens lie between; otherwise it returns i.
+// only whitespace tokens lie between and the span does not already end
+// with a special token; otherwise it returns i.
 func (e *encoder) endOfTurn(ids []int, i int) int {
-	tok := e.cfg.Tokenizer
+	if i > 0 && e.special(ids[i-1]) {
+		return i
+	}
 	for j := i; j < len(ids); j++ {
-		one := ids[j : j+1]
-		full := tok.Decode(one, false)
-		if full != "" && tok.Decode(one, true) == "" {
-			return j + 1 // a special token
+		if e.special(ids[j]) {
+			return j + 1
 		}
-		if strings.TrimSpace(full) != "" {
+		if strings.TrimSpace(e.cfg.Tokenizer.Decode(ids[j:j+1], false)) != "" {
 			return i
 		}
 	}
 	return i
+}
+
+// special reports whether id is a special token: one with text that
+// decoding without special tokens leaves out.
+func (e *encoder) special(id int) bool {
+	one := []int{id}
+	return e.cfg.Tokenizer.Decode(one, false) != "" && e.cfg.Tokenizer.Decode(one, true) == ""
 }
 
 // assistantSpans renders msgs and finds the byte span of each assistant
@@ -160,9 +174,11 @@ func (e *encoder) endOfTurn(ids []int, i int) int {
 // the final rendering.
 //
 // A span runs from the end of the turn's header (the generation prompt,
-// such as "<|im_start|>assistant\n") to the end of its content, so that it
-// holds everything the model writes after the prompt it gets at inference:
-// the content and the reasoning block a template renders before it, from
+// such as "<|im_start|>assistant\n") to the end of the turn (its content and
+// what the template writes after it: tool calls, the end-of-turn token;
+// turnTail), so that it holds everything the model writes after the prompt
+// it gets at inference: the content and the reasoning block a template
+// renders before it, from
 // reasoning_content (Qwen3's "<think>\n…\n</think>\n\n") or, as Qwen3 does
 // for the last turn, empty ("<think>\n\n</think>\n\n"). mlx-lm's
 // ChatDataset counts the same (everything after the generation prompt), and
@@ -219,10 +235,37 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 		if head >= 0 {
 			start = head
 		}
+		if tail := turnTail(t, msgs[:i+1], opts); tail != "" && strings.HasPrefix(rendered[end:], tail) {
+			end += len(tail)
+		}
 		spans = append(spans, chat.Span{Start: start, End: end})
 		pos = end
 	}
 	return spans, nil
+}
+
+// turnTail returns what the template writes after the content of the last
+// message of msgs, an assistant turn, to the end of the turn (tool calls,
+// the end-of-turn token; trailing whitespace left out), or "" when the
+// content is not found after the turn's header. searchSpans extends a span
+// over it where the final rendering holds it right after the content, as
+// turnSpans counts a turn to the end of its rendering.
+func turnTail(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) string {
+	cur, err := t.Render(msgs, opts)
+	if err != nil {
+		return ""
+	}
+	from := 0
+	if h := genPrompt(t, msgs[:len(msgs)-1], opts); h != "" {
+		if k := strings.LastIndex(cur, h); k >= 0 {
+			from = k + len(h)
+		}
+	}
+	j, n := findContent(cur[from:], msgs[len(msgs)-1].Text())
+	if j < 0 {
+		return ""
+	}
+	return strings.TrimRightFunc(cur[from+j+n:], unicode.IsSpace)
 }
 
 // findContent returns the offset and length of an assistant content in s,
@@ -301,6 +344,10 @@ func turnSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions, f
 			if head >= 0 {
 				start = head
 			}
+			// The turn runs to the end of its rendering: what the template
+			// writes after the content (tool calls, the end-of-turn
+			// token) is the model's to write too.
+			end = max(end, len(strings.TrimRightFunc(cur, unicode.IsSpace)))
 			spans = append(spans, chat.Span{Start: start, End: end})
 		}
 		prev = cur

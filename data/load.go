@@ -277,6 +277,7 @@ type record struct {
 	text               string
 	prompt, completion string
 	msgs               []chat.Message
+	tools              []json.RawMessage // the line's "tools", for the template
 }
 
 // parseJSONL parses every non-empty line of a JSON Lines file.
@@ -380,11 +381,55 @@ func parseRecord(cfg *Config, obj map[string]json.RawMessage, format Format) (re
 			r.prompt = fmt.Sprintf(alpacaPrompt, instr)
 		}
 	case FormatChat:
-		r.msgs, err = parseMessages(cfg, obj)
+		if r.msgs, err = parseMessages(cfg, obj); err != nil {
+			return r, err
+		}
+		r.tools, err = parseTools(obj)
 	default:
 		err = fmt.Errorf("unknown format %q", format)
 	}
 	return r, err
+}
+
+// parseToolCalls reads a message's "tool_calls" as transformers passes them
+// to chat templates: a list of {"type": "function", "function": {"name",
+// "arguments"}} objects, arguments an object or a JSON-encoded string.
+func parseToolCalls(raw json.RawMessage) ([]chat.ToolCall, error) {
+	if kind := jsonKind(raw); kind != "a list" {
+		return nil, fmt.Errorf(`"tool_calls" is %s, want a list of {"type": "function", "function": {"name", "arguments"}} objects`, kind)
+	}
+	var calls []chat.ToolCall
+	if err := json.Unmarshal(raw, &calls); err != nil {
+		return nil, fmt.Errorf(`"tool_calls": %v`, err)
+	}
+	for j, c := range calls {
+		if c.Function.Name == "" {
+			return nil, fmt.Errorf(`tool call %d: missing "function": {"name"}`, j)
+		}
+	}
+	return calls, nil
+}
+
+// parseTools reads a chat line's optional "tools", the function schemas the
+// template renders (transformers' apply_chat_template(tools=...)).
+func parseTools(obj map[string]json.RawMessage) ([]json.RawMessage, error) {
+	raw, ok := obj["tools"]
+	if !ok || jsonKind(raw) == "null" {
+		return nil, nil
+	}
+	if kind := jsonKind(raw); kind != "a list" {
+		return nil, fmt.Errorf(`"tools" is %s, want a list of function schemas`, kind)
+	}
+	var tools []json.RawMessage
+	if err := json.Unmarshal(raw, &tools); err != nil {
+		return nil, fmt.Errorf(`"tools": %v`, err)
+	}
+	for j, t := range tools {
+		if kind := jsonKind(t); kind != "an object" {
+			return nil, fmt.Errorf(`tool %d is %s, want an object`, j, kind)
+		}
+	}
+	return tools, nil
 }
 
 // stringField returns obj[key] as a string. A required field must be
@@ -464,8 +509,15 @@ func parseMessages(cfg *Config, obj map[string]json.RawMessage) ([]chat.Message,
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %v", i, err)
 		}
-		// A system prompt may be empty; a user or assistant turn may not.
-		content, err := stringField(m, "content", role != "system")
+		var calls []chat.ToolCall
+		if raw, ok := m["tool_calls"]; ok && jsonKind(raw) != "null" {
+			if calls, err = parseToolCalls(raw); err != nil {
+				return nil, fmt.Errorf("message %d (%s): %v", i, role, err)
+			}
+		}
+		// A system prompt may be empty, and so may an assistant turn that
+		// only calls tools; a user or assistant turn may not.
+		content, err := stringField(m, "content", role != "system" && len(calls) == 0)
 		if err == nil && role == "system" {
 			if _, ok := m["content"]; !ok {
 				err = errors.New(`missing "content"`)
@@ -476,11 +528,15 @@ func parseMessages(cfg *Config, obj map[string]json.RawMessage) ([]chat.Message,
 		if err != nil {
 			return nil, fmt.Errorf("message %d (%s): %v", i, role, err)
 		}
-		reasoning, err := stringField(m, "reasoning_content", false)
-		if err != nil {
-			return nil, fmt.Errorf("message %d (%s): %v", i, role, err)
+		msgs[i] = chat.Message{Role: role, Content: content, ToolCalls: calls}
+		for _, f := range []struct {
+			key string
+			to  *string
+		}{{"reasoning_content", &msgs[i].ReasoningContent}, {"tool_call_id", &msgs[i].ToolCallID}, {"name", &msgs[i].Name}} {
+			if *f.to, err = stringField(m, f.key, false); err != nil {
+				return nil, fmt.Errorf("message %d (%s): %v", i, role, err)
+			}
 		}
-		msgs[i] = chat.Message{Role: role, Content: content, ReasoningContent: reasoning}
 		assistant = assistant || role == "assistant"
 	}
 	if !assistant && !cfg.TrainOnPrompt {

@@ -117,6 +117,13 @@ const (
 	movingLlama3Template = `{{ bos_token }}{% for m in messages %}{% if loop.last %}*{% endif %}{{ '<' + m.role + '>\n\n' + m.content | trim + '<|end|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<assistant>\n\n' }}{% endif %}`
 )
 
+// toolTemplate renders tools, tool calls and tool results, in the manner
+// of Qwen2.5's; movingToolTemplate also marks the last message.
+const (
+	toolTemplate       = `{{ bos_token }}{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>{% endif %}{% for m in messages %}{% if m.role == 'tool' %}<tool {{ m.name }} {{ m.tool_call_id }}>{% else %}<{{ m.role }}>{% endif %}{% if m.content %}{{ m.content }}{% endif %}{% for c in m.tool_calls %}<call>{{ c.function.name }}({{ c.function.arguments | tojson }})</call>{% endfor %}<|end|>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}`
+	movingToolTemplate = `{{ bos_token }}{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>{% endif %}{% for m in messages %}{% if loop.last %}*{% endif %}{% if m.role == 'tool' %}<tool {{ m.name }} {{ m.tool_call_id }}>{% else %}<{{ m.role }}>{% endif %}{% if m.content %}{{ m.content }}{% endif %}{% for c in m.tool_calls %}<call>{{ c.function.name }}({{ c.function.arguments | tojson }})</call>{% endfor %}<|end|>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}`
+)
+
 func newTemplate(t *testing.T, src string) *chat.Template {
 	t.Helper()
 	tm, err := chat.New("test", "test", src, map[string]string{"bos_token": "<s>", "eos_token": "</s>"})
@@ -170,6 +177,45 @@ func TestChatFormat(t *testing.T) {
 			// The template's BOS only: nothing added twice, no EOS appended.
 			checkExample(t, ds.Examples[0], tc.ids, tc.labels)
 		})
+	}
+
+	// Tool calls, tool results and the line's tools reach the template
+	// (transformers' apply_chat_template(messages, tools=...)); an
+	// assistant turn counts to the end of its rendering, the calls
+	// included, as TRL's {% generation %} blocks and mlx-lm count them.
+	// An assistant turn with calls may have no content.
+	tools := `{"tools": [{"type": "function", "function": {"name": "w"}}], "messages": [{"role": "user", "content": "hi"}, ` +
+		`{"role": "assistant", "content": "ok", "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": {"c": "P"}}}]}, ` +
+		`{"role": "tool", "name": "w", "tool_call_id": "1", "content": "9"}, ` +
+		`{"role": "assistant", "content": null, "tool_calls": [{"function": {"name": "w", "arguments": "{\"c\": \"Q\"}"}}]}]}`
+	for _, tc := range []struct{ name, src string }{{"tools", toolTemplate}, {"tools, not prefix-stable", movingToolTemplate}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := charConfig()
+			cfg.Template = newTemplate(t, tc.src)
+			ds := loadOne(t, cfg, "tools.jsonl", tools)
+			mark := ""
+			if tc.src == movingToolTemplate {
+				mark = "*"
+			}
+			head := `<tools>{"type": "function", "function": {"name": "w"}}</tools><user>hi<|end|><assistant>`
+			turn1 := `ok<call>w({"c": "P"})</call><|end|>`
+			mid := `<tool w 1>9<|end|>` + mark + `<assistant>`
+			turn2 := `<call>w("{\"c\": \"Q\"}")</call><|end|>`
+			checkExample(t, ds.Examples[0], cat([]int32{1}, c(head+turn1+mid+turn2)),
+				cat(ign(1+len(c(head))), c(turn1), ign(len(c(mid))), c(turn2)))
+		})
+	}
+	for _, bad := range []struct{ line, want string }{
+		{`{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": {"function": {"name": "w"}}}]}`, `"tool_calls" is an object`},
+		{`{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {}}]}]}`, `tool call 0: missing "function": {"name"}`},
+		{`{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": null}]}`, `"content" is null`},
+		{`{"tools": {"name": "w"}, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a"}]}`, `"tools" is an object`},
+	} {
+		cfg := charConfig()
+		cfg.Template = newTemplate(t, toolTemplate)
+		if _, err := Load(cfg, writeFile(t, "bad.jsonl", bad.line)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: error %v, want %q", bad.line, err, bad.want)
+		}
 	}
 
 	// With Chat, prompt/completion and alpaca become a user and an
