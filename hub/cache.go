@@ -211,7 +211,7 @@ func (c repoCache) writeRef(rev, commit string) error {
 	if old, err := os.ReadFile(p); err == nil && string(old) == commit {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return fmt.Errorf("hub: write ref: %w", err)
 	}
 	if err := fileio.WriteFile(p, []byte(commit)); err != nil {
@@ -225,7 +225,7 @@ func (c repoCache) writeRef(rev, commit string) error {
 // replacing whatever was there through a rename so readers never see a gap.
 func (c repoCache) link(commit, name, etag string) error {
 	dst := filepath.Join(c.snapshotDir(commit), filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 		return fmt.Errorf("hub: link %s: %w", name, err)
 	}
 	target, err := filepath.Rel(filepath.Dir(dst), c.blobPath(etag))
@@ -248,7 +248,7 @@ func (c repoCache) link(commit, name, etag string) error {
 // huggingface_hub does in .no_exist/<commit>/<name>. Failure is harmless.
 func (c repoCache) markMissing(commit, name string) {
 	p := c.missingMarker(commit, name)
-	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+	if os.MkdirAll(filepath.Dir(p), 0o777) == nil {
 		if f, err := os.Create(p); err == nil {
 			f.Close()
 		}

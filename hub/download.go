@@ -421,7 +421,7 @@ func (d downloader) readMeta(meta *fileMeta, locked *bool, name string, resp *ht
 // copy keeps partial for the next call to resume; a wrong size or hash
 // removes it.
 func (d downloader) save(ctx context.Context, name string, meta fileMeta, partial string, offset int64, body io.Reader) error {
-	if err := os.MkdirAll(filepath.Dir(partial), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(partial), 0o777); err != nil {
 		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
 	}
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC

@@ -16,12 +16,16 @@ import (
 // polls every 100 ms while another process holds it (calling onWait once).
 // Python's huggingface_hub locks the same files through the filelock
 // package, which also uses flock on Unix, so loft and Python never write
-// the same blob at once.
+// the same blob at once. The file is created group-writable (0664, less the
+// umask), as huggingface_hub asks filelock to, so that users who share a
+// cache can wait on each other's locks: opening it needs write access. Its
+// folder, like every folder loft makes in the cache, is 0777 less the umask,
+// as Python's mkdir makes them, so that they can create lock files too.
 func lockFile(ctx context.Context, p string, onWait func()) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return nil, fmt.Errorf("hub: lock %s: %w", p, err)
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o664)
 	if err != nil {
 		return nil, fmt.Errorf("hub: lock %s: %w", p, err)
 	}

@@ -5,9 +5,11 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -76,5 +78,32 @@ func TestWaitsForAnotherDownload(t *testing.T) {
 	defer cancel()
 	if _, err := lockFile(ctx, c.lockPath("feed"), nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiting on a held lock: err = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestLockFileMode: lock files are created group-writable (0664, less the
+// umask), as huggingface_hub creates them, and their folder 0777 less the
+// umask, as Python's mkdir, so that users who share a cache through a group
+// can wait on each other's locks; 0644 files in 0755 folders refused them.
+func TestLockFileMode(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		umask           int
+		file, directory os.FileMode
+	}{{0o002, 0o664, 0o775}, {0o022, 0o644, 0o755}} {
+		old := syscall.Umask(tc.umask)
+		p := filepath.Join(dir, fmt.Sprintf("%03o", tc.umask), "x.lock")
+		unlock, err := lockFile(context.Background(), p, nil)
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != tc.file {
+			t.Errorf("umask %03o: lock file %v, %v; want mode %v", tc.umask, fi.Mode(), err, tc.file)
+		}
+		if fi, err := os.Stat(filepath.Dir(p)); err != nil || fi.Mode().Perm() != tc.directory {
+			t.Errorf("umask %03o: lock folder %v, %v; want mode %v", tc.umask, fi.Mode(), err, tc.directory)
+		}
 	}
 }
