@@ -76,11 +76,15 @@ func isControl(r rune) bool {
 	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
 }
 
-// isCJK reports the CJK Unified Ideograph blocks BERT treats as words.
+// isCJK reports the CJK Unified Ideograph blocks BERT treats as words, as
+// Hugging Face's tokenizers (normalizers/bert.rs is_chinese_char) and
+// llama.cpp define them: Extension E from U+2B920, where Google's BERT
+// and transformers' slow BasicTokenizer start at U+2B820, so that
+// U+2B820..U+2B91F stay inside their word.
 func isCJK(r rune) bool {
 	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) ||
 		(r >= 0x20000 && r <= 0x2A6DF) || (r >= 0x2A700 && r <= 0x2B73F) ||
-		(r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B920 && r <= 0x2CEAF) ||
 		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
 }
 

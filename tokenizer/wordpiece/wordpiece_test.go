@@ -14,6 +14,9 @@ func TestNormalize(t *testing.T) {
 		{"Héllo\tWörld", "hello world", all},
 		{"a\x00b\u200bc\ufffdd", "abcd", all}, // NUL, zero-width space (Cf), U+FFFD dropped
 		{"中文x", " 中  文 x", all},
+		// tokenizers' CJK Extension E range starts at U+2B920, not U+2B820.
+		{"a\U0002B820b", "a\U0002B820b", all},
+		{"a\U0002B920b", "a \U0002B920 b", all},
 		{"Héllo", "héllo", NormalizerOptions{Lowercase: true}},
 		{"Cửa", "Cua", NormalizerOptions{StripAccents: true}},
 	} {
