@@ -50,16 +50,17 @@ func decodeStrip(c string, start, stop int) decodeStep {
 	}
 }
 
-// decodeMetaspace turns the replacement character back into spaces and, when
-// a prefix space was added, drops it from the first token.
+// decodeMetaspace turns the replacement character back into spaces, except
+// in the first token when a prefix space was added, where every one of them
+// is dropped, leading or not: Hugging Face's Metaspace decode_chain does
+// exactly that (["▁▁", "▁Hello"] decodes to " Hello", "▁a▁b" first to "ab").
 func decodeMetaspace(repl string, prepended bool) decodeStep {
 	r := []byte(repl)
 	return func(tok []byte, i int) []byte {
-		tok = bytes.ReplaceAll(tok, r, []byte{' '})
-		if i == 0 && prepended && len(tok) > 0 && tok[0] == ' ' {
-			tok = tok[1:]
+		if i == 0 && prepended {
+			return bytes.ReplaceAll(tok, r, nil)
 		}
-		return tok
+		return bytes.ReplaceAll(tok, r, []byte{' '})
 	}
 }
 

@@ -182,3 +182,54 @@ func TestConfigPostProcessor(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaspaceDecoder: Hugging Face's Metaspace decoder drops every "▁"
+// of the first token decoded when it prepends one (prepend_scheme always
+// or first, or the older add_prefix_space true), and turns every other
+// into a space; a skipped special token does not count as the first.
+func TestMetaspaceDecoder(t *testing.T) {
+	vocab := map[string]int{"<unk>": 0, "▁": 1, "▁▁": 2, "▁Hello": 3, "a▁b": 4, "<s>": 5}
+	for _, c := range []struct {
+		decoder map[string]any
+		ids     []int
+		skip    bool
+		want    string
+	}{
+		{map[string]any{"prepend_scheme": "always"}, []int{2, 3}, false, " Hello"},
+		{map[string]any{"prepend_scheme": "first"}, []int{2, 3}, false, " Hello"},
+		{map[string]any{"prepend_scheme": "first"}, []int{4, 4}, false, "aba b"},
+		{map[string]any{"add_prefix_space": true}, []int{1, 2, 3}, false, "   Hello"},
+		{map[string]any{"prepend_scheme": "always"}, []int{5, 2, 3}, true, " Hello"},
+		{map[string]any{"prepend_scheme": "always"}, []int{5, 2, 3}, false, "<s>   Hello"},
+		{map[string]any{"prepend_scheme": "never"}, []int{2, 3}, false, "   Hello"},
+		{map[string]any{"add_prefix_space": false}, []int{4}, false, "a b"},
+	} {
+		dec := map[string]any{"type": "Metaspace", "replacement": "▁", "split": true}
+		for k, v := range c.decoder {
+			dec[k] = v
+		}
+		js, err := json.Marshal(map[string]any{
+			"added_tokens": []any{map[string]any{"id": 5, "content": "<s>", "special": true}},
+			"model":        map[string]any{"type": "BPE", "vocab": vocab, "merges": []any{}},
+			"decoder":      dec,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ParseJSON(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Decode(c.ids, c.skip); got != c.want {
+			t.Errorf("%v: Decode(%v, %v) = %q, want %q", c.decoder, c.ids, c.skip, got, c.want)
+		}
+		sd := p.NewStreamDecoder(c.skip)
+		var got string
+		for _, id := range c.ids {
+			got += sd.Add(id)
+		}
+		if got += sd.Flush(); got != c.want {
+			t.Errorf("%v: stream decoding %v = %q, want %q", c.decoder, c.ids, got, c.want)
+		}
+	}
+}
