@@ -81,16 +81,17 @@ func TestWaitsForAnotherDownload(t *testing.T) {
 	}
 }
 
-// TestLockFileMode: lock files are created group-writable (0664, less the
-// umask), as huggingface_hub creates them, and their folder 0777 less the
-// umask, as Python's mkdir, so that users who share a cache through a group
-// can wait on each other's locks; 0644 files in 0755 folders refused them.
+// TestLockFileMode: lock files are group-writable (0664 whatever the
+// umask), as huggingface_hub's filelock makes them with fchmod, and their
+// folder 0777 less the umask, as Python's mkdir, so that users who share a
+// cache through a group can wait on each other's locks; 0644 files in 0755
+// folders refused them.
 func TestLockFileMode(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		umask           int
 		file, directory os.FileMode
-	}{{0o002, 0o664, 0o775}, {0o022, 0o644, 0o755}} {
+	}{{0o002, 0o664, 0o775}, {0o022, 0o664, 0o755}} {
 		old := syscall.Umask(tc.umask)
 		p := filepath.Join(dir, fmt.Sprintf("%03o", tc.umask), "x.lock")
 		unlock, err := lockFile(context.Background(), p, nil)
