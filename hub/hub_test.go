@@ -884,7 +884,7 @@ func TestHubServerErrorUsesCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, code := range []int{500, 502, 503, 504} {
+	for _, code := range []int{429, 500, 502, 503, 504} {
 		f.set(func() { f.apiStatus = code })
 		var notes lockedBuffer
 		opts.Progress = &notes

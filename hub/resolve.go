@@ -120,7 +120,7 @@ func (o Options) settings() (s settings, err error) {
 //
 // Files already in the snapshot are not downloaded again. Offline (see
 // Options), the revision resolves through refs/ in the cache. When the Hub
-// cannot be reached or its API answers a server error (5xx), a complete
+// cannot be reached or its API answers a server error (5xx) or 429, a complete
 // cached snapshot of the revision is used. A server that sends nothing for
 // 10 s ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for
 // a file) fails the request; a download cut midway is resumed at once, up
@@ -300,7 +300,7 @@ func (s settings) note(format string, args ...any) {
 }
 
 // networkError marks a failure to get an answer about the repo from the Hub
-// at all: no connection, or a server error (5xx) of the API, as opposed to
+// at all: no connection, or a server error (5xx) or 429 of the API, as opposed to
 // an answer such as "not found". A cached snapshot may then stand in.
 type networkError struct{ err error }
 
@@ -372,10 +372,11 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 		if !s.sameHost(resp.Request.URL) {
 			err = hostError(repo, "", resp)
 		}
-		if resp.StatusCode >= 500 {
-			// The Hub (or a proxy before it) is down or overloaded, which
-			// says nothing about the repo: huggingface_hub's
-			// snapshot_download then uses the local files too.
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			// The Hub (or a proxy before it) is down, overloaded or
+			// rate-limiting, which says nothing about the repo:
+			// huggingface_hub's snapshot_download then uses the local
+			// files too.
 			return repoInfo{}, &networkError{err}
 		}
 		return repoInfo{}, err
