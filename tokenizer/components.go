@@ -373,7 +373,7 @@ func (b *builder) decoder(c *hfComp, fused bool) error {
 	case "ByteLevel":
 		b.p.steps = append(b.p.steps, decodeByteLevel)
 	case "ByteFallback":
-		b.p.steps = append(b.p.steps, decodeByteFallback)
+		b.p.byteRuns = true
 	case "Fuse":
 	case "Replace":
 		if c.Pattern == nil || c.Pattern.String == nil {

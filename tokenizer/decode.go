@@ -3,9 +3,9 @@ package tokenizer
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/loftml/loft/tokenizer/bpe"
-	"github.com/loftml/loft/tokenizer/spm"
 )
 
 // decodeStep maps one token's bytes to its text, i being the token's index
@@ -26,14 +26,6 @@ func decodeReplace(old, new string) decodeStep {
 		}
 		return bytes.ReplaceAll(tok, o, n)
 	}
-}
-
-// decodeByteFallback turns a <0xXX> token into its byte.
-func decodeByteFallback(tok []byte, _ int) []byte {
-	if b, ok := spm.ByteToken(tok); ok {
-		return append(tok[:0], b)
-	}
-	return tok
 }
 
 // decodeStrip removes up to start leading and stop trailing copies of c
@@ -96,4 +88,51 @@ func decodeSuffix(suffix string) decodeStep {
 	return func(tok []byte, _ int) []byte {
 		return bytes.ReplaceAll(tok, s, []byte{' '})
 	}
+}
+
+// appendLossy appends b to dst as valid UTF-8, each maximal invalid subpart
+// (the longest start of a valid sequence there, or else one byte) as one
+// U+FFFD: Rust's String::from_utf8_lossy, with which Hugging Face's
+// ByteLevel decoder ends, and the Unicode standard's recommended practice
+// (chapter 3, "U+FFFD Substitution of Maximal Subparts"). E4 B8 61 is
+// "\uFFFDa", where Go's per-byte decoding gives two U+FFFD.
+func appendLossy(dst, b []byte) []byte {
+	if utf8.Valid(b) {
+		return append(dst, b...)
+	}
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, "\uFFFD"...)
+			b = b[maximalSubpart(b):]
+			continue
+		}
+		dst = append(dst, b[:n]...)
+		b = b[n:]
+	}
+	return dst
+}
+
+// maximalSubpart returns the length of the invalid sequence that starts b:
+// its longest start that more bytes could make valid, at least one byte.
+func maximalSubpart(b []byte) int {
+	n := 1
+	for k := 2; k <= min(len(b), utf8.UTFMax-1); k++ {
+		if utf8.FullRune(b[:k]) {
+			break
+		}
+		n = k
+	}
+	return n
+}
+
+// partialTail returns how many bytes at the end of b start a character that
+// more bytes could complete (0 to 3).
+func partialTail(b []byte) int {
+	for k := max(0, len(b)-utf8.UTFMax+1); k < len(b); k++ {
+		if !utf8.FullRune(b[k:]) {
+			return len(b) - k
+		}
+	}
+	return 0
 }

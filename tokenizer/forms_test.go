@@ -25,6 +25,7 @@ func TestMetaspaceForm(t *testing.T) {
 	legacy := loadShared(t, "stories260K", "hf")
 	for _, x := range realTexts(t, 5) {
 		x = x[:min(len(x), 3000)]
+		x = x[:len(x)-partialTail([]byte(x))] // a whole last character: a cut one decodes as U+FFFD
 		a, b := mp.Encode(x, true), legacy.Encode(x, true)
 		if !slices.Equal(a, b) {
 			t.Fatalf("%.50q:\n metaspace %v\n legacy    %v", x, a[:min(len(a), 30)], b[:min(len(b), 30)])

@@ -138,7 +138,12 @@ func newSPM(sp spmParams) (*Pipeline, error) {
 		b.p.pre = func(s string, _ bool, emit func(string)) { spaceChunks(s, emit) }
 	}
 	b.p.model = m
-	b.p.steps = []decodeStep{decodeReplace("▁", " "), decodeByteFallback}
+	// <0xXX> pieces decode as transformers' fast tokenizer for this model
+	// does (LlamaConverter: Replace, ByteFallback, Fuse, Strip); the
+	// sentencepiece library itself gives U+FFFD per invalid byte instead of
+	// per byte token of an invalid run.
+	b.p.steps = []decodeStep{decodeReplace("▁", " ")}
+	b.p.byteRuns = true
 	if addPrefix {
 		b.p.stripLead = 1
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -182,29 +183,73 @@ func TestTinyKnownIDs(t *testing.T) {
 	}
 }
 
-// The stream decoder holds back partial UTF-8 and turns impossible bytes
-// into U+FFFD.
-func TestStreamDecoder(t *testing.T) {
-	dir := t.TempDir()
-	sp, err := LoadSentencePiece(writeFile(t, dir, "tokenizer.model", tinySPMModel()), nil)
+// TestBrokenUTF8: ids that spell broken UTF-8 decode to valid UTF-8 as
+// Hugging Face's decoders make it, and a stream decoder returns the same
+// text in pieces, holding back what is not complete yet. Byte-level
+// tokens: one U+FFFD per maximal invalid subpart (ByteLevel's
+// String::from_utf8_lossy; the tiny tokenizer's ids 0..255 are the bytes).
+// <0xXX> tokens: a run of them that is not valid UTF-8 as a whole gives one
+// U+FFFD per token (ByteFallback; the tiny SentencePiece model's byte
+// pieces are 3 + the byte, 259 "▁", 260 "a").
+func TestBrokenUTF8(t *testing.T) {
+	bl, err := ParseJSON(tinyByteLevelJSON())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt := func(b byte) int { return 3 + int(b) }
-	d := sp.NewStreamDecoder(true)
-	// "▁", then "é" (C3 A9) and "中" (E4 B8 AD) byte by byte.
-	var got []string
-	for _, id := range []int{259, bt(0xC3), bt(0xA9), bt(0xE4), bt(0xB8), bt(0xAD), bt(0xFF), 260} {
-		got = append(got, d.Add(id))
+	sp, err := LoadSentencePiece(writeFile(t, t.TempDir(), "tokenizer.model", tinySPMModel()), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got = append(got, d.Flush())
-	want := []string{"", "", "é", "", "", "中", "\uFFFD", "a", ""}
-	if !slices.Equal(got, want) {
-		t.Errorf("stream pieces %q, want %q", got, want)
+	bt := func(bs ...byte) []int {
+		var ids []int
+		for _, b := range bs {
+			ids = append(ids, 3+int(b))
+		}
+		return ids
 	}
-	d = sp.NewStreamDecoder(true)
-	if s := d.Add(bt(0xE4)) + d.Flush(); s != "\uFFFD" {
-		t.Errorf("flush of a partial character: %q", s)
+	const r = "\uFFFD"
+	for _, c := range []struct {
+		name   string
+		p      *Pipeline
+		ids    []int
+		want   string
+		pieces []string // what Add returns for each id, then Flush
+	}{
+		{"byte-level truncated", bl, []int{0xE4, 0xB8, 'a'}, r + "a", []string{"", "", r + "a", ""}},
+		{"byte-level at the end", bl, []int{'a', 0xF0, 0x9F, 0x98}, "a" + r, []string{"a", "", "", "", r}},
+		{"byte-level bad bytes", bl, []int{0xFF, 0xFE, 0xC0, 0x80}, r + r + r + r, []string{r, r, r, r, ""}},
+		{"byte-level bad second byte", bl, []int{0xE0, 0x80, 0xED, 0xA0, 0x80}, r + r + r + r + r, nil},
+		{"byte-level valid", bl, []int{0xE4, 0xB8, 0xAD, 0xF0, 0x9F, 0x98, 0xB6}, "中😶", []string{"", "", "中", "", "", "", "😶", ""}},
+		{"byte fallback valid run", sp, append(bt(0xC3, 0xA9, 0xE4, 0xB8, 0xAD), 260), "é中a", []string{"", "", "", "", "", "é中a", ""}},
+		{"byte fallback invalid run", sp, append(bt(0xE5, 0x8F), 260), r + r + "a", []string{"", "", r + r + "a", ""}},
+		{"byte fallback run with a bad byte", sp, append(bt(0x41, 0xC3, 0xA9, 0xFF), 260, 260), r + r + r + r + "aa", nil},
+		{"byte fallback run at the end", sp, append([]int{259, 260}, bt(0xE5, 0x8F, 0xAB)...), "a叫", []string{"", "a", "", "", "", "叫"}},
+		{"byte fallback truncated at the end", sp, append([]int{260}, bt(0xE5, 0x8F)...), "a" + r + r, nil},
+	} {
+		if got := c.p.Decode(c.ids, true); got != c.want {
+			t.Errorf("%s: Decode(%v) = %q, want %q", c.name, c.ids, got, c.want)
+		}
+		d := c.p.NewStreamDecoder(true)
+		var pieces []string
+		for _, id := range c.ids {
+			pieces = append(pieces, d.Add(id))
+		}
+		pieces = append(pieces, d.Flush())
+		if got := strings.Join(pieces, ""); got != c.want {
+			t.Errorf("%s: stream gave %q, want %q", c.name, got, c.want)
+		}
+		if c.pieces != nil && !slices.Equal(pieces, c.pieces) {
+			t.Errorf("%s: stream pieces %q, want %q", c.name, pieces, c.pieces)
+		}
+	}
+}
+
+// TestBrokenUTF8Qwen3: the audit's case, Qwen3's byte tokens for E4 B8 and
+// "a" (160, 116, 64), which transformers decodes to "\uFFFDa".
+func TestBrokenUTF8Qwen3(t *testing.T) {
+	p := loadShared(t, "qwen3-tokenizer")
+	if got := p.Decode([]int{160, 116, 64}, false); got != "\uFFFDa" {
+		t.Errorf("Decode = %q, want %q", got, "\uFFFDa")
 	}
 }
 
@@ -417,9 +462,9 @@ func fuzzTokenizers(f *testing.F) map[string]*Pipeline {
 	return out
 }
 
-// FuzzEncode: any bytes encode without panic; byte-level BPE round-trips
-// every input (invalid UTF-8 included) whose NFC form is itself;
-// SentencePiece round-trips inputs without "▁" or control-token text.
+// FuzzEncode: any bytes encode without panic and decode to valid UTF-8;
+// byte-level BPE round-trips every valid input whose NFC form is itself;
+// SentencePiece round-trips valid inputs without "▁" or control-token text.
 func FuzzEncode(f *testing.F) {
 	for _, s := range []string{"", " ", "the then", "in<|end|>in", "ab  b\n", "中文 ½ 😶\u200d🌫️", "\xff\xfe", "a\u0301", "<s>", "▁x", "'ll 'S"} {
 		f.Add(s)
@@ -435,6 +480,13 @@ func FuzzEncode(f *testing.F) {
 				check = norm.NFC.String(s) == s
 			case "tiny-spm", "llama2":
 				check = !strings.Contains(s, "▁") && !strings.Contains(s, "<")
+			}
+			// Decoding invalid UTF-8 gives U+FFFD.
+			if !utf8.ValidString(s) {
+				if !utf8.ValidString(got) {
+					t.Fatalf("%s: decoding %q gave invalid UTF-8 %q", name, s, got)
+				}
+				check = false
 			}
 			if check && got != s {
 				t.Fatalf("%s: round trip of %q gave %q (ids %v)", name, s, got, ids)

@@ -1,7 +1,10 @@
 package tokenizer
 
 import (
+	"bytes"
 	"unicode/utf8"
+
+	"github.com/loftml/loft/tokenizer/spm"
 )
 
 // Tokenizer turns text into token ids and back.
@@ -11,9 +14,10 @@ type Tokenizer interface {
 	// addSpecial, the model's post-processing tokens (BOS, [CLS]/[SEP], ...)
 	// are added around the ids.
 	Encode(text string, addSpecial bool) []int
-	// Decode returns the text of ids, leaving out special tokens when
-	// skipSpecial is set. Decode(Encode(x, false), false) == x for any text
-	// that the normalizer leaves unchanged (byte-level BPE and SentencePiece).
+	// Decode returns the text of ids, valid UTF-8, leaving out special
+	// tokens when skipSpecial is set. Decode(Encode(x, false), false) == x
+	// for any valid UTF-8 text that the normalizer leaves unchanged
+	// (byte-level BPE and SentencePiece).
 	Decode(ids []int, skipSpecial bool) string
 	// VocabSize is one more than the largest id.
 	VocabSize() int
@@ -60,7 +64,11 @@ type Pipeline struct {
 
 	steps     []decodeStep // per-token decoder chain
 	stripLead int          // leading spaces to strip from the whole decoded text
-	specials  Specials
+	// byteRuns decodes <0xXX> tokens as Hugging Face's ByteFallback
+	// decoder: each run of them as one text, or one U+FFFD per token of a
+	// run that is not valid UTF-8 as a whole (decodeState.endRun).
+	byteRuns bool
+	specials Specials
 }
 
 // Encode implements Tokenizer.
@@ -120,17 +128,23 @@ func (p *Pipeline) encodeSegment(ids []int, seg string, first bool) []int {
 	return ids
 }
 
-// Decode implements Tokenizer. It returns the exact bytes the tokens stand
-// for; only ids that spell a broken UTF-8 sequence (a truncated generation)
-// give invalid UTF-8. Unknown ids are left out.
+// Decode implements Tokenizer. It returns valid UTF-8: where the ids spell
+// broken UTF-8 (a truncated generation, or ids out of order), byte-level
+// tokens give one U+FFFD per maximal invalid subpart, as Hugging Face's
+// ByteLevel decoder (String::from_utf8_lossy), and a run of <0xXX> tokens
+// that is not valid UTF-8 one U+FFFD per token, as its ByteFallback
+// decoder. Unknown ids are left out.
 func (p *Pipeline) Decode(ids []int, skipSpecial bool) string {
-	var d decodeState
-	d.stripLead = p.stripLead
+	d := decodeState{stripLead: p.stripLead}
 	var out []byte
 	for _, id := range ids {
 		out = p.decodeOne(out, &d, id, skipSpecial)
 	}
-	return string(out)
+	out = d.endRun(out)
+	if utf8.Valid(out) {
+		return string(out)
+	}
+	return string(appendLossy(nil, out))
 }
 
 // decodeState is what decoding carries from token to token.
@@ -138,17 +152,50 @@ type decodeState struct {
 	i         int // index of the next token among those decoded
 	stripLead int // leading spaces still to strip
 	buf       []byte
+	run       []byte // the bytes of the <0xXX> tokens since the last other token (byteRuns)
 }
 
 func (p *Pipeline) decodeOne(out []byte, d *decodeState, id int, skipSpecial bool) []byte {
 	if id < 0 || id >= len(p.tokens) || (skipSpecial && p.special[id]) {
 		return out
 	}
+	if p.byteRuns {
+		if b, ok := spm.ByteToken(p.tokens[id]); ok {
+			d.run = append(d.run, b)
+			d.i++
+			return out
+		}
+		out = d.endRun(out)
+	}
 	b := append(d.buf[:0], p.tokens[id]...)
 	for _, st := range p.steps {
 		b = st(b, d.i)
 	}
 	d.i++
+	b = d.strip(b)
+	d.buf = b[:0]
+	return append(out, b...)
+}
+
+// endRun appends the text of the <0xXX> tokens decoded since the last
+// other token, as Hugging Face's ByteFallback decoder does: their bytes
+// when valid UTF-8 together, otherwise one U+FFFD per token.
+func (d *decodeState) endRun(out []byte) []byte {
+	if len(d.run) == 0 {
+		return out
+	}
+	b := d.run
+	if !utf8.Valid(b) {
+		b = bytes.Repeat([]byte("\uFFFD"), len(d.run))
+	}
+	out = append(out, d.strip(b)...)
+	d.run = d.run[:0]
+	return out
+}
+
+// strip drops the leading spaces of the text still to strip (Strip after
+// Fuse, SentencePiece's dummy prefix) from b, the text's next piece.
+func (d *decodeState) strip(b []byte) []byte {
 	for d.stripLead > 0 && len(b) > 0 {
 		if b[0] != ' ' {
 			d.stripLead = 0
@@ -157,8 +204,7 @@ func (p *Pipeline) decodeOne(out []byte, d *decodeState, id int, skipSpecial boo
 		b = b[1:]
 		d.stripLead--
 	}
-	d.buf = b[:0]
-	return append(out, b...)
+	return b
 }
 
 // VocabSize implements Tokenizer.
@@ -192,7 +238,9 @@ func (p *Pipeline) IsSpecial(id int) bool {
 
 // StreamDecoder decodes ids one at a time, as a model generates them, and
 // never returns half a UTF-8 character: bytes of a character that is not
-// complete yet wait for the next id.
+// complete yet, and a run of <0xXX> tokens (byte fallback) that has not
+// ended, wait for the next id. What it returns adds up to what Decode
+// returns for the same ids.
 type StreamDecoder struct {
 	p           *Pipeline
 	skipSpecial bool
@@ -216,10 +264,12 @@ func (s *StreamDecoder) Prime(ids []int) {
 		s.pending = s.p.decodeOne(s.pending[:0], &s.d, id, s.skipSpecial)
 	}
 	s.pending = s.pending[:0]
+	s.d.run = s.d.run[:0]
 }
 
 // Add decodes id and returns the text that is now complete (often "").
-// Bytes that can never form a valid character come out as U+FFFD.
+// Bytes that can never form a valid character come out as U+FFFD, as in
+// Decode.
 func (s *StreamDecoder) Add(id int) string {
 	s.pending = s.p.decodeOne(s.pending, &s.d, id, s.skipSpecial)
 	return s.take(false)
@@ -228,31 +278,20 @@ func (s *StreamDecoder) Add(id int) string {
 // Flush returns what is left, an unfinished character as U+FFFD.
 func (s *StreamDecoder) Flush() string { return s.take(true) }
 
+// take returns the pending text, but for an unfinished character at its
+// end unless all. Cutting before a character's first byte cuts where
+// appendLossy would, so the pieces add up to Decode's text.
 func (s *StreamDecoder) take(all bool) string {
-	b := s.pending
-	var out []byte
-	i := 0
-	for i < len(b) {
-		if b[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if !all && !utf8.FullRune(b[i:]) {
-			break
-		}
-		r, w := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && w == 1 {
-			out = append(out, b[:i]...)
-			out = utf8.AppendRune(out, utf8.RuneError)
-			b = b[i+1:]
-			i = 0
-			continue
-		}
-		i += w
+	n := len(s.pending)
+	if all {
+		s.pending = s.d.endRun(s.pending)
+		n = len(s.pending)
+	} else {
+		n -= partialTail(s.pending)
 	}
-	out = append(out, b[:i]...)
-	s.pending = append(s.pending[:0], b[i:]...)
-	return string(out)
+	out := string(appendLossy(nil, s.pending[:n]))
+	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+	return out
 }
 
 // buildMatchers makes the added-token matchers from addedList, normalizing
