@@ -47,7 +47,10 @@ func (b *builder) normalizer(c *hfComp) (func(string) string, error) {
 	case "Lowercase":
 		return strings.ToLower, nil
 	case "Strip":
-		left, right := c.Left == nil || *c.Left, c.Right == nil || *c.Right
+		// strip_left and strip_right (normalizers/strip.rs), which
+		// tokenizers always writes; true when absent, as the Python
+		// binding's Strip(left=True, right=True).
+		left, right := c.StripLeft == nil || *c.StripLeft, c.StripRight == nil || *c.StripRight
 		return func(s string) string {
 			if left {
 				s = strings.TrimLeftFunc(s, unicode.IsSpace)
@@ -58,9 +61,12 @@ func (b *builder) normalizer(c *hfComp) (func(string) string, error) {
 			return s
 		}, nil
 	case "StripAccents":
+		// Every combining mark, Mn, Mc and Me, as tokenizers' StripAccents
+		// (unicode_normalization's is_combining_mark: General_Category
+		// Mark); BertNormalizer's strip_accents removes only Mn.
 		return func(s string) string {
 			return strings.Map(func(r rune) rune {
-				if unicode.Is(unicode.Mn, r) {
+				if unicode.Is(unicode.M, r) {
 					return -1
 				}
 				return r

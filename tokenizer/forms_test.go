@@ -234,3 +234,29 @@ func TestMetaspaceDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestStripNormalizers: Strip reads strip_left and strip_right
+// (tokenizers' normalizers/strip.rs); StripAccents removes every combining
+// mark (Mn U+0301, Mc U+0903, Me U+20DD), as its is_combining_mark does.
+func TestStripNormalizers(t *testing.T) {
+	for _, c := range []struct {
+		json, in, want string
+	}{
+		{`{"type": "Strip", "strip_left": true, "strip_right": false}`, "  a  ", "a  "},
+		{`{"type": "Strip", "strip_left": false, "strip_right": true}`, "  a  ", "  a"},
+		{`{"type": "Strip", "strip_left": true, "strip_right": true}`, " \t a \n", "a"},
+		{`{"type": "StripAccents"}`, "e\u0301 क\u0903 a\u20dd ̃", "e क a "},
+	} {
+		var comp hfComp
+		if err := json.Unmarshal([]byte(c.json), &comp); err != nil {
+			t.Fatal(err)
+		}
+		f, err := (&builder{}).normalizer(&comp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f(c.in); got != c.want {
+			t.Errorf("%s: %q gave %q, want %q", c.json, c.in, got, c.want)
+		}
+	}
+}

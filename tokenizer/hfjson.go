@@ -91,8 +91,8 @@ type hfComp struct {
 	HandleChineseChars *bool `json:"handle_chinese_chars"`
 	StripAccents       *bool `json:"strip_accents"`
 	Lowercase          *bool `json:"lowercase"`
-	Left               *bool `json:"left"`
-	Right              *bool `json:"right"`
+	StripLeft          *bool `json:"strip_left"`
+	StripRight         *bool `json:"strip_right"`
 	IndividualDigits   bool  `json:"individual_digits"`
 
 	Single        []hfTemplatePiece `json:"single"`
