@@ -20,6 +20,9 @@ type AddedToken struct {
 	Normalized bool
 	LStrip     bool // the match also swallows whitespace on its left
 	RStrip     bool // the match also swallows whitespace on its right
+	// SingleWord tokens match only where no word character (\w) comes
+	// right before or after them.
+	SingleWord bool
 }
 
 // addedMatcher finds added tokens in text, leftmost first and longest at a
@@ -66,6 +69,13 @@ func (m *addedMatcher) split(text string, fn func(seg string, id int)) {
 				continue
 			}
 			a, b := i, i+len(t.Content)
+			if t.SingleWord && (endsWithWord(text[:a]) || startsWithWord(text[b:])) {
+				// Hugging Face discards the match and, as its
+				// leftmost-longest search does, goes on after it: a
+				// shorter token inside it is not tried.
+				i = b - 1
+				break
+			}
 			if t.LStrip {
 				for a > start {
 					r, w := utf8.DecodeLastRuneInString(text[start:a])
@@ -96,4 +106,25 @@ func (m *addedMatcher) split(text string, fn func(seg string, id int)) {
 	if start < len(text) {
 		fn(text[start:], -1)
 	}
+}
+
+// startsWithWord and endsWithWord tell whether s starts or ends with a
+// word character, as Hugging Face's single_word check (added_vocabulary.rs:
+// the regexes ^\w and \w$, Unicode-aware in Rust).
+func startsWithWord(s string) bool {
+	r, n := utf8.DecodeRuneInString(s)
+	return n > 0 && isWordChar(r)
+}
+
+func endsWithWord(s string) bool {
+	r, n := utf8.DecodeLastRuneInString(s)
+	return n > 0 && isWordChar(r)
+}
+
+// isWordChar is Rust regex's Unicode \w (UTS #18's word characters):
+// Alphabetic, marks, decimal digits, connector punctuation (as "_") and
+// the joiners U+200C and U+200D.
+func isWordChar(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) ||
+		unicode.Is(unicode.Nl, r) || unicode.Is(unicode.Other_Alphabetic, r) || r == 0x200C || r == 0x200D
 }

@@ -260,3 +260,48 @@ func TestStripNormalizers(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleWordAddedToken: a single_word added token matches only where
+// no word character (Rust's Unicode \w) is right before or after it, and
+// the search goes on after a discarded match, as Hugging Face's
+// added_vocabulary.rs does with its leftmost-longest automaton: "b" (262,
+// not single_word) is not found inside a discarded "ab" (261).
+func TestSingleWordAddedToken(t *testing.T) {
+	var f map[string]any
+	if err := json.Unmarshal(tinyByteLevelJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	f["added_tokens"] = append(f["added_tokens"].([]any),
+		map[string]any{"id": 261, "content": "ab", "single_word": true, "special": false, "normalized": false},
+		map[string]any{"id": 262, "content": "b", "single_word": false, "special": false, "normalized": false})
+	js, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Byte ids are the bytes: 'x' 120, ' ' 32, "é" 195 169, U+0301 204 129.
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"ab", []int{261}},
+		{"x ab.", []int{'x', ' ', 261, '.'}},
+		{"(ab)", []int{'(', 261, ')'}},
+		{"xab", []int{'x', 'a', 'b'}},
+		{"abx", []int{'a', 'b', 'x'}},
+		{"ab_", []int{'a', 'b', '_'}},
+		{"1ab", []int{'1', 'a', 'b'}},
+		{"éab", []int{195, 169, 'a', 'b'}},
+		{"ab\u0301", []int{'a', 'b', 204, 129}},
+		{"xb", []int{'x', 262}},
+		{"xab ab", []int{'x', 'a', 'b', ' ', 261}},
+		{"<|end|>ab", []int{260, 261}},
+	} {
+		if got := p.Encode(c.text, false); !slices.Equal(got, c.want) {
+			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+}

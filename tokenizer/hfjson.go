@@ -31,6 +31,7 @@ type hfFile struct {
 		ID         int    `json:"id"`
 		Content    string `json:"content"`
 		LStrip     bool   `json:"lstrip"`
+		SingleWord bool   `json:"single_word"`
 		RStrip     bool   `json:"rstrip"`
 		Normalized bool   `json:"normalized"`
 		Special    bool   `json:"special"`
@@ -149,7 +150,7 @@ func ParseJSON(data []byte) (*Pipeline, error) {
 		if t.ID < 0 || t.Content == "" {
 			return nil, fmt.Errorf("added_tokens: bad token %q with id %d", t.Content, t.ID)
 		}
-		added = append(added, AddedToken{ID: t.ID, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip, Normalized: t.Normalized})
+		added = append(added, AddedToken{ID: t.ID, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip, SingleWord: t.SingleWord, Normalized: t.Normalized})
 	}
 	if err := checkIDs(vocab, added); err != nil {
 		return nil, err

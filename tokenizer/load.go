@@ -265,10 +265,11 @@ func readConfig(dir string) (*config, error) {
 			AddBOS       *bool  `json:"add_bos_token"`
 			AddEOS       *bool  `json:"add_eos_token"`
 			AddedDecoder map[string]struct {
-				Content string `json:"content"`
-				LStrip  bool   `json:"lstrip"`
-				RStrip  bool   `json:"rstrip"`
-				Special bool   `json:"special"`
+				Content    string `json:"content"`
+				LStrip     bool   `json:"lstrip"`
+				RStrip     bool   `json:"rstrip"`
+				SingleWord bool   `json:"single_word"`
+				Special    bool   `json:"special"`
 			} `json:"added_tokens_decoder"`
 		}
 		if err := json.Unmarshal(data, &raw); err != nil {
@@ -283,7 +284,7 @@ func readConfig(dir string) (*config, error) {
 			if err != nil || id < 0 {
 				return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", path, k)
 			}
-			c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip})
+			c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip, SingleWord: t.SingleWord})
 		}
 		if raw.AddedDecoder != nil {
 			return c, nil
