@@ -95,7 +95,9 @@ func TestTokenizeGGUF(t *testing.T) {
 	n := 0
 	for _, f := range []string{"raw_text/tinystories_sample/train.jsonl", "raw_text/cuad_contract_clauses_en/train.jsonl", "raw_text/cn_laws/train.jsonl"} {
 		for _, x := range jsonlTexts(t, testutil.SharedDir(t, "data", f), 10) {
-			x = x[:min(len(x), 4000)]
+			// Cut at 4000 bytes, without the character the cut splits:
+			// decoding gives U+FFFD for broken UTF-8, as HF's does.
+			x = strings.ToValidUTF8(x[:min(len(x), 4000)], "")
 			for _, special := range []bool{false, true} {
 				a, b := g.Encode(x, special), hf.Encode(x, special)
 				if !slices.Equal(a, b) {
