@@ -423,12 +423,19 @@ func TestShardedSafetensors(t *testing.T) {
 	}
 }
 
-func TestTokenAndGatedRepo(t *testing.T) {
+// gatedHub cleans the environment and starts a fake Hub that holds
+// testRepo as a gated repo, open to token.
+func gatedHub(t *testing.T, token string) *fakeHub {
 	cleanEnv(t)
 	f := newFakeHub(t)
-	f.set(func() { f.token = "hf_secret" })
+	f.set(func() { f.token = token })
 	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
 	f.set(func() { gated.gated = true })
+	return f
+}
+
+func TestTokenAndGatedRepo(t *testing.T) {
+	f := gatedHub(t, "hf_secret")
 	cache := t.TempDir()
 
 	_, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
@@ -459,11 +466,7 @@ func TestTokenAndGatedRepo(t *testing.T) {
 }
 
 func TestTokenFile(t *testing.T) {
-	cleanEnv(t)
-	f := newFakeHub(t)
-	f.set(func() { f.token = "hf_from_file" })
-	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
-	f.set(func() { gated.gated = true })
+	f := gatedHub(t, "hf_from_file")
 	if err := os.WriteFile(filepath.Join(os.Getenv("HF_HOME"), "token"), []byte("hf_from_file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -479,11 +482,7 @@ func TestTokenFile(t *testing.T) {
 // as an unreachable Hub). A token no header may carry is an error naming
 // its variable, not a network error, and only when it would be sent.
 func TestTokenFromEnv(t *testing.T) {
-	cleanEnv(t)
-	f := newFakeHub(t)
-	f.set(func() { f.token = "hf_secret" })
-	gated := f.addRepo(testRepo, commitOf("c1"), tinyFiles())
-	f.set(func() { gated.gated = true })
+	f := gatedHub(t, "hf_secret")
 	cache := t.TempDir()
 	tokenFile := filepath.Join(os.Getenv("HF_HOME"), "token")
 	for _, tc := range []struct{ hfToken, legacy, file string }{
