@@ -528,7 +528,8 @@ func parseMessages(cfg *Config, obj map[string]json.RawMessage) ([]chat.Message,
 		if err != nil {
 			return nil, fmt.Errorf("message %d (%s): %v", i, role, err)
 		}
-		msgs[i] = chat.Message{Role: role, Content: content, ToolCalls: calls}
+		raw, has := m["content"]
+		msgs[i] = chat.Message{Role: role, Content: content, ToolCalls: calls, NoContent: !has || jsonKind(raw) == "null"}
 		for _, f := range []struct {
 			key string
 			to  *string

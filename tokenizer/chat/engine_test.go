@@ -146,7 +146,7 @@ func TestMessageJSON(t *testing.T) {
 	if len(msgs[1].Parts) != 3 || msgs[1].Text() != "one two" {
 		t.Errorf("list content: %+v, text %q", msgs[1], msgs[1].Text())
 	}
-	if msgs[2].Content != "" || len(msgs[2].ToolCalls) != 1 || msgs[2].ToolCalls[0].Function.Name != "f" {
+	if msgs[2].Content != "" || !msgs[2].NoContent || len(msgs[2].ToolCalls) != 1 || msgs[2].ToolCalls[0].Function.Name != "f" {
 		t.Errorf("null content with tool calls: %+v", msgs[2])
 	}
 	if msgs[3].ToolCallID != "c1" || msgs[3].Name != "f" || msgs[4].ReasoningContent != "why" {
@@ -172,6 +172,16 @@ func TestMessageJSON(t *testing.T) {
 	want := "plainFalseFalse;[textone ][image][texttwo]FalseFalse;" + `{"b": 1, "a": 2}` + "FalseFalse;rFalseTrue;xTrueFalse;"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+
+	// A null content is none, as transformers passes None: DeepSeek-R1's
+	// template takes its tool-call branch on "content is none".
+	isNone, err := New("t", "test", "{% for m in messages %}{{ m.content is none }}{% endfor %}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := isNone.Render(msgs, RenderOptions{}); err != nil || got != "FalseFalseTrueFalseFalse" {
+		t.Errorf("content is none: %q, %v", got, err)
 	}
 
 	// Round trip through MarshalJSON.

@@ -19,6 +19,13 @@ type Message struct {
 	Role string `json:"role"`
 	// Content is the text of the message.
 	Content string `json:"-"`
+	// NoContent marks a message without content (JSON null or no
+	// "content" key, as an assistant turn that only calls tools): the
+	// template sees content as none, as transformers passes None
+	// (Python's json and datasets load both forms as None), so templates
+	// that test "content is none" (DeepSeek-R1's) take their tool-call
+	// branch. Content and Parts are then empty.
+	NoContent bool `json:"-"`
 	// Parts, when not nil, replaces Content: the template sees content as a
 	// list of {"type", "text"} objects, as multimodal datasets write it.
 	Parts []Part `json:"-"`
@@ -84,6 +91,7 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 	c := bytes.TrimSpace(w.Content)
 	switch {
 	case len(c) == 0 || string(c) == "null":
+		m.NoContent = true
 	case c[0] == '"':
 		if err := json.Unmarshal(c, &m.Content); err != nil {
 			return fmt.Errorf("content: %w", err)
@@ -99,14 +107,18 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON writes content as a string, or as a list when Parts is set.
+// MarshalJSON writes content as a string, as a list when Parts is set, or
+// as null for NoContent.
 func (m Message) MarshalJSON() ([]byte, error) {
 	w := messageJSON{Role: m.Role, ReasoningContent: m.ReasoningContent, ToolCalls: m.ToolCalls,
 		ToolCallID: m.ToolCallID, Name: m.Name}
 	var err error
-	if m.Parts != nil {
+	switch {
+	case m.NoContent:
+		w.Content = json.RawMessage("null")
+	case m.Parts != nil:
 		w.Content, err = json.Marshal(m.Parts)
-	} else {
+	default:
 		w.Content, err = json.Marshal(m.Content)
 	}
 	if err != nil {
@@ -145,6 +157,8 @@ func (m *Message) value() (jinja.Value, error) {
 			parts[i] = pv
 		}
 		d.Set("content", jinja.NewList(parts))
+	} else if m.NoContent {
+		d.Set("content", jinja.None())
 	} else {
 		d.Set("content", jinja.NewString(m.Content))
 	}
