@@ -221,11 +221,9 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 			continue
 		}
 		head := -1
-		if h := genPrompt(t, msgs[:i], opts); h != "" {
-			if j := strings.Index(rendered[pos:], h); j >= 0 {
-				pos += j + len(h)
-				head = pos
-			}
+		if h := turnHeader(rendered[pos:], genPrompt(t, msgs[:i], opts), msgs[i+1:]); h >= 0 {
+			pos += h
+			head = pos
 		}
 		j, n := findContent(rendered[pos:], text)
 		if j < 0 {
@@ -235,13 +233,52 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 		if head >= 0 {
 			start = head
 		}
-		if tail := turnTail(t, msgs[:i+1], opts); tail != "" && strings.HasPrefix(rendered[end:], tail) {
-			end += len(tail)
-		}
+		end += tailMatch(rendered[end:], turnTail(t, msgs[:i+1], opts))
 		spans = append(spans, chat.Span{Start: start, End: end})
 		pos = end
 	}
 	return spans, nil
+}
+
+// turnHeader returns where an assistant turn's content may start in s, the
+// rest of the rendering from the end of the previous message: after the
+// turn's header gen (the generation prompt), or after its first line when
+// the whole of it is not there (Qwen3 with enable_thinking false adds an
+// empty think block to the prompt, which only the last turn keeps), or -1.
+// A header is the turn's own only when it comes before the next message's
+// text (rest[0]): the search once ran on to a later turn's header.
+func turnHeader(s, gen string, rest []chat.Message) int {
+	limit := len(s)
+	if len(rest) > 0 && rest[0].Text() != "" {
+		if k := strings.Index(s, rest[0].Text()); k >= 0 {
+			limit = k
+		}
+	}
+	heads := []string{gen}
+	if first, _, ok := strings.Cut(gen, "\n"); ok && first+"\n" != gen {
+		heads = append(heads, first+"\n")
+	}
+	for _, h := range heads {
+		if j := strings.Index(s[:limit], h); h != "" && j >= 0 {
+			return j + len(h)
+		}
+	}
+	return -1
+}
+
+// tailMatch returns how much of s, the final rendering after an assistant
+// content, is the turn's tail as turnTail rendered it with the turn last:
+// the longest suffix of tail that starts one of its lines and begins s. A
+// suffix, because a template may write more after the content of the last
+// turn than of an earlier one: Qwen3 writes an empty think block before
+// the tool calls of the last turn only.
+func tailMatch(s, tail string) int {
+	for k := 0; k < len(tail); k++ {
+		if (k == 0 || tail[k-1] == '\n') && strings.HasPrefix(s, tail[k:]) {
+			return len(tail) - k
+		}
+	}
+	return 0
 }
 
 // turnTail returns what the template writes after the content of the last
@@ -252,6 +289,14 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 // turnSpans counts a turn to the end of its rendering.
 func turnTail(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions) string {
 	cur, err := t.Render(msgs, opts)
+	if last := &msgs[len(msgs)-1]; err != nil && last.NoContent {
+		// Some templates cannot end with a turn whose content is none
+		// (Qwen3's calls content.lstrip), which an earlier turn may
+		// have; its tail is the same with an empty content.
+		m := append([]chat.Message(nil), msgs...)
+		m[len(m)-1].NoContent = false
+		cur, err = t.Render(m, opts)
+	}
 	if err != nil {
 		return ""
 	}

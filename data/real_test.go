@@ -212,6 +212,54 @@ func TestQwen3Reasoning(t *testing.T) {
 	}
 }
 
+// TestQwen3Tools: with Qwen3's real template (not prefix-stable with tool
+// turns, so the contents are searched in the final rendering), a turn that
+// only calls a tool counts its call: rendered as the last turn it has an
+// empty think block before the call, which an earlier turn has not, and the
+// span was left empty. With enable_thinking false the generation prompt
+// holds that block, found only in the last turn: the search ran on to it
+// and lost the earlier turns.
+func TestQwen3Tools(t *testing.T) {
+	tok, tm := qwen3(t)
+	tools := `"tools": [{"type": "function", "function": {"name": "w", "parameters": {"type": "object"}}}]`
+	call := `"tool_calls": [{"type": "function", "function": {"name": "w", "arguments": {"c": "P"}}}]`
+	callText := "<tool_call>\n{\"name\": \"w\", \"arguments\": {\"c\": \"P\"}}\n</tool_call><|im_end|>"
+	off := false
+	for _, tc := range []struct {
+		name, line string
+		noThink    bool
+		want       []string
+	}{
+		{"call, then answer", `{` + tools + `, "messages": [{"role": "user", "content": "W?"}, {"role": "assistant", "content": null, ` + call + `}, ` +
+			`{"role": "tool", "content": "9"}, {"role": "assistant", "content": "It is 9."}]}`, false,
+			[]string{callText, "<think>\n\n</think>\n\nIt is 9.<|im_end|>"}},
+		{"empty content, then answer", `{` + tools + `, "messages": [{"role": "user", "content": "W?"}, {"role": "assistant", "content": "", ` + call + `}, ` +
+			`{"role": "tool", "content": "9"}, {"role": "assistant", "content": "It is 9."}]}`, false,
+			[]string{callText, "<think>\n\n</think>\n\nIt is 9.<|im_end|>"}},
+		// A last turn with null content fails in this template, as in
+		// transformers (content.lstrip of None); an empty one renders.
+		{"call only, last", `{` + tools + `, "messages": [{"role": "user", "content": "W?"}, {"role": "assistant", "content": "", ` + call + `}]}`, false,
+			[]string{"<think>\n\n</think>\n\n" + callText}},
+		{"no thinking, two turns", `{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, ` +
+			`{"role": "user", "content": "Bye"}, {"role": "assistant", "content": "See you."}]}`, true,
+			[]string{"Hello!<|im_end|>", "See you.<|im_end|>"}},
+		{"no thinking, same answer twice", `{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes"}, ` +
+			`{"role": "user", "content": "Sure?"}, {"role": "assistant", "content": "Yes"}]}`, true,
+			[]string{"Yes<|im_end|>", "Yes<|im_end|>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Tokenizer: tok, Template: tm, BOS: -1, EOS: 151645, SeqLen: 1024}
+			if tc.noThink {
+				cfg.RenderOptions.EnableThinking = &off
+			}
+			ex := loadOne(t, cfg, "chat.jsonl", tc.line).Examples[0]
+			if got := runs(tok, ex); !slices.Equal(got, tc.want) {
+				t.Errorf("counted text\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestStoriesChat runs a Llama-2 style template over the SentencePiece
 // tokenizer: the template writes <s> and </s> itself (nothing is added
 // twice) and each answer counts with the " </s>" after it.
