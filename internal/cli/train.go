@@ -615,7 +615,7 @@ func adapterBase(ref string) (base, revision string) {
 	if err != nil {
 		return ref, ""
 	}
-	if id, _, _ := strings.Cut(ref, ":"); strings.Contains(id, "@") {
+	if strings.Contains(ref, "@") { // a tag after ":" holds no "@"
 		revision = r.Revision
 	}
 	return r.ID, revision
