@@ -185,12 +185,14 @@ func TestTinyKnownIDs(t *testing.T) {
 
 // TestBrokenUTF8: ids that spell broken UTF-8 decode to valid UTF-8 as
 // Hugging Face's decoders make it, and a stream decoder returns the same
-// text in pieces, holding back what is not complete yet. Byte-level
+// text in pieces, each character with the id that completes it. Byte-level
 // tokens: one U+FFFD per maximal invalid subpart (ByteLevel's
 // String::from_utf8_lossy; the tiny tokenizer's ids 0..255 are the bytes).
 // <0xXX> tokens: a run of them that is not valid UTF-8 as a whole gives one
 // U+FFFD per token (ByteFallback; the tiny SentencePiece model's byte
-// pieces are 3 + the byte, 259 "▁", 260 "a").
+// pieces are 3 + the byte, 259 "▁", 260 "a"); a stream shows the run's
+// characters before it ends, so where an invalid byte or a cut character
+// comes after some of them, it keeps those and gives U+FFFD for the rest.
 func TestBrokenUTF8(t *testing.T) {
 	bl, err := ParseJSON(tinyByteLevelJSON())
 	if err != nil {
@@ -213,18 +215,24 @@ func TestBrokenUTF8(t *testing.T) {
 		p      *Pipeline
 		ids    []int
 		want   string
+		stream string   // the stream's text where it is not want
 		pieces []string // what Add returns for each id, then Flush
 	}{
-		{"byte-level truncated", bl, []int{0xE4, 0xB8, 'a'}, r + "a", []string{"", "", r + "a", ""}},
-		{"byte-level at the end", bl, []int{'a', 0xF0, 0x9F, 0x98}, "a" + r, []string{"a", "", "", "", r}},
-		{"byte-level bad bytes", bl, []int{0xFF, 0xFE, 0xC0, 0x80}, r + r + r + r, []string{r, r, r, r, ""}},
-		{"byte-level bad second byte", bl, []int{0xE0, 0x80, 0xED, 0xA0, 0x80}, r + r + r + r + r, nil},
-		{"byte-level valid", bl, []int{0xE4, 0xB8, 0xAD, 0xF0, 0x9F, 0x98, 0xB6}, "中😶", []string{"", "", "中", "", "", "", "😶", ""}},
-		{"byte fallback valid run", sp, append(bt(0xC3, 0xA9, 0xE4, 0xB8, 0xAD), 260), "é中a", []string{"", "", "", "", "", "é中a", ""}},
-		{"byte fallback invalid run", sp, append(bt(0xE5, 0x8F), 260), r + r + "a", []string{"", "", r + r + "a", ""}},
-		{"byte fallback run with a bad byte", sp, append(bt(0x41, 0xC3, 0xA9, 0xFF), 260, 260), r + r + r + r + "aa", nil},
-		{"byte fallback run at the end", sp, append([]int{259, 260}, bt(0xE5, 0x8F, 0xAB)...), "a叫", []string{"", "a", "", "", "", "叫"}},
-		{"byte fallback truncated at the end", sp, append([]int{260}, bt(0xE5, 0x8F)...), "a" + r + r, nil},
+		{"byte-level truncated", bl, []int{0xE4, 0xB8, 'a'}, r + "a", "", []string{"", "", r + "a", ""}},
+		{"byte-level at the end", bl, []int{'a', 0xF0, 0x9F, 0x98}, "a" + r, "", []string{"a", "", "", "", r}},
+		{"byte-level bad bytes", bl, []int{0xFF, 0xFE, 0xC0, 0x80}, r + r + r + r, "", []string{r, r, r, r, ""}},
+		{"byte-level bad second byte", bl, []int{0xE0, 0x80, 0xED, 0xA0, 0x80}, r + r + r + r + r, "", nil},
+		{"byte-level valid", bl, []int{0xE4, 0xB8, 0xAD, 0xF0, 0x9F, 0x98, 0xB6}, "中😶", "", []string{"", "", "中", "", "", "", "😶", ""}},
+		{"byte fallback valid run", sp, append(bt(0xC3, 0xA9, 0xE4, 0xB8, 0xAD), 260), "é中a", "", []string{"", "é", "", "", "中", "a", ""}},
+		{"byte fallback newline", sp, []int{260, 3 + '\n', 260}, "a\na", "", []string{"a", "\n", "a", ""}},
+		{"byte fallback invalid run", sp, append(bt(0xE5, 0x8F), 260), r + r + "a", "", []string{"", "", r + r + "a", ""}},
+		{"byte fallback run with a bad byte first", sp, append(bt(0xFF, 0xC3, 0xA9), 260), r + r + r + "a", "", []string{r, r, r, "a", ""}},
+		{"byte fallback run with a bad byte later", sp, append(bt(0x41, 0xC3, 0xA9, 0xFF), 260, 260), r + r + r + r + "aa", "Aé" + r + "aa", []string{"A", "", "é", r, "a", "a", ""}},
+		{"byte fallback bad second byte", sp, bt(0xE5, 0x41, 0x42), r + r + r, "", []string{"", r + r, r, ""}},
+		{"byte fallback run at the end", sp, append([]int{259, 260}, bt(0xE5, 0x8F, 0xAB)...), "a叫", "", []string{"", "a", "", "", "叫", ""}},
+		{"byte fallback truncated at the end", sp, append([]int{260}, bt(0xE5, 0x8F)...), "a" + r + r, "", []string{"a", "", "", r + r}},
+		{"byte fallback truncated after a character", sp, bt(0x41, 0xE5, 0x8F), r + r + r, "A" + r + r, []string{"A", "", "", r + r}},
+		{"byte fallback truncated before a token", sp, append(bt(0x41, 0xE5), 260), r + r + "a", "A" + r + "a", []string{"A", "", r + "a", ""}},
 	} {
 		if got := c.p.Decode(c.ids, true); got != c.want {
 			t.Errorf("%s: Decode(%v) = %q, want %q", c.name, c.ids, got, c.want)
@@ -235,8 +243,12 @@ func TestBrokenUTF8(t *testing.T) {
 			pieces = append(pieces, d.Add(id))
 		}
 		pieces = append(pieces, d.Flush())
-		if got := strings.Join(pieces, ""); got != c.want {
-			t.Errorf("%s: stream gave %q, want %q", c.name, got, c.want)
+		want := c.want
+		if c.stream != "" {
+			want = c.stream
+		}
+		if got := strings.Join(pieces, ""); got != want {
+			t.Errorf("%s: stream gave %q, want %q", c.name, got, want)
 		}
 		if c.pieces != nil && !slices.Equal(pieces, c.pieces) {
 			t.Errorf("%s: stream pieces %q, want %q", c.name, pieces, c.pieces)
@@ -250,6 +262,40 @@ func TestBrokenUTF8Qwen3(t *testing.T) {
 	p := loadShared(t, "qwen3-tokenizer")
 	if got := p.Decode([]int{160, 116, 64}, false); got != "\uFFFDa" {
 		t.Errorf("Decode = %q, want %q", got, "\uFFFDa")
+	}
+}
+
+// TestStreamByteTokensLlama2: Llama 2 spells a newline and an emoji with
+// <0xXX> tokens, and a stream returns each as soon as its last byte token
+// comes, not with the next ordinary token: a stop string "\n" must end
+// generation at the newline's token.
+func TestStreamByteTokensLlama2(t *testing.T) {
+	p := loadShared(t, "llama2-tokenizer")
+	for _, c := range []struct {
+		text, last, upTo string // upTo: the stream's text once the token last is added
+	}{
+		{"Hi\nthere", "<0x0A>", "Hi\n"},
+		{"Hi 😀 there", "<0x80>", "Hi 😀"},
+	} {
+		ids := p.Encode(c.text, false)
+		d := p.NewStreamDecoder(true)
+		var got string
+		found := false
+		for _, id := range ids {
+			got += d.Add(id)
+			if tok, _ := p.Token(id); tok == c.last {
+				found = true
+				if got != c.upTo {
+					t.Errorf("%q: stream text after %s is %q, want %q", c.text, c.last, got, c.upTo)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%q: no token %s in %v", c.text, c.last, ids)
+		}
+		if got += d.Flush(); got != c.text {
+			t.Errorf("%q: stream gave %q", c.text, got)
+		}
 	}
 }
 

@@ -153,6 +153,8 @@ type decodeState struct {
 	stripLead int // leading spaces still to strip
 	buf       []byte
 	run       []byte // the bytes of the <0xXX> tokens since the last other token (byteRuns)
+	shown     int    // how many bytes of run a StreamDecoder has returned (showRun)
+	broken    bool   // run can no longer be valid UTF-8, and showRun gave U+FFFD for it
 }
 
 func (p *Pipeline) decodeOne(out []byte, d *decodeState, id int, skipSpecial bool) []byte {
@@ -179,17 +181,48 @@ func (p *Pipeline) decodeOne(out []byte, d *decodeState, id int, skipSpecial boo
 
 // endRun appends the text of the <0xXX> tokens decoded since the last
 // other token, as Hugging Face's ByteFallback decoder does: their bytes
-// when valid UTF-8 together, otherwise one U+FFFD per token.
+// when valid UTF-8 together, otherwise one U+FFFD per token. Only the
+// tokens showRun has not shown yet are appended; the shown ones are whole
+// valid characters, so the run is valid exactly when the rest is.
 func (d *decodeState) endRun(out []byte) []byte {
 	if len(d.run) == 0 {
 		return out
 	}
-	b := d.run
+	b := d.run[d.shown:]
 	if !utf8.Valid(b) {
-		b = bytes.Repeat([]byte("\uFFFD"), len(d.run))
+		b = bytes.Repeat([]byte("\uFFFD"), len(b))
 	}
 	out = append(out, d.strip(b)...)
-	d.run = d.run[:0]
+	d.run, d.shown, d.broken = d.run[:0], 0, false
+	return out
+}
+
+// showRun appends the complete characters of the run that were not shown
+// yet, for a StreamDecoder, and keeps an unfinished character at its end
+// for the next byte token. Waiting for the run's end instead would show a
+// newline, which Llama 2 and Mistral spell <0x0A>, one token late, and a
+// stop string ending in it would be found one token late; transformers'
+// TextStreamer too prints text as soon as it is complete.
+//
+// Decode gives one U+FFFD per token for a run that is not valid UTF-8 as
+// a whole, valid characters in it included, which a stream cannot know
+// before the run ends. Once the run can no longer be valid (an invalid
+// byte), each token not shown yet, and each later token of the run, gives
+// one U+FFFD, as in Decode; a run truncated inside a character gives them
+// at its end (endRun). So a stream's text differs from Decode's only for
+// a run broken after some of its characters were shown: a broken
+// generation, where it keeps those characters.
+func (d *decodeState) showRun(out []byte) []byte {
+	rest := d.run[d.shown:]
+	n := len(rest) - partialTail(rest)
+	if d.broken || !utf8.Valid(rest[:n]) {
+		d.broken = true
+		n = len(rest)
+		out = append(out, d.strip(bytes.Repeat([]byte("\uFFFD"), n))...)
+	} else {
+		out = append(out, d.strip(rest[:n])...)
+	}
+	d.shown += n
 	return out
 }
 
@@ -238,9 +271,11 @@ func (p *Pipeline) IsSpecial(id int) bool {
 
 // StreamDecoder decodes ids one at a time, as a model generates them, and
 // never returns half a UTF-8 character: bytes of a character that is not
-// complete yet, and a run of <0xXX> tokens (byte fallback) that has not
-// ended, wait for the next id. What it returns adds up to what Decode
-// returns for the same ids.
+// complete yet wait for the next id, and a character is returned with the
+// id that completes it, also inside a run of <0xXX> tokens (byte
+// fallback). What it returns adds up to what Decode returns for the same
+// ids, but for a run of <0xXX> tokens broken by an invalid byte after some
+// of its characters were returned (see showRun).
 type StreamDecoder struct {
 	p           *Pipeline
 	skipSpecial bool
@@ -264,7 +299,7 @@ func (s *StreamDecoder) Prime(ids []int) {
 		s.pending = s.p.decodeOne(s.pending[:0], &s.d, id, s.skipSpecial)
 	}
 	s.pending = s.pending[:0]
-	s.d.run = s.d.run[:0]
+	s.d.run, s.d.shown, s.d.broken = s.d.run[:0], 0, false
 }
 
 // Add decodes id and returns the text that is now complete (often "").
@@ -272,10 +307,14 @@ func (s *StreamDecoder) Prime(ids []int) {
 // Decode.
 func (s *StreamDecoder) Add(id int) string {
 	s.pending = s.p.decodeOne(s.pending, &s.d, id, s.skipSpecial)
+	if len(s.d.run) > 0 {
+		s.pending = s.d.showRun(s.pending)
+	}
 	return s.take(false)
 }
 
-// Flush returns what is left, an unfinished character as U+FFFD.
+// Flush returns what is left, an unfinished character as U+FFFD (one per
+// <0xXX> token of it).
 func (s *StreamDecoder) Flush() string { return s.take(true) }
 
 // take returns the pending text, but for an unfinished character at its
