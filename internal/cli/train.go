@@ -223,6 +223,8 @@ type trainConfig struct {
 	Modules       int       `json:"adapted_modules"`
 	TrainExamples int       `json:"train_examples"` // after truncation, drops and the validation split
 	TrainTokens   int       `json:"train_tokens"`
+	TrainTargets  int       `json:"train_targets"` // tokens counted in the loss
+	StepsPerEpoch int       `json:"steps_per_epoch"`
 	LR            float64   `json:"lr"`
 	Schedule      string    `json:"schedule"`
 	Warmup        int       `json:"warmup_steps"`
@@ -260,8 +262,13 @@ func (c *trainConfig) identity() map[string]any {
 		"lr": c.LR, "schedule": c.Schedule, "warmup_steps": c.Warmup, "batch_size": c.BatchSize, "grad_accum": c.GradAccum,
 		"seq_len": c.SeqLen, "weight_decay": c.WeightDecay, "max_grad_norm": c.MaxGradNorm, "shuffle": c.Shuffle,
 		"seed": c.Seed, "format": c.Format, "chat": c.Chat, "pack": c.Pack, "train_on_prompt": c.TrainOnPrompt,
-		// The same paths with other contents give other batches.
-		"train_examples": c.TrainExamples, "train_tokens": c.TrainTokens,
+		// The same paths with other contents give other batches, and
+		// another loft may count other targets in them (chat turns counted
+		// to their end since eb63a7a) or lay an epoch's steps out another
+		// way (no step across epochs since a2cc10f): a checkpoint of such a
+		// run lacks these keys and is refused.
+		"train_examples": c.TrainExamples, "train_tokens": c.TrainTokens, "train_targets": c.TrainTargets,
+		"steps_per_epoch": c.StepsPerEpoch,
 	}
 	if c.Schedule != string(optim.Constant) {
 		id["steps"] = c.Steps
@@ -451,7 +458,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		SaveEvery: tf.saveEvery, EvalEvery: tf.evalEvery, Metrics: tf.metrics, Threads: kernels.Threads(),
 	}
 	tokens, counted := ds.Tokens()
-	rc.TrainExamples, rc.TrainTokens = len(ds.Examples), tokens
+	rc.TrainExamples, rc.TrainTokens, rc.TrainTargets, rc.StepsPerEpoch = len(ds.Examples), tokens, counted, perEpoch
 	if tf.valid != "" {
 		rc.Valid = absPath(tf.valid)
 	}

@@ -215,6 +215,24 @@ func TestTrainResumeEqualsStraightRun(t *testing.T) {
 	if code != ExitError || !strings.Contains(stderr, "lora_r: checkpoint 8, now 4") || !strings.Contains(stderr, "batch_size: checkpoint 4, now 2") {
 		t.Errorf("resume with another r: exit %d\n%s", code, stderr)
 	}
+
+	// A checkpoint of an older loft, which counted other targets or laid
+	// an epoch's steps out otherwise and did not record either, is
+	// refused rather than resumed onto another trajectory.
+	statePath := filepath.Join(ck, "trainer_state.json")
+	var st map[string]any
+	if b, err := os.ReadFile(statePath); err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("%s: %v", statePath, err)
+	}
+	id := st["identity"].(map[string]any)
+	delete(id, "train_targets")
+	delete(id, "steps_per_epoch")
+	edit, _ := json.Marshal(st)
+	os.WriteFile(statePath, edit, 0o644)
+	code, stderr = runLoft(context.Background(), storiesTrainArgs(t, split, "--steps", "6", "--resume", ck)...)
+	if code != ExitError || !strings.Contains(stderr, "steps_per_epoch: checkpoint (unset), now 75") || !strings.Contains(stderr, "train_targets: checkpoint (unset), now ") {
+		t.Errorf("resume of an older checkpoint: exit %d\n%s", code, stderr)
+	}
 }
 
 // TestTrainInitAdapter: --init-adapter starts from a trained adapter: its
