@@ -60,6 +60,67 @@ func TestGPT2ClassDefaults(t *testing.T) {
 	}
 }
 
+// TestClassDefaultsInAddedTokensJSON: a folder whose <|endoftext|> is in
+// added_tokens.json, not vocab.json (usual for Qwen-style files), and
+// whose config has no added_tokens_decoder still gets the class's default
+// specials, as transformers gives it: the default is applied once the
+// added tokens are in. The shared GPT-2 files, <|endoftext|> (50256) moved.
+func TestClassDefaultsInAddedTokensJSON(t *testing.T) {
+	src := gpt2Folder(t, `{}`)
+	data, err := os.ReadFile(filepath.Join(src, "vocab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(data, &vocab); err != nil {
+		t.Fatal(err)
+	}
+	if vocab[endOfText] != 50256 {
+		t.Fatalf("shared vocab.json: %s is %d", endOfText, vocab[endOfText])
+	}
+	delete(vocab, endOfText)
+	if data, err = json.Marshal(vocab); err != nil {
+		t.Fatal(err)
+	}
+	merges, err := os.ReadFile(filepath.Join(src, "merges.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		config   string
+		specials Specials
+		bos      bool // Encode with special tokens starts with 50256
+	}{
+		{`{"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024}`, Specials{BOS: 50256, EOS: 50256, UNK: 50256, PAD: -1}, false},
+		{`{"tokenizer_class": "GPT2Tokenizer", "add_bos_token": true}`, Specials{BOS: 50256, EOS: 50256, UNK: 50256, PAD: -1}, true},
+		{`{"tokenizer_class": "Qwen2Tokenizer"}`, Specials{BOS: -1, EOS: 50256, UNK: 50256, PAD: 50256}, false},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, "vocab.json", data)
+		writeFile(t, dir, "merges.txt", merges)
+		writeFile(t, dir, "added_tokens.json", []byte(`{"<|endoftext|>": 50256}`))
+		writeFile(t, dir, "tokenizer_config.json", []byte(c.config))
+		p, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp := p.Specials(); sp != c.specials {
+			t.Errorf("%s: specials %+v, want %+v", c.config, sp, c.specials)
+		}
+		ids := p.Encode("Hi<|endoftext|>", true)
+		want := []int{17250, 50256}
+		if c.bos {
+			want = append([]int{50256}, want...)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: Encode = %v, want %v", c.config, ids, want)
+		}
+		if s := p.Decode(ids, true); s != "Hi" {
+			t.Errorf("%s: Decode skipping specials = %q, want \"Hi\"", c.config, s)
+		}
+	}
+}
+
 // TestQwen2ClassVocabMerges: a Qwen2Tokenizer folder with vocab.json +
 // merges.txt splits digits one by one (Qwen2's regex), NFC-normalizes
 // (Qwen2Tokenizer.prepare_for_tokenization), and has <|endoftext|> as EOS,

@@ -65,11 +65,14 @@ func loadDir(path string, gpt2 bool) (*Pipeline, error) {
 	}
 	hasJSON := exists("tokenizer.json") && !gpt2
 	var p *Pipeline
+	var vocabMerges bool
+	var defaults specialNames // the tokenizer class's special tokens (vocab.json + merges.txt)
 	switch {
 	case hasJSON:
 		p, err = LoadJSON(filepath.Join(path, "tokenizer.json"))
 	case exists("vocab.json") && exists("merges.txt"):
-		p, err = LoadGPT2(filepath.Join(path, "vocab.json"), filepath.Join(path, "merges.txt"), cfg)
+		vocabMerges = true
+		p, defaults, err = loadGPT2(filepath.Join(path, "vocab.json"), filepath.Join(path, "merges.txt"), cfg)
 	case exists("vocab.json") != exists("merges.txt") && (gpt2 || !exists("tokenizer.model")):
 		have, lack := "vocab.json", "merges.txt"
 		if exists(lack) {
@@ -98,13 +101,18 @@ func loadDir(path string, gpt2 bool) (*Pipeline, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if cfg != nil {
-		if err := cfg.applySpecials(p); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if hasJSON {
-			cfg.rebuildPostProcessor(p)
-		}
+	// The specials come after the added tokens: a Qwen-style folder whose
+	// config has no added_tokens_decoder keeps the class's default
+	// <|endoftext|> in added_tokens.json, not in vocab.json, and
+	// transformers' GPT2Tokenizer and Qwen2Tokenizer still take it.
+	if err := cfg.applySpecials(p, defaults); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case hasJSON && cfg != nil:
+		cfg.rebuildPostProcessor(p)
+	case vocabMerges:
+		cfg.addBOSEOS(p)
 	}
 	return p, nil
 }
@@ -356,10 +364,10 @@ func tokenText(raw json.RawMessage) (string, error) {
 }
 
 // applySpecials points the tokenizer's specials at the tokens the config
-// names and makes them special added tokens; the others keep the
-// tokenizer's own.
-func (c *config) applySpecials(p *Pipeline) error {
-	return p.setSpecials(c.names(specialNames{}))
+// names, def's where it does not set a key, and makes them special added
+// tokens; the others keep the tokenizer's own. c may be nil.
+func (c *config) applySpecials(p *Pipeline, def specialNames) error {
+	return p.setSpecials(c.names(def))
 }
 
 // setSpecials points p.specials at the named tokens that exist and makes
@@ -413,30 +421,60 @@ const endOfText = "<|endoftext|>"
 // tokenizer_config.json, may be nil; the special tokens it names replace
 // the class's defaults key by key.
 func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
-	data, err := os.ReadFile(vocabPath)
+	p, defaults, err := loadGPT2(vocabPath, mergesPath, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.applySpecials(p, defaults); err != nil {
+		return nil, fmt.Errorf("%s: %w", vocabPath, err)
+	}
+	cfg.addBOSEOS(p)
+	return p, nil
+}
+
+// addBOSEOS puts BOS first and EOS last where add_bos_token and
+// add_eos_token say so, for vocab.json + merges.txt, which has no
+// post-processor; GPT2Tokenizer adds neither by default. c may be nil.
+func (c *config) addBOSEOS(p *Pipeline) {
+	if c == nil {
+		return
+	}
+	if c.AddBOS != nil && *c.AddBOS && p.specials.BOS >= 0 {
+		p.prefix = []int{p.specials.BOS}
+	}
+	if c.AddEOS != nil && *c.AddEOS && p.specials.EOS >= 0 {
+		p.suffix = []int{p.specials.EOS}
+	}
+}
+
+// loadGPT2 is LoadGPT2 but for the special tokens: it returns the class's
+// defaults for the caller to apply once the folder's added tokens are in.
+func loadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, specialNames, error) {
+	var none specialNames
+	data, err := os.ReadFile(vocabPath)
+	if err != nil {
+		return nil, none, err
+	}
 	var vocab map[string]int
 	if err := json.Unmarshal(data, &vocab); err != nil {
-		return nil, fmt.Errorf("%s: %w", vocabPath, jsonError(data, err))
+		return nil, none, fmt.Errorf("%s: %w", vocabPath, jsonError(data, err))
 	}
 	for tok, id := range vocab {
 		if id < 0 {
-			return nil, fmt.Errorf("%s: %q has negative id %d", vocabPath, tok, id)
+			return nil, none, fmt.Errorf("%s: %q has negative id %d", vocabPath, tok, id)
 		}
 	}
 	merges, lines, err := readMerges(mergesPath)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	m, err := bpe.New(vocab, merges, bpe.Options{ByteLevel: true, Unk: -1})
 	var me *bpe.MergeError
 	if errors.As(err, &me) {
-		return nil, fmt.Errorf("%s:%d: merge %q %q: %q is not in %s", mergesPath, lines[me.Index], me.Left, me.Right, me.Missing, filepath.Base(vocabPath))
+		return nil, none, fmt.Errorf("%s:%d: merge %q %q: %q is not in %s", mergesPath, lines[me.Index], me.Left, me.Right, me.Missing, filepath.Base(vocabPath))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", mergesPath, err)
+		return nil, none, fmt.Errorf("%s: %w", mergesPath, err)
 	}
 	class := bpeClasses["GPT2Tokenizer"]
 	var added []AddedToken
@@ -447,7 +485,7 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 		}
 	}
 	if err := checkIDs(vocab, added); err != nil {
-		return nil, fmt.Errorf("%s: %w", vocabPath, err)
+		return nil, none, fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	b := &builder{}
 	b.vocab(vocab)
@@ -458,18 +496,7 @@ func LoadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, error) {
 	b.p.model = m
 	b.p.pre = fromSplitter(pretok.Hand{Kind: class.split})
 	b.p.steps = []decodeStep{decodeByteLevel}
-	if err := b.p.setSpecials(cfg.names(class.defaults)); err != nil {
-		return nil, fmt.Errorf("%s: %w", vocabPath, err)
-	}
-	if cfg != nil {
-		if cfg.AddBOS != nil && *cfg.AddBOS && b.p.specials.BOS >= 0 {
-			b.p.prefix = []int{b.p.specials.BOS}
-		}
-		if cfg.AddEOS != nil && *cfg.AddEOS && b.p.specials.EOS >= 0 {
-			b.p.suffix = []int{b.p.specials.EOS}
-		}
-	}
-	return b.p, nil
+	return b.p, class.defaults, nil
 }
 
 // readMerges reads a merges.txt: an optional "#version" line, then one
