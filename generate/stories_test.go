@@ -10,6 +10,7 @@ import (
 
 	"github.com/loftml/loft/internal/testutil"
 	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/tokenizer"
 )
 
 // TestStoriesGreedy generates from BOS with the real stories260K model
@@ -69,6 +70,44 @@ func TestStoriesBatch(t *testing.T) {
 		x, y := batch.Rows[i], single.Rows[0]
 		if !slices.Equal(x.Tokens, y.Tokens) || x.Text != y.Text || x.Reason != y.Reason {
 			t.Errorf("prompt %d: batched %q (%v), alone %q (%v)", i, x.Text, x.Reason, y.Text, y.Reason)
+		}
+	}
+}
+
+// TestStopAtByteToken: with a SentencePiece tokenizer whose newline is the
+// byte token <0x0A> (Llama 2's, stories260K's), the stop string "\n" stops
+// at that token, and the stream shows each character with the token that
+// completes it: the decoder once held byte tokens until the run ended, so
+// the newline showed one token late and generation ran one token past the
+// stop. A fake model replays the ids of a fixed text.
+func TestStopAtByteToken(t *testing.T) {
+	tok, err := tokenizer.Load(testutil.SharedDir(t, "models", "llama2-tokenizer", "tokenizer.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := tok.Encode("Hi\nthere 😀 ok", true)
+	m := &fakeLM{next: make([]int, tok.VocabSize()), ctx: 64}
+	for i := range ids[:len(ids)-1] {
+		m.next[ids[i]] = ids[i+1]
+	}
+	m.next[ids[len(ids)-1]] = 2
+	for _, tc := range []struct {
+		stop   []string
+		tokens int
+		text   string
+	}{{[]string{"\n"}, 2, "Hi"}, {nil, len(ids) - 1, "Hi\nthere 😀 ok"}} {
+		var chunks []string
+		out, err := Generate(context.Background(), m, []Request{{Prompt: ids[:1], MaxNewTokens: 20, Stop: tc.stop}},
+			Options{EOS: []int{2}, NewDecoder: NewTextDecoder(tok, true), Stream: func(_ int, s string) error { chunks = append(chunks, s); return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := out.Rows[0]
+		if len(r.Tokens) != tc.tokens || r.Text != tc.text {
+			t.Errorf("stop %q: %d tokens, text %q; want %d and %q", tc.stop, len(r.Tokens), r.Text, tc.tokens, tc.text)
+		}
+		if tc.stop == nil && !slices.Contains(chunks, "😀") {
+			t.Errorf("the emoji's byte tokens did not stream as one character: %q", chunks)
 		}
 	}
 }
