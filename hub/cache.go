@@ -255,6 +255,12 @@ func (c repoCache) markMissing(commit, name string) {
 	}
 }
 
+// unmarkMissing removes name's .no_exist marker at commit. Failure is
+// harmless: the file is then skipped as before.
+func (c repoCache) unmarkMissing(commit, name string) {
+	os.Remove(c.missingMarker(commit, name))
+}
+
 // markedMissing reports whether markMissing recorded name as absent at
 // commit (a commit never changes, so the marker stays true).
 func (c repoCache) markedMissing(commit, name string) bool {

@@ -41,16 +41,24 @@ type downloader struct {
 // named or selected .gguf file alone; with tokOnly, the tokenizer files of
 // the repo (the snapshot folder); a repo without safetensors weights but
 // with .gguf files, its Q4_K_M or only .gguf file; else config, tokenizer
-// and weights (fetchAll; the snapshot folder). siblings is nil when the API
-// listed no files: then no .gguf file can be chosen by tag.
+// and weights (fetchAll; the snapshot folder). siblings is the API's file
+// list, nil or empty when it listed none: then no .gguf file can be chosen
+// by tag.
 func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (string, error) {
 	snap := d.cache.snapshotDir(d.commit)
-	d.markUnlisted(siblings)
 	var names []string
 	for n := range siblings {
 		names = append(names, n)
 	}
 	ggufs := ggufNames(names)
+	whole := wholeList(siblings, ggufs)
+	d.syncMarkers(siblings, whole)
+	// A list that may lack files says what the repo has, never what it
+	// lacks: the files it does not name are tried as without a list.
+	known := siblings
+	if !whole {
+		known = nil
+	}
 	gguf := func(quant string) (string, error) {
 		name, err := selectGGUF(d.repo, ggufs, quant)
 		if err != nil {
@@ -63,7 +71,7 @@ func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (s
 	}
 	switch {
 	case d.repo.File != "":
-		if siblings != nil && !siblings[d.repo.File] {
+		if known != nil && !known[d.repo.File] {
 			return "", fmt.Errorf("hub: %s: no file %s at revision %q (commit %s); %s", d.repo.ID, d.repo.File, d.repo.Revision, d.commit, ggufList(ggufs))
 		}
 		if err := d.fetch(ctx, d.repo.File, false); err != nil {
@@ -71,13 +79,13 @@ func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (s
 		}
 		return filepath.Join(snap, filepath.FromSlash(d.repo.File)), nil
 	case d.repo.Quant != "":
-		if siblings == nil {
+		if len(siblings) == 0 {
 			return "", fmt.Errorf("hub: %s: the Hub listed no files, so no .gguf file can be chosen by the tag %q; name it as %s/FILE.gguf", d.repo.ID, d.repo.Quant, d.repo.ID)
 		}
 		return gguf(d.repo.Quant)
 	case d.s.tokOnly:
 		for _, name := range TokenizerFiles {
-			if siblings != nil && !siblings[name] {
+			if known != nil && !known[name] {
 				continue
 			}
 			err := d.fetch(ctx, name, true)
@@ -95,23 +103,45 @@ func (d downloader) fetchModel(ctx context.Context, siblings map[string]bool) (s
 	case siblings != nil && !siblings[weightsFile] && !siblings[indexFile] && len(ggufs) > 0:
 		return gguf("")
 	}
-	if err := d.fetchAll(ctx, siblings); err != nil {
+	if err := d.fetchAll(ctx, known); err != nil {
 		return "", err
 	}
 	return snap, nil
 }
 
-// markUnlisted records in .no_exist each file loft may fetch that the
-// API's list for this commit lacks, as a 404 would have recorded it, so
-// that the cache alone can later tell that a snapshot holds everything an
-// online resolve fetches (local, for "org/name@<commit>").
-func (d downloader) markUnlisted(siblings map[string]bool) {
-	if siblings == nil {
-		return
-	}
+// largeRepoThreshold is the most names an API file list may hold and be
+// trusted to be whole: the Hub truncates longer "siblings" lists when its
+// caches misbehave, so huggingface_hub's snapshot_download lists the repo's
+// tree instead (LARGE_REPO_THRESHOLD, 1000 since its PR #3565).
+const largeRepoThreshold = 1000
+
+// wholeList reports whether the API's file list can be trusted to name
+// every file of the commit, so that a file it lacks may be marked missing
+// for good. huggingface_hub trusts a list that is neither empty (PR #3241:
+// the Hub sometimes sends none) nor over largeRepoThreshold names; loft
+// also wants the weights or a .gguf file in it, since a list without
+// anything loft could load says more about the list than about the repo.
+func wholeList(siblings map[string]bool, ggufs []string) bool {
+	return len(siblings) > 0 && len(siblings) <= largeRepoThreshold &&
+		(siblings[weightsFile] || siblings[indexFile] || len(ggufs) > 0)
+}
+
+// syncMarkers brings the .no_exist markers of the files loft may fetch in
+// line with the API's list for this commit. A whole list marks each file it
+// lacks, as a 404 would have, so that the cache alone can later tell that a
+// snapshot holds everything an online resolve fetches (local, for
+// "org/name@<commit>"). Any list that names a file removes its marker: the
+// marker is stale, left by a truncated list that an older loft trusted, and
+// would otherwise hide the file from fetch and from transformers for good.
+func (d downloader) syncMarkers(siblings map[string]bool, whole bool) {
 	for _, names := range [][]string{optionalFiles, TokenizerFiles, {weightsFile, indexFile}} {
 		for _, name := range names {
-			if !siblings[name] && !d.cache.markedMissing(d.commit, name) {
+			marked := d.cache.markedMissing(d.commit, name)
+			switch {
+			case siblings[name] && marked:
+				d.s.note("hub: %s: the Hub lists %s at commit %s; removing its stale .no_exist marker\n", d.repo.ID, name, d.commit)
+				d.cache.unmarkMissing(d.commit, name)
+			case whole && !siblings[name] && !marked:
 				d.cache.markMissing(d.commit, name)
 			}
 		}
@@ -128,8 +158,8 @@ func ggufList(ggufs []string) string {
 // fetchAll fetches the optional files the repo has, then the weights:
 // model.safetensors when present (transformers prefers it too), else
 // model.safetensors.index.json and every shard it names. siblings is the
-// repo's file list, or nil when the API gave none (then candidates are tried
-// and 404s skipped).
+// repo's file list, or nil when the API gave none or one that may lack files
+// (wholeList; then candidates are tried and 404s skipped).
 func (d downloader) fetchAll(ctx context.Context, siblings map[string]bool) error {
 	listed := func(name string) bool { return siblings == nil || siblings[name] }
 	for _, name := range optionalFiles {

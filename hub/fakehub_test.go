@@ -52,11 +52,13 @@ type fakeHub struct {
 
 	mu         sync.Mutex
 	repos      map[string]*fakeRepo
-	token      string // the token that opens gated repos
-	noRange    bool   // the CDN ignores Range and answers 200
-	cutAfter   int    // >0: the CDN's next answer stops after this many body bytes and drops the connection
-	corrupt    bool   // the CDN flips a byte of every answer
-	noSiblings bool   // the API answer lists no files
+	token      string          // the token that opens gated repos
+	noRange    bool            // the CDN ignores Range and answers 200
+	cutAfter   int             // >0: the CDN's next answer stops after this many body bytes and drops the connection
+	corrupt    bool            // the CDN flips a byte of every answer
+	noSiblings bool            // the API answer lists no files
+	unlisted   map[string]bool // files left out of the API's list (a truncated list; all of them: an empty one)
+	padList    int             // names of this many more files in the API's list (a large repo)
 	hold       chan struct{}
 	holdAfter  int // with hold: write this many bytes, signal hold, then wait for the client to go away
 
@@ -212,6 +214,10 @@ func (f *fakeHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		for name := range files {
 			sib = append(sib, sibling{name})
 		}
+		for i := range f.padList {
+			sib = append(sib, sibling{fmt.Sprintf("data/%05d.txt", i)})
+		}
+		sib = slices.DeleteFunc(sib, func(s sibling) bool { return f.unlisted[s.RFilename] })
 		answer["siblings"] = sib
 	}
 	w.Header().Set("Content-Type", "application/json")

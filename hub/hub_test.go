@@ -800,6 +800,69 @@ func TestOptional404AndUnlistedFiles(t *testing.T) {
 	}
 }
 
+// TestUntrustedFileList: .no_exist markers come only from an API file list
+// that can be trusted to be whole (not empty, at most 1000 names, holding
+// the weights or a .gguf file), as huggingface_hub's snapshot_download
+// trusts "siblings" only then; a file that such a list lacks is tried, and
+// skipped on the Hub's 404. A list that names a file removes its stale
+// marker, so that a list truncated once does not hide the file for good.
+func TestUntrustedFileList(t *testing.T) {
+	commit := commitOf("c1")
+	all := map[string]bool{"README.md": true, ".gitattributes": true}
+	for name := range tinyFiles() {
+		all[name] = true
+	}
+	for _, tc := range []struct {
+		name     string
+		unlisted map[string]bool
+		pad      int
+	}{
+		{name: "empty list", unlisted: all},
+		{name: "over 1000 names", unlisted: map[string]bool{"config.json": true}, pad: 1000},
+		{name: "no weights listed", unlisted: map[string]bool{"model.safetensors": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			f := newFakeHub(t)
+			f.addRepo(testRepo, commit, tinyFiles())
+			f.set(func() { f.unlisted, f.padList = tc.unlisted, tc.pad })
+			cache := t.TempDir()
+			dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name := range tinyFiles() {
+				if !exists(filepath.Join(dir, name)) {
+					t.Errorf("%s not fetched", name)
+				}
+				if exists(filepath.Join(cache, "models--acme--tiny-llm", ".no_exist", commit, name)) {
+					t.Errorf(".no_exist marker written for %s, which the repo has", name)
+				}
+			}
+		})
+	}
+
+	// A short list with the weights is trusted: config.json is marked
+	// missing. Once the list names it, the marker goes and it is fetched.
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commit, tinyFiles())
+	f.set(func() { f.unlisted = map[string]bool{"config.json": true} })
+	cache := t.TempDir()
+	marker := filepath.Join(cache, "models--acme--tiny-llm", ".no_exist", commit, "config.json")
+	if _, err := Resolve(context.Background(), testRepo, testOptions(f, cache)); err != nil || !exists(marker) {
+		t.Fatalf("truncated list: err %v, marker written %v; want nil, true", err, exists(marker))
+	}
+	f.set(func() { f.unlisted = nil })
+	dir, err := Resolve(context.Background(), testRepo, testOptions(f, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exists(filepath.Join(dir, "config.json")) || exists(marker) {
+		t.Errorf("whole list: config.json fetched %v, marker left %v; want true, false", exists(filepath.Join(dir, "config.json")), exists(marker))
+	}
+}
+
 // TestDownloadServerErrors: an error answer from the CDN (another host than
 // the Hub) is reported with its status, host and URL, never with the Hub's
 // meanings of 403 and 404 (gated repo, no such repo), and writes no
