@@ -220,39 +220,45 @@ func (d downloader) fetch(ctx context.Context, name string, optional bool) error
 	if optional && d.cache.markedMissing(d.commit, name) {
 		return fmt.Errorf("hub: %s: file %s: %w (recorded in .no_exist)", d.repo.ID, name, errMissing)
 	}
-	restarted, left := false, maxResumes
+	restarted, left, largest := false, maxResumes, int64(0)
 	for {
 		err := d.download(ctx, name, optional)
 		var cut *cutError
 		switch {
 		case errors.Is(err, errRestart) && !restarted:
 			restarted = true
+			continue
 		case errors.Is(err, errRestart):
 			return fmt.Errorf("hub: %s: file %s: the server keeps answering a different byte range than asked for", d.repo.ID, name)
-		case errors.As(err, &cut) && ctx.Err() == nil && (cut.got > 0 || left > 0):
-			// Resume at once, as huggingface_hub's http_get does: up to
-			// maxResumes times in a row without a byte received.
-			if cut.got > 0 {
-				left = maxResumes
-			}
-			left--
-			d.s.note("hub: %v; resuming\n", err)
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, ctx.Err())
-			case <-time.After(d.s.retryWait):
-			}
-		default:
+		case !errors.As(err, &cut) || ctx.Err() != nil:
 			return err
+		}
+		// Resume at once, as huggingface_hub's http_get does, up to
+		// maxResumes times in a row without progress. Progress is the
+		// partial file growing past its largest size so far, not bytes
+		// received: a server that ignores Range and cuts at the same
+		// byte every time sends bytes but gets no further.
+		if cut.size > largest {
+			largest, left = cut.size, maxResumes
+		}
+		if left == 0 {
+			return err
+		}
+		left--
+		d.s.note("hub: %v; resuming\n", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, ctx.Err())
+		case <-time.After(d.s.retryWait):
 		}
 	}
 }
 
 // cutError is a download that stopped midway and kept its partial file,
-// which fetch resumes. got is the bytes this attempt received.
+// which fetch resumes. size is the partial file's size after the attempt.
 type cutError struct {
-	err error
-	got int64
+	err  error
+	size int64
 }
 
 func (e *cutError) Error() string { return e.err.Error() }
@@ -501,7 +507,7 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 				d.repo.ID, name, total, ctx.Err(), partial)
 		}
 		return &cutError{fmt.Errorf("hub: %s: download of %s interrupted after %d of %s bytes: %w; %s is kept and resumed next time",
-			d.repo.ID, name, total, sizeString(meta.size), copyErr, partial), n}
+			d.repo.ID, name, total, sizeString(meta.size), copyErr, partial), total}
 	}
 	if bar != nil {
 		bar.Finish()
@@ -512,7 +518,7 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 			return fmt.Errorf("hub: %s: file %s: got more than the announced %d bytes; removed the download", d.repo.ID, name, meta.size)
 		}
 		return &cutError{fmt.Errorf("hub: %s: file %s: the connection ended after %d of %d bytes; %s is kept and resumed next time",
-			d.repo.ID, name, total, meta.size, partial), n}
+			d.repo.ID, name, total, meta.size, partial), total}
 	}
 	if h != nil {
 		if got := hex.EncodeToString(h.Sum(nil)); got != meta.etag {

@@ -55,6 +55,7 @@ type fakeHub struct {
 	token      string          // the token that opens gated repos
 	noRange    bool            // the CDN ignores Range and answers 200
 	cutAfter   int             // >0: the CDN's next answer stops after this many body bytes and drops the connection
+	cutAlways  bool            // with cutAfter: every answer is cut, not only the next
 	corrupt    bool            // the CDN flips a byte of every answer
 	noSiblings bool            // the API answer lists no files
 	unlisted   map[string]bool // files left out of the API's list (a truncated list; all of them: an empty one)
@@ -278,7 +279,9 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		data[len(data)/2] ^= 0xff
 	}
 	cut := f.cutAfter
-	f.cutAfter = 0
+	if !f.cutAlways {
+		f.cutAfter = 0
+	}
 	hold, holdAfter := f.hold, f.holdAfter
 	f.hold = nil
 	noRange := f.noRange

@@ -240,6 +240,31 @@ func TestResumeAfterCut(t *testing.T) {
 	}
 }
 
+// TestResumeNeedsProgress: a cut download is resumed only while its partial
+// file grows. A server that ignores Range and cuts every answer at the same
+// byte sends bytes each time but gets no further, so after maxResumes
+// resumes without growth the partial file is kept and the error returned
+// (it was resumed without end, more than 1000 requests in 3 s).
+func TestResumeNeedsProgress(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	f.addRepo(testRepo, commitOf("c1"), tinyFiles())
+	f.set(func() { f.noRange, f.cutAfter, f.cutAlways = true, 100_000, true })
+	opts := testOptions(f, t.TempDir())
+	opts.retryWait = time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Resolve(ctx, testRepo, opts)
+	if err == nil || !strings.Contains(err.Error(), "interrupted after 100000 of 300000 bytes") {
+		t.Errorf("err = %v, want the cut after 100000 bytes", err)
+	}
+	// The first cut grows the partial file from nothing; the next
+	// maxResumes answers, each cut at the same byte, do not.
+	if _, _, cdn := f.counts(); cdn != 1+maxResumes {
+		t.Errorf("%d CDN requests, want %d", cdn, 1+maxResumes)
+	}
+}
+
 // TestStalledServer: a server that sends nothing for the timeout
 // ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for a
 // file) fails the request instead of hanging: the API call then counts as an

@@ -17,8 +17,9 @@ import (
 const defaultTimeout = 10 * time.Second
 
 // maxResumes is how many times in a row a download cut midway is resumed
-// without a byte received in between; huggingface_hub's http_get allows 5
-// and counts again from 5 after each chunk it receives.
+// without its partial file growing in between; huggingface_hub's http_get
+// allows 5 and counts again from 5 after each chunk it receives (loft
+// counts growth instead, so that a server ignoring Range cannot loop it).
 const maxResumes = 5
 
 // timeoutFromEnv reads a timeout in seconds from the environment variable
