@@ -454,8 +454,9 @@ func (d downloader) readMeta(meta *fileMeta, locked *bool, name string, resp *ht
 // save appends body to partial (which holds offset bytes already), checks
 // the size and, for a sha256 blob id, the content hash, then moves the blob
 // into place and links it from the snapshot. An interrupted or cancelled
-// copy keeps partial for the next call to resume; a wrong size or hash
-// removes it.
+// copy keeps partial for the next call to resume; only a cut body (read
+// error or short body) is a cutError, which fetch resumes at once, while a
+// failed write fails. A wrong size or hash removes partial.
 func (d downloader) save(ctx context.Context, name string, meta fileMeta, partial string, offset int64, body io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(partial), 0o777); err != nil {
 		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
@@ -490,24 +491,32 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 		// One byte more than expected is enough to see that the server lies.
 		body = io.LimitReader(body, meta.size-offset+1)
 	}
-	n, copyErr := io.Copy(io.MultiWriter(writers...), body)
-	if copyErr == nil {
-		copyErr = f.Sync()
+	src := &bodyReader{r: body}
+	n, err := io.Copy(io.MultiWriter(writers...), src)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Close(); copyErr == nil {
-		copyErr = err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	total := offset + n
-	if copyErr != nil {
+	if err != nil {
 		if bar != nil {
 			bar.Exit()
 		}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return fmt.Errorf("hub: %s: download of %s stopped after %d bytes (%w); %s is kept and resumed next time",
 				d.repo.ID, name, total, ctx.Err(), partial)
+		case src.err == nil:
+			// Writing failed (disk full, file too large, I/O error):
+			// asking the server again would not help. os's error names
+			// the partial file.
+			return fmt.Errorf("hub: %s: download of %s failed after %d bytes: %w; the partial file is kept and resumed next time",
+				d.repo.ID, name, total, err)
 		}
 		return &cutError{fmt.Errorf("hub: %s: download of %s interrupted after %d of %s bytes: %w; %s is kept and resumed next time",
-			d.repo.ID, name, total, sizeString(meta.size), copyErr, partial), total}
+			d.repo.ID, name, total, sizeString(meta.size), src.err, partial), total}
 	}
 	if bar != nil {
 		bar.Finish()
@@ -531,6 +540,21 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
 	}
 	return d.cache.link(d.commit, name, meta.etag)
+}
+
+// bodyReader keeps the error of reading the answer's body, so that save
+// tells a cut connection (resumed) from a failed write (not resumed).
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // adoptPartial moves a partial file that holds meta.size bytes into place

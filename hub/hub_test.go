@@ -265,6 +265,39 @@ func TestResumeNeedsProgress(t *testing.T) {
 	}
 }
 
+// TestLocalWriteError: a download that cannot be written (here the disk is
+// full: the partial file is a link to /dev/full) fails at once, naming the
+// file, instead of being resumed as if the connection had been cut.
+func TestLocalWriteError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	f.addRepo(testRepo, commitOf("c1"), files)
+	cache := t.TempDir()
+	blobs := filepath.Join(cache, "models--acme--tiny-llm", "blobs")
+	partial := filepath.Join(blobs, files["model.safetensors"].etag()+".incomplete")
+	if err := os.MkdirAll(blobs, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", partial); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(f, cache)
+	opts.retryWait = time.Millisecond
+	var notes lockedBuffer
+	opts.Progress = &notes
+	_, err := Resolve(context.Background(), testRepo, opts)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), partial) {
+		t.Errorf("err = %v, want ENOSPC naming %s", err, partial)
+	}
+	if _, _, cdn := f.counts(); cdn != 1 || strings.Contains(notes.String(), "resuming") {
+		t.Errorf("%d CDN requests, notes %q; want 1 and no resume", cdn, notes.String())
+	}
+}
+
 // TestStalledServer: a server that sends nothing for the timeout
 // ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for a
 // file) fails the request instead of hanging: the API call then counts as an
