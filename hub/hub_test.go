@@ -1255,3 +1255,23 @@ func TestCompletePartialIsUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestLateStallTimer: a watchdog timer that fires as its read returns, and
+// whose function runs only after disarm, does not cancel the requests: the
+// read got its answer. A wait still going on does.
+func TestLateStallTimer(t *testing.T) {
+	w := newWatchdog(context.Background(), time.Hour, "HF_HUB_DOWNLOAD_TIMEOUT")
+	defer w.stop()
+	w.arm()
+	wait := w.wait
+	w.disarm()
+	w.expire(wait) // what the timer's function does when it runs late
+	if err := context.Cause(w.ctx); err != nil {
+		t.Errorf("a late timer after disarm cancelled the requests: %v", err)
+	}
+	w.arm()
+	w.expire(w.wait)
+	if err := context.Cause(w.ctx); !errors.Is(err, errStalled) {
+		t.Errorf("a wait still going on: cause %v, want errStalled", err)
+	}
+}

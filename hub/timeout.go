@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -51,26 +52,52 @@ var errStalled = errors.New("stalled")
 type watchdog struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	timer  *time.Timer
 	d      time.Duration
 	env    string // the variable that sets d, for messages
+
+	mu    sync.Mutex
+	timer *time.Timer
+	wait  int // counts arm and disarm: a timer's wait is over once it changed
 }
 
 func newWatchdog(ctx context.Context, d time.Duration, env string) *watchdog {
 	ctx, cancel := context.WithCancelCause(ctx)
-	w := &watchdog{ctx: ctx, cancel: cancel, d: d, env: env}
-	w.timer = time.AfterFunc(d, func() { cancel(errStalled) })
-	w.timer.Stop()
-	return w
+	return &watchdog{ctx: ctx, cancel: cancel, d: d, env: env}
 }
 
-// arm starts the wait; disarm ends it.
-func (w *watchdog) arm()    { w.timer.Reset(w.d) }
-func (w *watchdog) disarm() { w.timer.Stop() }
+// arm starts a wait of d; disarm ends it.
+func (w *watchdog) arm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wait++
+	wait := w.wait
+	w.timer = time.AfterFunc(w.d, func() { w.expire(wait) })
+}
+
+func (w *watchdog) disarm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wait++
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// expire cancels the requests if wait, the wait its timer was started
+// for, is still going on. A timer that fires as its read returns runs
+// expire after disarm (Stop cannot stop a function already started): the
+// read got its answer, so it was no stall.
+func (w *watchdog) expire(wait int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wait == w.wait {
+		w.cancel(errStalled)
+	}
+}
 
 // stop releases the context; requests made with it end.
 func (w *watchdog) stop() {
-	w.timer.Stop()
+	w.disarm()
 	w.cancel(nil)
 }
 
