@@ -673,6 +673,53 @@ func TestRedirectedAPI(t *testing.T) {
 	}
 }
 
+// TestRedirectedAPIErrors: errors about an API call redirected to another
+// host print its URL without the query (which may hold a signature), and an
+// error answer from that host is reported at once as that host's, without
+// reading its body for the Hub's message (a body that never came hung the
+// call until the timeout).
+func TestRedirectedAPIErrors(t *testing.T) {
+	cleanEnv(t)
+	var answer string
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch answer {
+		case "403 without a body":
+			w.WriteHeader(http.StatusForbidden)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		case "bad sha":
+			fmt.Fprint(w, `{"sha":"main"}`)
+		default:
+			fmt.Fprint(w, `{"sha":`)
+		}
+	}))
+	defer back.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	target := back.URL
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+r.URL.Path+"?Signature=secret", http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	for _, tc := range []struct{ answer, target, want string }{
+		{"bad JSON", back.URL, "bad API answer from " + back.URL + "/api/models/"},
+		{"bad sha", back.URL, "API answer from " + back.URL + "/api/models/"},
+		{"unreachable", gone.URL, "cannot reach " + gone.URL + "/api/models/"},
+		{"403 without a body", back.URL, "answered HTTP 403 for " + back.URL + "/api/models/"},
+	} {
+		answer, target = tc.answer, tc.target
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := Resolve(ctx, testRepo, Options{CacheDir: t.TempDir(), Endpoint: front.URL})
+		if ctx.Err() != nil {
+			t.Errorf("%s: still waiting after 2 s", tc.answer)
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: err = %v, want one containing %q and no query", tc.answer, err, tc.want)
+		}
+	}
+}
+
 func TestCacheDirPrecedence(t *testing.T) {
 	home := t.TempDir()
 	for _, tc := range []struct {

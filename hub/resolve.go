@@ -332,6 +332,7 @@ func (r repoInfo) siblings() map[string]bool {
 // repo's file list. Redirects are followed, as requests follows them for
 // huggingface_hub: the Hub answers the old id of a renamed repo with a
 // relative 307 to the new one. The token goes only where setHeaders allows.
+// Messages print a URL without its query: a redirect may carry a signature.
 func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 	first := s.endpoint + "/api/models/" + repo.ID + "/revision/" + url.PathEscape(repo.Revision)
 	u := first
@@ -352,7 +353,7 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 			if ctx.Err() != nil {
 				return repoInfo{}, fmt.Errorf("hub: %s: %w", repo.ID, ctx.Err())
 			}
-			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: cannot reach %s: %w", repo.ID, u, err)}
+			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: cannot reach %s: %w", repo.ID, withoutQuery(u), err)}
 		}
 		if !isRedirect(resp.StatusCode) {
 			break
@@ -362,14 +363,18 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 		loc := resp.Header.Get("Location")
 		next, err := req.URL.Parse(loc)
 		if err != nil || loc == "" {
-			return repoInfo{}, fmt.Errorf("hub: %s: GET %s: redirect %d without a usable Location", repo.ID, u, resp.StatusCode)
+			return repoInfo{}, fmt.Errorf("hub: %s: GET %s: redirect %d without a usable Location", repo.ID, withoutQuery(u), resp.StatusCode)
 		}
 		u = next.String()
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		err := s.statusError(repo, "", resp)
-		if !s.sameHost(resp.Request.URL) {
+		// Only the Hub's answer is read for its message (statusError
+		// reads the body): another host's is reported as its own.
+		var err error
+		if s.sameHost(resp.Request.URL) {
+			err = s.statusError(repo, "", resp)
+		} else {
 			err = hostError(repo, "", resp)
 		}
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
@@ -384,12 +389,12 @@ func (s settings) repoInfo(ctx context.Context, repo Repo) (repoInfo, error) {
 	var info repoInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
 		if errors.Is(err, errStalled) {
-			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: reading %s: %w", repo.ID, u, err)}
+			return repoInfo{}, &networkError{fmt.Errorf("hub: %s: reading %s: %w", repo.ID, withoutQuery(u), err)}
 		}
-		return repoInfo{}, fmt.Errorf("hub: %s: bad API answer from %s: %w", repo.ID, u, err)
+		return repoInfo{}, fmt.Errorf("hub: %s: bad API answer from %s: %w", repo.ID, withoutQuery(u), err)
 	}
 	if !isCommitHash(info.SHA) {
-		return repoInfo{}, fmt.Errorf("hub: %s: API answer from %s has sha %q, not a 40-digit commit hash", repo.ID, u, info.SHA)
+		return repoInfo{}, fmt.Errorf("hub: %s: API answer from %s has sha %q, not a 40-digit commit hash", repo.ID, withoutQuery(u), info.SHA)
 	}
 	return info, nil
 }
