@@ -245,7 +245,7 @@ func (d downloader) fetch(ctx context.Context, name string, optional bool) error
 			return err
 		}
 		left--
-		d.s.note("hub: %v; resuming\n", err)
+		d.s.note("%v; resuming\n", err) // err says "hub: <repo>: ..."
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, ctx.Err())
@@ -299,13 +299,13 @@ func (d downloader) download(ctx context.Context, name string, optional bool) er
 		}
 		unlock()
 		unlock, lockedFor = func() {}, ""
-		u, err := lockFile(ctx, d.cache.lockPath(meta.etag), func() {
+		release, err := lockFile(ctx, d.cache.lockPath(meta.etag), func() {
 			d.s.note("hub: %s: waiting for another download of %s (lock %s)\n", d.repo.ID, name, d.cache.lockPath(meta.etag))
 		})
 		if err != nil {
 			return err
 		}
-		unlock, lockedFor = u, meta.etag
+		unlock, lockedFor = release, meta.etag
 		return nil
 	}
 	for hop := 0; ; hop++ {

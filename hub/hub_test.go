@@ -222,7 +222,7 @@ func TestResumeAfterCut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(notes.String(), "interrupted after 100000 of 300000 bytes") || !strings.Contains(notes.String(), "; resuming") {
+			if !strings.Contains(notes.String(), "\nhub: acme/tiny-llm: download of model.safetensors interrupted after 100000 of 300000 bytes") || !strings.Contains(notes.String(), "; resuming") {
 				t.Errorf("no note about the cut and the resume: %q", notes.String())
 			}
 			if got := f.lastRange(); got != tc.wantRange {

@@ -20,9 +20,9 @@ import (
 // the umask: filelock, which huggingface_hub asks for mode 0o664, fchmods
 // the file it opens, ignoring a refusal when another user owns it), so that
 // users who share a cache can wait on each other's locks: opening it needs
-// write access. Its
-// folder, like every folder loft makes in the cache, is 0777 less the umask,
-// as Python's mkdir makes them, so that they can create lock files too.
+// write access. Its folder, like every folder loft makes in the cache, is
+// 0777 less the umask, as Python's mkdir makes them, so that they can
+// create lock files too.
 func lockFile(ctx context.Context, p string, onWait func()) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return nil, fmt.Errorf("hub: lock %s: %w", p, err)
