@@ -385,6 +385,13 @@ func (f *fakeHub) lastRange() string {
 	return f.ranges[len(f.ranges)-1]
 }
 
+// rangesSeen returns a copy of the Range headers of the CDN requests.
+func (f *fakeHub) rangesSeen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ranges)
+}
+
 // auths returns copies of the Authorization headers seen by the Hub and the CDN.
 func (f *fakeHub) auths() (hub, cdn []string) {
 	f.mu.Lock()

@@ -302,12 +302,12 @@ func TestLocalWriteError(t *testing.T) {
 // ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for a
 // file) fails the request instead of hanging: the API call then counts as an
 // unreachable Hub (a cached snapshot stands in), and a download that stalls
-// midway is resumed, up to 5 times in a row without a byte received, after
-// which its partial file is kept for the next run.
+// midway is resumed, up to 5 times in a row without progress, after which
+// its partial file is kept for the next run. Only what is meant to stall
+// gets a short timeout, and the checks hold if a busy machine makes another
+// read wait that long too (one more resume).
 func TestStalledServer(t *testing.T) {
 	cleanEnv(t)
-	t.Setenv("HF_HUB_ETAG_TIMEOUT", "0.2")
-	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.2")
 	f := newFakeHub(t)
 	files := tinyFiles()
 	f.addRepo(testRepo, commitOf("c1"), files)
@@ -318,20 +318,22 @@ func TestStalledServer(t *testing.T) {
 	opts.Progress = &notes
 
 	// Stalls midway once: resumed where it stopped.
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.5")
 	f.set(func() { f.stalls, f.stallAfter = 1, 100_000 })
 	dir, err := Resolve(context.Background(), testRepo, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.TrimPrefix(f.cdn.URL, "http://") + " sent nothing for 200ms (HF_HUB_DOWNLOAD_TIMEOUT sets the timeout in seconds)"
-	if !strings.Contains(notes.String(), want) || f.lastRange() != "bytes=100000-" {
-		t.Errorf("stall midway: note %q, last Range %q; want a note containing %q and bytes=100000-", notes.String(), f.lastRange(), want)
+	want := strings.TrimPrefix(f.cdn.URL, "http://") + " sent nothing for 500ms (HF_HUB_DOWNLOAD_TIMEOUT sets the timeout in seconds)"
+	if ranges := f.rangesSeen(); !strings.Contains(notes.String(), want) || !slices.Contains(ranges, "bytes=100000-") {
+		t.Errorf("stall midway: note %q, Ranges %q; want a note containing %q and bytes=100000-", notes.String(), ranges, want)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(got, files["model.safetensors"].data) {
 		t.Error("content differs after a resumed stall")
 	}
 
 	// The API stalls: with the snapshot cached, it stands in.
+	t.Setenv("HF_HUB_ETAG_TIMEOUT", "0.2")
 	f.set(func() { f.apiStall = true })
 	start := time.Now()
 	if d, err := Resolve(context.Background(), testRepo, opts); err != nil || d != dir {
@@ -345,9 +347,11 @@ func TestStalledServer(t *testing.T) {
 		t.Errorf("two stalled API calls took %v", d)
 	}
 	f.set(func() { f.apiStall = false })
+	t.Setenv("HF_HUB_ETAG_TIMEOUT", "")
 
 	// Stalls before any byte, every time: 1 try and 5 resumes, then the
 	// partial file is kept.
+	t.Setenv("HF_HUB_DOWNLOAD_TIMEOUT", "0.2")
 	cache2 := t.TempDir()
 	opts.CacheDir = cache2
 	_, _, cdn0 := f.counts()
