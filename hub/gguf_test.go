@@ -215,6 +215,41 @@ func TestCachedGGUFChoice(t *testing.T) {
 	}
 }
 
+// TestForeignCacheNeedsOnlineRun: a GGUF repo cached without .no_exist
+// markers (as Python's huggingface_hub or an older loft leaves it) has no
+// offline default until one online run, which downloads nothing, writes
+// the markers; the documented change of Resolve.
+func TestForeignCacheNeedsOnlineRun(t *testing.T) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	commit := commitOf("q")
+	f.addRepo("acme/q-GGUF", commit, map[string]fakeFile{"q-Q4_K_M.gguf": {data: randomBytes(13, 300), lfs: true}})
+	cache := t.TempDir()
+	opts := testOptions(f, cache)
+	want, err := Resolve(context.Background(), "acme/q-GGUF", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cache, "models--acme--q-GGUF", ".no_exist")); err != nil {
+		t.Fatal(err)
+	}
+	offline := opts
+	offline.Offline = true
+	if _, err := Resolve(context.Background(), "acme/q-GGUF", offline); err == nil || !strings.Contains(err.Error(), "which the cache cannot tell") {
+		t.Errorf("offline without markers: err = %v, want one saying what the cache cannot tell", err)
+	}
+	_, _, cdn0 := f.counts()
+	if _, err := Resolve(context.Background(), "acme/q-GGUF", opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, cdn := f.counts(); cdn != cdn0 {
+		t.Errorf("the online run downloaded again: %d CDN requests", cdn-cdn0)
+	}
+	if got, err := Resolve(context.Background(), "acme/q-GGUF", offline); err != nil || got != want {
+		t.Errorf("offline after an online run: %s, %v; want %s", got, err, want)
+	}
+}
+
 // TestTokenizerOnly: Options.TokenizerOnly fetches the tokenizer files and
 // config, never the weights, and works for a repo without weights; offline
 // the cached tokenizer files suffice.

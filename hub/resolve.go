@@ -119,7 +119,21 @@ func (o Options) settings() (s settings, err error) {
 //     snapshot is returned.
 //
 // Files already in the snapshot are not downloaded again. Offline (see
-// Options), the revision resolves through refs/ in the cache. When the Hub
+// Options), the revision resolves through refs/ in the cache.
+//
+// What a repo lacks, the cache knows only from the .no_exist markers that
+// an online resolve writes (from the Hub's file list and its 404s). Two
+// shortcuts need them: offline (or with the Hub unavailable), "org/name" of
+// a repo without safetensors weights picks its default .gguf file only when
+// the weights (with TokenizerOnly, the tokenizer files) are marked missing,
+// and online, "org/name@<commit>" skips the Hub only when every file an
+// online resolve fetches is in the snapshot or marked missing. A cache that
+// Python's huggingface_hub or an older loft filled has no markers from the
+// file list, so such a reference needs one online run first: until then,
+// offline it fails with an error that names what the cache cannot tell,
+// and @commit asks the Hub.
+//
+// When the Hub
 // cannot be reached or its API answers a server error (5xx) or 429, a complete
 // cached snapshot of the revision is used. A server that sends nothing for
 // 10 s ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for
