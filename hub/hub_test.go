@@ -272,10 +272,7 @@ func TestLocalWriteError(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full:", err)
 	}
-	cleanEnv(t)
-	f := newFakeHub(t)
-	files := tinyFiles()
-	f.addRepo(testRepo, commitOf("c1"), files)
+	f, files := tinyHub(t)
 	cache := t.TempDir()
 	blobs := filepath.Join(cache, "models--acme--tiny-llm", "blobs")
 	partial := filepath.Join(blobs, files["model.safetensors"].etag()+".incomplete")
@@ -307,10 +304,7 @@ func TestLocalWriteError(t *testing.T) {
 // gets a short timeout, and the checks hold if a busy machine makes another
 // read wait that long too (one more resume).
 func TestStalledServer(t *testing.T) {
-	cleanEnv(t)
-	f := newFakeHub(t)
-	files := tinyFiles()
-	f.addRepo(testRepo, commitOf("c1"), files)
+	f, files := tinyHub(t)
 	cache := t.TempDir()
 	opts := testOptions(f, cache)
 	opts.retryWait = time.Millisecond
@@ -374,10 +368,7 @@ func TestStalledServer(t *testing.T) {
 }
 
 func TestCancelKeepsPartial(t *testing.T) {
-	cleanEnv(t)
-	f := newFakeHub(t)
-	files := tinyFiles()
-	f.addRepo(testRepo, commitOf("c1"), files)
+	f, files := tinyHub(t)
 	f.set(func() { f.hold, f.holdAfter = make(chan struct{}), 120_000 })
 	cache := t.TempDir()
 	partial := filepath.Join(cache, "models--acme--tiny-llm", "blobs", files["model.safetensors"].etag()+".incomplete")
@@ -483,6 +474,16 @@ func TestShardedSafetensors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "model-00002-of-00002.safetensors") {
 		t.Errorf("missing shard: err = %v", err)
 	}
+}
+
+// tinyHub cleans the environment and starts a fake Hub that holds
+// tinyFiles as testRepo at commit "c1".
+func tinyHub(t *testing.T) (*fakeHub, map[string]fakeFile) {
+	cleanEnv(t)
+	f := newFakeHub(t)
+	files := tinyFiles()
+	f.addRepo(testRepo, commitOf("c1"), files)
+	return f, files
 }
 
 // gatedHub cleans the environment and starts a fake Hub that holds

@@ -19,10 +19,7 @@ import (
 // process", and checks that Resolve waited and then used it without
 // downloading.
 func TestWaitsForAnotherDownload(t *testing.T) {
-	cleanEnv(t)
-	f := newFakeHub(t)
-	files := tinyFiles()
-	f.addRepo(testRepo, commitOf("c1"), files)
+	f, files := tinyHub(t)
 	cache := t.TempDir()
 	c := repoCache{dir: filepath.Join(cache, "models--acme--tiny-llm")}
 	etag := files["model.safetensors"].etag()
