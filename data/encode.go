@@ -221,9 +221,11 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 			continue
 		}
 		head := -1
-		if h := turnHeader(rendered[pos:], genPrompt(t, msgs[:i], opts), msgs[i+1:]); h >= 0 {
+		if h := turnHeader(rendered[pos:], genPrompt(t, msgs[:i], opts)); h >= 0 {
 			pos += h
 			head = pos
+		} else if text == "" {
+			continue // a turn of tool calls alone, and nothing to find it by
 		}
 		j, n := findContent(rendered[pos:], text)
 		if j < 0 {
@@ -241,29 +243,26 @@ func searchSpans(t *chat.Template, msgs []chat.Message, opts chat.RenderOptions,
 }
 
 // turnHeader returns where an assistant turn's content may start in s, the
-// rest of the rendering from the end of the previous message: after the
-// turn's header gen (the generation prompt), or after its first line when
-// the whole of it is not there (Qwen3 with enable_thinking false adds an
-// empty think block to the prompt, which only the last turn keeps), or -1.
-// A header is the turn's own only when it comes before the next message's
-// text (rest[0]): the search once ran on to a later turn's header.
-func turnHeader(s, gen string, rest []chat.Message) int {
-	limit := len(s)
-	if len(rest) > 0 && rest[0].Text() != "" {
-		if k := strings.Index(s, rest[0].Text()); k >= 0 {
-			limit = k
-		}
+// rest of the rendering from the end of the previous message, or -1: after
+// the turn's header gen (the generation prompt) where the whole of it is
+// there, else after its first line. The first line is what every assistant
+// turn's header holds ("<|im_start|>assistant\n"); what follows it may be
+// the last turn's alone: with enable_thinking false Qwen3's prompt adds an
+// empty think block, which only the last turn keeps, and a search for the
+// whole prompt ran on to that turn.
+func turnHeader(s, gen string) int {
+	first := gen
+	if f, _, ok := strings.Cut(gen, "\n"); ok {
+		first = f + "\n"
 	}
-	heads := []string{gen}
-	if first, _, ok := strings.Cut(gen, "\n"); ok && first+"\n" != gen {
-		heads = append(heads, first+"\n")
+	j := strings.Index(s, first)
+	if first == "" || j < 0 {
+		return -1
 	}
-	for _, h := range heads {
-		if j := strings.Index(s[:limit], h); h != "" && j >= 0 {
-			return j + len(h)
-		}
+	if strings.HasPrefix(s[j:], gen) {
+		return j + len(gen)
 	}
-	return -1
+	return j + len(first)
 }
 
 // tailMatch returns how much of s, the final rendering after an assistant

@@ -240,6 +240,14 @@ func TestQwen3Tools(t *testing.T) {
 		// transformers (content.lstrip of None); an empty one renders.
 		{"call only, last", `{` + tools + `, "messages": [{"role": "user", "content": "W?"}, {"role": "assistant", "content": "", ` + call + `}]}`, false,
 			[]string{"<think>\n\n</think>\n\n" + callText}},
+		// A short next message ("a") is also in the header's text: the
+		// header is still this turn's, and the answer and the call count.
+		{"short answers", `{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "st"}, ` +
+			`{"role": "user", "content": "a"}, {"role": "assistant", "content": "y"}]}`, false,
+			[]string{"st<|im_end|>", "<think>\n\n</think>\n\ny<|im_end|>"}},
+		{"call, then a short tool result", `{` + tools + `, "messages": [{"role": "user", "content": "W?"}, {"role": "assistant", "content": null, ` + call + `}, ` +
+			`{"role": "tool", "content": "a"}, {"role": "assistant", "content": "It is 9."}]}`, false,
+			[]string{callText, "<think>\n\n</think>\n\nIt is 9.<|im_end|>"}},
 		{"no thinking, two turns", `{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, ` +
 			`{"role": "user", "content": "Bye"}, {"role": "assistant", "content": "See you."}]}`, true,
 			[]string{"Hello!<|im_end|>", "See you.<|im_end|>"}},
