@@ -303,6 +303,26 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		}
 		return fmt.Errorf("%w at step %d (%v): checkpoint saved in %s; continue with --resume %s", ErrInterrupted, t.step, cause, dir, dir)
 	}
+	// validate runs eval and turns its failure into the run's: a Ctrl-C
+	// during it keeps the step done.
+	validate := func() error {
+		if err := eval(); err != nil {
+			if ctx.Err() != nil {
+				return interrupted(ctx.Err())
+			}
+			bar.finish()
+			return t.stopped(err)
+		}
+		return nil
+	}
+	// A run stopped by Ctrl-C during a validation saved its step without
+	// it: the resumed run validates that step first, so that the metrics
+	// hold every validation the straight run writes.
+	if t.Valid != nil && t.Config.EvalEvery > 0 && t.step > 0 && t.step%t.Config.EvalEvery == 0 && lastEval != t.step && t.step < t.Config.Steps {
+		if err := validate(); err != nil {
+			return sum, err
+		}
+	}
 	for t.step < t.Config.Steps {
 		if err := ctx.Err(); err != nil {
 			return sum, interrupted(err)
@@ -338,12 +358,8 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		}
 		bar.step(st, tps)
 		if t.Valid != nil && t.Config.EvalEvery > 0 && t.step%t.Config.EvalEvery == 0 {
-			if err := eval(); err != nil {
-				if ctx.Err() != nil { // Ctrl-C during validation: the step is done, keep it
-					return sum, interrupted(ctx.Err())
-				}
-				bar.finish()
-				return sum, t.stopped(err)
+			if err := validate(); err != nil {
+				return sum, err
 			}
 		}
 		if t.Config.SaveEvery > 0 && t.step%t.Config.SaveEvery == 0 && t.step < t.Config.Steps {
@@ -353,12 +369,8 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		}
 	}
 	if t.Valid != nil && lastEval != t.step {
-		if err := eval(); err != nil {
-			if ctx.Err() != nil {
-				return sum, interrupted(ctx.Err())
-			}
-			bar.finish()
-			return sum, t.stopped(err)
+		if err := validate(); err != nil {
+			return sum, err
 		}
 	}
 	bar.finish()

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -326,7 +327,8 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 
 // TestInterruptDuringValidation: Ctrl-C while step 2's validation runs
 // keeps step 2 (checkpoint-2, RNGs as step 2 left them) and the resumed
-// run reproduces the straight one.
+// run reproduces the straight one, step 2's validation included (it was
+// lost: the resumed run went on to step 3).
 func TestInterruptDuringValidation(t *testing.T) {
 	straightDir, dir := t.TempDir(), t.TempDir()
 	_, straight, err := runStepsEval(t, straightDir, 6, 0, "", 0, 2)
@@ -344,6 +346,11 @@ func TestInterruptDuringValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRun(t, straightDir, dir, straight, resumed)
+	_, va := readMetrics(t, filepath.Join(straightDir, "metrics.jsonl"))
+	_, vb := readMetrics(t, filepath.Join(dir, "metrics.jsonl"))
+	if len(va) != 3 || !reflect.DeepEqual(va, vb) {
+		t.Errorf("validations: straight %v, interrupted and resumed %v", va, vb)
+	}
 }
 
 func TestResumeRefusesAnotherConfig(t *testing.T) {
