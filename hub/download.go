@@ -535,11 +535,16 @@ func (d downloader) save(ctx context.Context, name string, meta fileMeta, partia
 			return fmt.Errorf("hub: %s: file %s: sha256 of the download is %s, the Hub says %s; removed the download", d.repo.ID, name, got, meta.etag)
 		}
 	}
-	blob := d.cache.blobPath(meta.etag)
-	if err := os.Rename(partial, blob); err != nil {
+	return d.install(name, partial, meta.etag)
+}
+
+// install moves a checked partial file into blobs/ and links it from the
+// snapshot.
+func (d downloader) install(name, partial, etag string) error {
+	if err := os.Rename(partial, d.cache.blobPath(etag)); err != nil {
 		return fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
 	}
-	return d.cache.link(d.commit, name, meta.etag)
+	return d.cache.link(d.commit, name, etag)
 }
 
 // bodyReader keeps the error of reading the answer's body, so that save
@@ -572,10 +577,7 @@ func (d downloader) adoptPartial(name, partial string, meta fileMeta) (bool, err
 		}
 		return false, nil
 	}
-	if err := os.Rename(partial, d.cache.blobPath(meta.etag)); err != nil {
-		return false, fmt.Errorf("hub: %s: file %s: %w", d.repo.ID, name, err)
-	}
-	return true, d.cache.link(d.commit, name, meta.etag)
+	return true, d.install(name, partial, meta.etag)
 }
 
 // hashPrefix feeds the first n bytes of the file at p into h.
