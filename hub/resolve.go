@@ -133,12 +133,12 @@ func (o Options) settings() (s settings, err error) {
 // offline it fails with an error that names what the cache cannot tell,
 // and @commit asks the Hub.
 //
-// When the Hub
-// cannot be reached or its API answers a server error (5xx) or 429, a complete
-// cached snapshot of the revision is used. A server that sends nothing for
-// 10 s ($HF_HUB_ETAG_TIMEOUT for the API call, $HF_HUB_DOWNLOAD_TIMEOUT for
-// a file) fails the request; a download cut midway is resumed at once, up
-// to 5 times in a row without progress, as huggingface_hub does.
+// When the Hub cannot be reached or its API answers a server error (5xx)
+// or 429, a complete cached snapshot of the revision is used. A server
+// that sends nothing for 10 s ($HF_HUB_ETAG_TIMEOUT for the API call,
+// $HF_HUB_DOWNLOAD_TIMEOUT for a file) fails the request; a download cut
+// midway is resumed at once, up to 5 times in a row without progress, as
+// huggingface_hub does.
 // Cancelling ctx stops a download and keeps its partial file for resuming.
 func Resolve(ctx context.Context, ref string, opts Options) (string, error) {
 	var statErr error
@@ -233,7 +233,7 @@ func (s settings) snapshot(ctx context.Context, repo Repo) (string, error) {
 // tokenizer first. Offline, or with the Hub unavailable, what is cached has
 // to do, since a snapshot that Python's snapshot_download left marks no
 // absent file; only config.json, without which no model loads, is needed.
-func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (string, string) {
+func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (path, lack string) {
 	snap := c.snapshotDir(commit)
 	switch {
 	case repo.File != "":
@@ -246,7 +246,7 @@ func (s settings) local(c repoCache, repo Repo, commit string, strict bool) (str
 		return cachedGGUF(c, repo, commit, repo.Quant)
 	}
 	have := c.complete(commit)
-	lack := "no complete weights (model.safetensors or the index and all its shards)"
+	lack = "no complete weights (model.safetensors or the index and all its shards)"
 	need := []string{"config.json"}
 	if strict {
 		need = optionalFiles
