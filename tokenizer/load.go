@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/loftml/loft/tokenizer/bpe"
+	"github.com/loftml/loft/tokenizer/internal/special"
 	"github.com/loftml/loft/tokenizer/pretok"
 )
 
@@ -326,41 +327,22 @@ func (c *config) setTokens(keys tokenKeys, file string) error {
 		if len(f.raw) == 0 {
 			continue
 		}
-		name, err := tokenText(f.raw)
+		name, _, err := special.Token(f.raw) // null: "" (no such token)
 		if err != nil {
-			return fmt.Errorf("%s: %s %w", file, f.key, err)
+			return fmt.Errorf("%s: %s: %w", file, f.key, err)
 		}
 		*f.dst = &name
 	}
 	for k, raw := range keys.Additional {
-		name, err := tokenText(raw)
+		name, _, err := special.Token(raw)
 		if err != nil {
-			return fmt.Errorf("%s: additional_special_tokens[%d] %w", file, k, err)
+			return fmt.Errorf("%s: additional_special_tokens[%d]: %w", file, k, err)
 		}
 		if name != "" && !slices.Contains(c.Additional, name) {
 			c.Additional = append(c.Additional, name)
 		}
 	}
 	return nil
-}
-
-// tokenText reads a special token: a string, an AddedToken object with
-// "content", or null ("").
-func tokenText(raw json.RawMessage) (string, error) {
-	if string(raw) == "null" {
-		return "", nil
-	}
-	var name string
-	if err := json.Unmarshal(raw, &name); err == nil {
-		return name, nil
-	}
-	var obj struct {
-		Content string `json:"content"`
-	}
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return "", errors.New("is neither a string nor a token object")
-	}
-	return obj.Content, nil
 }
 
 // applySpecials points the tokenizer's specials at the tokens the config

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/loftml/loft/tokenizer/internal/special"
 )
 
 // File names read by Load, as transformers names them.
@@ -180,29 +182,8 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 			return nil, err
 		}
 	}
-	for _, key := range specialTokenKeys {
-		tok, set, err := parseToken(raw[key])
-		if err != nil {
-			return nil, fmt.Errorf("chat: %s: %s: %w", file, key, err)
-		}
-		if set {
-			c.Special[key] = tok
-		}
-	}
-	if r, ok := raw["additional_special_tokens"]; ok && !isNull(r) {
-		var list []json.RawMessage
-		if err := json.Unmarshal(r, &list); err != nil {
-			return nil, fmt.Errorf("chat: %s: additional_special_tokens: expected a list: %w", file, err)
-		}
-		for i, item := range list {
-			tok, set, err := parseToken(item)
-			if err != nil {
-				return nil, fmt.Errorf("chat: %s: additional_special_tokens[%d]: %w", file, i, err)
-			}
-			if set {
-				c.AdditionalSpecialTokens = append(c.AdditionalSpecialTokens, tok)
-			}
-		}
+	if err := c.setSpecials(raw, file); err != nil {
+		return nil, err
 	}
 	for key, dst := range map[string]**bool{"add_bos_token": &c.AddBOSToken, "add_eos_token": &c.AddEOSToken} {
 		r, ok := raw[key]
@@ -240,14 +221,21 @@ func (c *Config) mergeSpecialMap(path string) error {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("chat: %s: %s", path, jsonErrorText(data, err))
 	}
+	return c.setSpecials(raw, path)
+}
+
+// setSpecials sets the special tokens that raw, the object of file, sets:
+// a token (null unsets it) replaces the one set before, and
+// additional_special_tokens join those before.
+func (c *Config) setSpecials(raw map[string]json.RawMessage, file string) error {
 	for _, key := range specialTokenKeys {
 		r, ok := raw[key]
 		if !ok {
 			continue
 		}
-		tok, set, err := parseToken(r)
+		tok, set, err := special.Token(r)
 		if err != nil {
-			return fmt.Errorf("chat: %s: %s: %w", path, key, err)
+			return fmt.Errorf("chat: %s: %s: %w", file, key, err)
 		}
 		if set {
 			c.Special[key] = tok
@@ -258,12 +246,12 @@ func (c *Config) mergeSpecialMap(path string) error {
 	if r, ok := raw["additional_special_tokens"]; ok && !isNull(r) {
 		var list []json.RawMessage
 		if err := json.Unmarshal(r, &list); err != nil {
-			return fmt.Errorf("chat: %s: additional_special_tokens: expected a list: %w", path, err)
+			return fmt.Errorf("chat: %s: additional_special_tokens: expected a list: %w", file, err)
 		}
 		for i, item := range list {
-			tok, set, err := parseToken(item)
+			tok, set, err := special.Token(item)
 			if err != nil {
-				return fmt.Errorf("chat: %s: additional_special_tokens[%d]: %w", path, i, err)
+				return fmt.Errorf("chat: %s: additional_special_tokens[%d]: %w", file, i, err)
 			}
 			if set && !slices.Contains(c.AdditionalSpecialTokens, tok) {
 				c.AdditionalSpecialTokens = append(c.AdditionalSpecialTokens, tok)
@@ -355,34 +343,6 @@ func (c *Config) Template(name string) (*Template, error) {
 	t.special = c.Special
 	t.additional = c.AdditionalSpecialTokens
 	return t, nil
-}
-
-// parseToken reads a special token: null, a string, or an AddedToken-style
-// object with "content". set is false for null or absent.
-func parseToken(r json.RawMessage) (tok string, set bool, err error) {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return "", false, nil
-	}
-	switch r[0] {
-	case '"':
-		if err := json.Unmarshal(r, &tok); err != nil {
-			return "", false, err
-		}
-		return tok, true, nil
-	case '{':
-		var obj struct {
-			Content *string `json:"content"`
-		}
-		if err := json.Unmarshal(r, &obj); err != nil {
-			return "", false, err
-		}
-		if obj.Content == nil {
-			return "", false, errors.New("token object has no \"content\"")
-		}
-		return *obj.Content, true, nil
-	}
-	return "", false, fmt.Errorf("expected a string, an object with \"content\" or null, got %.30s", r)
 }
 
 // parseMaxLength reads model_max_length; values past int64 (transformers
