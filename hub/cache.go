@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/internal/fileio"
+	"github.com/loftml/loft/internal/jsonerr"
 )
 
 // Weight file names that loft reads from a Hub snapshot.
@@ -290,7 +291,7 @@ func shardsOf(indexPath string) ([]string, error) {
 		WeightMap map[string]string `json:"weight_map"`
 	}
 	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("hub: parse %s: %w", indexPath, err)
+		return nil, fmt.Errorf("hub: %s: %w", indexPath, jsonerr.Describe(b, err))
 	}
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("hub: %s: empty or missing weight_map", indexPath)

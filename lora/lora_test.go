@@ -675,6 +675,15 @@ func TestLoadRefusals(t *testing.T) {
 	if _, err := lora.Load(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "adapter_config.json") {
 		t.Fatalf("missing config: %v", err)
 	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "adapter_config.json")
+	if err := os.WriteFile(cfgPath, []byte("{\n  \"peft_type\": \"LORA\",\n  \"r\": \"8\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := cfgPath + `: bad JSON at line 3, column 10: "r" is a JSON string, want an integer`
+	if _, err := lora.Load(dir, nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("r as a string: %v, want an error saying %s", err, want)
+	}
 }
 
 // checkpointer is what models with gradient checkpointing offer.

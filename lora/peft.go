@@ -15,6 +15,7 @@ import (
 
 	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/internal/fileio"
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/nn"
 )
 
@@ -215,7 +216,7 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 	}
 	var pc peftConfig
 	if err := json.Unmarshal(data, &pc); err != nil {
-		return nil, fmt.Errorf("lora: %s: %v", cfgPath, err)
+		return nil, fmt.Errorf("lora: %s: %v", cfgPath, jsonerr.Describe(data, err))
 	}
 	cfg, err := pc.toConfig(cfgPath)
 	if err != nil {

@@ -88,6 +88,10 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing field", func(s string) string { return strings.Replace(s, `"hidden_size": 64,`, "", 1) }, nil,
 			[]string{"config.json", "hidden_size"}},
+		{"field of the wrong kind", func(s string) string { return strings.Replace(s, `"hidden_size": 64,`, `"hidden_size": "64",`, 1) }, nil,
+			[]string{"config.json: bad JSON at line ", `"hidden_size" is a JSON string, want an integer`}},
+		{"truncated config", func(s string) string { return s[:len(s)/2] }, nil,
+			[]string{"config.json: bad JSON: it ends early", "truncated?"}},
 		{"unsupported model_type", func(s string) string { return strings.Replace(s, `"llama"`, `"mamba"`, 1) }, nil,
 			[]string{"config.json", `"mamba"`, "unsupported"}},
 		{"unsupported act", func(s string) string { return strings.Replace(s, `"silu"`, `"relu"`, 1) }, nil,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/format/safetensors"
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/model/bert"
 	"github.com/loftml/loft/model/gpt2"
 	"github.com/loftml/loft/model/internal/ckpt"
@@ -52,7 +53,7 @@ func loadDir(dir string) (*Bundle, error) {
 	}
 	var hc hfConfig
 	if err := json.Unmarshal(data, &hc); err != nil {
-		return nil, fmt.Errorf("model: %s: %v", cfgPath, err)
+		return nil, fmt.Errorf("model: %s: %v", cfgPath, jsonerr.Describe(data, err))
 	}
 	b := &Bundle{Path: dir}
 	set, err := safetensors.OpenDir(dir)
@@ -278,7 +279,7 @@ func (b *Bundle) genConfigDir(dir string, hc hfConfig, cc *chat.Config) error {
 	case err == nil:
 		var gf genFile
 		if err := json.Unmarshal(data, &gf); err != nil {
-			return fmt.Errorf("model: %s: %v", genPath, err)
+			return fmt.Errorf("model: %s: %v", genPath, jsonerr.Describe(data, err))
 		}
 		if v, err := ids(gf.BOS, genPath, "bos_token_id"); err != nil {
 			return err

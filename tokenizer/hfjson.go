@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/tokenizer/bpe"
 	"github.com/loftml/loft/tokenizer/spm"
 	"github.com/loftml/loft/tokenizer/wordpiece"
@@ -117,7 +118,7 @@ type hfTemplatePiece struct {
 func ParseJSON(data []byte) (*Pipeline, error) {
 	var f hfFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, jsonError(data, err)
+		return nil, jsonerr.Describe(data, err)
 	}
 	if f.Model == nil {
 		return nil, errors.New(`not a tokenizer.json: no "model" object`)

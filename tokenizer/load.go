@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/tokenizer/bpe"
 	"github.com/loftml/loft/tokenizer/internal/special"
 	"github.com/loftml/loft/tokenizer/pretok"
@@ -160,7 +160,7 @@ func readAddedTokens(path string) ([]AddedToken, error) {
 	}
 	var m map[string]int
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
+		return nil, fmt.Errorf("%s: %w", path, jsonerr.Describe(data, err))
 	}
 	var out []AddedToken
 	for tok, id := range m {
@@ -282,7 +282,7 @@ func readConfig(dir string) (*config, error) {
 			} `json:"added_tokens_decoder"`
 		}
 		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, jsonError(data, err))
+			return nil, fmt.Errorf("%s: %w", path, jsonerr.Describe(data, err))
 		}
 		c = &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
 		if err := c.setTokens(raw.tokenKeys, path); err != nil {
@@ -309,7 +309,7 @@ func readConfig(dir string) (*config, error) {
 	}
 	var m tokenKeys
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", mapPath, jsonError(data, err))
+		return nil, fmt.Errorf("%s: %w", mapPath, jsonerr.Describe(data, err))
 	}
 	if c == nil {
 		c = &config{path: mapPath}
@@ -439,7 +439,7 @@ func loadGPT2(vocabPath, mergesPath string, cfg *config) (*Pipeline, specialName
 	}
 	var vocab map[string]int
 	if err := json.Unmarshal(data, &vocab); err != nil {
-		return nil, none, fmt.Errorf("%s: %w", vocabPath, jsonError(data, err))
+		return nil, none, fmt.Errorf("%s: %w", vocabPath, jsonerr.Describe(data, err))
 	}
 	for tok, id := range vocab {
 		if id < 0 {
@@ -506,62 +506,4 @@ func readMerges(path string) (merges [][2]string, lines []int, err error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return merges, lines, nil
-}
-
-// jsonError says where and what is wrong in JSON data that did not decode:
-// the line and column (for a value of the wrong kind, where the value
-// ends), and the field and the JSON kinds rather than the Go types
-// encoding/json names.
-func jsonError(data []byte, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		if syn.Offset >= int64(len(data)) {
-			return fmt.Errorf("bad JSON: %v (%d bytes: truncated?)", syn, len(data))
-		}
-		return fmt.Errorf("bad JSON at %s: %v", position(data, syn.Offset), syn)
-	case errors.As(err, &typ):
-		what := "a value" // a map entry's key is not reported
-		if typ.Field != "" {
-			what = strconv.Quote(typ.Field)
-		}
-		return fmt.Errorf("bad JSON at %s: %s is a JSON %s, want %s", position(data, typ.Offset), what, typ.Value, jsonKind(typ.Type))
-	}
-	return fmt.Errorf("bad JSON: %v", err)
-}
-
-// position writes byte offset off of data as "line L, column C" (from 1,
-// the column in bytes).
-func position(data []byte, off int64) string {
-	off = min(max(off, 0), int64(len(data)))
-	before := data[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	col := len(before) - bytes.LastIndexByte(before, '\n')
-	return fmt.Sprintf("line %d, column %d", line, col)
-}
-
-// jsonKind names the JSON kind that decodes into t.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another kind"
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "another kind"
 }

@@ -353,11 +353,11 @@ func TestBadInput(t *testing.T) {
 		data       []byte
 		want       string
 	}{
-		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON: unexpected end of JSON input"},
-		{"empty json", "tokenizer.json", nil, "truncated?"},
-		{"not json", "tokenizer.json", []byte("hello"), "bad JSON at line 1, column 2: invalid character"},
+		{"truncated json", "tokenizer.json", good[:len(good)/2], "bad JSON: it ends early, at line 1"},
+		{"empty json", "tokenizer.json", nil, "empty file, expected JSON"},
+		{"not json", "tokenizer.json", []byte("hello"), "bad JSON at line 1, column 1: invalid character 'h'"},
 		// The field and its line, in JSON's words rather than Go types.
-		{"wrong kind", "tokenizer.json", []byte("{\"model\": {\"type\": \"BPE\",\n\"byte_fallback\": 1}}"), `bad JSON at line 2, column 19: "model.byte_fallback" is a JSON number, want true or false`},
+		{"wrong kind", "tokenizer.json", []byte("{\"model\": {\"type\": \"BPE\",\n\"byte_fallback\": 1}}"), `bad JSON at line 2, column 18: "model.byte_fallback" is a JSON number, want true or false`},
 		{"not a tokenizer.json", "tokenizer.json", []byte(`{"chat_template": "x"}`), `not a tokenizer.json: no "model" object`},
 		{"unknown merge token", "tokenizer.json", badMerge, `"zz" is not in the vocabulary`},
 		{"unsupported model", "tokenizer.json", wordLevel, `model type "WordLevel" is not supported`},
@@ -400,7 +400,7 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("error %v, want %s", err, want)
 		}
 		vp := writeFile(t, sub, "vocab.json", []byte(`{"a": 0, "b": 1,`+"\n"+`"ab": "2"}`))
-		want = vp + `: bad JSON at line 2, column 10: a value is a JSON string, want an integer`
+		want = vp + `: bad JSON at line 2, column 9: a value is a JSON string, want an integer`
 		if _, err := Load(sub); err == nil || err.Error() != want {
 			t.Fatalf("error %v, want %s", err, want)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loftml/loft/format/safetensors"
 	"github.com/loftml/loft/internal/fileio"
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/optim"
 )
 
@@ -142,7 +143,7 @@ func (t *Trainer) Resume(dir string) (string, error) {
 		return "", fmt.Errorf("resume: %w", err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return "", fmt.Errorf("resume: %s: %w", filepath.Join(dir, stateFile), err)
+		return "", fmt.Errorf("resume: %s: %w", filepath.Join(dir, stateFile), jsonerr.Describe(b, err))
 	}
 	if st.Format != stateFormat {
 		return "", fmt.Errorf("resume: %s: format %q, want %q", filepath.Join(dir, stateFile), st.Format, stateFormat)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/loftml/loft/internal/jsonerr"
 )
 
 // Standard file names of a Hugging Face checkpoint folder.
@@ -93,7 +95,7 @@ func OpenIndex(indexPath string) (_ *Set, err error) {
 	}
 	var idx indexFile
 	if err := json.Unmarshal(buf, &idx); err != nil {
-		return nil, fmt.Errorf("safetensors %s: %v", indexPath, err)
+		return nil, fmt.Errorf("safetensors %s: %v", indexPath, jsonerr.Describe(buf, err))
 	}
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("safetensors %s: weight_map is missing or empty", indexPath)

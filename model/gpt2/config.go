@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/model/internal/ckpt"
 )
 
@@ -37,7 +38,7 @@ type Config struct {
 func ParseConfig(data []byte, file string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("%s: %v", file, err)
+		return c, fmt.Errorf("%s: %v", file, jsonerr.Describe(data, err))
 	}
 	if err := c.Normalize(); err != nil {
 		return c, fmt.Errorf("%s: %v", file, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loftml/loft/format/gguf"
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model/internal/ckpt"
 )
@@ -79,7 +80,7 @@ type ropeParameters struct {
 func ParseConfig(data []byte, file string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("%s: %v", file, err)
+		return c, fmt.Errorf("%s: %v", file, jsonerr.Describe(data, err))
 	}
 	var raw struct {
 		RopeParameters map[string]json.RawMessage `json:"rope_parameters"`
@@ -87,7 +88,7 @@ func ParseConfig(data []byte, file string) (Config, error) {
 		HeadDim        json.RawMessage            `json:"head_dim"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return c, fmt.Errorf("%s: %v", file, err)
+		return c, fmt.Errorf("%s: %v", file, jsonerr.Describe(data, err))
 	}
 	if raw.RopeParameters != nil {
 		var rp ropeParameters

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loftml/loft/internal/jsonerr"
 	"github.com/loftml/loft/tokenizer/internal/special"
 )
 
@@ -169,7 +169,7 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("chat: %s: %s", file, jsonErrorText(data, err))
+		return nil, fmt.Errorf("chat: %s: %v", file, jsonerr.Describe(data, err))
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("chat: %s: expected a JSON object, got null", file)
@@ -219,7 +219,7 @@ func (c *Config) mergeSpecialMap(path string) error {
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("chat: %s: %s", path, jsonErrorText(data, err))
+		return fmt.Errorf("chat: %s: %v", path, jsonerr.Describe(data, err))
 	}
 	return c.setSpecials(raw, path)
 }
@@ -375,34 +375,3 @@ func parseMaxLength(r json.RawMessage) (int64, error) {
 }
 
 func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
-
-// jsonErrorText describes a JSON decoding error with its line and column.
-func jsonErrorText(data []byte, err error) string {
-	var off int64 = -1
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-	case errors.As(err, &te):
-		off = te.Offset
-	}
-	if off < 0 {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			if len(bytes.TrimSpace(data)) == 0 {
-				return "empty file, expected a JSON object"
-			}
-			return fmt.Sprintf("truncated JSON: unexpected end of file at line %d", 1+bytes.Count(data, []byte("\n")))
-		}
-		if len(bytes.TrimSpace(data)) == 0 {
-			return "empty file, expected a JSON object"
-		}
-		return "bad JSON: " + err.Error()
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
-	return fmt.Sprintf("bad JSON at line %d, column %d: %v", line, col, err)
-}
