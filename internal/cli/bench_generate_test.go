@@ -87,8 +87,8 @@ func TestBenchGenerateRuns(t *testing.T) {
 			t.Errorf("run %d: fraction %v is not decode / (bandwidth / bytes)", i, f)
 		}
 	}
-	if r.BoundFrac != median(r.RepFrac) {
-		t.Errorf("fraction %v is not the median of %v", r.BoundFrac, r.RepFrac)
+	if len(r.RepSteady) != 2 || r.AllBoundFrac != median(r.RepFrac) || r.BoundFrac != median(pick(r.RepFrac, r.RepSteady)) {
+		t.Errorf("fraction %v (all runs %v) is not the median of %v over the steady runs %v", r.BoundFrac, r.AllBoundFrac, r.RepFrac, r.RepSteady)
 	}
 	if len(r.BestProbesGBps) != len(r.ProbesGBps) {
 		t.Fatalf("%d best-pass probes for %d probes", len(r.BestProbesGBps), len(r.ProbesGBps))
@@ -98,7 +98,7 @@ func TestBenchGenerateRuns(t *testing.T) {
 			t.Errorf("probe %d: best pass %v below the median pass %v", i, b, r.ProbesGBps[i])
 		}
 	}
-	if want := median(repFractions(r.DecodeRepTPS, r.BestProbesGBps, r.WeightBytes)); r.BestBoundFrac != want || r.BestBoundFrac > r.BoundFrac {
+	if want := median(pick(repFractions(r.DecodeRepTPS, r.BestProbesGBps, r.WeightBytes), r.RepSteady)); r.BestBoundFrac != want || r.BestBoundFrac > r.BoundFrac {
 		t.Errorf("best-pass fraction %v, want %v (at most the fraction %v)", r.BestBoundFrac, want, r.BoundFrac)
 	}
 }
@@ -141,5 +141,25 @@ func TestResetPeakRSS(t *testing.T) {
 	}
 	if got := peakRSSMB(); got > before+100 {
 		t.Fatalf("peak %v MB after the reset, want about %v", got, before)
+	}
+}
+
+// TestSteadyReps: a run counts in the median fraction when the probes
+// before and after it agree within 10%; with no steady run, all count.
+func TestSteadyReps(t *testing.T) {
+	st := steadyReps(3, []float64{80, 84, 50, 54.9})
+	if want := []bool{true, false, true}; !slices.Equal(st, want) {
+		t.Errorf("steady %v, want %v", st, want)
+	}
+	if got, want := pick([]float64{0.85, 0.53, 0.9}, st), []float64{0.85, 0.9}; !slices.Equal(got, want) {
+		t.Errorf("picked %v, want %v", got, want)
+	}
+	if st := steadyReps(2, []float64{50, 80, 50}); slices.Contains(st, true) {
+		t.Errorf("probes 50, 80, 50: steady %v, want none", st)
+	} else if got := pick([]float64{0.6, 0.7}, st); !slices.Equal(got, []float64{0.6, 0.7}) {
+		t.Errorf("no steady run: picked %v, want all", got)
+	}
+	if st := steadyReps(2, []float64{50}); !slices.Equal(st, []bool{true, true}) {
+		t.Errorf("one probe: steady %v, want all", st)
 	}
 }
