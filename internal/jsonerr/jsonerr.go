@@ -13,6 +13,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Describe returns err, which decoding data gave (json.Unmarshal or a
@@ -25,7 +26,7 @@ func Describe(data []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &syn) && syn.Offset < int64(len(data)):
+	case errors.As(err, &syn) && !endOfInput(syn, data):
 		return fmt.Errorf("bad JSON at %s: %v", position(data, syn.Offset-1), syn)
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("bad JSON: it ends early, at %s (%d bytes: truncated?)", position(data, int64(len(data))), len(data))
@@ -37,6 +38,13 @@ func Describe(data []byte, err error) error {
 		return fmt.Errorf("bad JSON at %s: %s is a JSON %s, want %s", position(data, typ.Offset-1), what, typ.Value, kind(typ.Type))
 	}
 	return fmt.Errorf("bad JSON: %v", err)
+}
+
+// endOfInput tells whether syn says that data ended inside a value.
+// json.Unmarshal gives such an error the offset of the end, as it does a
+// bad last character ("{\"a\": 1,}"), and the two differ only in text.
+func endOfInput(syn *json.SyntaxError, data []byte) bool {
+	return syn.Offset >= int64(len(data)) && strings.Contains(syn.Error(), "end of JSON input")
 }
 
 // position writes where the byte at offset off of data is (the end of data

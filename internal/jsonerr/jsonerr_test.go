@@ -28,6 +28,7 @@ func TestDescribe(t *testing.T) {
 		{"blank", " \n\t\n", "empty file, expected JSON"},
 		{"truncated", "{\n  \"n\": 1,\n  \"name\": \"a", "bad JSON: it ends early, at line 3, column 13 (24 bytes: truncated?)"},
 		{"syntax", "{\n  \"n\": 1,\n  \"name\" \"a\"}", "bad JSON at line 3, column 10: invalid character '\"' after object key"},
+		{"bad last character", "{\n\"n\": 1,\n}", "bad JSON at line 3, column 1: invalid character '}' looking for beginning of object key string"},
 		{"integer", "{\"n\": \"7\"}", `bad JSON at line 1, column 9: "n" is a JSON string, want an integer`},
 		{"fraction for an integer", "{\n\"n\": 1.5}", `bad JSON at line 2, column 8: "n" is a JSON number 1.5, want an integer`},
 		{"pointer", "{\"rate\": true}", `bad JSON at line 1, column 13: "rate" is a JSON bool, want a number`},
