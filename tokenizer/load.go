@@ -255,19 +255,17 @@ type tokenKeys struct {
 }
 
 // readConfig reads the tokenizer_config.json and special_tokens_map.json of
-// folder dir, or returns nil when both are absent. As transformers'
-// from_pretrained does, special_tokens_map.json counts only when
-// tokenizer_config.json has no added_tokens_decoder (a config older than
-// transformers 4.34, or none), and then each key it sets wins over the
-// config's; its additional_special_tokens join the config's.
+// folder dir, or returns nil when both are absent. The map counts where
+// transformers' from_pretrained reads it (special.Read): then each key it
+// sets wins over the config's, and its additional_special_tokens join the
+// config's.
 func readConfig(dir string) (*config, error) {
-	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	cf, mf, err := special.Read(dir)
+	if err != nil {
 		return nil, err
 	}
 	var c *config
-	if err == nil {
+	if cf.Data != nil {
 		var raw struct {
 			tokenKeys
 			Class        string `json:"tokenizer_class"`
@@ -281,40 +279,32 @@ func readConfig(dir string) (*config, error) {
 				Special    bool   `json:"special"`
 			} `json:"added_tokens_decoder"`
 		}
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, jsonerr.Describe(data, err))
+		if err := json.Unmarshal(cf.Data, &raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", cf.Path, jsonerr.Describe(cf.Data, err))
 		}
-		c = &config{path: path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
-		if err := c.setTokens(raw.tokenKeys, path); err != nil {
+		c = &config{path: cf.Path, Class: raw.Class, AddBOS: raw.AddBOS, AddEOS: raw.AddEOS}
+		if err := c.setTokens(raw.tokenKeys, cf.Path); err != nil {
 			return nil, err
 		}
 		for k, t := range raw.AddedDecoder {
 			id, err := strconv.Atoi(k)
 			if err != nil || id < 0 {
-				return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", path, k)
+				return nil, fmt.Errorf("%s: added_tokens_decoder key %q is not an id", cf.Path, k)
 			}
 			c.Added = append(c.Added, AddedToken{ID: id, Content: t.Content, Special: t.Special, LStrip: t.LStrip, RStrip: t.RStrip, SingleWord: t.SingleWord})
 		}
-		if raw.AddedDecoder != nil {
-			return c, nil
-		}
 	}
-	mapPath := filepath.Join(dir, "special_tokens_map.json")
-	data, err = os.ReadFile(mapPath)
-	if errors.Is(err, os.ErrNotExist) {
+	if mf.Data == nil {
 		return c, nil
 	}
-	if err != nil {
-		return nil, err
-	}
 	var m tokenKeys
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", mapPath, jsonerr.Describe(data, err))
+	if err := json.Unmarshal(mf.Data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", mf.Path, jsonerr.Describe(mf.Data, err))
 	}
 	if c == nil {
-		c = &config{path: mapPath}
+		c = &config{path: mf.Path}
 	}
-	return c, c.setTokens(m, mapPath)
+	return c, c.setTokens(m, mf.Path)
 }
 
 // setTokens sets the special tokens that keys sets, read from file.

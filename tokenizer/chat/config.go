@@ -20,8 +20,8 @@ import (
 
 // File names read by Load, as transformers names them.
 const (
-	ConfigFile       = "tokenizer_config.json"
-	SpecialMapFile   = "special_tokens_map.json"
+	ConfigFile       = special.ConfigFile
+	SpecialMapFile   = special.MapFile
 	TemplateFile     = "chat_template.jinja"
 	ExtraTemplateDir = "additional_chat_templates"
 )
@@ -58,9 +58,6 @@ type Config struct {
 
 	// sources maps a template name to where it was read, for errors.
 	sources map[string]string
-	// addedDecoder tells whether the config has added_tokens_decoder,
-	// which makes transformers ignore special_tokens_map.json.
-	addedDecoder bool
 	// folder is set by Load: errors then name the files looked at.
 	folder bool
 }
@@ -87,27 +84,29 @@ func (c *Config) PADToken() string { return c.Special["pad_token"] }
 // A folder without any template loads fine (Template then reports it); a
 // folder with neither tokenizer_config.json nor chat_template.jinja is an error.
 func Load(dir string) (*Config, error) {
-	cfgPath := filepath.Join(dir, ConfigFile)
+	cf, mf, err := special.Read(dir)
+	if err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
 	tmplPath := filepath.Join(dir, TemplateFile)
-	data, err := os.ReadFile(cfgPath)
 	var c *Config
-	switch {
-	case err == nil:
-		c, err = FromConfigJSON(data, cfgPath)
-		if err != nil {
+	if cf.Data != nil {
+		if c, err = FromConfigJSON(cf.Data, cf.Path); err != nil {
 			return nil, err
 		}
-	case errors.Is(err, fs.ErrNotExist):
+	} else {
 		if _, serr := os.Stat(tmplPath); serr != nil {
 			return nil, fmt.Errorf("chat: %s has neither %s nor %s", dir, ConfigFile, TemplateFile)
 		}
 		c = &Config{Special: map[string]string{}}
-	default:
-		return nil, fmt.Errorf("chat: %w", err)
 	}
 	c.Dir, c.folder = dir, true
-	if !c.addedDecoder {
-		if err := c.mergeSpecialMap(filepath.Join(dir, SpecialMapFile)); err != nil {
+	if mf.Data != nil {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(mf.Data, &raw); err != nil {
+			return nil, fmt.Errorf("chat: %s: %v", mf.Path, jsonerr.Describe(mf.Data, err))
+		}
+		if err := c.setSpecials(raw, mf.Path); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +174,6 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 		return nil, fmt.Errorf("chat: %s: expected a JSON object, got null", file)
 	}
 	c := &Config{Special: map[string]string{}}
-	_, c.addedDecoder = raw["added_tokens_decoder"]
 
 	if t, ok := raw["chat_template"]; ok {
 		if err := c.parseTemplates(t, file); err != nil {
@@ -204,24 +202,6 @@ func FromConfigJSON(data []byte, file string) (*Config, error) {
 		c.ModelMaxLength = n
 	}
 	return c, nil
-}
-
-// mergeSpecialMap reads special_tokens_map.json at path, when present:
-// each special token it sets (null unsets it) replaces the config's, and
-// its additional_special_tokens join the config's.
-func (c *Config) mergeSpecialMap(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("chat: %w", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("chat: %s: %v", path, jsonerr.Describe(data, err))
-	}
-	return c.setSpecials(raw, path)
 }
 
 // setSpecials sets the special tokens that raw, the object of file, sets:
