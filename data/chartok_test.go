@@ -48,6 +48,8 @@ func (charTok) Decode(ids []int, skipSpecial bool) string {
 
 func (charTok) VocabSize() int { return 260 }
 
+func (charTok) IsSpecial(id int) bool { return id >= 0 && id < 4 }
+
 func (charTok) Specials() tokenizer.Specials {
 	return tokenizer.Specials{BOS: 1, EOS: 2, UNK: 0, PAD: -1}
 }

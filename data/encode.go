@@ -147,11 +147,11 @@ func (e *encoder) chat(msgs []chat.Message, tools []json.RawMessage) (ids, label
 // only whitespace tokens lie between and the span does not already end
 // with a special token; otherwise it returns i.
 func (e *encoder) endOfTurn(ids []int, i int) int {
-	if i > 0 && e.special(ids[i-1]) {
+	if i > 0 && e.cfg.Tokenizer.IsSpecial(ids[i-1]) {
 		return i
 	}
 	for j := i; j < len(ids); j++ {
-		if e.special(ids[j]) {
+		if e.cfg.Tokenizer.IsSpecial(ids[j]) {
 			return j + 1
 		}
 		if strings.TrimSpace(e.cfg.Tokenizer.Decode(ids[j:j+1], false)) != "" {
@@ -159,13 +159,6 @@ func (e *encoder) endOfTurn(ids []int, i int) int {
 		}
 	}
 	return i
-}
-
-// special reports whether id is a special token: one with text that
-// decoding without special tokens leaves out.
-func (e *encoder) special(id int) bool {
-	one := []int{id}
-	return e.cfg.Tokenizer.Decode(one, false) != "" && e.cfg.Tokenizer.Decode(one, true) == ""
 }
 
 // assistantSpans renders msgs and finds the byte span of each assistant

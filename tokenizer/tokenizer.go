@@ -23,6 +23,9 @@ type Tokenizer interface {
 	VocabSize() int
 	// Specials returns the ids of the special tokens the model defines.
 	Specials() Specials
+	// IsSpecial tells whether id is a special (control) token: one that
+	// Decode with skipSpecial leaves out.
+	IsSpecial(id int) bool
 	// NewStreamDecoder returns a decoder for ids that arrive one at a time.
 	NewStreamDecoder(skipSpecial bool) *StreamDecoder
 }
