@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -85,21 +86,21 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 			if system != "" {
 				msgs = append(msgs, chat.Message{Role: "system", Content: system})
 			}
-			sc := bufio.NewScanner(in)
-			sc.Buffer(make([]byte, 64*1024), 16<<20)
+			next := lineReader(in)
 			newDecoder := generate.NewTextDecoder(b.Tokenizer, true)
 			sess := generate.NewSession(b.LM) // each turn runs only its new tokens
 			for turn := 0; ; {
 				if term {
 					fmt.Fprint(stdout, "> ")
 				}
-				if !sc.Scan() {
+				line, ok, err := next(cmd.Context())
+				if !ok {
 					if term {
-						fmt.Fprintln(stdout)
+						fmt.Fprintln(stdout) // end the "> " line
 					}
-					return sc.Err()
+					return err
 				}
-				line := strings.TrimRight(sc.Text(), "\r")
+				line = strings.TrimRight(line, "\r")
 				if strings.TrimSpace(line) == "" {
 					continue
 				}
@@ -163,6 +164,46 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 	f.BoolVar(&verbose, "verbose", false, "print speed and the stop reason of each reply on stderr")
 	sf.register(f, 512)
 	return cmd
+}
+
+// lineReader returns a function that waits for the next line of in, or
+// for ctx to end. It reports ok false at the end of in (err nil) and on a
+// read error or a cancelled ctx (err set). The line is read on a goroutine
+// of its own, one line per call: a read from a terminal cannot be
+// interrupted, so Ctrl-C at the "> " prompt, which cancels ctx, would wait
+// for Enter (llama.cpp's interactive mode exits at once with 130). A read
+// left waiting ends with the process.
+func lineReader(in io.Reader) func(ctx context.Context) (line string, ok bool, err error) {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	type scanned struct {
+		line string
+		ok   bool
+		err  error
+	}
+	return func(ctx context.Context) (string, bool, error) {
+		if err := ctx.Err(); err != nil {
+			return "", false, err
+		}
+		got := make(chan scanned, 1) // the goroutine never blocks on it
+		go func() {
+			if sc.Scan() {
+				got <- scanned{line: sc.Text(), ok: true}
+				return
+			}
+			err := sc.Err()
+			if err != nil {
+				err = fmt.Errorf("chat: reading stdin: %w", err)
+			}
+			got <- scanned{err: err}
+		}()
+		select {
+		case s := <-got:
+			return s.line, s.ok, s.err
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		}
+	}
 }
 
 // chatTemplate returns the template called name: the model's own (name

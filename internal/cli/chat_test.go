@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChatContextLimit checks both context messages of piped chat on the
@@ -30,5 +34,35 @@ func TestChatContextLimit(t *testing.T) {
 	}
 	if len(out) < 2 || !strings.HasSuffix(out, "\n") || strings.Contains(errOut, strings.TrimSuffix(out, "\n")) {
 		t.Errorf("the reply %q is not on stdout alone, ended by a newline", out)
+	}
+}
+
+// TestChatInterruptWhileWaiting: a cancelled context (Ctrl-C) ends chat
+// while it waits for the user's next line, with the interrupted exit code,
+// as llama.cpp's interactive mode exits at its prompt. The read from stdin
+// cannot be interrupted: chat went on waiting until a line came.
+func TestChatInterruptWhileWaiting(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	r, w, err := os.Pipe() // a writer that never writes: a user who types nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdin
+	os.Stdin = r
+	t.Cleanup(func() { os.Stdin = old; w.Close(); r.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() { done <- Run(ctx, []string{"chat", "--model", dir, "--temperature", "0"}, &out, &errOut) }()
+	time.Sleep(200 * time.Millisecond) // let chat reach its read
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitInterrupted || out.Len() != 0 || !strings.Contains(errOut.String(), "context canceled") {
+			t.Errorf("code %d, stdout %q, stderr %q; want %d and the cancellation", code, out.String(), errOut.String(), ExitInterrupted)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("chat still waits for a line 5 s after its context was cancelled")
 	}
 }
