@@ -169,12 +169,14 @@ func ggufGPT2(v GGUFVocab, types []int32) (*Pipeline, error) {
 	return b.p, nil
 }
 
-// ggufAdded lists control and user-defined tokens, matched before the model.
+// ggufAdded lists the tokens llama.cpp matches before the model (its
+// special-token cache): control and unknown ones, which are special, and
+// user-defined ones.
 func ggufAdded(tokens []string, types []int32) []AddedToken {
 	var added []AddedToken
 	for id, t := range types {
 		switch t {
-		case spm.Control:
+		case spm.Control, spm.Unknown:
 			added = append(added, AddedToken{ID: id, Content: tokens[id], Special: true})
 		case spm.UserDefined:
 			added = append(added, AddedToken{ID: id, Content: tokens[id]})

@@ -207,3 +207,46 @@ func TestGGUFPreDigits(t *testing.T) {
 	}
 	t.Logf("%d texts, %d tokens equal", len(texts), n)
 }
+
+// TestGGUFUnknownTypeIsSpecial: llama.cpp puts tokens of type UNKNOWN (2)
+// with the control and user-defined ones in its special-token cache
+// (llama_vocab::impl::load, "build special tokens cache"), so "<unk>"
+// written in the text is that token, and token_to_piece leaves it out
+// unless asked for special tokens. The byte-level BPE and WordPiece paths
+// must treat it so too, as the SentencePiece path does.
+func TestGGUFUnknownTypeIsSpecial(t *testing.T) {
+	none := GGUFVocab{BOS: NoToken, EOS: NoToken, UNK: NoToken, PAD: NoToken, SEP: NoToken, CLS: NoToken}
+	t.Run("gpt2", func(t *testing.T) {
+		v := none
+		v.Model, v.Pre = "gpt2", "gpt-2"
+		v.Tokens = []string{"a", "b", "<", "u", "n", "k", ">", "<unk>"}
+		v.TokenTypes = []int32{1, 1, 1, 1, 1, 1, 1, spm.Unknown}
+		p, err := FromGGUF(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Encode("a<unk>b", false); !slices.Equal(got, []int{0, 7, 1}) {
+			t.Errorf("Encode(a<unk>b) = %v, want [0 7 1]", got)
+		}
+		if !p.IsSpecial(7) || p.Decode([]int{0, 7, 1}, true) != "ab" {
+			t.Errorf("<unk>: special %v, Decode skipping specials %q, want true and \"ab\"", p.IsSpecial(7), p.Decode([]int{0, 7, 1}, true))
+		}
+	})
+	t.Run("bert", func(t *testing.T) {
+		v := none
+		v.Model = "bert"
+		v.Tokens = []string{"[PAD]", "▁a", "<unk>", "▁<", "u", "n", "k", ">", "[CLS]", "[SEP]"}
+		v.TokenTypes = []int32{spm.Control, 1, spm.Unknown, 1, 1, 1, 1, 1, spm.Control, spm.Control}
+		v.UNK, v.CLS, v.SEP = 2, 8, 9
+		p, err := FromGGUF(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Encode("a <unk>", false); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("Encode(a <unk>) = %v, want [1 2]", got)
+		}
+		if !p.IsSpecial(2) {
+			t.Error("<unk> of type UNKNOWN is not special")
+		}
+	})
+}
