@@ -35,51 +35,89 @@ func TestFolderWithChatTemplate(t *testing.T) {
 	}
 }
 
-// TestGGUFChatTemplateAndArch: a GGUF's tokenizer.chat_template becomes the
-// bundle's chat config with the special tokens' texts, and an unknown
-// general.architecture is refused naming the file.
-func TestGGUFChatTemplateAndArch(t *testing.T) {
-	src := testutil.SharedDir(t, "models", "stories260K", "gguf", "stories260K-f32.gguf")
+// rewriteGGUF copies the GGUF file src to dst with each metadata value
+// passed through edit (nil: unchanged; a zero Value drops the key) and
+// extra key-values appended.
+func rewriteGGUF(t *testing.T, src, dst string, edit func(k string, v gguf.Value) gguf.Value, extra ...gguf.KV) {
+	t.Helper()
 	f, err := gguf.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rewrite := func(path string, edit func(k string, v gguf.Value) gguf.Value, extra ...gguf.KV) {
-		var kvs []gguf.KV
-		for _, k := range f.Keys() {
-			v, _ := f.Value(k)
-			kvs = append(kvs, gguf.KV{Key: k, Value: edit(k, v)})
+	var kvs []gguf.KV
+	for _, k := range f.Keys() {
+		v, _ := f.Value(k)
+		if edit != nil {
+			v = edit(k, v)
 		}
-		var ts []gguf.Tensor
-		for _, ti := range f.Tensors() {
-			raw, _, err := f.Raw(ti.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: raw})
-		}
-		if err := gguf.Write(path, append(kvs, extra...), ts); err != nil {
-			t.Fatal(err)
+		if v.Interface() != nil {
+			kvs = append(kvs, gguf.KV{Key: k, Value: v})
 		}
 	}
-	same := func(k string, v gguf.Value) gguf.Value { return v }
+	var ts []gguf.Tensor
+	for _, ti := range f.Tensors() {
+		raw, _, err := f.Raw(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: raw})
+	}
+	if err := gguf.Write(dst, append(kvs, extra...), ts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGGUFChatTemplateAndArch: a GGUF's tokenizer.chat_template becomes the
+// bundle's chat config with the special tokens' texts, and an unknown
+// general.architecture is refused naming the file.
+func TestGGUFChatTemplateAndArch(t *testing.T) {
+	src := testutil.SharedDir(t, "models", "stories260K", "gguf", "stories260K-f32.gguf")
 	withChat := filepath.Join(t.TempDir(), "chat.gguf")
 	tmpl := "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}"
-	rewrite(withChat, same, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.ValueOf(tmpl)})
+	rewriteGGUF(t, src, withChat, nil, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.ValueOf(tmpl)})
 	b := load(t, withChat)
 	if b.Chat == nil || b.Chat.BOSToken() != "<s>" || b.Chat.EOSToken() != "</s>" || b.Chat.Templates["default"] != tmpl {
 		t.Fatalf("chat %+v", b.Chat)
 	}
 	bad := filepath.Join(t.TempDir(), "mamba.gguf")
-	rewrite(bad, func(k string, v gguf.Value) gguf.Value {
+	rewriteGGUF(t, src, bad, func(k string, v gguf.Value) gguf.Value {
 		if k == "general.architecture" {
 			return gguf.ValueOf("mamba")
 		}
 		return v
 	})
-	_, err = loadErr(bad)
+	_, err := loadErr(bad)
 	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), `"mamba"`) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestGGUFNamedChatTemplates: llama.cpp's converter writes a
+// tokenizer_config.json list of chat templates as tokenizer.chat_template
+// (the one named "default") and tokenizer.chat_template.NAME for the others
+// (gguf-py's add_chat_template; llama_model_chat_template reads them by
+// name). Every one is the bundle's, under its name, also when the file has
+// no default.
+func TestGGUFNamedChatTemplates(t *testing.T) {
+	src := testutil.SharedDir(t, "models", "stories260K", "gguf", "stories260K-f32.gguf")
+	def, tool := "{{ bos_token }}{{ messages[0]['content'] }}", "{{ bos_token }}tools: {{ tools | length }}"
+	both := filepath.Join(t.TempDir(), "both.gguf")
+	rewriteGGUF(t, src, both, nil,
+		gguf.KV{Key: "tokenizer.chat_template", Value: gguf.ValueOf(def)},
+		gguf.KV{Key: "tokenizer.chat_template.tool_use", Value: gguf.ValueOf(tool)},
+		gguf.KV{Key: "tokenizer.chat_templates", Value: gguf.ArrayOf([]string{"tool_use"})})
+	b := load(t, both)
+	if b.Chat == nil || len(b.Chat.Templates) != 2 || b.Chat.Templates["default"] != def || b.Chat.Templates["tool_use"] != tool {
+		t.Fatalf("chat templates %v, want default and tool_use", b.Chat)
+	}
+	if _, err := b.Chat.Template("tool_use"); err != nil {
+		t.Fatal(err)
+	}
+	only := filepath.Join(t.TempDir(), "only.gguf")
+	rewriteGGUF(t, src, only, nil, gguf.KV{Key: "tokenizer.chat_template.rag", Value: gguf.ValueOf(tool)})
+	b = load(t, only)
+	if b.Chat == nil || len(b.Chat.Templates) != 1 || b.Chat.Templates["rag"] != tool || b.Chat.BOSToken() != "<s>" {
+		t.Fatalf("chat %+v, want the template rag alone", b.Chat)
 	}
 }

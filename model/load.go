@@ -403,7 +403,9 @@ func loadGGUF(path string) (*Bundle, error) {
 		}
 	}
 	b.finishGen(nil)
-	if src, err := f.String("tokenizer.chat_template"); err == nil && b.Tokenizer != nil {
+	if templates, err := ggufChatTemplates(f); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	} else if len(templates) > 0 && b.Tokenizer != nil {
 		special := map[string]string{}
 		sp := b.Tokenizer.Specials()
 		for _, t := range []struct {
@@ -416,9 +418,39 @@ func loadGGUF(path string) (*Bundle, error) {
 				}
 			}
 		}
-		b.Chat = chat.NewConfig(path, map[string]string{chat.DefaultName: src}, special)
+		b.Chat = chat.NewConfig(path, templates, special)
 	}
 	return b, nil
+}
+
+// ggufChatTemplateKey is the key of a GGUF file's chat template; the
+// templates besides the default one are under ggufChatTemplateKey + "." +
+// their name, as llama.cpp's gguf-py writes a tokenizer_config.json list of
+// templates and llama_model_chat_template reads them.
+const ggufChatTemplateKey = "tokenizer.chat_template"
+
+// ggufChatTemplates returns the file's chat templates by name (the default
+// one under chat.DefaultName), nil when it has none.
+func ggufChatTemplates(f *gguf.File) (map[string]string, error) {
+	var templates map[string]string
+	for _, key := range f.Keys() {
+		name := chat.DefaultName
+		if key != ggufChatTemplateKey {
+			var ok bool
+			if name, ok = strings.CutPrefix(key, ggufChatTemplateKey+"."); !ok || name == "" {
+				continue
+			}
+		}
+		src, err := f.String(key)
+		if err != nil {
+			return nil, err
+		}
+		if templates == nil {
+			templates = map[string]string{}
+		}
+		templates[name] = src
+	}
+	return templates, nil
 }
 
 func contains(xs []int, x int) bool {
