@@ -241,14 +241,15 @@ the output), after --max-new-tokens, or when the model's context is full.
 				return usageErrorf("generate: the prompt is empty and the model has no BOS token to start from")
 			}
 			fmt.Fprintf(stderr, "loft: %s: %d prompt tokens; %s\n", modelRef, len(ids), describeSampling(samp))
-			// A --stop that is one token's text (<|im_end|> on a base model
-			// whose EOS is <|endoftext|>) also ends generation as that
+			// A --stop that is a special token's text (<|im_end|> on a base
+			// model whose EOS is <|endoftext|>) also ends generation as that
 			// token: the decoder leaves special tokens' text out, so the
 			// string alone could never match. transformers' stop strings
-			// match them too.
+			// match them too. An ordinary token's text is matched as text,
+			// and reported as a stop string.
 			eos := slices.Clone(b.Gen.EOS)
 			for _, s := range stops {
-				if id, ok := tokenID(b, s); ok && !slices.Contains(eos, id) {
+				if id, ok := tokenID(b, s); ok && b.Tokenizer.IsSpecial(id) && !slices.Contains(eos, id) {
 					eos = append(eos, id)
 				}
 			}

@@ -402,3 +402,26 @@ func TestChatPipedPrintsSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateStopAtPlainToken: a --stop that is the text of an ordinary
+// token stops as a stop string, reported as one: only a special token,
+// whose text the decoder leaves out, is turned into an end-of-sequence id
+// (each token of the tiny vocabulary is one byte, so any letter of the
+// text is a token's).
+func TestGenerateStopAtPlainToken(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	args := []string{"generate", "--model", dir, "--prompt", "abc", "--temperature", "0", "--max-new-tokens", "60"}
+	code, free, errOut := run(t, args...)
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	i := strings.IndexFunc(free, func(r rune) bool { return r >= 'a' && r <= 'z' })
+	if i < 0 {
+		t.Fatalf("no lower-case letter in %q: the test needs another prompt", free)
+	}
+	stop := free[i : i+1]
+	code, out, errOut := run(t, append(args, "--stop", stop)...)
+	if code != ExitOK || out != free[:i] || !strings.Contains(errOut, "stopped: stop string") {
+		t.Errorf("--stop %q: code %d, got %q, want %q, stopped by the stop string; stderr %q", stop, code, out, free[:i], errOut)
+	}
+}
