@@ -217,7 +217,7 @@ func TestChatTinyModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := refGenerate(t, b, b.Tokenizer.Encode(s, false),
-			generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, RepetitionPenalty: 1.05, Seed: 11 + uint64(turn)}, 30, nil, []int{256, 258})
+			generate.Sampling{Temperature: 0.7, TopK: 20, TopP: 0.8, MinP: 0.02, RepetitionPenalty: 1.05, Seed: 11 + uint64(turn)}, 30, nil, []int{256, 258})
 		want.WriteString(r.Text + "\n")
 		ended = ended || r.Reason == generate.StopEOS
 		msgs = append(msgs, chat.Message{Role: "assistant", Content: r.Text})
