@@ -457,3 +457,53 @@ func TestGGUFUpperCaseExtension(t *testing.T) {
 		t.Errorf("loaded %+v", b.Info)
 	}
 }
+
+// TestGGUFEndOfGeneration: llama.cpp stops generation at every token of
+// its end-of-generation set (llama_vocab::impl::load, special_eog_ids): the
+// EOS (its default when the file has no id), the EOT and EOM ids, the FIM
+// pad/repo/file-separator tokens, and every token whose text is one of its
+// end-of-turn texts ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", ...),
+// whatever ids the file gives ("</s>" among them); "<|end|>" is left out beside "<|return|>"
+// and "<|call|>" (gpt-oss). A GGUF bundle's stop ids are that set, EOS
+// first.
+func TestGGUFEndOfGeneration(t *testing.T) {
+	tiny := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := os.WriteFile(tiny, tinyGGUF(t, gguf.F32, "tokenizer.ggml.eos_token_id"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withTokens := func(texts map[int]string, extra ...gguf.KV) string {
+		out := filepath.Join(t.TempDir(), "m.gguf")
+		rewriteGGUF(t, tiny, out, func(k string, v gguf.Value) gguf.Value {
+			if k != "tokenizer.ggml.tokens" {
+				return v
+			}
+			toks := slices.Clone(v.Interface().([]string))
+			for id, s := range texts {
+				toks[id] = s
+			}
+			return gguf.ArrayOf(toks)
+		}, extra...)
+		return out
+	}
+	u := func(x int) gguf.Value { return gguf.ValueOf(uint32(x)) }
+	for _, c := range []struct {
+		name  string
+		texts map[int]string
+		extra []gguf.KV
+		want  []int
+	}{
+		{"no id keys", nil, nil, []int{2}},
+		{"by text", map[int]string{3: "<|endoftext|>", 4: "<|im_end|>", 5: "<|fim_pad|>", 6: "<|eot_id|>", 7: "<|im_start|>"}, nil, []int{2, 3, 4, 5, 6}},
+		{"eot and eom ids", nil, []gguf.KV{{Key: "tokenizer.ggml.eot_token_id", Value: u(9)}, {Key: "tokenizer.ggml.eom_token_id", Value: u(8)}}, []int{2, 8, 9}},
+		{"eos id", map[int]string{5: "<|end_of_text|>"}, []gguf.KV{{Key: "tokenizer.ggml.eos_token_id", Value: u(7)}}, []int{7, 2, 5}},
+		{"gpt-oss", map[int]string{3: "<|return|>", 4: "<|call|>", 5: "<|end|>"}, nil, []int{2, 3, 4}},
+		{"<|end|> alone", map[int]string{5: "<|end|>"}, nil, []int{2, 5}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := load(t, withTokens(c.texts, c.extra...))
+			if !slices.Equal(b.Gen.EOS, c.want) {
+				t.Errorf("stop ids %v, want %v", b.Gen.EOS, c.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/loftml/loft/format/gguf"
 	"github.com/loftml/loft/tokenizer"
@@ -85,4 +86,90 @@ func ggufVocab(f *gguf.File) (tokenizer.GGUFVocab, error) {
 		*fl.dst = &b
 	}
 	return v, nil
+}
+
+// ggufEOGTexts are the texts of the tokens llama.cpp ends generation at
+// whatever ids a file gives (llama_vocab::impl::load, special_eog_ids).
+var ggufEOGTexts = map[string]bool{
+	"<|eot_id|>": true, "<|im_end|>": true, "<|end|>": true, "<|return|>": true, "<|call|>": true,
+	"<|flush|>": true, "<|calls|>": true, "<end_of_turn>": true, "<|endoftext|>": true, "</s>": true,
+	"<|eom_id|>": true, "<EOT>": true, "_<EOT>": true, "[EOT]": true, "[EOS]": true,
+	"<|end_of_text|>": true, "<end_of_utterance>": true, "<eos>": true, "<turn|>": true,
+	"<|tool_response>": true, "<｜end▁of▁sentence｜>": true, "[e~[": true,
+}
+
+// ggufFIMTexts are, for the fill-in-the-middle pad, repository and
+// file-separator tokens, which end generation in llama.cpp too, the texts
+// it finds them by when the file has no tokenizer.ggml.<key>_token_id.
+var ggufFIMTexts = map[string][]string{
+	"fim_pad": {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"},
+	"fim_rep": {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"},
+	"fim_sep": {"<|file_sep|>"},
+}
+
+// ggufStopIDs returns the ids generation stops at: llama.cpp's
+// end-of-generation set for the file. That is eos (the tokenizer's,
+// defaults applied), the tokenizer.ggml.eot/eom/fim_pad/fim_rep/fim_sep
+// ids (the FIM ones found by text when absent) and every token whose text
+// is in ggufEOGTexts, less llama.cpp's two exceptions: "<|end|>" when a
+// call token and "<|return|>" or "<|flush|>" are in the set (gpt-oss,
+// Solar Open), and "</s>" when "<|tool_response>" is (Gemma 4). eos comes
+// first, the others in id order.
+func ggufStopIDs(f *gguf.File, eos int) []int {
+	tokens, err := f.StringArray("tokenizer.ggml.tokens")
+	if err != nil {
+		return nil
+	}
+	n := len(tokens)
+	eog := map[int]bool{}
+	add := func(id int) {
+		if id >= 0 && id < n {
+			eog[id] = true
+		}
+	}
+	// An id out of range is none: llama.cpp keeps its default then.
+	idOf := func(key string) int {
+		if v, err := f.Int("tokenizer.ggml." + key + "_token_id"); err == nil && v >= 0 && v < int64(n) {
+			return int(v)
+		}
+		return -1
+	}
+	add(eos)
+	add(idOf("eot"))
+	add(idOf("eom"))
+	for _, key := range []string{"fim_pad", "fim_rep", "fim_sep"} {
+		id := idOf(key)
+		for tid := 0; id < 0 && tid < n; tid++ {
+			if slices.Contains(ggufFIMTexts[key], tokens[tid]) {
+				id = tid
+			}
+		}
+		add(id)
+	}
+	for id, s := range tokens {
+		if ggufEOGTexts[s] {
+			add(id)
+		}
+	}
+	inSet := map[string]int{}
+	for id := range eog {
+		inSet[tokens[id]] = id
+	}
+	has := func(s string) bool { _, ok := inSet[s]; return ok }
+	if id, ok := inSet["<|end|>"]; ok && (has("<|call|>") || has("<|calls|>")) && (has("<|return|>") || has("<|flush|>")) {
+		delete(eog, id)
+	}
+	if id, ok := inSet["</s>"]; ok && has("<|tool_response>") {
+		delete(eog, id)
+	}
+	var ids []int
+	if eog[eos] {
+		ids = append(ids, eos)
+	}
+	for id := range n {
+		if eog[id] && id != eos {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -396,11 +396,7 @@ func loadGGUF(path string) (*Bundle, error) {
 	}
 	b.Gen = GenerationConfig{BOS: -1}
 	if b.Tokenizer != nil {
-		for _, key := range []string{"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"} {
-			if n, err := f.Int(key); err == nil && n >= 0 && int(n) < b.Tokenizer.VocabSize() && !contains(b.Gen.EOS, int(n)) {
-				b.Gen.EOS = append(b.Gen.EOS, int(n))
-			}
-		}
+		b.Gen.EOS = ggufStopIDs(f, b.Tokenizer.Specials().EOS)
 	}
 	b.finishGen(nil)
 	if templates, err := ggufChatTemplates(f); err != nil {
@@ -451,13 +447,4 @@ func ggufChatTemplates(f *gguf.File) (map[string]string, error) {
 		templates[name] = src
 	}
 	return templates, nil
-}
-
-func contains(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
