@@ -3,6 +3,7 @@ package model_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -505,5 +506,88 @@ func TestGGUFEndOfGeneration(t *testing.T) {
 				t.Errorf("stop ids %v, want %v", b.Gen.EOS, c.want)
 			}
 		})
+	}
+}
+
+// TestGGUFLlamaAttentionBias: llama.cpp's llama architecture takes q, k, v
+// and output biases when the file has them (create_tensor with
+// TENSOR_NOT_REQUIRED), and convert_hf_to_gguf.py permutes the q and k
+// biases with their weights. A llama GGUF converted from a checkpoint with
+// attention_bias true must load and give the safetensors folder's logits;
+// so must one with q/k/v biases and no output bias, against the folder
+// with a zero output bias.
+func TestGGUFLlamaAttentionBias(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	biases := func(zeroO bool) func([]safetensors.Tensor) []safetensors.Tensor {
+		return func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for l := range 2 {
+				for _, p := range []struct {
+					name string
+					n    int
+				}{{"q_proj", 64}, {"k_proj", 32}, {"v_proj", 32}, {"o_proj", 64}} {
+					v := make([]float32, p.n)
+					for i := range v {
+						if !zeroO || p.name != "o_proj" {
+							v[i] = float32(r.NormFloat64() * 0.5)
+						}
+					}
+					x, err := safetensors.FromFloat32(fmt.Sprintf("model.layers.%d.self_attn.%s.bias", l, p.name), safetensors.F32, []int{p.n}, v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ts = append(ts, x)
+				}
+			}
+			return ts
+		}
+	}
+	withBias := func(s string) string {
+		return strings.Replace(s, `"attention_bias": false`, `"attention_bias": true`, 1)
+	}
+	ids := readExpected(t, filepath.Join(refDir, "llama-tiny")).InputIDs[0]
+	for _, c := range []struct {
+		name  string
+		zeroO bool
+	}{{"q, k, v and output biases", false}, {"q, k and v biases", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := mutated(t, withBias, biases(c.zeroO))
+			path := filepath.Join(t.TempDir(), "b.gguf")
+			writeGGUF(t, dir, "llama", path, nil)
+			if c.zeroO {
+				rewriteGGUFTensors(t, path, func(name string) bool { return !strings.HasSuffix(name, "attn_output.bias") })
+			}
+			hf, gg := load(t, dir), load(t, path)
+			sameLogits(t, forward(t, hf, ids), forward(t, gg, ids), "llama GGUF with attention biases")
+		})
+	}
+}
+
+// rewriteGGUFTensors rewrites the GGUF file at path keeping only the
+// tensors keep accepts.
+func rewriteGGUFTensors(t *testing.T, path string, keep func(name string) bool) {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kvs []gguf.KV
+	for _, k := range f.Keys() {
+		v, _ := f.Value(k)
+		kvs = append(kvs, gguf.KV{Key: k, Value: v})
+	}
+	var ts []gguf.Tensor
+	for _, ti := range f.Tensors() {
+		if !keep(ti.Name) {
+			continue
+		}
+		raw, _, err := f.Raw(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: slices.Clone(raw)})
+	}
+	f.Close()
+	if err := gguf.Write(path, kvs, ts); err != nil {
+		t.Fatal(err)
 	}
 }

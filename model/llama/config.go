@@ -44,7 +44,8 @@ type Config struct {
 	SlidingWindow    *int  `json:"sliding_window"`
 	UseSlidingWindow *bool `json:"use_sliding_window"`
 
-	// Switches set by Normalize from ModelType.
+	// Switches set by Normalize from ModelType (QKVBias also by
+	// ConfigFromGGUF, for a llama GGUF with q/k/v biases alone).
 	QKVBias bool `json:"-"` // q/k/v biases without an o bias (qwen2)
 	QKNorm  bool `json:"-"` // RMSNorm over each head of q and k before RoPE (qwen3)
 
@@ -280,6 +281,14 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
 	}
 	m.Rows("token_embd.weight", &c.VocabSize)
+	if c.ModelType == "llama" {
+		// llama.cpp's llama architecture takes q/k/v and output biases when
+		// the file has them; the first block tells. Without the output
+		// bias, the q/k/v ones are Qwen2's shape.
+		_, qkv := f.Tensor("blk.0.attn_q.bias")
+		_, o := f.Tensor("blk.0.attn_output.bias")
+		c.AttentionBias, c.QKVBias = qkv && o, qkv && !o
+	}
 	_, hasOutput := f.Tensor("output.weight")
 	tied := !hasOutput
 	c.TieWordEmbeddings = &tied
