@@ -11,15 +11,29 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// The first Ctrl-C cancels ctx so that training can save a
-		// checkpoint; restoring the default handlers lets a second one
-		// kill a save that hangs.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go handleSignals(sigs, cli.Interrupt, cancel, func() { signal.Stop(sigs) })
 	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
+}
+
+// handleSignals acts on the signals that arrive on sigs. A command may take
+// Ctrl-C over (interrupt reports that it did): chat ends the reply it is
+// writing and goes back to its prompt. Otherwise the first signal cancels
+// the run, so that training can save a checkpoint, and restore gives the
+// signals their default handlers back, so that a second one kills a save
+// that hangs.
+func handleSignals(sigs <-chan os.Signal, interrupt func() bool, cancel, restore func()) {
+	for s := range sigs {
+		if s == os.Interrupt && interrupt() {
+			continue
+		}
+		cancel()
+		restore()
+		return
+	}
 }

@@ -35,8 +35,10 @@ func newChatCmd() *cobra.Command {
 		Short: "Talk with an instruct model through its chat template",
 		Long: `chat holds a conversation with an instruct model, formatted by the model's
 chat template. On a terminal it prompts with "> " for each message (/reset
-starts over, /exit or end of input leaves). From piped stdin it reads one user
-message per line and prints each reply followed by a newline.
+starts over, /exit or end of input leaves; Ctrl-C ends the reply being
+written, which is dropped with its message, and at the prompt ends chat).
+From piped stdin it reads one user message per line and prints each reply
+followed by a newline.
 
 A reply ends at the model's end-of-sequence token or the template's end-of-turn
 token (such as <|im_end|>), or after --max-new-tokens.
@@ -135,12 +137,29 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 				s := samp
 				s.Seed += uint64(turn) // a fresh random stream per reply
 				turn++
-				res, err := sess.Generate(cmd.Context(), generate.Request{
+				// On a terminal Ctrl-C ends the reply, which is dropped with
+				// its question, and chat goes back to its prompt, as in
+				// llama.cpp and Ollama; at the prompt it ends chat.
+				ctx, endReply := context.WithCancel(cmd.Context())
+				release := func() {}
+				if term {
+					release = takeInterrupt(endReply)
+				}
+				res, err := sess.Generate(ctx, generate.Request{
 					Prompt: ids, Sampling: s, MaxNewTokens: sf.maxNew, Stop: stops,
 				}, generate.Options{
 					EOS: eos, NewDecoder: newDecoder,
 					Stream: func(_ int, s string) error { _, err := io.WriteString(stdout, s); return err },
 				})
+				release()
+				interrupted := err != nil && ctx.Err() != nil && cmd.Context().Err() == nil
+				endReply()
+				if interrupted {
+					fmt.Fprintln(stdout)
+					fmt.Fprintln(stderr, "loft: reply interrupted (Ctrl-C at the prompt ends chat)")
+					msgs = msgs[:len(msgs)-1]
+					continue
+				}
 				if err != nil {
 					return err
 				}

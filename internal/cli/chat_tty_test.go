@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -86,5 +87,58 @@ func TestDevNullIsNotATerminal(t *testing.T) {
 	defer f.Close()
 	if isTerminal(f) {
 		t.Error("isTerminal(/dev/null) = true")
+	}
+}
+
+// interruptingWriter calls Interrupt, as Ctrl-C does, at its write number
+// at (counting from 1), and keeps what it is given.
+type interruptingWriter struct {
+	buf        strings.Builder // a field: embedded, its WriteString would bypass Write
+	writes, at int
+}
+
+func (w *interruptingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	if w.writes == w.at {
+		if !Interrupt() {
+			panic("Ctrl-C during a reply was not taken over")
+		}
+	}
+	return w.buf.Write(p)
+}
+
+// TestChatInterruptReply: on a terminal, Ctrl-C during a reply ends that
+// reply and chat goes back to its prompt; the question is dropped with
+// the cut reply, so that asking it again gets the reply a fresh
+// conversation gets. At the prompt, Ctrl-C is left to cancel the run.
+func TestChatInterruptReply(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	args := []string{"chat", "--model", dir, "--max-new-tokens", "20", "--temperature", "0"}
+	withStdin(t, "Hello\n")
+	code, piped, errOut := run(t, args...)
+	if code != ExitOK || len(piped) < 3 {
+		t.Fatalf("piped: code %d, stdout %q, stderr %q", code, piped, errOut)
+	}
+	reply := strings.TrimSuffix(piped, "\n")
+
+	withTerminalStdin(t, "Hello\nHello\n/exit\n")
+	out := &interruptingWriter{at: 2} // 1: the first "> ", 2: the reply's first text
+	var errb strings.Builder
+	if code := Run(context.Background(), args, out, &errb); code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+	got := out.buf.String()
+	first, rest, ok := strings.Cut(strings.TrimPrefix(got, "> "), "\n")
+	if !ok || first == "" || !strings.HasPrefix(reply, first) || len(first) >= len(reply) {
+		t.Errorf("stdout %q: the first reply %q is not a cut of %q", got, first, reply)
+	}
+	if want := "> " + reply + "\n> "; rest != want {
+		t.Errorf("after the cut reply: %q, want %q", rest, want)
+	}
+	if !strings.Contains(errb.String(), "loft: reply interrupted") {
+		t.Errorf("stderr %q does not say the reply was interrupted", errb.String())
+	}
+	if Interrupt() {
+		t.Error("Ctrl-C is still taken over after chat ended")
 	}
 }

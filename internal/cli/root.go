@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,30 @@ func (e usageError) Unwrap() error { return e.err }
 // usageErrorf returns an error that makes Run exit with ExitUsage.
 func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
+}
+
+// onInterrupt is what Ctrl-C does while a command has taken it over with
+// takeInterrupt; nil leaves Ctrl-C to cancel the whole run.
+var onInterrupt atomic.Pointer[func()]
+
+// Interrupt is for the program's Ctrl-C handler: it runs what the running
+// command set for Ctrl-C, if anything, and reports whether there was
+// something; when there was not, the caller cancels Run's context. (chat
+// takes Ctrl-C over while it writes a reply, to end the reply and go back
+// to its prompt, as llama.cpp's and Ollama's interactive modes do.)
+func Interrupt() bool {
+	if f := onInterrupt.Load(); f != nil {
+		(*f)()
+		return true
+	}
+	return false
+}
+
+// takeInterrupt makes Interrupt call f until release is called.
+func takeInterrupt(f func()) (release func()) {
+	p := &f
+	onInterrupt.Store(p)
+	return func() { onInterrupt.CompareAndSwap(p, nil) }
 }
 
 // Run executes loft with args (without the program name), writing results to
