@@ -74,16 +74,16 @@ func ggufPre(name string) (ggufPreTok, error) {
 		list = []any{preDefaultPunct, gpt2, preDigitsRun, preThreeDigits}
 	case "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4",
 		"jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code",
-		"roberta-bpe", "a.x-4.0", "mellum":
+		"roberta-bpe", "a.x-4.0", "mellum", "modern-bert":
 		list = []any{gpt2}
-	case "llama-bpe", "llama3", "llama-v3", "falcon3":
+	case "llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano":
 		list = []any{pretok.Hand{Kind: pretok.Llama3}}
 		t.ignoreMerges, t.addBOS = true, true
 	case "dbrx", "smaug-bpe", "chatglm-bpe", "glm4":
 		list = []any{pretok.Hand{Kind: pretok.Llama3}}
-	case "qwen2", "deepseek-r1-qwen", "kormo", "stablelm2", "megrez", "hunyuan", "grok-2":
+	case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "megrez", "hunyuan", "grok-2", "solar-open":
 		list = []any{pretok.Hand{Kind: pretok.Qwen2}}
-	case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b":
+	case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "mellum2":
 		// As the models' tokenizer.json files run Digits with
 		// individual_digits before ByteLevel.
 		list = []any{singleDigits{}, gpt2}
@@ -91,7 +91,7 @@ func ggufPre(name string) (ggufPreTok, error) {
 		list = []any{`[\r\n]`, deepSeekLetters(), preDeepSeekPunct, `\s+$`, preDeepSeekCJK, preDigitsRun}
 	case "deepseek-coder":
 		list = []any{`[\r\n]`, `\s?\p{L}+`, `\s?\p{P}+`, preDeepSeekCJK, singleDigits{}}
-	case "deepseek-v3", "hunyuan-dense":
+	case "deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm":
 		list = []any{`\p{N}{1,3}`, preDeepSeek3CJK, preDeepSeek3Main}
 	case "falcon":
 		list = []any{preFalconPunct, gpt2, preThreeDigits}
@@ -105,14 +105,14 @@ func ggufPre(name string) (ggufPreTok, error) {
 	case "chameleon":
 		list = []any{preChameleonSentinel, preChameleonImage, preChameleonSpace, singleDigits{}, preChameleonPunct, gpt2}
 		t.addBOS = true
-	case "gpt-4o", "llama4", "minimax-m2", "kanana2":
+	case "gpt-4o", "llama4", "minimax-m2", "kanana2", "talkie":
 		list = []any{preGPT4o}
 	case "bailingmoe", "bailingmoe2", "llada-moe":
 		list = []any{preBailing}
 	case "seed-coder":
 		list = []any{preSeedCoder}
 	default:
-		return t, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (llama.cpp's names up to minimax-m2 are, except superbpe, kimi-k2 and afmoe)", name)
+		return t, fmt.Errorf("GGUF: tokenizer.ggml.pre %q is not supported (llama.cpp's names are, except those with regexes of their own since minimax-m2: superbpe, kimi-k2, afmoe, jais-2, qwen35, gemma4, minicpm5, ...)", name)
 	}
 	var c chain
 	for _, e := range list {

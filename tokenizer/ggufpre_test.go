@@ -31,23 +31,23 @@ func TestGGUFPreNames(t *testing.T) {
 		{[]string{"default", ""}, "Hello, world!! 1234 x", []string{"Hello", ",", " world", "!!", " ", "123", "4", " x"}},
 		// '`' is punctuation to Falcon only: GPT-2 alone gives " `".
 		{[]string{"falcon"}, "a `b 12345", []string{"a", " ", "`", "b", " ", "123", "45"}},
-		{[]string{"gpt-2", "mpt", "olmo", "roberta-bpe", "exaone4"}, "a `b 12345", []string{"a", " `", "b", " 12345"}},
+		{[]string{"gpt-2", "mpt", "olmo", "roberta-bpe", "exaone4", "modern-bert"}, "a `b 12345", []string{"a", " `", "b", " 12345"}},
 		{[]string{"deepseek-llm"}, "Hi 世界 123\nok!! ", []string{"Hi", " ", "世界", " ", "123", "\n", "ok", "!!", " "}},
 		{[]string{"deepseek-coder"}, "def f(x1):\n", []string{"def", " f", "(", "x", "1", "):", "\n"}},
-		{[]string{"deepseek-v3", "hunyuan-dense"}, "Hello 12345 世界! x.Net", []string{"Hello", " ", "123", "45", " ", "世界", "!", " x", ".Net"}},
+		{[]string{"deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm"}, "Hello 12345 世界! x.Net", []string{"Hello", " ", "123", "45", " ", "世界", "!", " x", ".Net"}},
 		{[]string{"bloom", "poro-chat", "gpt3-finnish"}, "Hello, world. (ok) a12", []string{"Hello", ",", " world", ". (", "ok", ")", " a12"}},
 		{[]string{"viking"}, "Hello, world. (ok) a12", []string{"Hello", ",", " world", ". (", "ok", ")", " a", "1", "2"}},
 		// Words split where the case changes; single digits.
 		{[]string{"tekken"}, "HelloWorld ABCdef 12", []string{"Hello", "World", " ABCdef", " ", "1", "2"}},
 		// Tekken's words with contractions kept on; digits in threes.
-		{[]string{"gpt-4o", "llama4", "minimax-m2"}, "HelloWorld's 12345", []string{"Hello", "World's", " ", "123", "45"}},
+		{[]string{"gpt-4o", "llama4", "minimax-m2", "talkie"}, "HelloWorld's 12345", []string{"Hello", "World's", " ", "123", "45"}},
 		{[]string{"chameleon"}, "IMGIMGABZ a  b1,c", []string{"IMGIMGABZ", " a", "  ", "b", "1", ",", "c"}},
-		{[]string{"llama-bpe", "llama3", "falcon3", "dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, "HelloWorld's 12345", []string{"HelloWorld", "'s", " ", "123", "45"}},
-		{[]string{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "grok-2", "bailingmoe", "llada-moe"}, "don't 12", []string{"don", "'t", " ", "1", "2"}},
+		{[]string{"llama-bpe", "llama3", "falcon3", "pixtral", "midm-2.0", "lfm2", "falcon-h1", "jina-v5-nano", "dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, "HelloWorld's 12345", []string{"HelloWorld", "'s", " ", "123", "45"}},
+		{[]string{"qwen2", "deepseek-r1-qwen", "f2llmv2", "solar-open", "stablelm2", "megrez", "hunyuan", "grok-2", "bailingmoe", "llada-moe"}, "don't 12", []string{"don", "'t", " ", "1", "2"}},
 		// A punctuation run does not take the newline after it.
 		{[]string{"seed-coder"}, "a!\n", []string{"a", "!", "\n"}},
 		{[]string{"qwen2"}, "a!\n", []string{"a", "!\n"}},
-		{[]string{"starcoder", "smollm", "command-r", "refact", "codeshell", "exaone", "minerva-7b"}, "x 123", []string{"x", " ", "1", "2", "3"}},
+		{[]string{"starcoder", "smollm", "command-r", "refact", "codeshell", "exaone", "minerva-7b", "mellum2"}, "x 123", []string{"x", " ", "1", "2", "3"}},
 	} {
 		for _, name := range c.names {
 			pre, err := ggufPre(name)
@@ -63,6 +63,7 @@ func TestGGUFPreNames(t *testing.T) {
 	// The flags llama.cpp sets with the name.
 	for name, want := range map[string]ggufPreTok{
 		"llama-bpe": {ignoreMerges: true, addBOS: true}, "tekken": {ignoreMerges: true, addBOS: true},
+		"pixtral": {ignoreMerges: true, addBOS: true}, "midm-2.0": {ignoreMerges: true, addBOS: true},
 		"chameleon": {addBOS: true}, "dbrx": {}, "deepseek-v3": {}, "gpt-4o": {},
 	} {
 		pre, _ := ggufPre(name)
