@@ -554,7 +554,9 @@ func TestGGUFLlamaAttentionBias(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "b.gguf")
 			writeGGUF(t, dir, "llama", path, nil)
 			if c.zeroO {
-				rewriteGGUFTensors(t, path, func(name string) bool { return !strings.HasSuffix(name, "attn_output.bias") })
+				rewriteGGUFTensors(t, path, func(ts []gguf.Tensor) []gguf.Tensor {
+					return slices.DeleteFunc(ts, func(x gguf.Tensor) bool { return strings.HasSuffix(x.Name, "attn_output.bias") })
+				})
 			}
 			hf, gg := load(t, dir), load(t, path)
 			sameLogits(t, forward(t, hf, ids), forward(t, gg, ids), "llama GGUF with attention biases")
@@ -562,9 +564,9 @@ func TestGGUFLlamaAttentionBias(t *testing.T) {
 	}
 }
 
-// rewriteGGUFTensors rewrites the GGUF file at path keeping only the
-// tensors keep accepts.
-func rewriteGGUFTensors(t *testing.T, path string, keep func(name string) bool) {
+// rewriteGGUFTensors rewrites the GGUF file at path with its tensors
+// passed through edit.
+func rewriteGGUFTensors(t *testing.T, path string, edit func([]gguf.Tensor) []gguf.Tensor) {
 	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -577,9 +579,6 @@ func rewriteGGUFTensors(t *testing.T, path string, keep func(name string) bool) 
 	}
 	var ts []gguf.Tensor
 	for _, ti := range f.Tensors() {
-		if !keep(ti.Name) {
-			continue
-		}
 		raw, _, err := f.Raw(ti.Name)
 		if err != nil {
 			t.Fatal(err)
@@ -587,7 +586,42 @@ func rewriteGGUFTensors(t *testing.T, path string, keep func(name string) bool) 
 		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: slices.Clone(raw)})
 	}
 	f.Close()
-	if err := gguf.Write(path, kvs, ts); err != nil {
+	if err := gguf.Write(path, kvs, edit(ts)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestGGUFRopeFreqsWithLinearScaling: llama.cpp applies a file's linear
+// scaling factor (rope.scaling.factor, freq_scale = 1/factor) on top of
+// its rope_freqs divisors (ggml's rope divides each angle by its
+// freq_factor and then scales it), so a llama GGUF with both must run as
+// one whose rope_freqs are multiplied by the factor.
+func TestGGUFRopeFreqsWithLinearScaling(t *testing.T) {
+	dir := filepath.Join(refDir, "llama3-tiny")
+	scaled := filepath.Join(t.TempDir(), "scaled.gguf")
+	writeGGUF(t, dir, "llama", scaled, nil, gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.ValueOf(float32(4))})
+	folded := filepath.Join(t.TempDir(), "folded.gguf")
+	writeGGUF(t, dir, "llama", folded, nil)
+	rewriteGGUFTensors(t, folded, func(ts []gguf.Tensor) []gguf.Tensor {
+		for i, x := range ts {
+			if x.Name != "rope_freqs.weight" {
+				continue
+			}
+			div := make([]float32, x.Dims[0])
+			if err := gguf.Dequantize(x.Type, x.Data, div); err != nil {
+				t.Fatal(err)
+			}
+			for j := range div {
+				div[j] *= 4
+			}
+			y, err := gguf.FromFloat32(x.Name, gguf.F32, x.Dims, div)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts[i] = y
+		}
+		return ts
+	})
+	ids := readExpected(t, dir).InputIDs[0]
+	sameLogits(t, forward(t, load(t, folded), ids), forward(t, load(t, scaled), ids), "rope_freqs with rope.scaling.factor 4")
 }

@@ -222,19 +222,25 @@ func (c *Config) Tied() bool { return c.TieWordEmbeddings != nil && *c.TieWordEm
 // KVDim is NumKVHeads·HeadDim, the keys (and values) per position.
 func (c *Config) KVDim() int { return c.NumKVHeads * c.HeadDim }
 
-// NewRoPE builds the rotary embedding of the config.
+// NewRoPE builds the rotary embedding of the config. A GGUF file's
+// rope_freqs divisors and its linear scaling factor both apply, as in
+// llama.cpp (ggml's rope divides each angle by its freq_factor and
+// multiplies it by freq_scale = 1/factor).
 func (c *Config) NewRoPE() (*kernels.RoPE, error) {
 	div := c.RopeFreqs
-	if div == nil && c.RopeScaling != nil {
-		r := c.RopeScaling
-		switch r.RopeType {
-		case "llama3":
+	if r := c.RopeScaling; r != nil {
+		switch {
+		case r.RopeType == "llama3" && div == nil:
 			div = kernels.Llama3RoPEDivisors(c.HeadDim, c.RopeTheta, r.Factor, r.LowFreqFactor, r.HighFreqFactor, r.OriginalMaxPositionEmbeddings)
-		case "linear":
-			div = make([]float32, c.HeadDim/2)
-			for i := range div {
-				div[i] = float32(r.Factor)
+		case r.RopeType == "linear" && (div == nil || len(div) == c.HeadDim/2):
+			lin := make([]float32, c.HeadDim/2)
+			for i := range lin {
+				lin[i] = float32(r.Factor)
+				if div != nil {
+					lin[i] *= div[i]
+				}
 			}
+			div = lin
 		}
 	}
 	return kernels.NewRoPE(c.HeadDim, c.HeadDim, c.RopeTheta, div, false)
