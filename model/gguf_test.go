@@ -625,3 +625,21 @@ func TestGGUFRopeFreqsWithLinearScaling(t *testing.T) {
 	ids := readExpected(t, dir).InputIDs[0]
 	sameLogits(t, forward(t, load(t, folded), ids), forward(t, load(t, scaled), ids), "rope_freqs with rope.scaling.factor 4")
 }
+
+// TestGGUFNoVocab: llama.cpp loads a file whose tokenizer.ggml.model is
+// "none" or "no_vocab" as a model without a vocabulary
+// (LLAMA_VOCAB_TYPE_NONE); loft loads it without a tokenizer.
+func TestGGUFNoVocab(t *testing.T) {
+	for _, name := range []string{"none", "no_vocab"} {
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		data := tinyGGUF(t, gguf.F32, "tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rewriteGGUF(t, path, path, nil, gguf.KV{Key: "tokenizer.ggml.model", Value: gguf.ValueOf(name)})
+		b := load(t, path)
+		if b.LM == nil || b.Tokenizer != nil || b.Gen.BOS != -1 || len(b.Gen.EOS) != 0 {
+			t.Errorf("%s: LM %v, tokenizer %v, gen %+v; want a model without a tokenizer", name, b.LM != nil, b.Tokenizer, b.Gen)
+		}
+	}
+}

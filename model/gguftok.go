@@ -23,6 +23,14 @@ func GGUFTokenizer(f *gguf.File) (*tokenizer.Pipeline, error) {
 	return tok, nil
 }
 
+// ggufNoVocab reports whether tokenizer.ggml.model says the file has no
+// vocabulary ("none" or "no_vocab"), which llama.cpp loads as a model
+// without one (LLAMA_VOCAB_TYPE_NONE).
+func ggufNoVocab(f *gguf.File) bool {
+	m, _ := f.String("tokenizer.ggml.model")
+	return m == "none" || m == "no_vocab"
+}
+
 // ggufVocab reads the tokenizer.ggml.* keys (GGUF spec names) into plain
 // values; absent optional keys keep their "absent" value (tokenizer.FromGGUF
 // gives absent special ids llama.cpp's defaults).

@@ -387,7 +387,7 @@ func loadGGUF(path string) (*Bundle, error) {
 	}
 	b.Info.Format = "gguf"
 	b.Info.DType = ckpt.DTypes(src)
-	if f.Has("tokenizer.ggml.model") {
+	if f.Has("tokenizer.ggml.model") && !ggufNoVocab(f) {
 		tok, err := GGUFTokenizer(f)
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
