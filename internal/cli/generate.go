@@ -15,6 +15,7 @@ import (
 	"github.com/loftml/loft/hub"
 	"github.com/loftml/loft/kernels"
 	"github.com/loftml/loft/model"
+	"github.com/loftml/loft/tokenizer"
 )
 
 // samplingHelp explains where the sampling settings come from; generate
@@ -252,6 +253,11 @@ the output), after --max-new-tokens, or when the model's context is full.
 				if id, ok := tokenID(b, s); ok && b.Tokenizer.IsSpecial(id) && !slices.Contains(eos, id) {
 					eos = append(eos, id)
 				}
+				// A special token with more text around it can never
+				// match, for the same reason: say so rather than run on.
+				if sp := specialIn(b.Tokenizer, s); sp != "" && sp != s {
+					fmt.Fprintf(stderr, "loft: warning: --stop %q holds the special token %s, which the output leaves out, so it never matches; --stop %q stops at that token\n", s, sp, sp)
+				}
 			}
 			out := cmd.OutOrStdout()
 			var last string
@@ -287,4 +293,16 @@ the output), after --max-new-tokens, or when the model's context is full.
 	f.StringArrayVar(&stops, "stop", nil, "stop when this text appears (repeatable); it is not printed")
 	sf.register(f, 256)
 	return cmd
+}
+
+// specialIn returns the text of the first special token in s, as the
+// tokenizer reads s (special tokens written in text are matched whole), or
+// "" when s holds none.
+func specialIn(tok tokenizer.Tokenizer, s string) string {
+	for _, id := range tok.Encode(s, false) {
+		if tok.IsSpecial(id) {
+			return tok.Decode([]int{id}, false)
+		}
+	}
+	return ""
 }

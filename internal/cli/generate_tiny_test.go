@@ -425,3 +425,21 @@ func TestGenerateStopAtPlainToken(t *testing.T) {
 		t.Errorf("--stop %q: code %d, got %q, want %q, stopped by the stop string; stderr %q", stop, code, out, free[:i], errOut)
 	}
 }
+
+// TestGenerateStopHoldingSpecial: a --stop with a special token and more
+// text can never match (the output leaves special tokens' text out), and
+// generate warns, naming the token to use; the token alone gets no warning.
+func TestGenerateStopHoldingSpecial(t *testing.T) {
+	dir := writeTinyModel(t, false)
+	args := []string{"generate", "--model", dir, "--prompt", "abc", "--temperature", "0", "--max-new-tokens", "4"}
+	code, _, errOut := run(t, append(args, "--stop", "<|im_end|>\n")...)
+	want := `loft: warning: --stop "<|im_end|>\n" holds the special token <|im_end|>, which the output leaves out, so it never matches; --stop "<|im_end|>" stops at that token`
+	if code != ExitOK || !strings.Contains(errOut, want) {
+		t.Errorf("code %d, stderr %q; want a warning %q", code, errOut, want)
+	}
+	for _, stop := range []string{"<|im_end|>", "im_end"} {
+		if code, _, errOut := run(t, append(args, "--stop", stop)...); code != ExitOK || strings.Contains(errOut, "warning") {
+			t.Errorf("--stop %q: code %d, stderr %q; want no warning", stop, code, errOut)
+		}
+	}
+}
