@@ -1,0 +1,6 @@
+//go:build !race
+
+package cli
+
+// raceDetector tells whether the tests run under -race.
+const raceDetector = false
