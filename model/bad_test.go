@@ -154,6 +154,12 @@ func TestBadBERT(t *testing.T) {
 			[]string{"config.json", "hidden_act", `"relu"`}},
 		{"relative positions", func(s string) string { return strings.Replace(s, `"absolute"`, `"relative_key"`, 1) }, nil,
 			[]string{"config.json", "position_embedding_type"}},
+		// transformers' BERT with is_decoder attends causally
+		// (get_extended_attention_mask); the encoder here cannot.
+		{"decoder", func(s string) string {
+			return strings.Replace(s, `"model_type": "bert",`, `"model_type": "bert", "is_decoder": true,`, 1)
+		}, nil,
+			[]string{"config.json", "is_decoder"}},
 		{"missing tensor", nil, drop("bert.encoder.layer.1.output.dense.weight"),
 			[]string{"missing tensors (1): bert.encoder.layer.1.output.dense.weight"}},
 		{"missing and extra", nil, func(ts []safetensors.Tensor) []safetensors.Tensor {

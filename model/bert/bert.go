@@ -26,6 +26,10 @@ type Config struct {
 	VocabSize        int     `json:"vocab_size"`
 	LayerNormEps     float64 `json:"layer_norm_eps"`
 	PositionEmbType  string  `json:"position_embedding_type"`
+	// IsDecoder (PretrainedConfig's is_decoder, as BertLMHeadModel sets it)
+	// makes transformers' BERT attend causally (get_extended_attention_mask
+	// adds a causal mask); this encoder attends both ways, so it is refused.
+	IsDecoder bool `json:"is_decoder"`
 	// TieWordEmbeddings: nil means BertForMaskedLM's default, true (the
 	// decoder's weight is the word embeddings); false gives the decoder its
 	// own weight, cls.predictions.decoder.weight.
@@ -76,10 +80,13 @@ func (c *Config) Normalize() error {
 		c.HiddenAct = "gelu"
 	case "gelu", "gelu_new", "gelu_pytorch_tanh":
 	default:
-		return fmt.Errorf("hidden_act %q is not supported (gelu, gelu_new)", c.HiddenAct)
+		return fmt.Errorf("hidden_act %q is not supported (gelu, gelu_new, gelu_pytorch_tanh)", c.HiddenAct)
 	}
 	if c.PositionEmbType != "" && c.PositionEmbType != "absolute" {
 		return fmt.Errorf("position_embedding_type %q is not supported (absolute)", c.PositionEmbType)
+	}
+	if c.IsDecoder {
+		return errors.New("is_decoder true is not supported (a causal BERT; loft's attends both ways)")
 	}
 	return nil
 }
