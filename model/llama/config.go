@@ -34,7 +34,9 @@ type Config struct {
 	// TieWordEmbeddings: nil means the architecture's default (false for
 	// llama, mistral, qwen2 and qwen3, as transformers' configs).
 	TieWordEmbeddings *bool `json:"tie_word_embeddings"`
-	// AttentionBias (llama's attention_bias) gives q, k, v and o biases.
+	// AttentionBias (attention_bias of llama and qwen3) gives q, k, v and
+	// o biases; MLPBias (llama's mlp_bias) is refused. Normalize clears
+	// both where the architecture ignores them.
 	AttentionBias bool `json:"attention_bias"`
 	MLPBias       bool `json:"mlp_bias"`
 	// SlidingWindow (Mistral v0.1; Qwen2/3 with use_sliding_window) limits
@@ -129,12 +131,19 @@ func ParseConfig(data []byte, file string) (Config, error) {
 // Normalize checks the required fields, applies the defaults of
 // transformers' configs and sets the architecture switches.
 func (c *Config) Normalize() error {
+	// attention_bias and mlp_bias count only where transformers' modules
+	// read them (LlamaAttention, LlamaMLP, Qwen3Attention). MistralAttention
+	// and MistralMLP have no biases, Qwen2Attention has q/k/v biases and
+	// none on o_proj, Qwen2MLP and Qwen3MLP (GemmaMLP) have none, whatever
+	// config.json says.
 	switch c.ModelType {
-	case "llama", "mistral":
+	case "llama":
+	case "mistral":
+		c.AttentionBias, c.MLPBias = false, false
 	case "qwen2":
-		c.QKVBias = true
+		c.QKVBias, c.AttentionBias, c.MLPBias = true, false, false
 	case "qwen3":
-		c.QKNorm = true
+		c.QKNorm, c.MLPBias = true, false
 	default:
 		return fmt.Errorf("model_type %q is not a llama-family decoder (llama, mistral, qwen2, qwen3)", c.ModelType)
 	}
