@@ -179,7 +179,16 @@ func (c *Config) Normalize() error {
 		return fmt.Errorf("head_dim %d must be even for RoPE", c.HeadDim)
 	}
 	if c.MaxPositions == 0 {
-		c.MaxPositions = 2048
+		// The max_position_embeddings defaults of LlamaConfig,
+		// MistralConfig (4096·32), Qwen2Config and Qwen3Config.
+		switch c.ModelType {
+		case "mistral":
+			c.MaxPositions = 131072
+		case "qwen2", "qwen3":
+			c.MaxPositions = 32768
+		default:
+			c.MaxPositions = 2048
+		}
 	}
 	windowed := c.ModelType == "mistral" || (c.UseSlidingWindow != nil && *c.UseSlidingWindow)
 	if windowed && c.SlidingWindow != nil && *c.SlidingWindow > 0 && *c.SlidingWindow < c.MaxPositions {

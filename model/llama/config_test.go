@@ -27,6 +27,12 @@ func TestParseConfig(t *testing.T) {
 			func(c Config) bool { return c.RopeScaling != nil && c.RopeScaling.RopeType == "linear" }, ""},
 		{"mistral window absent", `{"model_type": "mistral", "max_position_embeddings": 32768, ` + base + `}`,
 			func(c Config) bool { return c.MaxPositions == 4096 }, ""},
+		// max_position_embeddings absent: LlamaConfig's 2048 (above),
+		// MistralConfig's 4096·32, Qwen2Config's and Qwen3Config's 32768.
+		{"mistral positions absent", `{"model_type": "mistral", "sliding_window": null, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 131072 }, ""},
+		{"qwen2 positions absent", `{"model_type": "qwen2", ` + base + `}`, func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"qwen3 positions absent", `{"model_type": "qwen3", ` + base + `}`, func(c Config) bool { return c.MaxPositions == 32768 }, ""},
 		{"qwen3 head_dim absent", `{"model_type": "qwen3", ` + base + `}`, func(c Config) bool { return c.HeadDim == 128 }, ""},
 		{"llama3 rope_parameters", `{"model_type": "llama", "rope_theta": 10000, "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000, "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}, ` + base + `}`,
 			func(c Config) bool {
