@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/loftml/loft/format/gguf"
@@ -42,9 +43,12 @@ type Config struct {
 	// SlidingWindow (Mistral v0.1; Qwen2/3 with use_sliding_window) limits
 	// each query to the last SlidingWindow keys. loft attends to every key,
 	// so it caps the context length at the window instead, where the two
-	// agree.
-	SlidingWindow    *int  `json:"sliding_window"`
-	UseSlidingWindow *bool `json:"use_sliding_window"`
+	// agree. Qwen2/3 slide only in the layers layer_types names
+	// "sliding_attention", by default those from max_window_layers on.
+	SlidingWindow    *int     `json:"sliding_window"`
+	UseSlidingWindow *bool    `json:"use_sliding_window"`
+	MaxWindowLayers  *int     `json:"max_window_layers"`
+	LayerTypes       []string `json:"layer_types"`
 
 	// Switches set by Normalize from ModelType (QKVBias also by
 	// ConfigFromGGUF, for a llama GGUF with q/k/v biases alone).
@@ -78,8 +82,9 @@ type ropeParameters struct {
 // ParseConfig reads a config.json; file names it in errors. Besides
 // Normalize's defaults it applies those that only config.json knows:
 // rope_parameters (transformers 5 saves RoPE there, and its values win),
-// Qwen3's head_dim of 128 and Mistral's sliding_window of 4096 when the
-// keys are absent (a null window is none), as transformers' configs do.
+// Qwen3's head_dim of 128 and the sliding_window of 4096 of Mistral, Qwen2
+// and Qwen3 when the keys are absent (a null window is none), as
+// transformers' configs do.
 func ParseConfig(data []byte, file string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -118,7 +123,7 @@ func ParseConfig(data []byte, file string) (Config, error) {
 	if c.ModelType == "qwen3" && raw.HeadDim == nil {
 		c.HeadDim = 128
 	}
-	if c.ModelType == "mistral" && raw.SlidingWindow == nil {
+	if raw.SlidingWindow == nil && (c.ModelType == "mistral" || c.ModelType == "qwen2" || c.ModelType == "qwen3") {
 		w := 4096
 		c.SlidingWindow = &w
 	}
@@ -190,8 +195,7 @@ func (c *Config) Normalize() error {
 			c.MaxPositions = 2048
 		}
 	}
-	windowed := c.ModelType == "mistral" || (c.UseSlidingWindow != nil && *c.UseSlidingWindow)
-	if windowed && c.SlidingWindow != nil && *c.SlidingWindow > 0 && *c.SlidingWindow < c.MaxPositions {
+	if c.windowed() && c.SlidingWindow != nil && *c.SlidingWindow > 0 && *c.SlidingWindow < c.MaxPositions {
 		c.MaxPositions = *c.SlidingWindow
 	}
 	if c.RMSNormEps == 0 {
@@ -232,6 +236,32 @@ func (c *Config) Normalize() error {
 		}
 	}
 	return nil
+}
+
+// windowed reports whether some layer attends through a sliding window, as
+// transformers decides it: every Mistral layer when sliding_window is set;
+// for Qwen2 and Qwen3 only with use_sliding_window, in the layers
+// layer_types marks "sliding_attention", which by default are those from
+// max_window_layers (28) on (Qwen2Config, Qwen2Attention.sliding_window).
+// Llama has no window.
+func (c *Config) windowed() bool {
+	switch c.ModelType {
+	case "mistral":
+		return true
+	case "qwen2", "qwen3":
+		if c.UseSlidingWindow == nil || !*c.UseSlidingWindow {
+			return false
+		}
+		if c.LayerTypes != nil {
+			return slices.Contains(c.LayerTypes, "sliding_attention")
+		}
+		first := 28
+		if c.MaxWindowLayers != nil {
+			first = *c.MaxWindowLayers
+		}
+		return c.NumLayers > first
+	}
+	return false
 }
 
 // Tied reports whether lm_head shares embed_tokens' weight.

@@ -23,6 +23,26 @@ func TestParseConfig(t *testing.T) {
 			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
 		{"qwen2 window off", `{"model_type": "qwen2", "max_position_embeddings": 32768, "sliding_window": 4096, "use_sliding_window": false, ` + base + `}`,
 			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		// Qwen2/Qwen3 slide only in layers from max_window_layers (28
+		// when absent) on, or those layer_types names, and only with
+		// use_sliding_window; the window is 4096 when absent. A windowed
+		// layer caps the context at the window.
+		{"qwen2 no sliding layer", `{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 64, "max_window_layers": 2, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"qwen2 max_window_layers absent", `{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 64, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"qwen2 last layer slides", `{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 64, "max_window_layers": 1, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 64 }, ""},
+		{"qwen3 window absent", `{"model_type": "qwen3", "use_sliding_window": true, "max_window_layers": 0, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 4096 }, ""},
+		{"qwen2 layer_types slide", `{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 64, "max_window_layers": 28, "layer_types": ["full_attention", "sliding_attention"], ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 64 }, ""},
+		{"qwen2 layer_types full", `{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 64, "max_window_layers": 0, "layer_types": ["full_attention", "full_attention"], ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"qwen2 layer_types without use_sliding_window", `{"model_type": "qwen2", "sliding_window": 64, "layer_types": ["sliding_attention", "sliding_attention"], ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 32768 }, ""},
+		{"llama ignores windows", `{"model_type": "llama", "use_sliding_window": true, "sliding_window": 64, "max_window_layers": 0, ` + base + `}`,
+			func(c Config) bool { return c.MaxPositions == 2048 }, ""},
 		{"linear rope", `{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2}, ` + base + `}`,
 			func(c Config) bool { return c.RopeScaling != nil && c.RopeScaling.RopeType == "linear" }, ""},
 		{"mistral window absent", `{"model_type": "mistral", "max_position_embeddings": 32768, ` + base + `}`,
