@@ -575,7 +575,11 @@ func TestLoadRefusals(t *testing.T) {
 		want  string
 	}{
 		{"dora", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["use_dora"] = true; return ts }, "use_dora is true"},
-		{"bias", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["bias"] = "all"; return ts }, `bias "all"`},
+		{"bias", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			c["bias"] = "all" // a trained bias of a q_proj PEFT wrapped, as get_peft_model_state_dict saves it
+			return append(ts, safetensors.Tensor{Name: "base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias", DType: safetensors.F32, Shape: []int{64}, Values: make([]float32, 64)})
+		}, `tensor "base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias" is a bias trained with bias "all"`},
+		{"bias value", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor { c["bias"] = "some"; return ts }, `bias "some" is not one of PEFT's`},
 		{"modules_to_save", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 			c["modules_to_save"] = []string{"lm_head"}
 			return ts

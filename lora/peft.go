@@ -197,6 +197,12 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// wrapperPrefixes are the path prefixes under which a head model (GPT-2's
+// GPT2LMHeadModel, Llama's LlamaForCausalLM, BertForMaskedLM) holds its
+// base model, whose own module names (PEFT's, for an adapter made on
+// AutoModel) lack them.
+var wrapperPrefixes = []string{"transformer.", "model.", "bert."}
+
 // loraKeyRE splits a PEFT LoRA tensor name into module path and matrix,
 // with or without the adapter-name segment ("lora_A.default.weight").
 var loraKeyRE = regexp.MustCompile(`^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B)(?:\.[A-Za-z0-9_\-]+)?\.weight$`)
@@ -239,9 +245,8 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 	for _, s := range slots {
 		bySlot[s.Name] = s
 	}
-	type pair struct{ a, b string }
+	type pair struct{ a, b, peft string } // peft: the module's name in PEFT's model
 	mods := map[string]*pair{}
-	var order []string
 	for _, name := range f.Names() {
 		switch {
 		case strings.Contains(name, "lora_embedding_"):
@@ -250,23 +255,31 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 			return nil, fmt.Errorf("lora: %s: tensor %q is a DoRA magnitude, which loft does not support", wPath, name)
 		}
 		m := loraKeyRE.FindStringSubmatch(name)
+		if m == nil && strings.HasSuffix(name, ".bias") && pc.Bias != "" && pc.Bias != "none" {
+			// bias "all" or "lora_only" saves the trained biases beside A
+			// and B (get_peft_model_state_dict); a model without biases
+			// has none, and the adapter is then plain LoRA.
+			return nil, fmt.Errorf("lora: %s: tensor %q is a bias trained with bias %q, which loft does not support (it applies LoRA A and B to unchanged base weights)", wPath, name, pc.Bias)
+		}
 		if m == nil {
 			return nil, fmt.Errorf("lora: %s: tensor %q is not a LoRA A or B weight (loft supports LoRA on linear layers only)", wPath, name)
 		}
 		mod := m[1]
 		if _, ok := bySlot[mod]; !ok {
-			if _, ok := bySlot["transformer."+mod]; ok { // an adapter made on GPT2Model
-				mod = "transformer." + mod
-			} else {
+			// An adapter made on the bare decoder or encoder (AutoModel:
+			// GPT2Model, LlamaModel, BertModel) names its modules without
+			// the head model's wrapper.
+			i := slices.IndexFunc(wrapperPrefixes, func(p string) bool { _, ok := bySlot[p+mod]; return ok })
+			if i < 0 {
 				return nil, fmt.Errorf("lora: %s: tensor %q: module %s is not a linear layer of this model (an adapter for another architecture or layer count?)%s",
 					wPath, name, mod, examplePath(slots))
 			}
+			mod = wrapperPrefixes[i] + mod
 		}
 		p := mods[mod]
 		if p == nil {
-			p = &pair{}
+			p = &pair{peft: m[1]}
 			mods[mod] = p
-			order = append(order, mod)
 		}
 		if m[2] == "lora_A" {
 			p.a = name
@@ -304,10 +317,11 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 		if len(ib.Shape) != 2 || ib.Shape[0] != base.Out || ib.Shape[1] != r {
 			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v, the model's %s with r = %d needs [%d %d]", wPath, p.b, ib.Shape, s.Name, r, base.Out, r)
 		}
-		if want := pc.ranks.lookup(s.Name, pc.R); r != want {
+		// PEFT matched the patterns against its own module names.
+		if want := pc.ranks.lookup(p.peft, pc.R); r != want {
 			return nil, fmt.Errorf("lora: %s: tensor %q has rank %d, %s says %d for %s", wPath, p.a, r, cfgPath, want, s.Name)
 		}
-		l := newLinear(s.Name, base, r, pc.alphas.lookup(s.Name, pc.Alpha), cfg.RSLoRA, cfg.Dropout, a.st)
+		l := newLinear(s.Name, base, r, pc.alphas.lookup(p.peft, pc.Alpha), cfg.RSLoRA, cfg.Dropout, a.st)
 		if l.A, err = f.Float32(p.a); err != nil {
 			return nil, fmt.Errorf("lora: %w", err)
 		}
@@ -333,8 +347,8 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 		return c, fmt.Errorf("lora: %s: peft_type %q is not LORA", path, pc.PeftType)
 	case pc.UseDoRA:
 		return c, fmt.Errorf("lora: %s: use_dora is true; loft does not support DoRA adapters", path)
-	case pc.Bias != "" && pc.Bias != "none":
-		return c, fmt.Errorf("lora: %s: bias %q trains biases; loft supports only bias \"none\"", path, pc.Bias)
+	case pc.Bias != "" && pc.Bias != "none" && pc.Bias != "all" && pc.Bias != "lora_only":
+		return c, fmt.Errorf("lora: %s: bias %q is not one of PEFT's \"none\", \"all\", \"lora_only\"", path, pc.Bias)
 	case len(pc.ModulesToSave) > 0:
 		return c, fmt.Errorf("lora: %s: modules_to_save %q (fully trained modules) is not supported", path, pc.ModulesToSave)
 	case pc.LoraBias:
@@ -382,13 +396,14 @@ func (pc *peftConfig) toConfig(path string) (Config, error) {
 	// (its residual or quantised weights): until PEFT converts such an
 	// adapter on saving (path_initial_model_for_weight_conversion, which
 	// writes init_lora_weights true), it does not apply to the original
-	// weights. Kaiming (true), false, gaussian and EVA leave the base as is.
+	// weights. Kaiming (true), false, gaussian, EVA and orthogonal
+	// (LoraLayer.orthogonal_init sets A and B only) leave the base as is.
 	switch init := string(bytes.TrimSpace(pc.InitLoraWeights)); init {
-	case "", "null", "true", "false", `"eva"`:
+	case "", "null", "true", "false", `"eva"`, `"orthogonal"`:
 	case `"gaussian"`:
 		c.InitGaussian = true
 	default:
-		return c, fmt.Errorf("lora: %s: init_lora_weights %s: loft applies adapters to the unchanged base weights, which this initialisation replaces (save it from PEFT with path_initial_model_for_weight_conversion to get a plain LoRA adapter); supported: true, false, \"gaussian\", \"eva\"", path, init)
+		return c, fmt.Errorf("lora: %s: init_lora_weights %s: loft applies adapters to the unchanged base weights, which this initialisation replaces (save it from PEFT with path_initial_model_for_weight_conversion to get a plain LoRA adapter); supported: true, false, \"gaussian\", \"eva\", \"orthogonal\"", path, init)
 	}
 	var err error
 	if pc.ranks, err = parsePattern[int](pc.RankPattern, path, "rank_pattern"); err != nil {
