@@ -7,49 +7,63 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/loftml/loft/format/safetensors"
 )
 
-// MergeFolder writes outDir, a full Hugging Face model folder: baseDir's
-// safetensors files with the same names, tensor names, shapes and dtypes,
-// in which every adapted weight is replaced by its merged value W + s·B·A
-// (transposed back to (in, out) for Conv1D weights), with metadata
-// {"format": "pt"}; every other file of baseDir (config.json, tokenizer
-// and generation files, chat template, the shard index) is copied. a is
+// MergeFolder writes outDir, a full Hugging Face model folder: the
+// checkpoint of baseDir as model.Load reads it (model.safetensors, or the
+// shards its model.safetensors.index.json names) with the same file
+// names, tensor names, shapes and dtypes, in which every adapted weight is
+// replaced by its merged value W + s·B·A (transposed back to (in, out) for
+// Conv1D weights), with metadata {"format": "pt"}; every other file of
+// baseDir (config.json, tokenizer and generation files, chat template, the
+// shard index) is copied, except weights the checkpoint does not consist
+// of: another format's copy (pytorch_model*.bin and its index, TensorFlow,
+// Flax, GGUF, ONNX, .pt/.pth/.ckpt files) or another .safetensors file
+// (Mistral's consolidated.safetensors), which would hold the unmerged base
+// for a loader that prefers them. Those are left out and returned. a is
 // merged first if it was not. The folder is written beside outDir under a
 // temporary name and renamed into place, so outDir is complete or absent;
-// an existing non-empty outDir is refused.
-func MergeFolder(baseDir, outDir string, a *Adapter) error {
-	if !a.folded {
-		if err := a.Merge(); err != nil {
-			return err
-		}
-	}
-	files, err := filepath.Glob(filepath.Join(baseDir, "*.safetensors"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("lora: %s holds no .safetensors weights to merge into (merging needs a Hugging Face model folder)", baseDir)
+// an existing outDir that is a file or a non-empty folder is refused.
+func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) {
+	if st, err := os.Stat(outDir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("lora: output folder %s exists and is not a folder", outDir)
 	}
 	if ents, err := os.ReadDir(outDir); err == nil && len(ents) > 0 {
-		return fmt.Errorf("lora: output folder %s exists and is not empty", outDir)
+		return nil, fmt.Errorf("lora: output folder %s exists and is not empty", outDir)
 	}
-	// The checkpoint names a module's weight may have: its path + ".weight",
-	// and for GPT-2 also without the "transformer." prefix.
+	weights, err := checkpointFiles(baseDir)
+	if err != nil {
+		return nil, err
+	}
+	if !a.folded {
+		if err := a.Merge(); err != nil {
+			return nil, err
+		}
+	}
+	// The checkpoint names a module's weight may have: its path +
+	// ".weight", and without the head model's wrapper prefix (GPT-2's
+	// "transformer.", a BertModel checkpoint's missing "bert.").
 	byName := map[string]*Linear{}
 	for _, l := range a.Modules {
 		byName[l.Name+".weight"] = l
-		if s, ok := strings.CutPrefix(l.Name, "transformer."); ok {
-			byName[s+".weight"] = l
+		for _, p := range wrapperPrefixes {
+			if s, ok := strings.CutPrefix(l.Name, p); ok {
+				byName[s+".weight"] = l
+			}
 		}
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(outDir)), "."+filepath.Base(outDir)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("lora: %w", err)
+		return nil, fmt.Errorf("lora: %w", err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700; a model folder is ordinary data
 		os.RemoveAll(tmp)
-		return fmt.Errorf("lora: %w", err)
+		return nil, fmt.Errorf("lora: %w", err)
 	}
 	done := false
 	defer func() {
@@ -58,40 +72,76 @@ func MergeFolder(baseDir, outDir string, a *Adapter) error {
 		}
 	}()
 	written := map[*Linear]bool{}
-	for _, path := range files {
-		if err := mergeFile(path, filepath.Join(tmp, filepath.Base(path)), byName, written); err != nil {
-			return err
+	for _, name := range weights {
+		if err := mergeFile(filepath.Join(baseDir, name), filepath.Join(tmp, name), byName, written); err != nil {
+			return nil, err
 		}
 	}
 	for _, l := range a.Modules {
 		if !written[l] {
-			return fmt.Errorf("lora: no tensor %s.weight in %s for adapted module %s", l.Name, baseDir, l.Name)
+			return nil, fmt.Errorf("lora: no tensor %s.weight in %s for adapted module %s", l.Name, baseDir, l.Name)
 		}
 	}
 	ents, err := os.ReadDir(baseDir)
 	if err != nil {
-		return fmt.Errorf("lora: %w", err)
+		return nil, fmt.Errorf("lora: %w", err)
 	}
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".safetensors") {
+		if slices.Contains(weights, e.Name()) {
 			continue
 		}
 		// Stat follows links: a Hub snapshot's files are links into blobs/.
 		if fi, err := os.Stat(filepath.Join(baseDir, e.Name())); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		if otherWeights(e.Name()) {
+			left = append(left, e.Name())
+			continue
+		}
 		if err := copyFile(filepath.Join(baseDir, e.Name()), filepath.Join(tmp, e.Name())); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := os.Remove(outDir); err != nil && !errors.Is(err, os.ErrNotExist) { // an empty folder
-		return fmt.Errorf("lora: %w", err)
+		return nil, fmt.Errorf("lora: %w", err)
 	}
 	if err := os.Rename(tmp, outDir); err != nil {
-		return fmt.Errorf("lora: %w", err)
+		return nil, fmt.Errorf("lora: %w", err)
 	}
 	done = true
-	return nil
+	return left, nil
+}
+
+// checkpointFiles returns the names of the safetensors files of the
+// checkpoint in dir, as model.Load opens it (safetensors.OpenDir).
+func checkpointFiles(dir string) ([]string, error) {
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lora: merging needs a Hugging Face model folder with safetensors weights: %w", err)
+	}
+	defer set.Close()
+	var names []string
+	for _, n := range set.Names() {
+		f, _ := set.File(n)
+		if b := filepath.Base(f.Path()); !slices.Contains(names, b) {
+			names = append(names, b)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// otherWeights reports whether a file of a model folder holds weights (or
+// their index) in a form the merge does not rewrite.
+func otherWeights(name string) bool {
+	n := strings.ToLower(name)
+	for _, ext := range []string{".safetensors", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".onnx", ".ot",
+		".bin.index.json", ".h5.index.json", ".msgpack.index.json"} {
+		if strings.HasSuffix(n, ext) {
+			return true
+		}
+	}
+	return strings.HasPrefix(n, "pytorch_model") && strings.HasSuffix(n, ".bin")
 }
 
 // mergeFile rewrites one safetensors file: merged weights re-encoded in

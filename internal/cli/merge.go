@@ -22,8 +22,10 @@ adapter touches is W + s·B·A (s = lora_alpha/r, or lora_alpha/√r with
 use_rslora), stored in the base model's dtype under the base's tensor names
 (GPT-2's Conv1D weights transposed back to (in, out)), with safetensors
 metadata {"format": "pt"}; config.json, tokenizer, generation config and chat
-template files are copied. The result loads in loft, transformers, vLLM or
-llama.cpp's converter without the adapter.
+template files are copied. Weights in another form (pytorch_model.bin, GGUF,
+TensorFlow or Flax files, Mistral's consolidated.safetensors) are left out and
+named, as they would hold the unmerged base. The result loads in loft,
+transformers, vLLM or llama.cpp's converter without the adapter.
 
 --model is a Hugging Face model folder or Hub id (not a .gguf file); --adapter
 is any PEFT LoRA adapter folder (adapter_config.json and
@@ -52,8 +54,12 @@ is written under a temporary name and renamed when complete.`,
 			if err != nil {
 				return err
 			}
-			if err := lora.MergeFolder(path, outDir, ad); err != nil {
+			left, err := lora.MergeFolder(path, outDir, ad)
+			if err != nil {
 				return err
+			}
+			for _, n := range left {
+				fmt.Fprintf(stderr, "loft: left out %s: weights the merge does not rewrite, which would be the unmerged base\n", n)
 			}
 			fmt.Fprintf(stderr, "loft: merged %d modules of %s into %s; wrote %s\n", len(ad.Modules), adapterDir, modelRef, outDir)
 			return nil

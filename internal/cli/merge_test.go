@@ -222,3 +222,139 @@ func TestGenerateAdapter(t *testing.T) {
 		t.Fatalf("chat with a missing adapter: code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestMergeOutIsFile: an --out that is an existing file is refused and
+// left as it was (it was deleted to make room for the folder).
+func TestMergeOutIsFile(t *testing.T) {
+	base := "../../testdata/ref/gpt2-tiny"
+	out := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(out, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "merge", "--model", base, "--adapter", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", out)
+	if code != ExitError || !strings.Contains(errOut, out) || !strings.Contains(errOut, "not a folder") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "keep me" {
+		t.Fatalf("--out file after the refused merge: %q, %v", b, err)
+	}
+}
+
+// copyDir copies the regular files of src into a new temporary folder.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// TestMergeLeavesOutOtherWeights: weights the checkpoint does not consist
+// of (another format's copy: pytorch_model.bin, tf_model.h5, a GGUF file,
+// Mistral's consolidated.safetensors) would hold the unmerged base in the
+// merged folder, where a loader that prefers them (use_safetensors=False,
+// vLLM's --load-format mistral) reads it: they are left out and named.
+// Only model.safetensors, which model.Load read, is rewritten.
+func TestMergeLeavesOutOtherWeights(t *testing.T) {
+	base := copyDir(t, "../../testdata/ref/gpt2-tiny")
+	extra := []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.Q8_0.gguf", "consolidated.safetensors"}
+	for _, n := range extra[:4] {
+		if err := os.WriteFile(filepath.Join(base, n), []byte("stale"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := safetensors.Write(filepath.Join(base, "consolidated.safetensors"), []safetensors.Tensor{{Name: "layers.0.attention.wq.weight", DType: safetensors.F32, Shape: []int{2}, Values: []float32{1, 2}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "README.md"), []byte("# model card"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	code, _, errOut := run(t, "merge", "--model", base, "--adapter", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	var got []string
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if want := []string{"README.md", "config.json", "expected.json", "model.safetensors"}; !slices.Equal(got, want) {
+		t.Fatalf("merged folder holds %q, want %q", got, want)
+	}
+	for _, n := range extra {
+		if !strings.Contains(errOut, n) {
+			t.Errorf("stderr does not name the left-out %s: %q", n, errOut)
+		}
+	}
+}
+
+// TestMergeBertModel merges into a BertModel checkpoint, whose tensor
+// names lack the "bert." of the module paths (PEFT's names on
+// BertForMaskedLM, loft's slots): the merged encoder equals base +
+// adapter.
+func TestMergeBertModel(t *testing.T) {
+	src := "../../testdata/ref/bert-tiny"
+	base := copyDir(t, src)
+	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		if strings.HasPrefix(n, "cls.") {
+			continue
+		}
+		raw, dt, _ := f.Raw(n)
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.Tensor{Name: strings.TrimPrefix(n, "bert."), DType: dt, Shape: info.Shape, Data: raw})
+	}
+	if err := safetensors.Write(filepath.Join(base, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	encode := func(dir, adapter string) []float32 {
+		t.Helper()
+		b, err := model.Load(dir, model.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if adapter != "" {
+			if _, err := lora.Load(adapter, b.Slots); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := []int32{1, 17, 42, 99, 5}
+		out, err := b.Encoder.Encode(ids, make([]int32, len(ids)), nil, 1, len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(out)
+	}
+	adapter := savedAdapter(t, base, []string{"query", "value", "output.dense"})
+	out := filepath.Join(t.TempDir(), "merged")
+	if code, _, errOut := run(t, "merge", "--model", base, "--adapter", adapter, "--out", out); code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	plain, want, got := encode(base, ""), encode(base, adapter), encode(out, "")
+	var moved, d float64
+	for i := range want {
+		moved = math.Max(moved, math.Abs(float64(want[i]-plain[i])))
+		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("adapter moves the encoder output by %.3g; merged differs from base + adapter by %.2g", moved, d)
+	if moved < 1e-3 || d > 1e-5 {
+		t.Fatalf("adapter change %.3g, merged vs adapter %.3g", moved, d)
+	}
+}
