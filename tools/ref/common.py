@@ -186,6 +186,16 @@ def gelu_erf(x):
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
+def activation(name):
+    """HF ACT2FN for the names these models use: "gelu" is the exact erf
+    form, "gelu_new" and "gelu_pytorch_tanh" the tanh one."""
+    if name == "gelu":
+        return gelu_erf
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return gelu_tanh
+    raise ValueError("unsupported activation " + str(name))
+
+
 def attention(q, k, v, attn_mask, causal):
     """Scaled dot-product attention.
     q (B, H, T, D), k and v (B, KV, T, D) with H a multiple of KV (grouped-query
@@ -214,12 +224,16 @@ def attention(q, k, v, attn_mask, causal):
 
 def rope_inv_freq(cfg, head_dim):
     """Inverse frequencies 1/theta^(2i/D), i < D/2, computed in float64, with
-    Llama 3 scaling (HF _compute_llama3_parameters) when rope_scaling says so."""
+    Llama 3 scaling (HF _compute_llama3_parameters) or linear scaling (HF
+    _compute_linear_scaling_rope_parameters: inv_freq / factor) when
+    rope_scaling says so; rope_scaling's "rope_type" or older "type"."""
     theta = cfg.get("rope_theta", 10000.0)
     inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
     rs = cfg.get("rope_scaling")
     if rs:
         kind = rs.get("rope_type", rs.get("type"))
+        if kind == "linear":
+            return inv / rs["factor"]
         if kind != "llama3":
             raise ValueError("unsupported rope_scaling " + str(kind))
         factor = rs["factor"]
@@ -291,10 +305,12 @@ def llama_forward(cfg, sd, input_ids, attn_mask, lora=None):
 
 def gpt2_forward(cfg, sd, input_ids, attn_mask, lora=None):
     """GPT2LMHeadModel logits (B, T, V). sd uses module names
-    ("transformer.h.0.attn.c_attn.weight"); Conv1D weights are (in, out)."""
+    ("transformer.h.0.attn.c_attn.weight"); Conv1D weights are (in, out); the
+    MLP's activation is activation_function's (gelu_new by default)."""
     C = cfg["n_embd"]
     H = cfg["n_head"]
     eps = cfg["layer_norm_epsilon"]
+    act = activation(cfg.get("activation_function", "gelu_new"))
     B, T = input_ids.shape
     tp = "transformer."
     x = sd[tp + "wte.weight"][input_ids] + sd[tp + "wpe.weight"][torch.arange(T)][None]
@@ -309,19 +325,21 @@ def gpt2_forward(cfg, sd, input_ids, attn_mask, lora=None):
         a = attention(q, k, v, attn_mask, causal=True)
         x = x + conv1d(a, sd, p + "attn.c_proj", lora)
         h = layer_norm(x, sd[p + "ln_2.weight"], sd[p + "ln_2.bias"], eps)
-        m = gelu_tanh(conv1d(h, sd, p + "mlp.c_fc", lora))
+        m = act(conv1d(h, sd, p + "mlp.c_fc", lora))
         x = x + conv1d(m, sd, p + "mlp.c_proj", lora)
     x = layer_norm(x, sd[tp + "ln_f.weight"], sd[tp + "ln_f.bias"], eps)
     return x @ sd[tp + "wte.weight"].t()  # lm_head tied to wte
 
 
 def bert_mlm_forward(cfg, sd, input_ids, attn_mask, token_type_ids):
-    """BertForMaskedLM prediction scores (B, T, V): post-norm encoder, exact
-    GELU, and the MLM head (transform dense + GELU + LayerNorm, decoder tied
-    to the word embeddings, plus cls.predictions.bias)."""
+    """BertForMaskedLM prediction scores (B, T, V): post-norm encoder, GELU
+    (hidden_act's, exact by default), and the MLM head (transform dense + the
+    same GELU + LayerNorm, decoder tied to the word embeddings, plus
+    cls.predictions.bias)."""
     C = cfg["hidden_size"]
     H = cfg["num_attention_heads"]
     eps = cfg["layer_norm_eps"]
+    act = activation(cfg.get("hidden_act", "gelu"))
     B, T = input_ids.shape
     e = "bert.embeddings."
     x = (sd[e + "word_embeddings.weight"][input_ids]
@@ -337,11 +355,11 @@ def bert_mlm_forward(cfg, sd, input_ids, attn_mask, token_type_ids):
         a = linear(a, sd, p + "attention.output.dense")
         x = layer_norm(a + x, sd[p + "attention.output.LayerNorm.weight"],
                        sd[p + "attention.output.LayerNorm.bias"], eps)
-        m = gelu_erf(linear(x, sd, p + "intermediate.dense"))
+        m = act(linear(x, sd, p + "intermediate.dense"))
         m = linear(m, sd, p + "output.dense")
         x = layer_norm(m + x, sd[p + "output.LayerNorm.weight"], sd[p + "output.LayerNorm.bias"], eps)
     c = "cls.predictions."
-    h = gelu_erf(linear(x, sd, c + "transform.dense"))
+    h = act(linear(x, sd, c + "transform.dense"))
     h = layer_norm(h, sd[c + "transform.LayerNorm.weight"], sd[c + "transform.LayerNorm.bias"], eps)
     return h @ sd[e + "word_embeddings.weight"].t() + sd[c + "bias"]
 

@@ -5,6 +5,8 @@
     bert: config.json, model.safetensors (F32, Hugging Face tensor names) and
     expected.json (inputs and float64 logits);
   * llama-tiny-bf16/: llama-tiny's weights rounded to BF16;
+  * variants/: logits of tiny models under config options that change the
+    math (linear RoPE scaling, GPT-2's exact GELU, BERT's tanh GELU);
   * stories260k/: logits of the real stories260K model for one sequence, and
     its greedy continuation, checked against the shared expected text.
 
@@ -456,6 +458,53 @@ def write_model(name, cfg, w, dtype="F32", seed=None, lengths=(12, 7, 10), first
         name, tuple(logits.shape), float(logits.abs().max()), worst, f32err))
 
 
+# Config options that change the math, each run on a tiny model's weights
+# with the option set: (name, base fixture, base config, keys set, input
+# seed, length, first id).
+VARIANTS = [
+    ("llama-linear-rope", "llama-tiny", LLAMA, {"rope_scaling": {"type": "linear", "factor": 4.0}}, 2101, 8, 1),
+    ("gpt2-gelu-erf", "gpt2-tiny", GPT2, {"activation_function": "gelu"}, 2105, 8, None),
+    ("bert-gelu-tanh", "bert-tiny", BERT, {"hidden_act": "gelu_new"}, 2106, 8, None),
+]
+
+
+def write_variants():
+    """variants/expected.json: for each VARIANTS entry, one unpadded sequence
+    and its logits (T, V) with the base fixture's weights and its config plus
+    the keys set. Each option must move the logits by more than 2e-4 (max
+    abs change from the base config's; the tanh and erf GELUs differ by
+    little), ten times the 2e-5 the Go test allows, or the fixture would
+    not test it."""
+    out = []
+    for name, base, base_cfg, keys, seed, n, first in VARIANTS:
+        _, sd = common.load_model(os.path.join(OUT, base))
+        cfg = dict(base_cfg)
+        cfg.update(keys)
+        bert = cfg["model_type"] == "bert"
+        ids, mask, tt = make_inputs(seed, [n], cfg["vocab_size"], first=first, bert=bert)
+        tt = tt if bert else None
+        logits = common.forward(cfg, sd, ids, mask, tt)[0]
+        moved = float((logits - common.forward(base_cfg, sd, ids, mask, tt)[0]).abs().max())
+        if moved < 2e-4:
+            raise SystemExit("variant %s: the option moves the logits by only %g" % (name, moved))
+        v = {"name": name, "base": base, "config": keys, "input_ids": ids[0].tolist()}
+        if bert:
+            v["token_type_ids"] = tt[0].tolist()
+        v["logits_shape"] = list(logits.shape)
+        v["logits"] = common.rounded(logits)
+        out.append(v)
+        print("variant %-18s on %-10s logits %s  max abs change from the base config %.2e" % (
+            name, base, tuple(logits.shape), moved))
+    common.write_json(os.path.join(OUT, "variants", "expected.json"), {
+        "script": "tools/ref/gen_models.py",
+        "script_version": common.SCRIPT_VERSION,
+        "torch_version": torch.__version__,
+        "compute_dtype": "float64",
+        "weights": "each base fixture's model.safetensors (F32), widened exactly to float64",
+        "variants": out,
+    })
+
+
 def decode_pieces(vocab_by_id, ids):
     """SentencePiece-style decode of tokenizer.json pieces: '\u2581' is a space,
     <0xNN> pieces are raw bytes, the leading space of the text is dropped."""
@@ -541,6 +590,7 @@ def main():
     write_model("gpt2-tiny", GPT2, w, seed=2005)
 
     write_model("bert-tiny", BERT, init_weights(bert_shapes(BERT), 1006), seed=2006)
+    write_variants()
     stories()
 
 
