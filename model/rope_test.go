@@ -40,7 +40,9 @@ func TestRoPEConfigForms(t *testing.T) {
 		sameLogits(t, linear4, forward(t, load(t, path), ids), "GGUF "+key+" 4 without a scaling type")
 	}
 	for _, tc := range []struct{ edit, want string }{
-		{`"rope_parameters": {"rope_type": "yarn", "factor": 4}`, `"yarn" is not supported`},
+		{`"rope_parameters": {"rope_type": "yarn", "factor": 4}`, `rope_parameters rope_type "yarn" is not supported`},
+		{`"rope_scaling": {"type": "dynamic", "factor": 2}`, `rope_scaling type "dynamic" is not supported`},
+		{`"rope_scaling": {"rope_type": "longrope", "factor": 2}`, `rope_scaling rope_type "longrope" is not supported`},
 		{`"rope_parameters": {"full_attention": {"rope_type": "default"}}`, "per layer type"},
 		{`"rope_parameters": {"rope_type": "default", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5"},
 		{`"partial_rotary_factor": 0.5`, "partial_rotary_factor 0.5"},

@@ -58,6 +58,10 @@ type Config struct {
 	// RopeFreqs holds per-frequency divisors from a GGUF rope_freqs tensor
 	// (Llama 3 scaling as llama.cpp stores it); nil otherwise.
 	RopeFreqs []float32 `json:"-"`
+
+	// ropeKey names where RopeScaling came from in errors:
+	// "rope_parameters" (ParseConfig), else rope_scaling.
+	ropeKey string
 }
 
 // RopeScaling is config.json's rope_scaling. Supported: "llama3" and
@@ -115,7 +119,7 @@ func ParseConfig(data []byte, file string) (Config, error) {
 		if rp.RopeTheta != 0 {
 			c.RopeTheta = rp.RopeTheta
 		}
-		c.RopeScaling = &rp.RopeScaling
+		c.RopeScaling, c.ropeKey = &rp.RopeScaling, "rope_parameters"
 		if rp.PartialRotaryFactor != nil {
 			c.PartialRotaryFactor = rp.PartialRotaryFactor
 		}
@@ -214,25 +218,31 @@ func (c *Config) Normalize() error {
 		return fmt.Errorf("partial_rotary_factor %v is not supported (RoPE over whole heads only)", *f)
 	}
 	if c.RopeScaling != nil {
+		// Errors name the key as the file spells it: rope_scaling or
+		// rope_parameters, and rope_type or the older type.
+		key, field := "rope_scaling", "rope_type"
+		if c.ropeKey != "" {
+			key = c.ropeKey
+		}
 		t := c.RopeScaling.RopeType
 		if t == "" {
-			t = c.RopeScaling.Type
+			t, field = c.RopeScaling.Type, "type"
 		}
 		c.RopeScaling.RopeType = t
 		switch t {
 		case "llama3":
 			r := c.RopeScaling
 			if r.Factor <= 0 || r.LowFreqFactor <= 0 || r.HighFreqFactor <= r.LowFreqFactor || r.OriginalMaxPositionEmbeddings <= 0 {
-				return fmt.Errorf("rope_scaling llama3 needs factor, low_freq_factor < high_freq_factor and original_max_position_embeddings, got %+v", *r)
+				return fmt.Errorf("%s llama3 needs factor, low_freq_factor < high_freq_factor and original_max_position_embeddings, got %+v", key, *r)
 			}
 		case "linear":
 			if c.RopeScaling.Factor <= 0 {
-				return errors.New("rope_scaling linear needs a positive factor")
+				return fmt.Errorf("%s linear needs a positive factor", key)
 			}
 		case "default", "":
 			c.RopeScaling = nil
 		default:
-			return fmt.Errorf("rope_scaling type %q is not supported (llama3, linear)", t)
+			return fmt.Errorf("%s %s %q is not supported (llama3, linear)", key, field, t)
 		}
 	}
 	return nil
