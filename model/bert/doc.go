@@ -1,6 +1,7 @@
 // Package bert is the BERT encoder (Devlin et al. 2018) with its
 // masked-LM head, as Hugging Face's BertForMaskedLM: absolute positions,
-// token types, post-norm blocks and exact (erf) GELU:
+// token types, post-norm blocks and GELU (hidden_act: exact erf for
+// "gelu", the tanh form for "gelu_new" and "gelu_pytorch_tanh"):
 //
 //	x = LN(word[ids] + pos[p] + type[tt])
 //	x = LN(x + attention.output.dense(attn(q, k, v)))        bidirectional, padded keys masked

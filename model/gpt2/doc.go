@@ -1,6 +1,8 @@
 // Package gpt2 is OpenAI's GPT-2 (Hugging Face GPT2LMHeadModel): learned
 // absolute positions, pre-norm LayerNorm blocks, a fused q|k|v projection
-// (c_attn), tanh GELU and a head tied to the token embedding:
+// (c_attn), GELU (activation_function: tanh for "gelu_new" and
+// "gelu_pytorch_tanh", exact erf for "gelu") and a head tied to the token
+// embedding:
 //
 //	x = wte[ids] + wpe[pos]
 //	x += attn.c_proj(attn(split(attn.c_attn(ln_1(x)))))
