@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +210,26 @@ func TestGPT2Names(t *testing.T) {
 	if renamed.Info.Params != ref.Info.Params {
 		t.Errorf("parameters %d, want %d (the saved lm_head is the tied embedding)", renamed.Info.Params, ref.Info.Params)
 	}
+}
+
+// TestLlamaInvFreqBuffers loads llama-tiny with the rotary inverse
+// frequencies that Llama checkpoints saved by transformers 4.28 to 4.30
+// carry (model.layers.N.self_attn.rotary_emb.inv_freq, a persistent buffer
+// then; transformers ignores it on load): they are ignored, and the
+// logits equal the fixture's.
+func TestLlamaInvFreqBuffers(t *testing.T) {
+	dir := mutated(t, nil, func(ts []safetensors.Tensor) []safetensors.Tensor {
+		for i := range 2 {
+			x, err := safetensors.FromFloat32(fmt.Sprintf("model.layers.%d.self_attn.rotary_emb.inv_freq", i), safetensors.F32, []int{8}, make([]float32, 8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, x)
+		}
+		return ts
+	})
+	ids := []int32{1, 17, 99, 3, 64}
+	sameLogits(t, forward(t, load(t, filepath.Join(refDir, "llama-tiny")), ids), forward(t, load(t, dir), ids), "with rotary_emb.inv_freq buffers")
 }
 
 // TestLyingSizes gives configs that describe models far larger than their
