@@ -46,7 +46,8 @@ def write_safetensors(path, tensors, metadata=None, dtype="F32"):
     Layout (https://github.com/huggingface/safetensors): 8-byte little-endian
     header length N, N bytes of JSON header (padded with spaces to a multiple
     of 8), then the raw little-endian data. Tensors are stored in sorted name
-    order, back to back. dtype is "F32" or "BF16" for floating tensors."""
+    order, back to back. dtype is "F32", "F16" or "BF16" for floating
+    tensors (narrowing rounds to nearest even, as torch does)."""
     header = {}
     blobs = []
     off = 0
@@ -56,6 +57,8 @@ def write_safetensors(path, tensors, metadata=None, dtype="F32"):
             raw = bf16_bits(t).astype("<u2").tobytes()
         elif dtype == "F32":
             raw = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+        elif dtype == "F16":
+            raw = t.detach().to(torch.float16).contiguous().numpy().astype("<f2").tobytes()
         else:
             raise ValueError("unsupported dtype " + dtype)
         header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
