@@ -358,3 +358,63 @@ func TestMergeBertModel(t *testing.T) {
 		t.Fatalf("adapter change %.3g, merged vs adapter %.3g", moved, d)
 	}
 }
+
+// TestMergeSharded merges into a sharded llama-tiny-bf16 (an index and five
+// shards, as transformers' save_pretrained splits a large model): the
+// same shard files and index come out, each adapted weight in its shard,
+// and the logits equal base + adapter.
+func TestMergeSharded(t *testing.T) {
+	src := "../../testdata/ref/llama-tiny-bf16"
+	base := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		raw, dt, _ := f.Raw(n)
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: info.Shape, Data: raw})
+	}
+	if err := safetensors.WriteSharded(base, ts, map[string]string{"format": "pt"}, 40<<10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	adapter := savedAdapter(t, base, []string{"all-linear"})
+	out := filepath.Join(t.TempDir(), "merged")
+	if code, _, errOut := run(t, "merge", "--model", base, "--adapter", adapter, "--out", out); code != ExitOK || errOut == "" {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	var baseNames, outNames []string
+	for dir, names := range map[string]*[]string{base: &baseNames, out: &outNames} {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			*names = append(*names, e.Name())
+		}
+	}
+	if len(baseNames) < 4 || !slices.Equal(baseNames, outNames) {
+		t.Fatalf("base folder %q, merged %q", baseNames, outNames)
+	}
+	idx, _ := os.ReadFile(filepath.Join(base, safetensors.IndexFileName))
+	if got, _ := os.ReadFile(filepath.Join(out, safetensors.IndexFileName)); string(got) != string(idx) {
+		t.Fatalf("index changed:\n%s\n%s", idx, got)
+	}
+	ids := []int32{1, 17, 42, 99, 5, 64, 3}
+	plain, want, got := logitsOf(t, base, "", ids), logitsOf(t, base, adapter, ids), logitsOf(t, out, "", ids)
+	var moved, d float64
+	for i := range want {
+		moved = math.Max(moved, math.Abs(float64(want[i]-plain[i])))
+		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("%d shards; adapter moves logits by %.3g; merged differs from base + adapter by %.2g (BF16 rounding)", len(baseNames)-2, moved, d)
+	if moved < 0.5 || d > 0.05 {
+		t.Fatalf("adapter change %.3g, merged vs adapter %.3g", moved, d)
+	}
+}
