@@ -59,7 +59,7 @@ is written under a temporary name and renamed when complete.`,
 				return err
 			}
 			for _, n := range left {
-				fmt.Fprintf(stderr, "loft: left out %s: weights the merge does not rewrite, which would be the unmerged base\n", n)
+				fmt.Fprintf(stderr, "loft: left out %s: weights outside the safetensors checkpoint, which the merge does not rewrite (they would hold the unmerged base)\n", n)
 			}
 			fmt.Fprintf(stderr, "loft: merged %d modules of %s into %s; wrote %s\n", len(ad.Modules), adapterDir, modelRef, outDir)
 			return nil
