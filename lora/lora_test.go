@@ -397,7 +397,22 @@ func writeAdapter(t *testing.T, src string, edit func(cfg map[string]any, ts []s
 	if err := json.Unmarshal(buf, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.Open(filepath.Join(src, "adapter_model.safetensors"))
+	ts := edit(cfg, float32Tensors(t, filepath.Join(src, "adapter_model.safetensors")))
+	dir := t.TempDir()
+	out, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// float32Tensors reads every tensor of the safetensors file at path as F32.
+func float32Tensors(t *testing.T, path string) []safetensors.Tensor {
+	t.Helper()
+	f, err := safetensors.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,16 +426,22 @@ func writeAdapter(t *testing.T, src string, edit func(cfg map[string]any, ts []s
 		info, _ := f.Info(n)
 		ts = append(ts, safetensors.Tensor{Name: n, DType: safetensors.F32, Shape: info.Shape, Values: v})
 	}
-	ts = edit(cfg, ts)
-	dir := t.TempDir()
-	out, _ := json.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), out, 0o644); err != nil {
-		t.Fatal(err)
+	return ts
+}
+
+// checkScales checks that every module of ad has scale def, but those
+// named in special, which have theirs.
+func checkScales(t *testing.T, ad *lora.Adapter, def float32, special map[string]float32) {
+	t.Helper()
+	for _, l := range ad.Modules {
+		want, ok := special[l.Name]
+		if !ok {
+			want = def
+		}
+		if l.Scale != want {
+			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
+		}
 	}
-	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, nil); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // TestLoadVariants: ".default" keys, F16/BF16 tensors, rank_pattern and
@@ -477,15 +498,7 @@ func TestLoadVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range ad.Modules {
-		want := float32(2)
-		if l.Name == "model.layers.0.self_attn.v_proj" {
-			want = 4
-		}
-		if l.Scale != want {
-			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
-		}
-	}
+	checkScales(t, ad, 2, map[string]float32{"model.layers.0.self_attn.v_proj": 4})
 	// Saved again, the patterns hold the full module names: PEFT >= 0.14
 	// matches them as (.*\.)?key$, older versions by their fallback to
 	// an exact lookup of the module's name. Loaded back, every module keeps

@@ -23,19 +23,9 @@ func f16Copy(t *testing.T, src string) string {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		v, err := f.Float32(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, _ := f.Info(n)
-		tt, err := safetensors.FromFloat32(n, safetensors.F16, info.Shape, v)
+	for _, x := range float32Tensors(t, filepath.Join(src, "model.safetensors")) {
+		tt, err := safetensors.FromFloat32(x.Name, safetensors.F16, x.Shape, x.Values)
 		if err != nil {
 			t.Fatal(err)
 		}

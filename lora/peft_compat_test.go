@@ -86,15 +86,7 @@ func TestLoadPatternOnPEFTNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range ad.Modules {
-		want := float32(2)
-		if l.Name == "model.layers.0.self_attn.v_proj" {
-			want = 4
-		}
-		if l.Scale != want {
-			t.Errorf("%s: scale %v, want %v", l.Name, l.Scale, want)
-		}
-	}
+	checkScales(t, ad, 2, map[string]float32{"model.layers.0.self_attn.v_proj": 4})
 }
 
 // TestLoadBertModelKeys: an adapter PEFT made on BertModel (keys without

@@ -29,9 +29,9 @@ func TestMergeUsageErrors(t *testing.T) {
 	}
 }
 
-// logitsOf runs ids (1, T) through a model folder, optionally with an
-// adapter applied.
-func logitsOf(t *testing.T, dir, adapter string, ids []int32) []float32 {
+// loadWith loads a model folder, with an adapter applied unless adapter
+// is "".
+func loadWith(t *testing.T, dir, adapter string) *model.Bundle {
 	t.Helper()
 	b, err := model.Load(dir, model.LoadOptions{})
 	if err != nil {
@@ -42,6 +42,14 @@ func logitsOf(t *testing.T, dir, adapter string, ids []int32) []float32 {
 			t.Fatal(err)
 		}
 	}
+	return b
+}
+
+// logitsOf runs ids (1, T) through a model folder, optionally with an
+// adapter applied.
+func logitsOf(t *testing.T, dir, adapter string, ids []int32) []float32 {
+	t.Helper()
+	b := loadWith(t, dir, adapter)
 	out := make([]float32, len(ids)*b.LM.VocabSize())
 	if err := b.LM.Forward(b.LM.NewCache(1, len(ids)), ids, 1, len(ids), out, false); err != nil {
 		t.Fatal(err)
@@ -326,15 +334,7 @@ func TestMergeBertModel(t *testing.T) {
 	f.Close()
 	encode := func(dir, adapter string) []float32 {
 		t.Helper()
-		b, err := model.Load(dir, model.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if adapter != "" {
-			if _, err := lora.Load(adapter, b.Slots); err != nil {
-				t.Fatal(err)
-			}
-		}
+		b := loadWith(t, dir, adapter)
 		ids := []int32{1, 17, 42, 99, 5}
 		out, err := b.Encoder.Encode(ids, make([]int32, len(ids)), nil, 1, len(ids))
 		if err != nil {
