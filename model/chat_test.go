@@ -40,11 +40,24 @@ func TestFolderWithChatTemplate(t *testing.T) {
 // extra key-values appended.
 func rewriteGGUF(t *testing.T, src, dst string, edit func(k string, v gguf.Value) gguf.Value, extra ...gguf.KV) {
 	t.Helper()
+	rewriteGGUFFile(t, src, dst, edit, nil, extra...)
+}
+
+// rewriteGGUFTensors rewrites the GGUF file at path with its tensors
+// passed through edit.
+func rewriteGGUFTensors(t *testing.T, path string, edit func([]gguf.Tensor) []gguf.Tensor) {
+	t.Helper()
+	rewriteGGUFFile(t, path, path, nil, edit)
+}
+
+// rewriteGGUFFile is rewriteGGUF with the tensor list also passed through
+// editTensors (nil: unchanged). dst may be src.
+func rewriteGGUFFile(t *testing.T, src, dst string, edit func(k string, v gguf.Value) gguf.Value, editTensors func([]gguf.Tensor) []gguf.Tensor, extra ...gguf.KV) {
+	t.Helper()
 	f, err := gguf.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var kvs []gguf.KV
 	for _, k := range f.Keys() {
 		v, _ := f.Value(k)
@@ -61,7 +74,11 @@ func rewriteGGUF(t *testing.T, src, dst string, edit func(k string, v gguf.Value
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: raw})
+		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: slices.Clone(raw)})
+	}
+	f.Close()
+	if editTensors != nil {
+		ts = editTensors(ts)
 	}
 	if err := gguf.Write(dst, append(kvs, extra...), ts); err != nil {
 		t.Fatal(err)

@@ -564,33 +564,6 @@ func TestGGUFLlamaAttentionBias(t *testing.T) {
 	}
 }
 
-// rewriteGGUFTensors rewrites the GGUF file at path with its tensors
-// passed through edit.
-func rewriteGGUFTensors(t *testing.T, path string, edit func([]gguf.Tensor) []gguf.Tensor) {
-	t.Helper()
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kvs []gguf.KV
-	for _, k := range f.Keys() {
-		v, _ := f.Value(k)
-		kvs = append(kvs, gguf.KV{Key: k, Value: v})
-	}
-	var ts []gguf.Tensor
-	for _, ti := range f.Tensors() {
-		raw, _, err := f.Raw(ti.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, gguf.Tensor{Name: ti.Name, Type: ti.Type, Dims: ti.Dims, Data: slices.Clone(raw)})
-	}
-	f.Close()
-	if err := gguf.Write(path, kvs, edit(ts)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestGGUFRopeFreqsWithLinearScaling: llama.cpp applies a file's linear
 // scaling factor (rope.scaling.factor, freq_scale = 1/factor) on top of
 // its rope_freqs divisors (ggml's rope divides each angle by its
