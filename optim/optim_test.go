@@ -1,7 +1,12 @@
 package optim
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -150,5 +155,120 @@ func TestClipGradNorm(t *testing.T) {
 	ZeroGrad(p)
 	if p[0].G[0] != 0 || p[1].G[0] != 0 || Count(p) != 2 {
 		t.Errorf("ZeroGrad left %v %v; Count %d", p[0].G[0], p[1].G[0], Count(p))
+	}
+}
+
+// refOptim is testdata/ref/optim/expected.json (tools/ref/gen_train.py):
+// torch's LambdaLR with transformers' lr_lambda functions, and
+// torch.optim.AdamW with clip_grad_norm_ on fixed gradients, in float64.
+type refOptim struct {
+	Schedules []struct {
+		Kind          ScheduleKind
+		Warmup, Total int
+		LR            float64
+		LRs           []float64
+	}
+	Shapes [][]int
+	Init   []float32
+	Grads  [][]float32
+	AdamW  []struct {
+		Kind          ScheduleKind
+		Warmup, Total int
+		LR            float64
+		WeightDecay   float64 `json:"weight_decay"`
+		MaxGradNorm   float64 `json:"max_grad_norm"`
+		Betas         []float64
+		Eps           float64
+		LRs           []float64
+		GradNorms     []float64 `json:"grad_norms"`
+		Final         []float64
+	}
+}
+
+func readRefOptim(t *testing.T) refOptim {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "ref", "optim", "expected.json")
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref refOptim
+	if err := json.Unmarshal(buf, &ref); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return ref
+}
+
+// TestScheduleMatchesPyTorch: the rate of every step, the first (0 with
+// warmup) and the last included, is the one torch's LambdaLR holds when the
+// optimizer takes that step, the scheduler stepped after each update as
+// transformers' Trainer steps it.
+func TestScheduleMatchesPyTorch(t *testing.T) {
+	ref := readRefOptim(t)
+	if len(ref.Schedules) == 0 {
+		t.Fatal("no schedules in the fixture")
+	}
+	for _, c := range ref.Schedules {
+		s := Schedule{Kind: c.Kind, LR: c.LR, Warmup: c.Warmup, Total: c.Total}
+		for step, want := range c.LRs {
+			if got := s.At(step); math.Abs(got-want) > 1e-15*c.LR {
+				t.Errorf("%s warmup %d total %d: step %d lr %.17g, PyTorch %.17g", c.Kind, c.Warmup, c.Total, step, got, want)
+			}
+		}
+	}
+}
+
+// TestAdamWClipScheduleMatchPyTorch runs the fixture's steps as Trainer.Step
+// ends each one: clip the global norm, then AdamW at the schedule's rate;
+// weight decay, clipping (about half the steps) and warmup all act.
+func TestAdamWClipScheduleMatchPyTorch(t *testing.T) {
+	ref := readRefOptim(t)
+	for _, c := range ref.AdamW {
+		t.Run(fmt.Sprintf("%s-warmup%d", c.Kind, c.Warmup), func(t *testing.T) {
+			var params []Param
+			off := 0
+			for i, shape := range ref.Shapes {
+				n := 1
+				for _, d := range shape {
+					n *= d
+				}
+				params = append(params, Param{Name: fmt.Sprint("p", i), W: slices.Clone(ref.Init[off : off+n]), G: make([]float32, n)})
+				off += n
+			}
+			o := NewAdamW(params, c.WeightDecay)
+			if o.Beta1 != c.Betas[0] || o.Beta2 != c.Betas[1] || o.Eps != c.Eps {
+				t.Fatalf("NewAdamW has betas %v/%v, eps %v; the reference %v, %v", o.Beta1, o.Beta2, o.Eps, c.Betas, c.Eps)
+			}
+			s := Schedule{Kind: c.Kind, LR: c.LR, Warmup: c.Warmup, Total: c.Total}
+			for step := range c.Total {
+				off := 0
+				for _, p := range params {
+					copy(p.G, ref.Grads[step][off:])
+					off += len(p.G)
+				}
+				norm := ClipGradNorm(params, c.MaxGradNorm)
+				if math.Abs(norm-c.GradNorms[step]) > 1e-6*c.GradNorms[step] {
+					t.Errorf("step %d: grad norm %.9g, PyTorch %.9g", step, norm, c.GradNorms[step])
+				}
+				lr := s.At(step)
+				if math.Abs(lr-c.LRs[step]) > 1e-15*c.LR {
+					t.Errorf("step %d: lr %.17g, PyTorch %.17g", step, lr, c.LRs[step])
+				}
+				o.Step(lr)
+			}
+			var worst float64
+			i := 0
+			for _, p := range params {
+				for _, w := range p.W {
+					worst = max(worst, math.Abs(float64(w)-c.Final[i]))
+					i++
+				}
+			}
+			// A float32 torch run of the same steps lands within 1.1e-6.
+			if worst > 5e-6 {
+				t.Errorf("after %d steps: max |w - PyTorch| = %.3g", c.Total, worst)
+			}
+			t.Logf("after %d steps: max |w - PyTorch float64| = %.2g", c.Total, worst)
+		})
 	}
 }
