@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -53,6 +54,39 @@ func TestParseSchedule(t *testing.T) {
 	}
 	if _, err := ParseSchedule("step"); err == nil {
 		t.Error("ParseSchedule(step) accepted")
+	}
+}
+
+func TestScheduleCheck(t *testing.T) {
+	good := []Schedule{
+		{Kind: Constant, LR: 1e-3},
+		{Kind: Linear, LR: 1e-3, Warmup: 2, Total: 1},
+		{Kind: Cosine, LR: 1e-3, Total: 10},
+	}
+	for _, s := range good {
+		if err := s.Check(); err != nil {
+			t.Errorf("%+v: %v", s, err)
+		}
+	}
+	bad := []struct {
+		s    Schedule
+		want string
+	}{
+		{Schedule{Kind: "Cosine", LR: 1e-3, Total: 10}, `unknown schedule "Cosine"`},
+		{Schedule{Kind: Constant, LR: 0}, "learning rate must be positive, got 0"},
+		{Schedule{Kind: Constant, LR: math.NaN()}, "learning rate must be positive"},
+		{Schedule{Kind: Constant, LR: 1e-3, Warmup: -1}, "warmup steps must not be negative"},
+		// At gives 0 at every step of these.
+		{Schedule{Kind: Linear, LR: 1e-3}, "a linear schedule needs the run's total steps, got 0"},
+		{Schedule{Kind: Cosine, LR: 1e-3, Warmup: 5}, "a cosine schedule needs the run's total steps"},
+	}
+	for _, c := range bad {
+		if err := c.s.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.s, err, c.want)
+		}
+	}
+	if s := (Schedule{Kind: Linear, LR: 1e-3}); s.At(0) != 0 || s.At(3) != 0 {
+		t.Error("a linear schedule without Total no longer runs at 0: update Check")
 	}
 }
 

@@ -36,6 +36,26 @@ func ParseSchedule(s string) (ScheduleKind, error) {
 	return "", fmt.Errorf("unknown schedule %q (want constant, linear or cosine)", s)
 }
 
+// Check reports a schedule no run means: an unknown kind (At runs it as
+// constant), a learning rate that is not a positive number, negative
+// warmup, or a linear or cosine schedule without Total, whose rate At gives
+// as 0 at every step (transformers' get_scheduler refuses these kinds
+// without num_training_steps, and unknown names).
+func (s Schedule) Check() error {
+	if _, err := ParseSchedule(string(s.Kind)); err != nil {
+		return err
+	}
+	switch {
+	case !(s.LR > 0) || math.IsInf(s.LR, 0):
+		return fmt.Errorf("the learning rate must be positive, got %v", s.LR)
+	case s.Warmup < 0:
+		return fmt.Errorf("warmup steps must not be negative, got %d", s.Warmup)
+	case s.Kind != Constant && s.Total < 1:
+		return fmt.Errorf("a %s schedule needs the run's total steps, got %d", s.Kind, s.Total)
+	}
+	return nil
+}
+
 // At returns the learning rate of optimizer step step (0-based): the value
 // torch's LambdaLR holds while the optimizer takes its step-th update, the
 // scheduler being stepped after each update as transformers' Trainer does.

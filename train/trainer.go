@@ -415,6 +415,14 @@ func (t *Trainer) check() error {
 	case t.step > c.Steps:
 		return fmt.Errorf("train: the checkpoint is at step %d, past the run's %d steps", t.step, c.Steps)
 	}
+	if err := c.Schedule.Check(); err != nil {
+		return fmt.Errorf("train: Schedule: %w", err)
+	}
+	// transformers' Trainer builds its schedule over exactly the run's
+	// steps; past Total a linear rate stays 0 and a cosine one rises again.
+	if c.Schedule.Kind != optim.Constant && c.Schedule.Total < c.Steps {
+		return fmt.Errorf("train: the %s schedule ends at step %d, before the run's %d steps", c.Schedule.Kind, c.Schedule.Total, c.Steps)
+	}
 	return nil
 }
 

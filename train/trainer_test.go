@@ -416,6 +416,33 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 	}
 }
 
+// TestRunRefusesScheduleWithoutTotal: a linear or cosine schedule built
+// without the run's total steps gave learning rate 0 at every step, and a
+// run then finished without moving a parameter; one ending before the
+// run's steps stays at 0 (linear) or rises again (cosine) past its end.
+func TestRunRefusesScheduleWithoutTotal(t *testing.T) {
+	cases := []struct {
+		s    optim.Schedule
+		want string
+	}{
+		{optim.Schedule{Kind: optim.Linear, LR: 1e-2}, "train: Schedule: a linear schedule needs the run's total steps, got 0"},
+		{optim.Schedule{Kind: "cosine-with-restarts", LR: 1e-2, Total: 3}, `unknown schedule "cosine-with-restarts"`},
+		{optim.Schedule{Kind: optim.Cosine, LR: 1e-2, Total: 2}, "the cosine schedule ends at step 2, before the run's 3 steps"},
+	}
+	for _, c := range cases {
+		m := newBigram(6, 9, 0)
+		before := slices.Clone(m.P.W)
+		cfg := Config{Steps: 3, GradAccum: 1, OutDir: t.TempDir(), Schedule: c.s}
+		tr := newTrainer(t, m, randBatches(3, 2, 5, 6, 31), cfg)
+		if _, err := tr.Run(context.Background()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.s, err, c.want)
+		}
+		if m.calls != 0 || !slices.Equal(before, m.P.W) {
+			t.Errorf("%+v: %d forwards before the error", c.s, m.calls)
+		}
+	}
+}
+
 // TestValidationNaNStops: a NaN validation loss stops the run like a NaN
 // training loss (the last good checkpoint named, no final adapter), and a
 // perplexity that overflows is written as null, keeping the metrics file
