@@ -9,10 +9,12 @@ sums() { find testdata/ref -type f | LC_ALL=C sort | xargs sha256sum; }
 $py tools/ref/gen_models.py
 $py tools/ref/gen_lora.py
 $py tools/ref/gen_merge.py
+$py tools/ref/gen_train.py
 first=$(sums)
 $py tools/ref/gen_models.py >/dev/null
 $py tools/ref/gen_lora.py >/dev/null
 $py tools/ref/gen_merge.py >/dev/null
+$py tools/ref/gen_train.py >/dev/null
 second=$(sums)
 if [ "$first" != "$second" ]; then
 	diff <(echo "$first") <(echo "$second") >&2 || true
