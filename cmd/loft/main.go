@@ -12,9 +12,11 @@ import (
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
+	var it cli.Interrupter
+	ctx = cli.WithInterrupter(ctx, &it)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go handleSignals(sigs, cli.Interrupt, cancel, func() { signal.Stop(sigs) })
+	go handleSignals(sigs, it.Interrupt, cancel, func() { signal.Stop(sigs) })
 	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
 	cancel()
@@ -23,10 +25,10 @@ func main() {
 
 // handleSignals acts on the signals that arrive on sigs. A command may take
 // Ctrl-C over (interrupt reports that it did): chat ends the reply it is
-// writing and goes back to its prompt. Otherwise the first signal cancels
-// the run, so that training can save a checkpoint, and restore gives the
-// signals their default handlers back, so that a second one kills a save
-// that hangs.
+// writing and goes back to its prompt, and a second Ctrl-C in the same
+// reply finds nothing taken. Otherwise the signal cancels the run, so that
+// training can save a checkpoint, and restore gives the signals their
+// default handlers back, so that another one kills a save that hangs.
 func handleSignals(sigs <-chan os.Signal, interrupt func() bool, cancel, restore func()) {
 	for s := range sigs {
 		if s == os.Interrupt && interrupt() {

@@ -143,7 +143,7 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 				ctx, endReply := context.WithCancel(cmd.Context())
 				release := func() {}
 				if term {
-					release = takeInterrupt(endReply)
+					release = interrupterOf(cmd.Context()).take(endReply)
 				}
 				res, err := sess.Generate(ctx, generate.Request{
 					Prompt: ids, Sampling: s, MaxNewTokens: sf.maxNew, Stop: stops,

@@ -95,13 +95,17 @@ func TestDevNullIsNotATerminal(t *testing.T) {
 type interruptingWriter struct {
 	buf        strings.Builder // a field: embedded, its WriteString would bypass Write
 	writes, at int
+	it         *Interrupter
 }
 
 func (w *interruptingWriter) Write(p []byte) (int, error) {
 	w.writes++
 	if w.writes == w.at {
-		if !Interrupt() {
+		if !w.it.Interrupt() {
 			panic("Ctrl-C during a reply was not taken over")
+		}
+		if w.it.Interrupt() {
+			panic("a second Ctrl-C in the same reply was taken over too")
 		}
 	}
 	return w.buf.Write(p)
@@ -110,7 +114,8 @@ func (w *interruptingWriter) Write(p []byte) (int, error) {
 // TestChatInterruptReply: on a terminal, Ctrl-C during a reply ends that
 // reply and chat goes back to its prompt; the question is dropped with
 // the cut reply, so that asking it again gets the reply a fresh
-// conversation gets. At the prompt, Ctrl-C is left to cancel the run.
+// conversation gets. A second Ctrl-C in the same reply, and Ctrl-C at the
+// prompt, are left to cancel the run.
 func TestChatInterruptReply(t *testing.T) {
 	dir := writeTinyModel(t, false)
 	args := []string{"chat", "--model", dir, "--max-new-tokens", "20", "--temperature", "0"}
@@ -122,9 +127,10 @@ func TestChatInterruptReply(t *testing.T) {
 	reply := strings.TrimSuffix(piped, "\n")
 
 	withTerminalStdin(t, "Hello\nHello\n/exit\n")
-	out := &interruptingWriter{at: 2} // 1: the first "> ", 2: the reply's first text
+	it := new(Interrupter)
+	out := &interruptingWriter{at: 2, it: it} // 1: the first "> ", 2: the reply's first text
 	var errb strings.Builder
-	if code := Run(context.Background(), args, out, &errb); code != ExitOK {
+	if code := Run(WithInterrupter(context.Background(), it), args, out, &errb); code != ExitOK {
 		t.Fatalf("code %d, stderr %q", code, errb.String())
 	}
 	got := out.buf.String()
@@ -138,7 +144,7 @@ func TestChatInterruptReply(t *testing.T) {
 	if !strings.Contains(errb.String(), "loft: reply interrupted") {
 		t.Errorf("stderr %q does not say the reply was interrupted", errb.String())
 	}
-	if Interrupt() {
+	if it.Interrupt() {
 		t.Error("Ctrl-C is still taken over after chat ended")
 	}
 }

@@ -36,28 +36,49 @@ func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// onInterrupt is what Ctrl-C does while a command has taken it over with
-// takeInterrupt; nil leaves Ctrl-C to cancel the whole run.
-var onInterrupt atomic.Pointer[func()]
+// Interrupter hands Ctrl-C to a command that takes it over: chat, while
+// it writes a reply, ends the reply and goes back to its prompt, as
+// llama.cpp's and Ollama's interactive modes do. The program's signal
+// handler calls Interrupt, and cancels the run when nobody took Ctrl-C;
+// WithInterrupter gives it to the commands. The zero value is ready.
+type Interrupter struct {
+	f atomic.Pointer[func()]
+}
 
-// Interrupt is for the program's Ctrl-C handler: it runs what the running
-// command set for Ctrl-C, if anything, and reports whether there was
-// something; when there was not, the caller cancels Run's context. (chat
-// takes Ctrl-C over while it writes a reply, to end the reply and go back
-// to its prompt, as llama.cpp's and Ollama's interactive modes do.)
-func Interrupt() bool {
-	if f := onInterrupt.Load(); f != nil {
-		(*f)()
+// Interrupt runs what a command set for Ctrl-C, once, and reports whether
+// there was something: a second Ctrl-C before the command takes it again
+// finds nothing, so that the caller cancels the run (a reply stuck in a
+// long prefill, which does not look at its context, can still be left).
+func (it *Interrupter) Interrupt() bool {
+	if p := it.f.Swap(nil); p != nil {
+		(*p)()
 		return true
 	}
 	return false
 }
 
-// takeInterrupt makes Interrupt call f until release is called.
-func takeInterrupt(f func()) (release func()) {
+// take makes the next Interrupt call f, until release; it is a no-op on a
+// nil Interrupter (a caller of Run without one).
+func (it *Interrupter) take(f func()) (release func()) {
+	if it == nil {
+		return func() {}
+	}
 	p := &f
-	onInterrupt.Store(p)
-	return func() { onInterrupt.CompareAndSwap(p, nil) }
+	it.f.Store(p)
+	return func() { it.f.CompareAndSwap(p, nil) }
+}
+
+type interrupterKey struct{}
+
+// WithInterrupter returns ctx carrying it, for Run's commands.
+func WithInterrupter(ctx context.Context, it *Interrupter) context.Context {
+	return context.WithValue(ctx, interrupterKey{}, it)
+}
+
+// interrupterOf returns the Interrupter ctx carries, or nil.
+func interrupterOf(ctx context.Context) *Interrupter {
+	it, _ := ctx.Value(interrupterKey{}).(*Interrupter)
+	return it
 }
 
 // Run executes loft with args (without the program name), writing results to
