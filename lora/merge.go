@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,12 +21,15 @@ import (
 // names, tensor names, shapes and dtypes, in which every adapted weight is
 // replaced by its merged value W + s·B·A (transposed back to (in, out) for
 // Conv1D weights), with metadata {"format": "pt"}; every other file of
-// baseDir (config.json, tokenizer and generation files, chat template, the
-// shard index) is copied, except weights the checkpoint does not consist
+// baseDir and of its subfolders (config.json, tokenizer and generation
+// files, chat template, the shard index, a sentence-transformers model's
+// 1_Pooling/) is copied, except weights the checkpoint does not consist
 // of: another format's copy (pytorch_model*.bin and its index, TensorFlow,
-// Flax, GGUF, ONNX, .pt/.pth/.ckpt files) or another .safetensors file
+// Flax, GGUF, ONNX, .pt/.pth/.ckpt files), another .safetensors file
 // (Mistral's consolidated.safetensors), which would hold the unmerged base
-// for a loader that prefers them. Those are left out and returned. a is
+// for a loader that prefers them, or a shard index beside
+// model.safetensors, which names shards the folder does not hold. Those
+// are left out and returned. a is
 // merged first if it was not. The folder is written beside outDir under a
 // temporary name and renamed into place, so outDir is complete or absent;
 // an existing outDir that is a file or a non-empty folder is refused.
@@ -82,25 +86,16 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 			return nil, fmt.Errorf("lora: no tensor %s.weight in %s for adapted module %s", l.Name, baseDir, l.Name)
 		}
 	}
-	ents, err := os.ReadDir(baseDir)
-	if err != nil {
-		return nil, fmt.Errorf("lora: %w", err)
+	// With model.safetensors there, the checkpoint is that file and a
+	// shard index beside it is stale: it would name shards the merged
+	// folder does not hold.
+	stale := func(name string) bool {
+		return name == safetensors.IndexFileName && slices.Contains(weights, safetensors.SingleFileName)
 	}
-	for _, e := range ents {
-		if slices.Contains(weights, e.Name()) {
-			continue
-		}
-		// Stat follows links: a Hub snapshot's files are links into blobs/.
-		if fi, err := os.Stat(filepath.Join(baseDir, e.Name())); err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		if otherWeights(e.Name()) {
-			left = append(left, e.Name())
-			continue
-		}
-		if err := copyFile(filepath.Join(baseDir, e.Name()), filepath.Join(tmp, e.Name())); err != nil {
-			return nil, err
-		}
+	if err := copyRest(baseDir, tmp, "", 0, func(name string) bool { return slices.Contains(weights, name) }, func(name string) bool {
+		return otherWeights(filepath.Base(name)) || stale(name)
+	}, &left); err != nil {
+		return nil, err
 	}
 	if err := os.Remove(outDir); err != nil && !errors.Is(err, os.ErrNotExist) { // an empty folder
 		return nil, fmt.Errorf("lora: %w", err)
@@ -110,6 +105,49 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 	}
 	done = true
 	return left, nil
+}
+
+// copyRest copies into dst the files of baseDir's subfolder rel ("" for
+// baseDir) and of its subfolders (a sentence-transformers model's
+// 1_Pooling/, which its modules.json names), but those merged (skip) and
+// those that hold weights the merge does not rewrite (leave), whose names
+// (relative to baseDir, with slashes) it adds to left. Links are followed
+// (a Hub snapshot's files link into blobs/); hidden folders (.git, the
+// .cache of a local_dir download) are not the model's and are passed over,
+// as are folders more than 8 deep (a link loop).
+func copyRest(baseDir, dst, rel string, depth int, skip, leave func(name string) bool, left *[]string) error {
+	ents, err := os.ReadDir(filepath.Join(baseDir, rel))
+	if err != nil {
+		return fmt.Errorf("lora: %w", err)
+	}
+	for _, e := range ents {
+		name := path.Join(rel, e.Name())
+		if skip(name) {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(baseDir, name))
+		switch {
+		case err != nil: // a dangling link
+		case fi.IsDir():
+			if strings.HasPrefix(e.Name(), ".") || depth >= 8 {
+				continue
+			}
+			if err := os.Mkdir(filepath.Join(dst, name), 0o755); err != nil {
+				return fmt.Errorf("lora: %w", err)
+			}
+			if err := copyRest(baseDir, dst, name, depth+1, skip, leave, left); err != nil {
+				return err
+			}
+		case !fi.Mode().IsRegular():
+		case leave(name):
+			*left = append(*left, name)
+		default:
+			if err := copyFile(filepath.Join(baseDir, name), filepath.Join(dst, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkpointFiles returns the names of the safetensors files of the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -285,7 +286,23 @@ func TestMergeLeavesOutOtherWeights(t *testing.T) {
 	if err := safetensors.Write(filepath.Join(base, "consolidated.safetensors"), []safetensors.Tensor{{Name: "layers.0.attention.wq.weight", DType: safetensors.F32, Shape: []int{2}, Values: []float32{1, 2}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(base, "README.md"), []byte("# model card"), 0o644); err != nil {
+	// A sentence-transformers folder's modules, a hidden cache, a stale
+	// shard index beside model.safetensors and weights in a subfolder.
+	extra = append(extra, "model.safetensors.index.json", "onnx/model.onnx")
+	for name, text := range map[string]string{
+		"README.md": "# model card", "1_Pooling/config.json": `{"pooling_mode_mean_tokens": true}`,
+		".cache/huggingface/download/x.metadata": "x", "model.safetensors.index.json": `{"weight_map": {}}`,
+		"onnx/model.onnx": "stale",
+	} {
+		p := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(base, "2_Normalize"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "merged")
@@ -294,11 +311,13 @@ func TestMergeLeavesOutOtherWeights(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 	var got []string
-	ents, _ := os.ReadDir(out)
-	for _, e := range ents {
-		got = append(got, e.Name())
-	}
-	if want := []string{"README.md", "config.json", "expected.json", "model.safetensors"}; !slices.Equal(got, want) {
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(out, p); err == nil && rel != "." {
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if want := []string{"1_Pooling", "1_Pooling/config.json", "2_Normalize", "README.md", "config.json", "expected.json", "model.safetensors", "onnx"}; !slices.Equal(got, want) {
 		t.Fatalf("merged folder holds %q, want %q", got, want)
 	}
 	for _, n := range extra {
