@@ -495,10 +495,14 @@ func TestGGUFEndOfGeneration(t *testing.T) {
 	}{
 		{"no id keys", nil, nil, []int{2}},
 		{"by text", map[int]string{3: "<|endoftext|>", 4: "<|im_end|>", 5: "<|fim_pad|>", 6: "<|eot_id|>", 7: "<|im_start|>"}, nil, []int{2, 3, 4, 5, 6}},
-		{"eot and eom ids", nil, []gguf.KV{{Key: "tokenizer.ggml.eot_token_id", Value: u(9)}, {Key: "tokenizer.ggml.eom_token_id", Value: u(8)}}, []int{2, 8, 9}},
+		{"eot and eom ids", nil, []gguf.KV{{Key: "tokenizer.ggml.eot_token_id", Value: u(9)}, {Key: "tokenizer.ggml.eom_token_id", Value: u(8)}}, []int{2, 9, 8}},
+		{"eot before the others", map[int]string{3: "<|endoftext|>"}, []gguf.KV{{Key: "tokenizer.ggml.eot_token_id", Value: u(9)}}, []int{2, 9, 3}},
 		{"eos id", map[int]string{5: "<|end_of_text|>"}, []gguf.KV{{Key: "tokenizer.ggml.eos_token_id", Value: u(7)}}, []int{7, 2, 5}},
 		{"gpt-oss", map[int]string{3: "<|return|>", 4: "<|call|>", 5: "<|end|>"}, nil, []int{2, 3, 4}},
 		{"<|end|> alone", map[int]string{5: "<|end|>"}, nil, []int{2, 5}},
+		{"solar open", map[int]string{3: "<|calls|>", 4: "<|flush|>", 5: "<|end|>"}, nil, []int{2, 3, 4}},
+		{"gemma 4", map[int]string{2: "<eos>", 5: "</s>", 6: "<|tool_response>"}, nil, []int{2, 6}},
+		{"</s> without <|tool_response>", map[int]string{2: "<eos>", 5: "</s>"}, nil, []int{2, 5}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := load(t, withTokens(c.texts, c.extra...))

@@ -121,8 +121,8 @@ var ggufFIMTexts = map[string][]string{
 // ids (the FIM ones found by text when absent) and every token whose text
 // is in ggufEOGTexts, less llama.cpp's two exceptions: "<|end|>" when a
 // call token and "<|return|>" or "<|flush|>" are in the set (gpt-oss,
-// Solar Open), and "</s>" when "<|tool_response>" is (Gemma 4). eos comes
-// first, the others in id order.
+// Solar Open), and "</s>" when "<|tool_response>" is (Gemma 4). eos, eot
+// and eom come first, the others in id order.
 func ggufStopIDs(f *gguf.File, eos int) []int {
 	tokens, err := f.StringArray("tokenizer.ggml.tokens")
 	if err != nil {
@@ -142,9 +142,10 @@ func ggufStopIDs(f *gguf.File, eos int) []int {
 		}
 		return -1
 	}
+	eot, eom := idOf("eot"), idOf("eom")
 	add(eos)
-	add(idOf("eot"))
-	add(idOf("eom"))
+	add(eot)
+	add(eom)
 	for _, key := range []string{"fim_pad", "fim_rep", "fim_sep"} {
 		id := idOf(key)
 		for tid := 0; id < 0 && tid < n; tid++ {
@@ -170,12 +171,17 @@ func ggufStopIDs(f *gguf.File, eos int) []int {
 	if id, ok := inSet["</s>"]; ok && has("<|tool_response>") {
 		delete(eog, id)
 	}
+	// The first id is the one training appends when the tokenizer has no
+	// EOS (data.FromBundle): the file's eos, eot or eom, in that order,
+	// before the others.
 	var ids []int
-	if eog[eos] {
-		ids = append(ids, eos)
+	for _, id := range []int{eos, eot, eom} {
+		if id >= 0 && eog[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
 	}
 	for id := range n {
-		if eog[id] && id != eos {
+		if eog[id] && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
