@@ -649,6 +649,16 @@ func TestLoadRefusals(t *testing.T) {
 				return x.Name == "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
 			})
 		}, "only one of lora_A and lora_B"},
+		{"two names for one matrix", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			x := ts[0] // base_model.model.model.layers.0..., also without the model. wrapper
+			x.Name = strings.Replace(x.Name, "base_model.model.model.", "base_model.model.", 1)
+			return append(ts, x)
+		}, "are both lora_"},
+		{"two adapter names", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
+			x := ts[0]
+			x.Name = strings.Replace(x.Name, ".weight", ".other.weight", 1)
+			return append(ts, x)
+		}, "are both lora_"},
 		{"rank pattern", "qwen2-tiny", func(c map[string]any, ts []safetensors.Tensor) []safetensors.Tensor {
 			c["rank_pattern"] = map[string]any{"q_proj": 4}
 			return ts

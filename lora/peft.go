@@ -281,11 +281,16 @@ func Load(dir string, slots []nn.Slot) (*Adapter, error) {
 			p = &pair{peft: m[1]}
 			mods[mod] = p
 		}
+		// Two names for one matrix (with and without the wrapper prefix,
+		// or two adapter names) would leave one of them unread.
+		dst := &p.b
 		if m[2] == "lora_A" {
-			p.a = name
-		} else {
-			p.b = name
+			dst = &p.a
 		}
+		if *dst != "" {
+			return nil, fmt.Errorf("lora: %s: tensors %q and %q are both %s of module %s", wPath, *dst, name, m[2], mod)
+		}
+		*dst = name
 	}
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("lora: %s holds no LoRA tensors", wPath)
