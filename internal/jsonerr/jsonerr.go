@@ -16,10 +16,24 @@ import (
 	"strings"
 )
 
+// Error is a described decoding error; it wraps encoding/json's.
+type Error struct {
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
 // Describe returns err, which decoding data gave (json.Unmarshal or a
-// json.Decoder on data), as such a message. The caller adds the file's
-// name.
+// json.Decoder on data), as such a message (an *Error wrapping err). The
+// caller adds the file's name.
 func Describe(data []byte, err error) error {
+	return &Error{Msg: describe(data, err).Error(), Err: err}
+}
+
+// describe is Describe's message.
+func describe(data []byte, err error) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errors.New("empty file, expected JSON")
 	}

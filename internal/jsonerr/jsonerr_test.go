@@ -44,8 +44,12 @@ func TestDescribe(t *testing.T) {
 			if err == nil {
 				t.Fatal("the test's JSON decoded")
 			}
-			if got := Describe(data, err).Error(); got != tc.want {
+			d := Describe(data, err)
+			if got := d.Error(); got != tc.want {
 				t.Errorf("Unmarshal: got  %q\nwant %q", got, tc.want)
+			}
+			if !errors.Is(d, err) {
+				t.Errorf("%v does not wrap %v", d, err)
 			}
 			// A json.Decoder reports a truncated file as io.ErrUnexpectedEOF
 			// and an empty one as io.EOF, without an offset: the same text.
