@@ -620,3 +620,18 @@ func TestGGUFNoVocab(t *testing.T) {
 		}
 	}
 }
+
+// TestGGUFNegativeRopeFactor: a GGUF's bad linear scaling factor is
+// reported under the file's key, not config.json's rope_scaling.
+func TestGGUFNegativeRopeFactor(t *testing.T) {
+	tiny := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := os.WriteFile(tiny, tinyGGUF(t, gguf.F32), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	rewriteGGUF(t, tiny, bad, nil, gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.ValueOf(float32(-2))})
+	_, err := model.Load(bad, model.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "llama.rope.scaling.type linear needs a positive factor") || strings.Contains(err.Error(), "rope_scaling") {
+		t.Fatalf("got %v, want the GGUF key named", err)
+	}
+}

@@ -60,7 +60,8 @@ type Config struct {
 	RopeFreqs []float32 `json:"-"`
 
 	// ropeKey names where RopeScaling came from in errors:
-	// "rope_parameters" (ParseConfig), else rope_scaling.
+	// "rope_parameters" (ParseConfig), a GGUF's "<arch>.rope.scaling.type"
+	// (ConfigFromGGUF), else rope_scaling.
 	ropeKey string
 }
 
@@ -342,7 +343,7 @@ func ConfigFromGGUF(f *gguf.File, arch string) (Config, error) {
 	case scaling != "linear":
 		m.Failf("%s.rope.scaling.type %q is not supported", arch, scaling)
 	case factor != 0 && factor != 1:
-		c.RopeScaling = &RopeScaling{RopeType: "linear", Factor: factor}
+		c.RopeScaling, c.ropeKey = &RopeScaling{RopeType: "linear", Factor: factor}, arch+".rope.scaling.type"
 	}
 	m.Rows("token_embd.weight", &c.VocabSize)
 	if c.ModelType == "llama" {
