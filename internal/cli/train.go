@@ -37,6 +37,7 @@ type trainFlags struct {
 	steps, epochs, batchSize, gradAccum, seqLen     int
 	schedule                                        string
 	warmup                                          int
+	warmupRatio                                     float64
 	weightDecay, maxGradNorm                        float64
 	noShuffle                                       bool
 	seed                                            uint64
@@ -69,6 +70,7 @@ func (f *trainFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.seqLen, "seq-len", 512, "longest example in tokens (longer ones are truncated)")
 	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate schedule after warmup: constant, linear or cosine")
 	fs.IntVar(&f.warmup, "warmup-steps", 0, "steps of linear warmup from 0")
+	fs.Float64Var(&f.warmupRatio, "warmup-ratio", 0, "warmup as a fraction of the training steps, rounded up (transformers' warmup_ratio)")
 	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
 	fs.Float64Var(&f.maxGradNorm, "max-grad-norm", 1, "clip the global gradient norm to this (0: no clipping)")
 	fs.BoolVar(&f.noShuffle, "no-shuffle", false, "keep file order: batch k holds examples kB..kB+B-1")
@@ -119,6 +121,10 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		return usageErrorf("train: --seq-len must be at least 2, got %d", f.seqLen)
 	case f.warmup < 0:
 		return usageErrorf("train: --warmup-steps must not be negative, got %d", f.warmup)
+	case fs.Changed("warmup-steps") && fs.Changed("warmup-ratio"):
+		return usageErrorf("train: give --warmup-steps or --warmup-ratio, not both")
+	case !(f.warmupRatio >= 0 && f.warmupRatio < 1):
+		return usageErrorf("train: --warmup-ratio must be in [0, 1), got %v", f.warmupRatio)
 	case !(f.weightDecay >= 0) || math.IsInf(f.weightDecay, 0):
 		return usageErrorf("train: --weight-decay must not be negative, got %v", f.weightDecay)
 	case !(f.maxGradNorm >= 0) || math.IsInf(f.maxGradNorm, 0):
@@ -445,12 +451,18 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		steps = epochs * perEpoch
 	}
 	kind, _ := optim.ParseSchedule(tf.schedule) // checked
+	// As transformers' get_warmup_steps: the ratio of the run's steps,
+	// rounded up.
+	warmup := tf.warmup
+	if tf.warmupRatio > 0 {
+		warmup = int(math.Ceil(tf.warmupRatio * float64(steps)))
+	}
 	lc := ad.Config
 	rc := trainConfig{
 		Model: absPath(b.Path), Arch: b.Arch, Data: absPaths(tf.dataFiles), ValidFraction: tf.validFraction, Out: tf.out,
 		LoraR: lc.R, LoraAlpha: lc.Alpha, LoraDropout: lc.Dropout, Targets: lc.Targets, TargetRegex: lc.TargetRegex,
 		Exclude: lc.Exclude, Layers: lc.Layers, RSLoRA: lc.RSLoRA, Modules: len(ad.Modules),
-		LR: tf.lr, Schedule: string(kind), Warmup: tf.warmup, Steps: steps,
+		LR: tf.lr, Schedule: string(kind), Warmup: warmup, Steps: steps,
 		Epochs:    float64(steps) / float64(perEpoch),
 		BatchSize: tf.batchSize, GradAccum: tf.gradAccum, SeqLen: tf.seqLen, WeightDecay: tf.weightDecay,
 		MaxGradNorm: tf.maxGradNorm, Betas: []float64{0.9, 0.999}, Eps: 1e-8, Shuffle: !tf.noShuffle, Seed: tf.seed,
@@ -511,7 +523,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		Model: m, Params: params, Opt: optim.NewAdamW(params, tf.weightDecay),
 		Train: batcherData{trainB}, Valid: validData,
 		Config: train.Config{Steps: steps, GradAccum: tf.gradAccum, MaxGradNorm: tf.maxGradNorm,
-			Schedule:  optim.Schedule{Kind: kind, LR: tf.lr, Warmup: tf.warmup, Total: steps},
+			Schedule:  optim.Schedule{Kind: kind, LR: tf.lr, Warmup: warmup, Total: steps},
 			EvalEvery: tf.evalEvery, SaveEvery: tf.saveEvery, OutDir: tf.out, MetricsPath: tf.metrics},
 		SaveAdapter: func(dir string) error { return ad.Save(dir, base) },
 		SetTraining: ad.SetTraining,

@@ -50,6 +50,8 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--grad-accum", "0"}, "--grad-accum must be at least 1"},
 		{[]string{"--seq-len", "1"}, "--seq-len must be at least 2"},
 		{[]string{"--warmup-steps", "-2"}, "--warmup-steps must not be negative"},
+		{[]string{"--warmup-ratio", "1"}, "--warmup-ratio must be in [0, 1), got 1"},
+		{[]string{"--warmup-steps", "2", "--warmup-ratio", "0.1"}, "give --warmup-steps or --warmup-ratio, not both"},
 		{[]string{"--weight-decay", "-0.1"}, "--weight-decay must not be negative"},
 		{[]string{"--max-grad-norm", "-1"}, "--max-grad-norm must not be negative"},
 		{[]string{"--save-every", "-1"}, "--save-every must not be negative"},
@@ -541,5 +543,39 @@ func TestTrainRefusesWhatCannotFit(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("training started (%v)", err)
+	}
+}
+
+// TestTrainWarmupRatio: --warmup-ratio is a fraction of the run's steps,
+// rounded up as transformers' get_warmup_steps does: 0.25 of 6 steps is 2.
+func TestTrainWarmupRatio(t *testing.T) {
+	out := t.TempDir()
+	code, stderr := runLoft(context.Background(), storiesTrainArgs(t, out, "--steps", "6", "--warmup-ratio", "0.25", "--schedule", "linear")...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "schedule linear, warmup 2\n") {
+		t.Errorf("stderr does not give warmup 2:\n%s", stderr)
+	}
+	// The first step runs at lr 0 (warmup from 0), the second at half the
+	// peak, as the schedule's formula gives.
+	var lrs []float64
+	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]float64
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if lr, ok := m["lr"]; ok {
+			lrs = append(lrs, lr)
+		}
+	}
+	if len(lrs) != 6 || lrs[0] != 0 || lrs[1] != 1e-3 || lrs[2] != 2e-3 {
+		t.Errorf("learning rates %v, want 0, 0.001, 0.002, then decaying", lrs)
 	}
 }
