@@ -99,6 +99,13 @@ func TestParseLayers(t *testing.T) {
 // stepLosses reads the "loss" of each step line of a metrics file.
 func stepLosses(t *testing.T, path string) []float64 {
 	t.Helper()
+	return stepValues(t, path, "loss")
+}
+
+// stepValues reads key of each step line (not a validation line) of a
+// metrics file.
+func stepValues(t *testing.T, path, key string) []float64 {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +119,7 @@ func stepLosses(t *testing.T, path string) []float64 {
 			t.Fatalf("%s: %v", path, err)
 		}
 		if _, ok := m["val_loss"]; !ok {
-			out = append(out, m["loss"])
+			out = append(out, m[key])
 		}
 	}
 	return out
@@ -559,22 +566,7 @@ func TestTrainWarmupRatio(t *testing.T) {
 	}
 	// The first step runs at lr 0 (warmup from 0), the second at half the
 	// peak, as the schedule's formula gives.
-	var lrs []float64
-	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m map[string]float64
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatal(err)
-		}
-		if lr, ok := m["lr"]; ok {
-			lrs = append(lrs, lr)
-		}
-	}
+	lrs := stepValues(t, filepath.Join(out, "metrics.jsonl"), "lr")
 	if len(lrs) != 6 || lrs[0] != 0 || lrs[1] != 1e-3 || lrs[2] != 2e-3 {
 		t.Errorf("learning rates %v, want 0, 0.001, 0.002, then decaying", lrs)
 	}
