@@ -235,6 +235,9 @@ var roles = [][]string{
 func targetError(msg, target string, slots []nn.Slot) error {
 	var names []string
 	for _, s := range slots {
+		if s.Head { // not a target (Apply refuses it)
+			continue
+		}
 		n := s.Name[strings.LastIndex(s.Name, ".")+1:]
 		if !slices.Contains(names, n) {
 			names = append(names, n)

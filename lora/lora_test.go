@@ -334,8 +334,8 @@ func TestTargetErrors(t *testing.T) {
 		cfg  lora.Config
 		want []string
 	}{
-		{gpt2, lora.Config{Targets: []string{"q_proj", "v_proj"}}, []string{`target "q_proj" matches no module`, `did you mean "c_attn"?`, "c_attn, c_proj, c_fc, lm_head", "transformer.h.0.attn.c_attn"}},
-		{llama, lora.Config{Targets: []string{"q_proj", "v_prj"}}, []string{`target "v_prj"`, `did you mean "v_proj"?`, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head"}},
+		{gpt2, lora.Config{Targets: []string{"q_proj", "v_proj"}}, []string{`target "q_proj" matches no module`, `did you mean "c_attn"?`, "linear modules: c_attn, c_proj, c_fc (full paths", "transformer.h.0.attn.c_attn"}},
+		{llama, lora.Config{Targets: []string{"q_proj", "v_prj"}}, []string{`target "v_prj"`, `did you mean "v_proj"?`, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (full paths"}},
 		{llama, lora.Config{Targets: []string{"c_attn"}}, []string{`did you mean "q_proj"?`}},
 		{llama, lora.Config{TargetRegex: `q_proj`}, []string{`regular expression "q_proj" matches no module name (it must match the whole name); did you mean ".*q_proj"? The model's linear modules: q_proj`}},
 		{llama, lora.Config{TargetRegex: `zzz`}, []string{`(it must match the whole name). The model's linear modules: q_proj`}},

@@ -23,7 +23,8 @@ func newInfoCmd() *cobra.Command {
 		Long: `info loads --model (a Hugging Face folder, a .gguf file or a Hub id) and prints its
 architecture, layer count, hidden size, heads and KV heads, vocabulary, context
 length, parameter count and storage dtype, then the names of its linear modules
-as Hugging Face and PEFT name them (the names --target matches in loft train).
+as Hugging Face and PEFT name them (the names --target matches in loft train,
+but the output head, which is marked).
 With --json it prints the same as one JSON object.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,9 +71,19 @@ With --json it prints the same as one JSON object.`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
+			// The output head is a linear module, but not a LoRA target
+			// (loft train refuses it, as PEFT's all-linear leaves it out).
+			heads := map[string]bool{}
+			for _, s := range b.Slots {
+				heads[s.Name] = s.Head
+			}
 			var sb strings.Builder
 			fmt.Fprintf(&sb, "linear modules (%d):\n", len(in.LinearModules))
 			for _, n := range in.LinearModules {
+				if heads[n] {
+					fmt.Fprintf(&sb, "  %s  (the output head: not a --target)\n", n)
+					continue
+				}
 				fmt.Fprintf(&sb, "  %s\n", n)
 			}
 			_, err = fmt.Fprint(out, sb.String())

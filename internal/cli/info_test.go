@@ -21,7 +21,7 @@ func TestInfo(t *testing.T) {
 	// stories260K: 5 layers, 8 heads, 4 KV heads, vocab 512.
 	for _, want := range []string{"architecture       llama", "layers             5", "hidden size        64",
 		"heads              8", "kv heads           4", "vocab size         512", "context length     512",
-		"dtype              F32", "linear modules (36):", "  model.layers.0.self_attn.q_proj\n", "  model.layers.4.mlp.down_proj\n", "  lm_head\n"} {
+		"dtype              F32", "linear modules (36):", "  model.layers.0.self_attn.q_proj\n", "  model.layers.4.mlp.down_proj\n", "  lm_head  (the output head: not a --target)\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}

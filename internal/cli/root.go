@@ -110,7 +110,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "loft",
 		Short: "loft fine-tunes large language models with LoRA",
 		Long: `loft (LOw-rank Fine-Tuning) trains LoRA adapters for large language models
-on the hardware you have, a plain CPU included, and runs, merges and exports them.`,
+on the hardware you have, a plain CPU included, runs them and merges them into
+their base model.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// With subcommands, cobra ignores unknown words after "loft" unless
