@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -218,10 +217,10 @@ func mergeFile(src, dst string, byName map[string]*Linear, written map[*Linear]b
 		ts = append(ts, safetensors.Tensor{Name: name, DType: dt, Shape: info.Shape, Values: v})
 		written[l] = true
 	}
-	md := map[string]string{}
-	maps.Copy(md, f.Metadata())
-	md["format"] = "pt" // transformers refuses safetensors without it
-	if err := safetensors.Write(dst, ts, md); err != nil {
+	// As transformers' save_pretrained: "format" alone (it refuses a file
+	// without it). The base's other metadata describes the base file (a
+	// converter's "source" file), not the merged one.
+	if err := safetensors.Write(dst, ts, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("lora: %w", err)
 	}
 	return nil

@@ -61,7 +61,7 @@ is written under a temporary name and renamed when complete.`,
 			for _, n := range left {
 				fmt.Fprintf(stderr, "loft: left out %s: weights outside the safetensors checkpoint, which the merge does not rewrite (they would hold the unmerged base)\n", n)
 			}
-			fmt.Fprintf(stderr, "loft: merged %d modules of %s into %s; wrote %s\n", len(ad.Modules), adapterDir, modelRef, outDir)
+			fmt.Fprintf(stderr, "loft: wrote %s: %s with the %d modules of adapter %s merged in (the base is unchanged)\n", outDir, modelRef, len(ad.Modules), adapterDir)
 			return nil
 		},
 	}

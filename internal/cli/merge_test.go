@@ -127,8 +127,8 @@ func TestMerge(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer mf.Close()
-			if mf.Metadata()["format"] != "pt" {
-				t.Fatalf("metadata %v", mf.Metadata())
+			if md := mf.Metadata(); len(md) != 1 || md["format"] != "pt" {
+				t.Fatalf("metadata %v, want only format pt", md)
 			}
 			if !slices.Equal(bf.Names(), mf.Names()) {
 				t.Fatalf("tensor names differ:\n%v\n%v", bf.Names(), mf.Names())
@@ -435,5 +435,39 @@ func TestMergeSharded(t *testing.T) {
 	t.Logf("%d shards; adapter moves logits by %.3g; merged differs from base + adapter by %.2g (BF16 rounding)", len(baseNames)-2, moved, d)
 	if moved < 0.5 || d > 0.05 {
 		t.Fatalf("adapter change %.3g, merged vs adapter %.3g", moved, d)
+	}
+}
+
+// TestMergeMetadata: the merged file's safetensors metadata is
+// {"format": "pt"} alone, as save_pretrained writes, not the base file's
+// (a converter's "source", which the merged weights no longer are).
+func TestMergeMetadata(t *testing.T) {
+	base := copyDir(t, "../../testdata/ref/gpt2-tiny")
+	path := filepath.Join(base, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		raw, dt, _ := f.Raw(n)
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: info.Shape, Data: slices.Clone(raw)})
+	}
+	f.Close()
+	if err := safetensors.Write(path, ts, map[string]string{"format": "pt", "source": "model.bin", "converted_by": "a script"}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	if code, _, errOut := run(t, "merge", "--model", base, "--adapter", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", out); code != ExitOK {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	mf, err := safetensors.Open(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	if md := mf.Metadata(); len(md) != 1 || md["format"] != "pt" {
+		t.Errorf("metadata %v, want only format pt", md)
 	}
 }
