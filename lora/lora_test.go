@@ -798,3 +798,37 @@ func TestNoTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadWrongPath: a file of the adapter, or a run's folder holding only
+// checkpoints, is refused with what to give instead.
+func TestLoadWrongPath(t *testing.T) {
+	const src = "../testdata/ref/lora-qwen2-tiny/qv/adapter_final"
+	m := load(t, "qwen2-tiny")
+	file := filepath.Join(src, lora.WeightsFile)
+	if _, err := lora.Load(file, m.Slots()); err == nil || !strings.Contains(err.Error(), "is a file; give the adapter's folder") {
+		t.Errorf("a file: %v", err)
+	}
+	run := t.TempDir()
+	for _, ck := range []string{"checkpoint-9", "checkpoint-10"} {
+		dir := filepath.Join(run, ck)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{lora.ConfigFile, lora.WeightsFile} {
+			data, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := "holds checkpoints of a training run: give one of them, such as " + filepath.Join(run, "checkpoint-10")
+	if _, err := lora.Load(run, m.Slots()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a run's folder: %v, want %q", err, want)
+	}
+	if _, err := lora.Load(filepath.Join(run, "checkpoint-10"), m.Slots()); err != nil {
+		t.Errorf("the checkpoint itself: %v", err)
+	}
+}

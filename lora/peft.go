@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -203,6 +204,32 @@ func (a *Adapter) configJSON(baseModel string) ([]byte, error) {
 // AutoModel) lack them.
 var wrapperPrefixes = []string{"transformer.", "model.", "bert."}
 
+// checkAdapterDir says what to give instead when dir is not an adapter
+// folder but one of its files, or a training run's folder that holds only
+// checkpoints (a run stopped before its end).
+func checkAdapterDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("lora: adapter: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("lora: adapter %s is a file; give the adapter's folder, which holds %s and %s", dir, ConfigFile, WeightsFile)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		return nil
+	}
+	cks, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*", ConfigFile))
+	if len(cks) == 0 {
+		return nil // Load's own error names the missing file
+	}
+	step := func(p string) int {
+		n, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(filepath.Dir(p)), "checkpoint-"))
+		return n
+	}
+	slices.SortFunc(cks, func(a, b string) int { return step(a) - step(b) })
+	return fmt.Errorf("lora: %s has no %s, but holds checkpoints of a training run: give one of them, such as %s", dir, ConfigFile, filepath.Dir(cks[len(cks)-1]))
+}
+
 // loraKeyRE splits a PEFT LoRA tensor name into module path and matrix,
 // with or without the adapter-name segment ("lora_A.default.weight").
 var loraKeyRE = regexp.MustCompile(`^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B)(?:\.[A-Za-z0-9_\-]+)?\.weight$`)
@@ -215,6 +242,9 @@ var loraKeyRE = regexp.MustCompile(`^(?:base_model\.model\.)?(.+)\.(lora_A|lora_
 // adapters that do not fit the model (unknown modules, wrong shapes).
 // Nothing is applied when it fails. The adapter starts in evaluation mode.
 func Load(dir string, slots []nn.Slot) (*Adapter, error) {
+	if err := checkAdapterDir(dir); err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(dir, ConfigFile)
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
