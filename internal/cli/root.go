@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 
@@ -124,6 +125,10 @@ their base model.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	// loft --version prints what loft version does.
+	info, _ := debug.ReadBuildInfo()
+	root.Version = versionLine(info)
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -195,6 +200,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		// "loft: bench gemm takes ...": Run already prints "loft: ".
 		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		if cmd.Flags().Lookup("model") != nil {
+			return usageErrorf("%s takes no arguments, got %q (give the model with --model)", name, args[0])
+		}
 		return usageErrorf("%s takes no arguments, got %q", name, args[0])
 	}
 	return nil

@@ -93,3 +93,15 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionFlag: loft --version prints what loft version does, and a
+// stray argument to a command that takes --model points at the flag.
+func TestVersionFlag(t *testing.T) {
+	_, want, _ := run(t, "version")
+	if code, out, errOut := run(t, "--version"); code != ExitOK || out != want {
+		t.Errorf("--version: code %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	if code, _, errOut := run(t, "info", "some/model"); code != ExitUsage || !strings.Contains(errOut, `info takes no arguments, got "some/model" (give the model with --model)`) {
+		t.Errorf("info ARG: code %d, stderr %q", code, errOut)
+	}
+}
