@@ -60,7 +60,11 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 			}
 		}
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(outDir)), "."+filepath.Base(outDir)+".tmp-")
+	parent := filepath.Dir(filepath.Clean(outDir))
+	if err := os.MkdirAll(parent, 0o777); err != nil { // as loft train makes --out
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(outDir)+".tmp-")
 	if err != nil {
 		return nil, fmt.Errorf("lora: %w", err)
 	}

@@ -440,7 +440,8 @@ func TestMergeSharded(t *testing.T) {
 
 // TestMergeMetadata: the merged file's safetensors metadata is
 // {"format": "pt"} alone, as save_pretrained writes, not the base file's
-// (a converter's "source", which the merged weights no longer are).
+// (a converter's "source", which the merged weights no longer are); the
+// parents of --out are made.
 func TestMergeMetadata(t *testing.T) {
 	base := copyDir(t, "../../testdata/ref/gpt2-tiny")
 	path := filepath.Join(base, "model.safetensors")
@@ -458,7 +459,7 @@ func TestMergeMetadata(t *testing.T) {
 	if err := safetensors.Write(path, ts, map[string]string{"format": "pt", "source": "model.bin", "converted_by": "a script"}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "merged")
+	out := filepath.Join(t.TempDir(), "new", "parents", "merged") // made, as train makes --out
 	if code, _, errOut := run(t, "merge", "--model", base, "--adapter", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", out); code != ExitOK {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
