@@ -784,7 +784,7 @@ func TestBadReferences(t *testing.T) {
 		{"~/models/x", "no such file"},
 		{"models/stories/", "stat models/stories/: no such file"},
 		{"org/name/x@main", "no such file"},
-		{"gpt2", "exactly one '/'"},
+		{"gpt2", "exactly one '/' (one-part ids such as gpt2 now live under an organisation: openai-community/gpt2"},
 		{"org/", "empty part"},
 		{"org/name@", "empty revision"},
 		{"org/name@../../etc", "not a valid branch"},

@@ -70,8 +70,13 @@ func ParseRepo(ref string) (Repo, error) {
 // without "--" or "..", at most 96 characters in all.
 func checkRepoID(id string) error {
 	parts := strings.Split(id, "/")
-	if len(parts) != 2 {
-		return fmt.Errorf("want org/name with exactly one '/', got %d parts", len(parts))
+	switch {
+	case len(parts) == 1:
+		// The Hub moved its one-part ids under organisations and
+		// redirects the old names; loft asks for the current one.
+		return fmt.Errorf("want org/name with exactly one '/' (one-part ids such as gpt2 now live under an organisation: openai-community/gpt2, google-bert/bert-base-uncased)")
+	case len(parts) != 2:
+		return fmt.Errorf("want org/name with exactly one '/', got %d '/'", len(parts)-1)
 	}
 	if len(id) > maxRepoIDLen {
 		return fmt.Errorf("repo id is %d characters long, the Hub allows %d", len(id), maxRepoIDLen)
