@@ -137,7 +137,11 @@ func (d *Dataset) Summary(seqLen int) string {
 	if len(d.Files) == 1 {
 		files = "file"
 	}
-	s := fmt.Sprintf("%d examples from %d %s (%s), %d tokens, %d counted", len(d.Examples), len(d.Files), files,
+	examples := "examples"
+	if len(d.Examples) == 1 {
+		examples = "example"
+	}
+	s := fmt.Sprintf("%d %s from %d %s (%s), %d tokens, %d counted", len(d.Examples), examples, len(d.Files), files,
 		strings.Join(formats, ", "), tokens, counted)
 	if d.Truncated > 0 {
 		s += fmt.Sprintf("; %d truncated to --seq-len %d", d.Truncated, seqLen)

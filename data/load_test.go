@@ -280,7 +280,7 @@ func TestTruncation(t *testing.T) {
 	}
 	// A prompt longer than SeqLen leaves nothing to learn: dropped.
 	ds = loadOne(t, cfg, "c.jsonl", `{"prompt": "long prompt", "completion": "x"}`+"\n"+`{"prompt": "Q", "completion": "x"}`+"\n")
-	if got, want := ds.Summary(4), "1 examples from 1 file (completion), 4 tokens, 2 counted; 1 truncated to --seq-len 4; 1 dropped (nothing left to learn after truncation)"; got != want {
+	if got, want := ds.Summary(4), "1 example from 1 file (completion), 4 tokens, 2 counted; 1 truncated to --seq-len 4; 1 dropped (nothing left to learn after truncation)"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 	if len(ds.Examples) != 1 || ds.Truncated != 1 || ds.Dropped != 1 || ds.Origins[0].Line != 2 {
