@@ -65,14 +65,14 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 			if err != nil {
 				return err
 			}
-			if err := applyAdapter(b, sf.adapter, stderr); err != nil {
+			if err := applyAdapter(b, sf.adapter.dir(), stderr); err != nil {
 				return err
 			}
 			tmpl, err := chatTemplate(b, templateName)
 			if err != nil {
 				return err
 			}
-			samp, err := sf.resolve(f, b.Gen)
+			samp, err := sf.resolve(f, b.Gen, stderr)
 			if err != nil {
 				return err
 			}

@@ -37,8 +37,26 @@ type samplingFlags struct {
 	topK                                int
 	seed                                uint64
 	maxNew, threads                     int
-	adapter                             string // --adapter: a PEFT LoRA folder (applyAdapter, merge.go)
+	adapter                             adapterFlag // --adapter: a PEFT LoRA folder (applyAdapter, merge.go)
 }
+
+// adapterFlag is --adapter. It keeps every value given so that check can
+// refuse a second one: a plain string flag keeps the last and would drop
+// the first adapter without a word.
+type adapterFlag []string
+
+func (a *adapterFlag) String() string {
+	if len(*a) == 0 {
+		return ""
+	}
+	return (*a)[len(*a)-1]
+}
+
+func (a *adapterFlag) Set(v string) error { *a = append(*a, v); return nil }
+func (a *adapterFlag) Type() string       { return "string" }
+
+// dir returns the adapter folder, "" when none was given.
+func (a adapterFlag) dir() string { return a.String() }
 
 func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
 	f.Float64Var(&s.temperature, "temperature", 0, "sampling temperature; 0 is greedy (default: see Sampling)")
@@ -49,14 +67,16 @@ func (s *samplingFlags) register(f *pflag.FlagSet, maxNewDefault int) {
 	f.Uint64Var(&s.seed, "seed", 0, "random seed: the same seed gives the same text (default: random)")
 	f.IntVar(&s.maxNew, "max-new-tokens", maxNewDefault, "the most tokens to generate")
 	f.IntVar(&s.threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
-	f.StringVar(&s.adapter, "adapter", "", "PEFT LoRA adapter folder to apply to the model")
+	f.Var(&s.adapter, "adapter", "PEFT LoRA adapter folder to apply to the model")
 }
 
 // resolve returns the sampling settings: the model's generation defaults,
 // overridden by the flags the user set. It also reports the seed drawn
 // when --seed is absent, and takes max_new_tokens from the generation
 // config when --max-new-tokens is absent, as transformers' generate does.
-func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (generate.Sampling, error) {
+// When decoding is greedy it warns on stderr about the sampling flags that
+// then do nothing, as transformers warns about top_k without do_sample.
+func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig, stderr io.Writer) (generate.Sampling, error) {
 	if !f.Changed("max-new-tokens") && g.MaxNewTokens != nil && *g.MaxNewTokens > 0 {
 		s.maxNew = *g.MaxNewTokens
 	}
@@ -118,11 +138,55 @@ func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig) (gen
 	if err := out.Validate(); err != nil {
 		return out, usageErrorf("--%v", err)
 	}
+	if out.Greedy() {
+		if unused := s.samplingOnly(f); len(unused) > 0 {
+			var why string
+			switch {
+			case f.Changed("temperature"):
+				why = "--temperature 0 is greedy"
+			case g.Source == "":
+				why = "the model has no generation_config.json to sample with"
+			case g.DoSample != nil && *g.DoSample:
+				why = "generation_config.json's temperature is 0"
+			default:
+				why = "generation_config.json does not set do_sample"
+			}
+			verb := "has"
+			if len(unused) > 1 {
+				verb = "have"
+			}
+			fmt.Fprintf(stderr, "loft: warning: %s %s no effect: decoding is greedy (%s); --temperature > 0 samples\n",
+				strings.Join(unused, ", "), verb, why)
+		}
+	}
 	return out, nil
+}
+
+// samplingOnly returns the flags given that only sampling reads, in the
+// order of samplingHelp: set to a value that changes nothing (--top-k 0)
+// they are left out. --repetition-penalty is not one: greedy decoding
+// applies it too, as transformers does.
+func (s *samplingFlags) samplingOnly(f *pflag.FlagSet) []string {
+	var names []string
+	for _, c := range []struct {
+		name string
+		on   bool
+	}{
+		{"top-k", s.topK != 0}, {"top-p", s.topP != 1}, {"min-p", s.minP != 0}, {"seed", true},
+	} {
+		if f.Changed(c.name) && c.on {
+			names = append(names, "--"+c.name)
+		}
+	}
+	return names
 }
 
 // check validates the flags that need no model.
 func (s *samplingFlags) check(f *pflag.FlagSet) error {
+	if len(s.adapter) > 1 {
+		return usageErrorf("--adapter given %d times (%s): loft applies one adapter; loft merge folds one into the base model, which can then take another --adapter",
+			len(s.adapter), strings.Join(s.adapter, ", "))
+	}
 	if s.maxNew < 1 {
 		return usageErrorf("--max-new-tokens must be at least 1, got %d", s.maxNew)
 	}
@@ -227,10 +291,10 @@ the output), after --max-new-tokens, or when the model's context is full.
 			if err != nil {
 				return err
 			}
-			if err := applyAdapter(b, sf.adapter, stderr); err != nil {
+			if err := applyAdapter(b, sf.adapter.dir(), stderr); err != nil {
 				return err
 			}
-			samp, err := sf.resolve(f, b.Gen)
+			samp, err := sf.resolve(f, b.Gen, stderr)
 			if err != nil {
 				return err
 			}
