@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +33,7 @@ type trainFlags struct {
 	loraAlpha, loraDropout                          float64
 	targets, exclude                                []string
 	targetRegex, layers                             string
-	rslora                                          bool
+	rslora, overwrite                               bool
 	loraInit                                        string
 	lr                                              float64
 	steps, epochs, batchSize, gradAccum, seqLen     int
@@ -50,7 +52,8 @@ type trainFlags struct {
 func (f *trainFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "base model: a folder, a .gguf file or a Hugging Face Hub id (required)")
 	fs.StringArrayVar(&f.dataFiles, "data", nil, "training data: a JSON Lines or .txt file (required; repeat for several)")
-	fs.StringVar(&f.out, "out", "", "folder for the adapter, loss.png and checkpoint-<step>/ folders (required)")
+	fs.StringVar(&f.out, "out", "", "folder for the adapter, loss.png and checkpoint-<step>/ folders (required): new, empty or an earlier run's (whose adapter is replaced); never a model folder")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "train into an --out holding an earlier run's checkpoint-<step>/ folders (deleted first) or files loft did not write (kept)")
 	fs.StringVar(&f.valid, "valid", "", "validation data file")
 	fs.Float64Var(&f.validFraction, "valid-fraction", 0, "hold out this fraction of --data for validation (0: none)")
 	fs.IntVar(&f.loraR, "lora-r", 8, "LoRA rank r")
@@ -103,6 +106,8 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 		return usageErrorf("train: --lora-alpha must be positive, got %v", f.loraAlpha)
 	case !(f.loraDropout >= 0 && f.loraDropout < 1):
 		return usageErrorf("train: --lora-dropout must be in [0, 1), got %v", f.loraDropout)
+	case f.overwrite && f.resume != "":
+		return usageErrorf("train: give --resume or --overwrite, not both: --resume continues the run in its folder, --overwrite starts over")
 	case fs.Changed("target") && f.targetRegex != "":
 		return usageErrorf("train: give --target or --target-regex, not both")
 	case !(f.lr > 0) || math.IsInf(f.lr, 0):
@@ -168,6 +173,13 @@ func (f *trainFlags) check(fs *pflag.FlagSet) error {
 			if (*list)[i] == "" {
 				return usageErrorf("train: --target and --exclude take comma lists of module names; one is empty")
 			}
+		}
+	}
+	if len(f.targets) > 0 {
+		layers, _ := parseLayers(f.layers) // checked
+		cfg := lora.Config{R: 1, Alpha: 1, Targets: f.targets, Layers: layers}
+		if err := cfg.Validate(); err != nil {
+			return usageErrorf("train: --target: %s", strings.TrimPrefix(err.Error(), "lora: "))
 		}
 	}
 	if f.initAdapter != "" {
@@ -324,7 +336,9 @@ to --max-grad-norm, then AdamW (betas 0.9/0.999, eps 1e-8, decoupled
 Outputs in --out: the adapter, loss.png (training and validation loss), and
 checkpoint-<step>/ folders every --save-every steps and on Ctrl-C (adapter, AdamW
 moments, data position, RNG states, trainer_state.json, config.json); --resume
-continues one exactly. --metrics writes one JSON line per step (step, loss, lr,
+continues one exactly. --out must not be a model folder; an earlier run's adapter
+there is replaced, but its checkpoints or files loft did not write need --resume or
+--overwrite. --metrics writes one JSON line per step (step, loss, lr,
 grad_norm, tokens, tokens_per_s, elapsed_s) and one per validation (step,
 val_loss, val_ppl). A NaN or infinite loss stops training without touching the
 last checkpoint. Progress, the resolved configuration, the trainable-parameter
@@ -342,7 +356,11 @@ count, a memory estimate and the final speed go to stderr.`,
 	return cmd
 }
 
-func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.Writer) error {
+func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.Writer) (err error) {
+	plan, err := checkOut(tf)
+	if err != nil {
+		return err
+	}
 	b, err := loadGenModel(ctx, tf.model, stderr)
 	if err != nil {
 		return err
@@ -384,7 +402,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 			}
 		}
 		if ad, err = lora.Apply(m.Slots(), lc); err != nil {
-			return err
+			return applyError(err, tf)
 		}
 	}
 	ad.SetTraining(true)
@@ -514,8 +532,22 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 	}
 
 	// A run that cannot write its results must fail now, not at the end.
+	// A folder made here is removed again if the run fails before writing
+	// into it (a refused --resume, a bad --metrics path); os.Remove leaves
+	// a folder that is no longer empty.
+	_, statErr := os.Stat(tf.out)
 	if err := checkWritableDir(tf.out); err != nil {
 		return fmt.Errorf("train: --out %s: %w", tf.out, err)
+	}
+	if os.IsNotExist(statErr) {
+		defer func() {
+			if err != nil {
+				os.Remove(tf.out)
+			}
+		}()
+	}
+	if err := plan.apply(stderr); err != nil {
+		return err
 	}
 
 	params := ad.Params()
@@ -604,6 +636,169 @@ func printTrainConfig(w io.Writer, c *trainConfig) {
 	}
 	fmt.Fprintf(w, "output: %s; checkpoints %s; validation %s; metrics %s\n", c.Out,
 		every(c.SaveEvery, "only on interruption"), validation, metrics)
+}
+
+// outPlan is what --out needs before training: an earlier run's
+// checkpoints to delete (--overwrite) and whether its adapter is replaced.
+type outPlan struct {
+	dir      string
+	stale    []string // checkpoint-<step> folder names, by step
+	replaces bool
+}
+
+// checkOut refuses an --out that would mix the run's outputs with other
+// files: a model folder (PEFT would load it as an adapter), or, unless
+// --overwrite or --resume, an earlier run's checkpoints (a later --resume
+// of the folder would pick one) or files loft did not write. A finished
+// run's adapter, loss.png and metrics file do not block a new run: the
+// README's command is run again as it is.
+func checkOut(tf *trainFlags) (outPlan, error) {
+	p := outPlan{dir: tf.out}
+	fi, err := os.Stat(tf.out)
+	if err != nil || !fi.IsDir() {
+		return p, nil // a new folder, or not a folder: checkWritableDir says why
+	}
+	if mi, err := os.Stat(tf.model); err == nil && os.SameFile(fi, mi) {
+		return p, usageErrorf("train: --out %s is the --model folder: the adapter would be written among the model's files, and PEFT would then load the folder as an adapter; give another folder", tf.out)
+	}
+	entries, err := os.ReadDir(tf.out)
+	if err != nil {
+		return p, fmt.Errorf("train: --out %s: %w", tf.out, err)
+	}
+	metrics := metricsEntry(tf.out, tf.metrics)
+	var weights, other, ckpts []string
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case !e.IsDir() && isModelFile(n):
+			weights = append(weights, n)
+		case e.IsDir() && isCheckpointName(n):
+			ckpts = append(ckpts, n)
+		case n == lora.ConfigFile || n == lora.WeightsFile:
+			p.replaces = true
+		case n == "loss.png" || n == metrics || isLoftTemp(n):
+		default:
+			other = append(other, n)
+		}
+	}
+	if len(weights) > 0 {
+		return p, usageErrorf("train: --out %s holds a model (%s): the adapter would be written among its files, and PEFT would then load the folder as an adapter; give a new or empty folder",
+			tf.out, someNames(weights))
+	}
+	if tf.resume != "" {
+		// The run continues its checkpoints' folder, as before.
+		p.replaces = false
+		return p, nil
+	}
+	slices.SortFunc(ckpts, func(a, b string) int { return cmp.Compare(checkpointStep(a), checkpointStep(b)) })
+	switch {
+	case len(ckpts) > 0 && !tf.overwrite:
+		return p, usageErrorf("train: --out %s holds the checkpoints of an earlier run (%s): give --resume %s to continue that run, or --overwrite to start over (deleting them)",
+			tf.out, someNames(ckpts), tf.out)
+	case len(other) > 0 && !tf.overwrite:
+		return p, usageErrorf("train: --out %s holds files loft did not write (%s): give a new or empty folder, or --overwrite to write the adapter among them",
+			tf.out, someNames(other))
+	}
+	p.stale = ckpts
+	return p, nil
+}
+
+// apply deletes the earlier run's checkpoints and says what is replaced.
+func (p outPlan) apply(stderr io.Writer) error {
+	if len(p.stale) > 0 {
+		fmt.Fprintf(stderr, "loft: --overwrite: deleting the earlier run's %s in %s\n", strings.Join(p.stale, ", "), p.dir)
+		for _, n := range p.stale {
+			if err := os.RemoveAll(filepath.Join(p.dir, n)); err != nil {
+				return fmt.Errorf("train: --overwrite: %w", err)
+			}
+		}
+	}
+	if p.replaces {
+		fmt.Fprintf(stderr, "loft: replacing the adapter in %s\n", p.dir)
+	}
+	return nil
+}
+
+// isModelFile reports a model's config or weights: config.json, a GGUF, a
+// pickle, or safetensors other than the adapter's.
+func isModelFile(name string) bool {
+	switch filepath.Ext(name) {
+	case ".gguf", ".bin":
+		return true
+	case ".safetensors":
+		return name != lora.WeightsFile
+	}
+	return name == "config.json"
+}
+
+// isCheckpointName reports checkpoint-<digits>, the trainer's checkpoint
+// folders.
+func isCheckpointName(name string) bool {
+	return checkpointStep(name) >= 0
+}
+
+// checkpointStep returns the step of a checkpoint-<digits> name, else -1.
+func checkpointStep(name string) int {
+	d, ok := strings.CutPrefix(name, "checkpoint-")
+	if !ok || d == "" || strings.Trim(d, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.Atoi(d)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// isLoftTemp reports the temporary files and folders of an interrupted
+// loft: checkWritableDir's, saveFinal's, and fileio's ".<name>.tmp-*".
+func isLoftTemp(name string) bool {
+	return strings.HasPrefix(name, ".loft-write-check-") || strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+}
+
+// metricsEntry returns the entry of dir that holds the --metrics file
+// (the file, or the folder above it), or "" when it lies elsewhere.
+func metricsEntry(dir, metrics string) string {
+	if metrics == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(absPath(dir), absPath(metrics))
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	first, _, _ := strings.Cut(rel, string(filepath.Separator))
+	return first
+}
+
+// someNames lists up to four names, then how many more.
+func someNames(names []string) string {
+	if len(names) <= 4 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:4], ", "), len(names)-4)
+}
+
+// applyError names the flag behind an error of lora.Apply: a target,
+// layer list or exclusion that selects nothing is a bad flag value (exit
+// 2). lora's errors have no types to tell them apart, so their text does;
+// TestTrainUsageErrorsOnModel holds one of each.
+func applyError(err error, tf *trainFlags) error {
+	msg := strings.TrimPrefix(err.Error(), "lora: ")
+	flag := "--target"
+	if tf.targetRegex != "" {
+		flag = "--target-regex"
+	}
+	switch {
+	case strings.HasPrefix(msg, "layer ") && strings.Contains(msg, " does not exist"),
+		strings.Contains(msg, " match no module in layers "):
+		flag = "--layers"
+	case strings.Contains(msg, " once --exclude "):
+		flag = "--exclude"
+	case strings.HasPrefix(msg, "target "):
+	default:
+		return err
+	}
+	return usageErrorf("train: %s: %s", flag, msg)
 }
 
 // checkWritableDir creates dir if needed and checks a file can be made

@@ -73,6 +73,8 @@ func TestTrainUsageErrors(t *testing.T) {
 		{[]string{"--lora-init", "normal"}, `--lora-init must be kaiming or gaussian, got "normal"`},
 		{[]string{"--init-adapter", "a", "--lora-init", "gaussian"}, "--lora-init conflicts with --init-adapter"},
 		{[]string{"--lora-r", "x"}, "--lora-r"},
+		{[]string{"--target", "all-linear,q_proj"}, "--target: all-linear selects every linear layer"},
+		{[]string{"--overwrite", "--resume", "o"}, "give --resume or --overwrite, not both"},
 	}
 	for _, c := range cases {
 		args := c.args
@@ -484,19 +486,35 @@ func TestTrainInterruptSavesCheckpoint(t *testing.T) {
 func TestTrainModelErrors(t *testing.T) {
 	m := testutil.SharedDir(t, "models", "stories260K", "hf")
 	data := "../../examples/fox/stories_train.jsonl"
-	out := t.TempDir()
+	out, files := t.TempDir(), t.TempDir()
 	// --seq-len above stories260K's 512-token context names the flag.
 	code, stderr := runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--seq-len", "1024")
 	if code != ExitUsage || !strings.Contains(stderr, "--seq-len 1024 exceeds the model's context length 512") {
 		t.Errorf("seq-len: exit %d\n%s", code, stderr)
 	}
-	// A target the model lacks is an error suggesting real names.
-	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", out, "--target", "c_attn")
-	if code != ExitError || !strings.Contains(stderr, "c_attn") {
-		t.Errorf("target: exit %d\n%s", code, stderr)
+	// Targets, layers and exclusions that select nothing are usage errors
+	// naming the flag, with lora's detail (the model's modules, the
+	// nearest name); they exited 1 with lora's message alone.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--target", "c_attn"}, `train: --target: target "c_attn" matches no module; did you mean "q_proj"? The model's linear modules: q_proj, k_proj`},
+		{[]string{"--target", "foo_proj"}, `train: --target: target "foo_proj" matches no module`},
+		{[]string{"--layers", "7"}, "train: --layers: layer 7 does not exist: the model's layers are 0-4"},
+		{[]string{"--layers", "2-7"}, "train: --layers: layer 5 does not exist"},
+		{[]string{"--exclude", "q_proj,v_proj"}, `train: --exclude: the targets match no module once --exclude ["q_proj" "v_proj"] is applied`},
+		{[]string{"--target-regex", `q_proj`}, `train: --target-regex: target regular expression "q_proj" matches no module name (it must match the whole name); did you mean ".*q_proj"?`},
+		{[]string{"--target-regex", `.*`}, "train: --target-regex: target matches the output head lm_head"},
+	} {
+		args := append([]string{"train", "--model", m, "--data", data, "--out", out}, tc.args...)
+		code, stderr = runLoft(context.Background(), args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d and %q in\n%s", tc.args, code, ExitUsage, tc.want, stderr)
+		}
 	}
 	// A malformed data line is named.
-	bad := filepath.Join(out, "bad.jsonl")
+	bad := filepath.Join(files, "bad.jsonl")
 	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\n{\"text\": 3\n"), 0o644)
 	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", bad, "--out", out)
 	if code != ExitError || !strings.Contains(stderr, bad+":2") {
@@ -504,7 +522,7 @@ func TestTrainModelErrors(t *testing.T) {
 	}
 	// Prompts longer than --seq-len leave nothing to learn: said so, not
 	// "no examples to batch".
-	long := filepath.Join(out, "long.jsonl")
+	long := filepath.Join(files, "long.jsonl")
 	os.WriteFile(long, []byte(`{"prompt": "`+strings.Repeat("word ", 100)+`", "completion": " yes"}`+"\n"), 0o644)
 	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", long, "--out", out, "--seq-len", "32")
 	if code != ExitError || !strings.Contains(stderr, long+": no training example left: all 1 were dropped") {
@@ -512,7 +530,7 @@ func TestTrainModelErrors(t *testing.T) {
 	}
 	// An --out that cannot be a folder is an error before training, not
 	// after it.
-	metrics := filepath.Join(out, "m.jsonl")
+	metrics := filepath.Join(files, "m.jsonl")
 	code, stderr = runLoft(context.Background(), "train", "--model", m, "--data", data, "--out", bad, "--steps", "1", "--metrics", metrics)
 	if _, err := os.Stat(metrics); code != ExitError || !strings.Contains(stderr, "--out "+bad) || !os.IsNotExist(err) {
 		t.Errorf("--out a file: exit %d, metrics %v\n%s", code, err, stderr)
