@@ -130,6 +130,17 @@ func suffixMatch(name, t string) bool {
 	return name == t || strings.HasSuffix(name, "."+t)
 }
 
+// SelectError is an error of the module selection of a Config: Field
+// names the setting at fault ("Targets", "TargetRegex", "Layers" or
+// "Exclude"), so that a command can name its flag.
+type SelectError struct {
+	Field string
+	Err   error
+}
+
+func (e *SelectError) Error() string { return e.Err.Error() }
+func (e *SelectError) Unwrap() error { return e.Err }
+
 // selectSlots returns the slots cfg adapts, in slot order, after checking
 // every target matches something.
 func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
@@ -138,7 +149,11 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 		re = regexp.MustCompile(`^(?:` + cfg.TargetRegex + `)$`) // re.fullmatch
 	}
 	if err := checkLayers(slots, cfg.Layers); err != nil {
-		return nil, err
+		return nil, &SelectError{"Layers", err}
+	}
+	targets := "Targets"
+	if re != nil {
+		targets = "TargetRegex"
 	}
 	allLinear := len(cfg.Targets) == 1 && cfg.Targets[0] == AllLinear
 	hit := make([]bool, len(cfg.Targets))
@@ -161,7 +176,7 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 			continue
 		}
 		if s.Head {
-			return nil, fmt.Errorf("lora: target matches the output head %s, which loft cannot adapt (PEFT's all-linear leaves it out too)", s.Name)
+			return nil, &SelectError{targets, fmt.Errorf("lora: target matches the output head %s, which loft cannot adapt (PEFT's all-linear leaves it out too)", s.Name)}
 		}
 		if slices.ContainsFunc(cfg.Exclude, func(e string) bool { return suffixMatch(s.Name, e) }) {
 			continue
@@ -180,7 +195,7 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 	if re == nil && !allLinear {
 		for i, t := range cfg.Targets {
 			if !hit[i] {
-				return nil, targetError(fmt.Sprintf("target %q matches no module", t), t, slots)
+				return nil, &SelectError{targets, targetError(fmt.Sprintf("target %q matches no module", t), t, slots)}
 			}
 		}
 	}
@@ -191,12 +206,12 @@ func selectSlots(slots []nn.Slot, cfg *Config) ([]nn.Slot, error) {
 			if part := regexp.MustCompile(cfg.TargetRegex); slices.ContainsFunc(slots, func(s nn.Slot) bool { return part.MatchString(s.Name) }) {
 				msg += fmt.Sprintf("; did you mean %q?", ".*"+cfg.TargetRegex)
 			}
-			return nil, targetError(msg, "", slots)
+			return nil, &SelectError{targets, targetError(msg, "", slots)}
 		}
 		if len(cfg.Layers) > 0 {
-			return nil, fmt.Errorf("lora: %s match no module in layers %v", what, cfg.Layers)
+			return nil, &SelectError{"Layers", fmt.Errorf("lora: %s match no module in layers %v", what, cfg.Layers)}
 		}
-		return nil, fmt.Errorf("lora: %s match no module once --exclude %q is applied", what, cfg.Exclude)
+		return nil, &SelectError{"Exclude", fmt.Errorf("lora: %s match no module once --exclude %q is applied", what, cfg.Exclude)}
 	}
 	return picked, nil
 }

@@ -2,6 +2,7 @@ package lora_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -830,5 +831,28 @@ func TestLoadWrongPath(t *testing.T) {
 	}
 	if _, err := lora.Load(filepath.Join(run, "checkpoint-10"), m.Slots()); err != nil {
 		t.Errorf("the checkpoint itself: %v", err)
+	}
+}
+
+// TestSelectErrorField: a selection that fails names the setting at fault,
+// for a command to name its flag.
+func TestSelectErrorField(t *testing.T) {
+	llama := load(t, "llama-tiny")
+	for _, c := range []struct {
+		cfg   lora.Config
+		field string
+	}{
+		{lora.Config{Targets: []string{"nope"}}, "Targets"},
+		{lora.Config{Targets: []string{"lm_head"}}, "Targets"},
+		{lora.Config{TargetRegex: "nope"}, "TargetRegex"},
+		{lora.Config{Targets: []string{"q_proj"}, Layers: []int{9}}, "Layers"},
+		{lora.Config{Targets: []string{"q_proj"}, Exclude: []string{"q_proj"}}, "Exclude"},
+	} {
+		c.cfg.R, c.cfg.Alpha = 4, 8
+		_, err := lora.Apply(llama.Slots(), c.cfg)
+		var se *lora.SelectError
+		if !errors.As(err, &se) || se.Field != c.field {
+			t.Errorf("%+v: %v, want a SelectError on %s", c.cfg, err, c.field)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -402,7 +403,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 			}
 		}
 		if ad, err = lora.Apply(m.Slots(), lc); err != nil {
-			return applyError(err, tf)
+			return applyError(err)
 		}
 	}
 	ad.SetTraining(true)
@@ -780,25 +781,17 @@ func someNames(names []string) string {
 
 // applyError names the flag behind an error of lora.Apply: a target,
 // layer list or exclusion that selects nothing is a bad flag value (exit
-// 2). lora's errors have no types to tell them apart, so their text does;
-// TestTrainUsageErrorsOnModel holds one of each.
-func applyError(err error, tf *trainFlags) error {
-	msg := strings.TrimPrefix(err.Error(), "lora: ")
-	flag := "--target"
-	if tf.targetRegex != "" {
-		flag = "--target-regex"
-	}
-	switch {
-	case strings.HasPrefix(msg, "layer ") && strings.Contains(msg, " does not exist"),
-		strings.Contains(msg, " match no module in layers "):
-		flag = "--layers"
-	case strings.Contains(msg, " once --exclude "):
-		flag = "--exclude"
-	case strings.HasPrefix(msg, "target "):
-	default:
+// 2), told by lora.SelectError's field.
+func applyError(err error) error {
+	var se *lora.SelectError
+	if !errors.As(err, &se) {
 		return err
 	}
-	return usageErrorf("train: %s: %s", flag, msg)
+	flag := map[string]string{"Targets": "--target", "TargetRegex": "--target-regex", "Layers": "--layers", "Exclude": "--exclude"}[se.Field]
+	if flag == "" {
+		return err
+	}
+	return usageErrorf("train: %s: %s", flag, strings.TrimPrefix(err.Error(), "lora: "))
 }
 
 // checkWritableDir creates dir if needed and checks a file can be made
