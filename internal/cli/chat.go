@@ -45,7 +45,9 @@ token (such as <|im_end|>), or after --max-new-tokens.
 
 A model without a chat template is an error; --chat-template chatml uses the
 ChatML format instead, --chat-template NAME picks one of the model's named
-templates, and --chat-template FILE.jinja reads a template from a file.
+templates, and --chat-template FILE reads a Jinja template from a file (a
+name ending in .jinja or holding a path separator is always a file; another
+is one when the model has no template of that name).
 
 --model is a model folder, a .gguf file or a Hugging Face Hub id.
 
@@ -179,7 +181,7 @@ templates, and --chat-template FILE.jinja reads a template from a file.
 	f := cmd.Flags()
 	f.StringVar(&modelRef, "model", "", "model folder, .gguf file or Hugging Face Hub id")
 	f.StringVar(&system, "system", "", "system message that opens the conversation")
-	f.StringVar(&templateName, "chat-template", "", `chat template: one of the model's by name, "chatml", or a .jinja file (default: the model's own)`)
+	f.StringVar(&templateName, "chat-template", "", `chat template: one of the model's by name, "chatml", or a Jinja file (default: the model's own)`)
 	f.BoolVar(&verbose, "verbose", false, "print speed and the stop reason of each reply on stderr")
 	sf.register(f, 512)
 	return cmd
@@ -228,9 +230,37 @@ func lineReader(in io.Reader) func(ctx context.Context) (line string, ok bool, e
 // chatTemplate returns the template called name: the model's own (name
 // ""), one of its named templates, the built-in ChatML when name is
 // "chatml" and the model has no template of that name, or the Jinja file
-// name when it ends in ".jinja".
+// name. A name that ends in ".jinja" or holds a path separator is always a
+// file; any other is a file when the model has no template of that name
+// and a file of that name exists, whatever its extension (t.j2).
 func chatTemplate(b *model.Bundle, name string) (*chat.Template, error) {
-	if strings.HasSuffix(name, ".jinja") {
+	var names []string
+	if b.Chat != nil {
+		names = b.Chat.Names()
+	}
+	isPath := strings.HasSuffix(name, ".jinja") || strings.ContainsRune(name, '/') || strings.ContainsRune(name, filepath.Separator)
+	switch {
+	case name == "":
+		if b.Chat == nil {
+			return nil, fmt.Errorf("chat: %s has no chat template (no tokenizer_config.json with chat_template, no chat_template.jinja, no GGUF tokenizer.chat_template); --chat-template chatml uses the ChatML format, --chat-template FILE reads a Jinja template from FILE", b.Path)
+		}
+		t, err := b.Chat.Template(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w (--chat-template chatml uses the ChatML format)", err)
+		}
+		return t, nil
+	case !isPath && slices.Contains(names, name):
+		return b.Chat.Template(name)
+	case !isPath && name == "chatml":
+		return chat.ChatML(), nil
+	}
+	st, err := os.Stat(name)
+	switch {
+	case err == nil && st.IsDir():
+		return nil, fmt.Errorf("chat: --chat-template %s is a directory, not a template file", name)
+	case err == nil && !st.Mode().IsRegular():
+		return nil, fmt.Errorf("chat: --chat-template %s is not a regular file", name)
+	case err == nil:
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("chat: --chat-template: %w", err)
@@ -240,18 +270,14 @@ func chatTemplate(b *model.Bundle, name string) (*chat.Template, error) {
 			special = b.Chat.Special
 		}
 		return chat.New(filepath.Base(name), name, string(src), special)
+	case isPath:
+		return nil, fmt.Errorf("chat: --chat-template: %w", err)
 	}
-	if name == "chatml" && (b.Chat == nil || !slices.Contains(b.Chat.Names(), name)) {
-		return chat.ChatML(), nil
+	has := "it has none"
+	if len(names) > 0 {
+		has = "it has " + strings.Join(names, ", ")
 	}
-	if b.Chat == nil {
-		return nil, fmt.Errorf("chat: %s has no chat template (no tokenizer_config.json with chat_template, no chat_template.jinja, no GGUF tokenizer.chat_template); --chat-template chatml uses the ChatML format", b.Path)
-	}
-	t, err := b.Chat.Template(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w (--chat-template chatml uses the ChatML format)", err)
-	}
-	return t, nil
+	return nil, fmt.Errorf("chat: --chat-template %s: the model has no chat template named %q (%s), and there is no file of that name; --chat-template chatml uses the ChatML format, --chat-template FILE reads a Jinja template from FILE", name, name, has)
 }
 
 // endOfTurn returns the ids and stop strings that end a reply: the model's
