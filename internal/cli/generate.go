@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 
@@ -324,14 +325,16 @@ the output), after --max-new-tokens, or when the model's context is full.
 				}
 			}
 			out := cmd.OutOrStdout()
-			var last string
+			var last string // the last text written to stdout
 			res, err := generate.Generate(cmd.Context(), b.LM, []generate.Request{{
 				Prompt: ids, Sampling: samp, MaxNewTokens: sf.maxNew, Stop: stops,
 			}}, generate.Options{
 				EOS:        eos,
 				NewDecoder: generate.NewContinuationDecoder(b.Tokenizer, true, ids),
 				Stream: func(_ int, s string) error {
-					last = s
+					if s != "" {
+						last = s
+					}
 					_, err := io.WriteString(out, s)
 					return err
 				},
@@ -339,8 +342,12 @@ the output), after --max-new-tokens, or when the model's context is full.
 			if err != nil {
 				return err
 			}
-			if !strings.HasSuffix(last, "\n") && last != "" && isTerminal(out) && isTerminal(stderr) {
-				fmt.Fprintln(stderr) // end the text's line before the speed line below it
+			// The stats start on a line of their own, as llama.cpp's do,
+			// when they follow the text on one terminal, pipe (2>&1) or
+			// file. stdout keeps the text alone, so the newline goes to
+			// stderr; a stderr of its own gets no empty line.
+			if last != "" && !strings.HasSuffix(last, "\n") && sameStream(out, stderr) {
+				fmt.Fprintln(stderr)
 			}
 			r, st := res.Rows[0], res.Stats
 			fmt.Fprintf(stderr, "loft: prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s; stopped: %v\n",
@@ -357,6 +364,26 @@ the output), after --max-new-tokens, or when the model's context is full.
 	f.StringArrayVar(&stops, "stop", nil, "stop when this text appears (repeatable); it is not printed")
 	sf.register(f, 256)
 	return cmd
+}
+
+// sameStream tells whether what is written to a and to b ends up on one
+// stream: one open file, the same file, pipe or terminal (os.SameFile), or
+// two terminals.
+func sameStream(a, b io.Writer) bool {
+	fa, ok := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok || !ok2 {
+		return false
+	}
+	if fa == fb || isTerminal(fa) && isTerminal(fb) {
+		return true
+	}
+	sa, err := fa.Stat()
+	if err != nil {
+		return false
+	}
+	sb, err := fb.Stat()
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // specialIn returns the text of the first special token in s, as the

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loftml/loft/internal/testutil"
 )
 
 // TestGreedyIgnoredFlagsWarn checks the one warning about sampling flags
@@ -101,6 +104,98 @@ func TestAdapterOnce(t *testing.T) {
 				if !strings.Contains(errOut, s) {
 					t.Errorf("stderr lacks %q: %q", s, errOut)
 				}
+			}
+		})
+	}
+}
+
+// TestGenerateStatsOnOwnLine checks that the stats line starts a line of
+// its own when it follows the text on one stream (2>&1 into a file or a
+// pipe): a newline goes to stderr before it when the text does not end
+// with one, and none when it does. Written to a file of its own, stderr
+// has no empty line. stdout holds the text alone either way.
+func TestGenerateStatsOnOwnLine(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	ref, err := os.ReadFile(testutil.SharedDir(t, "models", "stories260K", "expected_greedy_t0_n200.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Greedy from BOS, the first line of the reference ends at the word
+	// that starts the second: --stop on that word leaves a text that
+	// ends with a newline.
+	first, after, ok := strings.Cut(string(ref), "\n")
+	stop, _, _ := strings.Cut(after, " ")
+	if !ok || stop == "" || strings.Contains(first, stop) {
+		t.Fatalf("the reference text has no second line to stop at: %q", ref)
+	}
+	open := func(path string) *os.File {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	midLine := []string{"generate", "--model", m, "--prompt", "", "--max-new-tokens", "5"}
+	endLine := []string{"generate", "--model", m, "--prompt", "", "--max-new-tokens", "200", "--stop", stop}
+	text := "Once upon a time," // 5 tokens
+	if !strings.HasPrefix(first, text+" ") {
+		t.Fatalf("the reference text does not start with %q: %q", text, first)
+	}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		shared    bool   // stdout and stderr on one stream
+		twoOpens  bool   // the one file opened twice (>f 2>>f)
+		wantText  string // stdout
+		wantBreak bool   // a newline on stderr before the stats
+	}{
+		{"2>&1, mid-line", midLine, true, false, text, true},
+		{"two opens, mid-line", midLine, true, true, text, true},
+		{"2>&1, line ended", endLine, true, false, first + "\n", false},
+		{"own files, mid-line", midLine, false, false, text, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			outPath, errPath := filepath.Join(dir, "out"), filepath.Join(dir, "err")
+			if c.shared {
+				errPath = outPath
+			}
+			stdout := open(outPath)
+			stderr := stdout
+			if !c.shared || c.twoOpens {
+				stderr = open(errPath)
+			}
+			code := Run(context.Background(), c.args, stdout, stderr)
+			got := read(outPath)
+			if code != ExitOK {
+				t.Fatalf("code %d, output %q", code, got)
+			}
+			if !c.shared {
+				errOut := read(errPath)
+				if got != c.wantText || strings.Contains(errOut, "\n\n") {
+					t.Errorf("stdout %q (want %q), stderr %q (want no empty line)", got, c.wantText, errOut)
+				}
+				return
+			}
+			// The stream: the model line, the text, the stats.
+			head, rest, _ := strings.Cut(got, "\n")
+			if !strings.Contains(head, "prompt tokens") {
+				t.Fatalf("stream does not start with the model line: %q", got)
+			}
+			brk := ""
+			if c.wantBreak {
+				brk = "\n"
+			}
+			if !strings.HasPrefix(rest, c.wantText+brk+"loft: prompt ") {
+				t.Errorf("stream %q, want the text %q, then %q and the stats line", got, c.wantText, brk)
 			}
 		})
 	}
