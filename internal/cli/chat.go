@@ -49,7 +49,8 @@ templates, and --chat-template FILE reads a Jinja template from a file (a
 name ending in .jinja or holding a path separator is always a file; another
 is one when the model has no template of that name).
 
---model is a model folder, a .gguf file or a Hugging Face Hub id.
+--model is a model folder, a .gguf file or a folder holding one, or a Hugging
+Face Hub id.
 
 ` + samplingHelp,
 		Args: noArgs,

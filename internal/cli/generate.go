@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -219,10 +222,15 @@ func setThreads(n int) func() {
 }
 
 // loadGenModel resolves ref (a folder, a .gguf file or a Hub id) and loads
-// a decoder model with its tokenizer.
+// a decoder model with its tokenizer. A folder without config.json that
+// holds one .gguf file loads that file, as tokenize does; several are an
+// error that names them.
 func loadGenModel(ctx context.Context, ref string, stderr io.Writer) (*model.Bundle, error) {
 	path, err := hub.Resolve(ctx, ref, hub.Options{Progress: stderr})
 	if err != nil {
+		return nil, err
+	}
+	if path, err = ggufInFolder(path); err != nil {
 		return nil, err
 	}
 	b, err := model.Load(path, model.LoadOptions{})
@@ -236,6 +244,30 @@ func loadGenModel(ctx context.Context, ref string, stderr io.Writer) (*model.Bun
 		return nil, fmt.Errorf("%s: the model has no tokenizer (tokenizer.json, tokenizer.model, vocab.json + merges.txt or GGUF tokenizer metadata)", ref)
 	}
 	return b, nil
+}
+
+// ggufInFolder returns the one .gguf file of folder dir when dir has no
+// config.json, and path unchanged otherwise. Two or more .gguf files are an
+// error naming them: which one to load (a quantization) is the user's call.
+func ggufInFolder(path string) (string, error) {
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		return path, nil // model.Load reports it
+	}
+	if _, err := os.Stat(filepath.Join(path, "config.json")); !errors.Is(err, fs.ErrNotExist) {
+		return path, nil
+	}
+	g, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
+	switch len(g) {
+	case 0:
+		return path, nil
+	case 1:
+		return g[0], nil
+	}
+	for i := range g {
+		g[i] = filepath.Base(g[i])
+	}
+	return "", fmt.Errorf("%s: no config.json but %d .gguf files (%s): name one with --model, such as --model %s",
+		path, len(g), strings.Join(g, ", "), filepath.Join(path, g[0]))
 }
 
 // describeSampling says in words how tokens are picked.
@@ -264,9 +296,9 @@ on stdout, as it is generated; the prompt is not echoed. BOS is added as the
 model's tokenizer config says; an empty prompt starts from BOS. Diagnostics and
 speed (prompt tokens, prefill and decode tokens/s) go to stderr.
 
---model is a model folder (config.json, safetensors, tokenizer), a .gguf file,
-or a Hugging Face Hub id (org/name[@revision]) fetched into the Hugging Face
-cache.
+--model is a model folder (config.json, safetensors, tokenizer), a .gguf file
+or a folder holding one, or a Hugging Face Hub id (org/name[@revision]) fetched
+into the Hugging Face cache.
 
 Generation stops at an end-of-sequence token, at a --stop string (left out of
 the output), after --max-new-tokens, or when the model's context is full.

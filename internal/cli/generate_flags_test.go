@@ -200,3 +200,48 @@ func TestGenerateStatsOnOwnLine(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerateGGUFFolder checks --model on a folder that holds .gguf files
+// and no config.json: one file is loaded, as tokenize does; two are an
+// error that names them and says to pick one with --model, for generate
+// and chat alike, rather than "open config.json: no such file".
+func TestGenerateGGUFFolder(t *testing.T) {
+	src := testutil.SharedDir(t, "models", "stories260K", "gguf", "stories260K-f32.gguf")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a-f32.gguf"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--prompt", "Once upon a", "--max-new-tokens", "8", "--temperature", "0"}
+	_, want, _ := run(t, append([]string{"generate", "--model", src}, args...)...)
+	code, out, errOut := run(t, append([]string{"generate", "--model", dir}, args...)...)
+	if code != ExitOK || out != want || want == "" {
+		t.Fatalf("one .gguf file: code %d, stdout %q (want %q), stderr %q", code, out, want, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b-f32.gguf"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{
+		append([]string{"generate", "--model", dir}, args...),
+		{"chat", "--model", dir},
+	} {
+		t.Run(cmd[0], func(t *testing.T) {
+			withStdin(t, "Hi\n")
+			code, out, errOut := run(t, cmd...)
+			if code != ExitError || out != "" {
+				t.Fatalf("code %d (want %d), stdout %q, stderr %q", code, ExitError, out, errOut)
+			}
+			for _, s := range []string{dir, "a-f32.gguf", "b-f32.gguf", "--model"} {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q: %q", s, errOut)
+				}
+			}
+			if strings.Contains(errOut, "no such file") {
+				t.Errorf("stderr speaks of a missing file: %q", errOut)
+			}
+		})
+	}
+}
