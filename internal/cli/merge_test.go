@@ -30,6 +30,27 @@ func TestMergeUsageErrors(t *testing.T) {
 	}
 }
 
+// rawTensors reads every tensor of the safetensors file at path as it is
+// stored (dtype and bytes).
+func rawTensors(t *testing.T, path string) []safetensors.Tensor {
+	t.Helper()
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		raw, dt, err := f.Raw(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: info.Shape, Data: slices.Clone(raw)})
+	}
+	return ts
+}
+
 // loadWith loads a model folder, with an adapter applied unless adapter
 // is "".
 func loadWith(t *testing.T, dir, adapter string) *model.Bundle {
@@ -334,23 +355,16 @@ func TestMergeLeavesOutOtherWeights(t *testing.T) {
 func TestMergeBertModel(t *testing.T) {
 	src := "../../testdata/ref/bert-tiny"
 	base := copyDir(t, src)
-	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		if strings.HasPrefix(n, "cls.") {
-			continue
+	for _, x := range rawTensors(t, filepath.Join(src, "model.safetensors")) {
+		if !strings.HasPrefix(x.Name, "cls.") {
+			x.Name = strings.TrimPrefix(x.Name, "bert.")
+			ts = append(ts, x)
 		}
-		raw, dt, _ := f.Raw(n)
-		info, _ := f.Info(n)
-		ts = append(ts, safetensors.Tensor{Name: strings.TrimPrefix(n, "bert."), DType: dt, Shape: info.Shape, Data: raw})
 	}
 	if err := safetensors.Write(filepath.Join(base, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 	encode := func(dir, adapter string) []float32 {
 		t.Helper()
 		b := loadWith(t, dir, adapter)
@@ -392,20 +406,10 @@ func TestMergeSharded(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(base, "config.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		raw, dt, _ := f.Raw(n)
-		info, _ := f.Info(n)
-		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: info.Shape, Data: raw})
-	}
+	ts := rawTensors(t, filepath.Join(src, "model.safetensors"))
 	if err := safetensors.WriteSharded(base, ts, map[string]string{"format": "pt"}, 40<<10); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 	adapter := savedAdapter(t, base, []string{"all-linear"})
 	out := filepath.Join(t.TempDir(), "merged")
 	if code, _, errOut := run(t, "merge", "--model", base, "--adapter", adapter, "--out", out); code != ExitOK || errOut == "" {
@@ -445,17 +449,7 @@ func TestMergeSharded(t *testing.T) {
 func TestMergeMetadata(t *testing.T) {
 	base := copyDir(t, "../../testdata/ref/gpt2-tiny")
 	path := filepath.Join(base, "model.safetensors")
-	f, err := safetensors.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		raw, dt, _ := f.Raw(n)
-		info, _ := f.Info(n)
-		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: info.Shape, Data: slices.Clone(raw)})
-	}
-	f.Close()
+	ts := rawTensors(t, path)
 	if err := safetensors.Write(path, ts, map[string]string{"format": "pt", "source": "model.bin", "converted_by": "a script"}); err != nil {
 		t.Fatal(err)
 	}

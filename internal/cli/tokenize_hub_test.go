@@ -20,19 +20,6 @@ func hubEnv(t *testing.T, url, token string) string {
 	return cache
 }
 
-func snapshotFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // TestTokenizeHub: `loft tokenize --model org/name` downloads the tokenizer
 // files only (no model.safetensors), prints the same ids as the local
 // folder, and runs offline from the cache afterwards.
@@ -52,7 +39,7 @@ func TestTokenizeHub(t *testing.T) {
 		t.Fatalf("through the Hub: code %d, stdout %q (want %q), stderr %q", code, out, local, errOut)
 	}
 	snap := filepath.Join(cache, "models--loft-test--tiny", "snapshots", commit)
-	got := snapshotFiles(t, snap)
+	got := dirNames(t, snap)
 	if slices.Contains(got, "model.safetensors") || !slices.Contains(got, "tokenizer.json") {
 		t.Errorf("snapshot holds %q: want the tokenizer files and no weights", got)
 	}
@@ -92,7 +79,7 @@ func TestTokenizeHubGGUF(t *testing.T) {
 		t.Fatalf("%s:q8_0: code %d, stdout %q (want %q), stderr %q", id, code, out, local, errOut)
 	}
 	snap := filepath.Join(cache, "models--loft-test--stories260K-GGUF", "snapshots", commit)
-	if got := snapshotFiles(t, snap); !slices.Equal(got, []string{"stories260K-q8_0.gguf"}) {
+	if got := dirNames(t, snap); !slices.Equal(got, []string{"stories260K-q8_0.gguf"}) {
 		t.Errorf("snapshot holds %q, want the q8_0 file alone", got)
 	}
 	code, _, errOut = run(t, append(args, "--model", id)...)
