@@ -247,8 +247,7 @@ func loadGenModel(ctx context.Context, ref string, stderr io.Writer) (*model.Bun
 }
 
 // ggufInFolder returns the one .gguf file of folder dir when dir has no
-// config.json, and path unchanged otherwise. Two or more .gguf files are an
-// error naming them: which one to load (a quantization) is the user's call.
+// config.json, and path unchanged otherwise (ggufOf).
 func ggufInFolder(path string) (string, error) {
 	if st, err := os.Stat(path); err != nil || !st.IsDir() {
 		return path, nil // model.Load reports it
@@ -256,18 +255,29 @@ func ggufInFolder(path string) (string, error) {
 	if _, err := os.Stat(filepath.Join(path, "config.json")); !errors.Is(err, fs.ErrNotExist) {
 		return path, nil
 	}
-	g, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
+	if g, err := ggufOf(path, "config.json"); err != nil || g != "" {
+		return g, err
+	}
+	return path, nil
+}
+
+// ggufOf returns the .gguf file of folder dir, which lacks the files that
+// lacks names, when it holds exactly one, and "" when it holds none.
+// Several are an error naming them: which one to load (a quantization) is
+// the user's call.
+func ggufOf(dir, lacks string) (string, error) {
+	g, _ := filepath.Glob(filepath.Join(dir, "*.gguf"))
 	switch len(g) {
 	case 0:
-		return path, nil
+		return "", nil
 	case 1:
 		return g[0], nil
 	}
 	for i := range g {
 		g[i] = filepath.Base(g[i])
 	}
-	return "", fmt.Errorf("%s: no config.json but %d .gguf files (%s): name one with --model, such as --model %s",
-		path, len(g), strings.Join(g, ", "), filepath.Join(path, g[0]))
+	return "", fmt.Errorf("%s: no %s but %d .gguf files (%s): name one with --model, such as --model %s",
+		dir, lacks, len(g), strings.Join(g, ", "), filepath.Join(dir, g[0]))
 }
 
 // describeSampling says in words how tokens are picked.

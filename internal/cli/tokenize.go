@@ -139,12 +139,12 @@ func loadTokenizer(path string) (*tokenizer.Pipeline, error) {
 			}
 		}
 		if !hasTok {
-			g, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
-			switch {
-			case len(g) == 1:
-				path = g[0]
-			case len(g) > 1:
-				return nil, fmt.Errorf("%s: no tokenizer files but %d .gguf files: name one with --model", path, len(g))
+			g, err := ggufOf(path, "tokenizer files")
+			if err != nil {
+				return nil, err
+			}
+			if g != "" {
+				path = g
 			}
 		}
 	}
