@@ -677,7 +677,10 @@ func checkOut(tf *trainFlags) (outPlan, error) {
 			ckpts = append(ckpts, n)
 		case n == lora.ConfigFile || n == lora.WeightsFile:
 			p.replaces = true
-		case n == "loss.png" || n == metrics || isLoftTemp(n):
+		case n == "loss.png" || n == metrics || strings.HasPrefix(n, "."):
+			// Hidden entries are no one's outputs to mix with: an
+			// interrupted loft's temporary files, and the desktop's
+			// (.DS_Store after Finder showed loss.png).
 		default:
 			other = append(other, n)
 		}
@@ -686,7 +689,7 @@ func checkOut(tf *trainFlags) (outPlan, error) {
 		return p, usageErrorf("train: --out %s holds a model (%s): the adapter would be written among its files, and PEFT would then load the folder as an adapter; give a new or empty folder",
 			tf.out, someNames(weights))
 	}
-	if tf.resume != "" {
+	if tf.resume != "" && within(tf.resume, tf.out) {
 		// The run continues its checkpoints' folder, as before.
 		p.replaces = false
 		return p, nil
@@ -720,12 +723,16 @@ func (p outPlan) apply(stderr io.Writer) error {
 	return nil
 }
 
-// isModelFile reports a model's config or weights: config.json, a GGUF, a
-// pickle, or safetensors other than the adapter's.
+// isModelFile reports a model's config or weights: config.json, a GGUF,
+// PyTorch's pytorch_model*.bin or .pt/.pth (consolidated.00.pth), or
+// safetensors other than the adapter's. Other .bin files (a Trainer's
+// training_args.bin, an old PEFT adapter_model.bin) are not a model.
 func isModelFile(name string) bool {
 	switch filepath.Ext(name) {
-	case ".gguf", ".bin":
+	case ".gguf", ".pt", ".pth":
 		return true
+	case ".bin":
+		return strings.HasPrefix(name, "pytorch_model")
 	case ".safetensors":
 		return name != lora.WeightsFile
 	}
@@ -751,24 +758,48 @@ func checkpointStep(name string) int {
 	return n
 }
 
-// isLoftTemp reports the temporary files and folders of an interrupted
-// loft: checkWritableDir's, saveFinal's, and fileio's ".<name>.tmp-*".
-func isLoftTemp(name string) bool {
-	return strings.HasPrefix(name, ".loft-write-check-") || strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
-}
-
 // metricsEntry returns the entry of dir that holds the --metrics file
 // (the file, or the folder above it), or "" when it lies elsewhere.
 func metricsEntry(dir, metrics string) string {
 	if metrics == "" {
 		return ""
 	}
-	rel, err := filepath.Rel(absPath(dir), absPath(metrics))
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	rel, ok := relWithin(metrics, dir)
+	if !ok || rel == "." {
 		return ""
 	}
 	first, _, _ := strings.Cut(rel, string(filepath.Separator))
 	return first
+}
+
+// within reports whether path is dir or lies inside it.
+func within(path, dir string) bool {
+	_, ok := relWithin(path, dir)
+	return ok
+}
+
+// relWithin returns path relative to dir when it is dir or lies inside
+// it, with links resolved (an --out reached through a link, or /tmp and
+// /private/tmp on macOS, is the same folder); path need not exist yet.
+func relWithin(path, dir string) (string, bool) {
+	rel, err := filepath.Rel(realPath(dir), realPath(path))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
+}
+
+// realPath returns path absolute, with the links of its longest existing
+// prefix resolved.
+func realPath(path string) string {
+	p := absPath(path)
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	if d := filepath.Dir(p); d != p {
+		return filepath.Join(realPath(d), filepath.Base(p))
+	}
+	return p
 }
 
 // someNames lists up to four names, then how many more.

@@ -59,9 +59,10 @@ func TestTrainOutModelFolder(t *testing.T) {
 	shared := testutil.SharedDir(t, "models", "stories260K", "hf")
 	m := copyDir(t, shared)
 	other := copyDir(t, shared)
-	gguf, bin := t.TempDir(), t.TempDir()
+	gguf, bin, pth := t.TempDir(), t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(gguf, "model-q8_0.gguf"), []byte("GGUF"), 0o644)
 	os.WriteFile(filepath.Join(bin, "pytorch_model.bin"), []byte("pickle"), 0o644)
+	os.WriteFile(filepath.Join(pth, "consolidated.00.pth"), []byte("pickle"), 0o644)
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(m, link); err != nil {
 		t.Fatal(err)
@@ -79,6 +80,7 @@ func TestTrainOutModelFolder(t *testing.T) {
 		{shared, "holds a model", nil},
 		{gguf, "holds a model (model-q8_0.gguf)", nil},
 		{bin, "holds a model (pytorch_model.bin)", nil},
+		{pth, "holds a model (consolidated.00.pth)", nil},
 	} {
 		before := dirNames(t, tc.out)
 		args := append([]string{"train", "--model", m, "--data", "../../examples/fox/stories_train.jsonl", "--out", tc.out, "--steps", "1"}, tc.extra...)
@@ -182,10 +184,40 @@ func TestTrainOutEarlierRun(t *testing.T) {
 	if r := adapterR(t, out); r != 8 {
 		t.Errorf("adapter r %v, want 8", r)
 	}
-	// The metrics file as --metrics names it is loft's; another is not.
+	// The metrics file as --metrics names it is loft's, also through a
+	// link to --out; another is not.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(out, link); err != nil {
+		t.Fatal(err)
+	}
+	train(ExitOK, "--steps", "1", "--metrics", filepath.Join(link, "logs", "m.jsonl"))
 	stderr = train(ExitUsage, "--steps", "1")
 	if !strings.Contains(stderr, "holds files loft did not write (logs)") {
 		t.Errorf("without --metrics:\n%s", stderr)
+	}
+	os.RemoveAll(filepath.Join(out, "logs"))
+
+	// Hidden files (the desktop's .DS_Store) and a Trainer's
+	// training_args.bin are not a model; the latter is a file loft did
+	// not write.
+	os.WriteFile(filepath.Join(out, ".DS_Store"), []byte("finder"), 0o644)
+	train(ExitOK, "--steps", "1")
+	os.WriteFile(filepath.Join(out, "training_args.bin"), []byte("pickle"), 0o644)
+	if stderr = train(ExitUsage, "--steps", "1"); !strings.Contains(stderr, "holds files loft did not write (training_args.bin)") {
+		t.Errorf("training_args.bin:\n%s", stderr)
+	}
+	os.Remove(filepath.Join(out, "training_args.bin"))
+
+	// --resume of another run's folder does not let this one mix its
+	// checkpoints with those in --out.
+	other := filepath.Join(t.TempDir(), "other")
+	train(ExitOK, "--steps", "1", "--save-every", "1")
+	code, stderr := runLoft(context.Background(), tinyTrainArgs(t, m, other, "--steps", "1", "--save-every", "1")...)
+	if code != ExitOK {
+		t.Fatalf("other run: exit %d\n%s", code, stderr)
+	}
+	if stderr = train(ExitUsage, "--steps", "2", "--resume", other); !strings.Contains(stderr, "holds the checkpoints of an earlier run (checkpoint-1)") {
+		t.Errorf("--resume of another folder:\n%s", stderr)
 	}
 }
 
