@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -95,7 +96,7 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 	stale := func(name string) bool {
 		return name == safetensors.IndexFileName && slices.Contains(weights, safetensors.SingleFileName)
 	}
-	if err := copyRest(baseDir, tmp, "", 0, func(name string) bool { return slices.Contains(weights, name) }, func(name string) bool {
+	if err := copyRest(baseDir, tmp, "", func(name string) bool { return slices.Contains(weights, name) }, func(name string) bool {
 		return otherWeights(filepath.Base(name)) || stale(name)
 	}, &left); err != nil {
 		return nil, err
@@ -114,11 +115,12 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 // baseDir) and of its subfolders (a sentence-transformers model's
 // 1_Pooling/, which its modules.json names), but those merged (skip) and
 // those that hold weights the merge does not rewrite (leave), whose names
-// (relative to baseDir, with slashes) it adds to left. Links are followed
-// (a Hub snapshot's files link into blobs/); hidden folders (.git, the
-// .cache of a local_dir download) are not the model's and are passed over,
-// as are folders more than 8 deep (a link loop).
-func copyRest(baseDir, dst, rel string, depth int, skip, leave func(name string) bool, left *[]string) error {
+// (relative to baseDir, with slashes) it adds to left. Links to files are
+// followed (a Hub snapshot's files link into blobs/), links to folders are
+// not (one to "." would copy the folder into itself for ever, one to a
+// dataset folder all of it); hidden folders (.git, the .cache of a
+// local_dir download) are not the model's and are passed over.
+func copyRest(baseDir, dst, rel string, skip, leave func(name string) bool, left *[]string) error {
 	ents, err := os.ReadDir(filepath.Join(baseDir, rel))
 	if err != nil {
 		return fmt.Errorf("lora: %w", err)
@@ -132,13 +134,13 @@ func copyRest(baseDir, dst, rel string, depth int, skip, leave func(name string)
 		switch {
 		case err != nil: // a dangling link
 		case fi.IsDir():
-			if strings.HasPrefix(e.Name(), ".") || depth >= 8 {
+			if strings.HasPrefix(e.Name(), ".") || e.Type()&fs.ModeSymlink != 0 {
 				continue
 			}
 			if err := os.Mkdir(filepath.Join(dst, name), 0o755); err != nil {
 				return fmt.Errorf("lora: %w", err)
 			}
-			if err := copyRest(baseDir, dst, name, depth+1, skip, leave, left); err != nil {
+			if err := copyRest(baseDir, dst, name, skip, leave, left); err != nil {
 				return err
 			}
 		case !fi.Mode().IsRegular():

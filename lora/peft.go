@@ -218,7 +218,15 @@ func checkAdapterDir(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return nil
 	}
-	cks, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*", ConfigFile))
+	// ReadDir, not Glob: a folder named run[2] is no pattern.
+	ents, _ := os.ReadDir(dir)
+	var cks []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name(), ConfigFile)
+		if _, err := os.Stat(p); err == nil && strings.HasPrefix(e.Name(), "checkpoint-") {
+			cks = append(cks, p)
+		}
+	}
 	if len(cks) == 0 {
 		return nil // Load's own error names the missing file
 	}

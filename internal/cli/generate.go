@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -266,15 +267,22 @@ func ggufInFolder(path string) (string, error) {
 // Several are an error naming them: which one to load (a quantization) is
 // the user's call.
 func ggufOf(dir, lacks string) (string, error) {
-	g, _ := filepath.Glob(filepath.Join(dir, "*.gguf"))
+	// ReadDir, not Glob: a folder named models/llama[q4] is no pattern.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var g []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".gguf") && !e.IsDir() {
+			g = append(g, e.Name())
+		}
+	}
 	switch len(g) {
 	case 0:
 		return "", nil
 	case 1:
-		return g[0], nil
-	}
-	for i := range g {
-		g[i] = filepath.Base(g[i])
+		return filepath.Join(dir, g[0]), nil
 	}
 	return "", fmt.Errorf("%s: no %s but %d .gguf files (%s): name one with --model, such as --model %s",
 		dir, lacks, len(g), strings.Join(g, ", "), filepath.Join(dir, g[0]))
@@ -425,7 +433,22 @@ func sameStream(a, b io.Writer) bool {
 		return false
 	}
 	sb, err := fb.Stat()
-	return err == nil && os.SameFile(sa, sb)
+	if err != nil || sa.Mode().Type() != sb.Mode().Type() {
+		return false
+	}
+	// Only files and, but on Windows, pipes have an identity SameFile can
+	// compare: Windows gives every pipe and console handle the same zero
+	// one.
+	switch sa.Mode().Type() {
+	case 0:
+	case fs.ModeNamedPipe:
+		if runtime.GOOS == "windows" {
+			return false
+		}
+	default:
+		return false
+	}
+	return os.SameFile(sa, sb)
 }
 
 // specialIn returns the text of the first special token in s, as the

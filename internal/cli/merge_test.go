@@ -326,6 +326,10 @@ func TestMergeLeavesOutOtherWeights(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(base, "2_Normalize"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A link to a folder is not followed (to "." it would loop).
+	if err := os.Symlink(".", filepath.Join(base, "self")); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "merged")
 	code, _, errOut := run(t, "merge", "--model", base, "--adapter", "../../testdata/ref/lora-gpt2-tiny/c_attn/adapter_final", "--out", out)
 	if code != ExitOK {
