@@ -153,6 +153,8 @@ func (s *samplingFlags) resolve(f *pflag.FlagSet, g model.GenerationConfig, stde
 				why = "the model has no generation_config.json to sample with"
 			case g.DoSample != nil && *g.DoSample:
 				why = "generation_config.json's temperature is 0"
+			case g.DoSample != nil:
+				why = "generation_config.json sets do_sample false"
 			default:
 				why = "generation_config.json does not set do_sample"
 			}

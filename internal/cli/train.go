@@ -703,6 +703,13 @@ func checkOut(tf *trainFlags) (outPlan, error) {
 		return p, usageErrorf("train: --out %s holds files loft did not write (%s): give a new or empty folder, or --overwrite to write the adapter among them",
 			tf.out, someNames(other))
 	}
+	if tf.initAdapter != "" {
+		for _, ck := range ckpts {
+			if within(tf.initAdapter, filepath.Join(tf.out, ck)) {
+				return p, usageErrorf("train: --init-adapter %s lies in %s, which --overwrite would delete: copy it elsewhere first", tf.initAdapter, filepath.Join(tf.out, ck))
+			}
+		}
+	}
 	p.stale = ckpts
 	return p, nil
 }

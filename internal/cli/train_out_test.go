@@ -219,6 +219,14 @@ func TestTrainOutEarlierRun(t *testing.T) {
 	if stderr = train(ExitUsage, "--steps", "2", "--resume", other); !strings.Contains(stderr, "holds the checkpoints of an earlier run (checkpoint-1)") {
 		t.Errorf("--resume of another folder:\n%s", stderr)
 	}
+	// --overwrite would delete the adapter --init-adapter starts from.
+	ck := filepath.Join(out, "checkpoint-1")
+	if stderr = train(ExitUsage, "--steps", "1", "--overwrite", "--init-adapter", ck); !strings.Contains(stderr, "--init-adapter "+ck+" lies in "+ck+", which --overwrite would delete") {
+		t.Errorf("--init-adapter in a checkpoint:\n%s", stderr)
+	}
+	if _, err := os.Stat(ck); err != nil {
+		t.Errorf("the refused run deleted %s: %v", ck, err)
+	}
 }
 
 // TestTrainRefusedLeavesNoOut: a run refused after --out was made (a
