@@ -104,7 +104,7 @@ func commonPrefix(a, b []int) int {
 func (e *encoder) chat(msgs []chat.Message, tools []json.RawMessage) (ids, labels []int32, err error) {
 	cfg := e.cfg
 	if cfg.Template == nil {
-		return nil, nil, fmt.Errorf("chat data needs a chat template, and the model has none")
+		return nil, nil, fmt.Errorf("chat data needs a chat template, and the model has none (loft train --chat-template chatml gives it ChatML)")
 	}
 	opts := cfg.RenderOptions
 	if tools != nil {

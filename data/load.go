@@ -70,7 +70,7 @@ func (c *Config) check() error {
 		return fmt.Errorf("data: --seq-len %d exceeds the model's context length %d", c.SeqLen, c.ContextLength)
 	}
 	if c.Chat && c.Template == nil {
-		return errors.New("data: --chat needs a chat template, and the model has none")
+		return errors.New("data: --chat needs a chat template, and the model has none (--chat-template chatml gives it ChatML)")
 	}
 	if c.Format != FormatAuto {
 		if _, err := ParseFormat(string(c.Format)); err != nil {
@@ -197,7 +197,7 @@ func loadFile(cfg *Config, path string, ds *Dataset) error {
 		return err
 	}
 	if recs[0].msgs != nil && cfg.Template == nil {
-		return &LineError{File: path, Msg: fmt.Sprintf("%s data needs a chat template, and the model has none", format)}
+		return &LineError{File: path, Msg: fmt.Sprintf("%s data needs a chat template, and the model has none (loft train --chat-template chatml gives it ChatML)", format)}
 	}
 	exs := make([]Example, len(recs))
 	trunc := make([]bool, len(recs))

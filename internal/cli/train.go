@@ -46,7 +46,7 @@ type trainFlags struct {
 	seed                                            uint64
 	saveEvery, evalEvery                            int
 	gradCheckpoint, pack, trainOnPrompt, chat       bool
-	format                                          string
+	format, chatTmpl                                string
 	threads                                         int
 }
 
@@ -89,6 +89,7 @@ func (f *trainFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.trainOnPrompt, "train-on-prompt", false, "count prompt and non-assistant tokens in the loss too")
 	fs.StringVar(&f.format, "format", "auto", "data format: auto, text, completion, alpaca or chat")
 	fs.BoolVar(&f.chat, "chat", false, "render completion and Alpaca examples through the model's chat template")
+	fs.StringVar(&f.chatTmpl, "chat-template", "", `chat template for chat data (and --chat): one of the model's by name, "chatml", or a Jinja file (default: the model's own); a model without one can learn ChatML, as TRL's setup_chat_format gives it`)
 	fs.IntVar(&f.threads, "threads", 0, "threads to run on (0: LOFT_THREADS, else all cores)")
 }
 
@@ -260,6 +261,7 @@ type trainConfig struct {
 	Seed          uint64    `json:"seed"`
 	Format        string    `json:"format"`
 	Chat          bool      `json:"chat"`
+	ChatTemplate  string    `json:"chat_template,omitempty"`
 	Pack          bool      `json:"pack"`
 	TrainOnPrompt bool      `json:"train_on_prompt"`
 	GradCkpt      bool      `json:"grad_checkpoint"`
@@ -291,6 +293,9 @@ func (c *trainConfig) identity() map[string]any {
 	}
 	if c.Schedule != string(optim.Constant) {
 		id["steps"] = c.Steps
+	}
+	if c.ChatTemplate != "" { // absent otherwise, as in checkpoints made before --chat-template
+		id["chat_template"] = c.ChatTemplate
 	}
 	return id
 }
@@ -415,6 +420,13 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 	if err != nil {
 		return err
 	}
+	if tf.chatTmpl != "" {
+		t, err := chatTemplate(b, tf.chatTmpl)
+		if err != nil {
+			return usageErrorf("train: %v", err) // it names --chat-template
+		}
+		dc.Template = t
+	}
 	format, _ := data.ParseFormat(tf.format) // checked
 	dc.SeqLen, dc.Format, dc.TrainOnPrompt, dc.Chat = tf.seqLen, format, tf.trainOnPrompt, tf.chat
 	ds, err := data.Load(dc, tf.dataFiles...)
@@ -485,7 +497,7 @@ func runTrain(ctx context.Context, tf *trainFlags, fs *pflag.FlagSet, stderr io.
 		Epochs:    float64(steps) / float64(perEpoch),
 		BatchSize: tf.batchSize, GradAccum: tf.gradAccum, SeqLen: tf.seqLen, WeightDecay: tf.weightDecay,
 		MaxGradNorm: tf.maxGradNorm, Betas: []float64{0.9, 0.999}, Eps: 1e-8, Shuffle: !tf.noShuffle, Seed: tf.seed,
-		Format: tf.format, Chat: tf.chat, Pack: tf.pack, TrainOnPrompt: tf.trainOnPrompt, GradCkpt: tf.gradCheckpoint,
+		Format: tf.format, Chat: tf.chat, ChatTemplate: tf.chatTmpl, Pack: tf.pack, TrainOnPrompt: tf.trainOnPrompt, GradCkpt: tf.gradCheckpoint,
 		SaveEvery: tf.saveEvery, EvalEvery: tf.evalEvery, Metrics: tf.metrics, Threads: kernels.Threads(),
 	}
 	tokens, counted := ds.Tokens()
@@ -603,7 +615,11 @@ func printTrainConfig(w io.Writer, c *trainConfig) {
 	case c.ValidFraction > 0:
 		fmt.Fprintf(w, "; validation fraction %g", c.ValidFraction)
 	}
-	fmt.Fprintf(w, "; format %s, seq-len %d, pack %v, train-on-prompt %v, chat %v\n", c.Format, c.SeqLen, c.Pack, c.TrainOnPrompt, c.Chat)
+	fmt.Fprintf(w, "; format %s, seq-len %d, pack %v, train-on-prompt %v, chat %v", c.Format, c.SeqLen, c.Pack, c.TrainOnPrompt, c.Chat)
+	if c.ChatTemplate != "" {
+		fmt.Fprintf(w, ", chat template %s", c.ChatTemplate)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "lora: r %d, alpha %g, dropout %g, rslora %v, targets %s", c.LoraR, c.LoraAlpha, c.LoraDropout, c.RSLoRA, targets)
 	if len(c.Exclude) > 0 {
 		fmt.Fprintf(w, ", exclude %s", strings.Join(c.Exclude, ","))

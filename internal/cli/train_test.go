@@ -589,3 +589,35 @@ func TestTrainWarmupRatio(t *testing.T) {
 		t.Errorf("learning rates %v, want 0, 0.001, 0.002, then decaying", lrs)
 	}
 }
+
+// TestTrainChatTemplate: chat data on a model without a chat template is
+// refused with the way on; --chat-template chatml gives it ChatML (as
+// TRL's setup_chat_format) and a resume continues with it; an unknown
+// name is a usage error.
+func TestTrainChatTemplate(t *testing.T) {
+	m := testutil.SharedDir(t, "models", "stories260K", "hf")
+	data := filepath.Join(t.TempDir(), "chat.jsonl")
+	line := `{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, little fox."}]}` + "\n"
+	if err := os.WriteFile(data, []byte(strings.Repeat(line, 3)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	args := []string{"train", "--model", m, "--data", data, "--out", out, "--steps", "2", "--seq-len", "64", "--batch-size", "1", "--threads", "1", "--save-every", "1"}
+	code, stderr := runLoft(context.Background(), args...)
+	if code != ExitError || !strings.Contains(stderr, "chat data needs a chat template, and the model has none (loft train --chat-template chatml gives it ChatML)") {
+		t.Fatalf("no template: exit %d\n%s", code, stderr)
+	}
+	code, stderr = runLoft(context.Background(), append(args, "--chat-template", "chatml", "--overwrite")...)
+	if code != ExitOK || !strings.Contains(stderr, "chat template chatml") || !strings.Contains(stderr, "3 training examples (") {
+		t.Fatalf("chatml: exit %d\n%s", code, stderr)
+	}
+	resume := append(slices.Clone(args), "--chat-template", "chatml", "--resume", out)
+	resume[slices.Index(resume, "--steps")+1] = "3"
+	if code, stderr = runLoft(context.Background(), resume...); code != ExitOK || !strings.Contains(stderr, "resumed from "+filepath.Join(out, "checkpoint-2")) {
+		t.Errorf("resume with the template: exit %d\n%s", code, stderr)
+	}
+	args[slices.Index(args, "--out")+1] = t.TempDir()
+	if code, stderr = runLoft(context.Background(), append(args, "--chat-template", "nope")...); code != ExitUsage || !strings.Contains(stderr, `train: chat: --chat-template nope: the model has no chat template named "nope"`) {
+		t.Errorf("unknown template: exit %d\n%s", code, stderr)
+	}
+}
