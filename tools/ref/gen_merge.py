@@ -44,6 +44,7 @@ import torch  # noqa: E402
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import gen_lora  # noqa: E402
 
 REF = "testdata/ref"
 OUT = os.path.join(REF, "lora-merge")
@@ -100,34 +101,12 @@ def merged(base, ad, alpha, rslora, alpha_pattern, fan_in_fan_out, names):
 def main():
     common.setup_torch()
     ad = llama_adapter()
-    cfg = {
-        "alpha_pattern": ALPHA_PATTERN,
-        "base_model_name_or_path": "testdata/ref/llama-tiny",
-        "bias": "none",
-        "fan_in_fan_out": False,
-        "inference_mode": True,
-        "init_lora_weights": True,
-        "layers_pattern": None,
-        "layers_to_transform": None,
-        "lora_alpha": ALPHA,
-        "lora_dropout": 0.0,
-        "modules_to_save": None,
-        "peft_type": "LORA",
-        "r": R,
-        "rank_pattern": {},
-        "revision": None,
-        "target_modules": TARGETS,
-        "task_type": "CAUSAL_LM",
-        "use_dora": False,
-        "use_rslora": True,
-    }
-    folder = os.path.join(OUT, "adapter")
-    common.write_pretty_json(os.path.join(folder, "adapter_config.json"), cfg)
-    flat = {}
-    for p, (A, B) in ad.items():
-        flat["base_model.model." + p + ".lora_A.weight"] = A
-        flat["base_model.model." + p + ".lora_B.weight"] = B
-    common.write_safetensors(os.path.join(folder, "adapter_model.safetensors"), flat, {"format": "pt"})
+    # gen_lora's PEFT config and file layout, with this adapter's rsLoRA and
+    # alpha_pattern.
+    assert (gen_lora.R, gen_lora.ALPHA) == (R, ALPHA)
+    cfg = gen_lora.adapter_config(TARGETS, "testdata/ref/llama-tiny", False)
+    cfg.update(alpha_pattern=ALPHA_PATTERN, use_rslora=True)
+    gen_lora.save_adapter(os.path.join(OUT, "adapter"), ad, cfg)
 
     f32 = common.read_safetensors(os.path.join(REF, "llama-tiny", "model.safetensors"))
     bf16 = common.read_safetensors(os.path.join(REF, "llama-tiny-bf16", "model.safetensors"))
