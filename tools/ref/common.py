@@ -22,8 +22,14 @@ import math
 import os
 import struct
 
-import numpy as np
-import torch
+# One BLAS thread, set before torch loads (the scripts import this module
+# first), so that sums run in one order.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 SCRIPT_VERSION = "1"
 

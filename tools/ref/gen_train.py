@@ -51,16 +51,10 @@ import math
 import os
 import sys
 
-# One BLAS thread, set before torch loads, so that sums run in one order.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-
-import torch  # noqa: E402
-
 sys.dont_write_bytecode = True  # keep tools/ref free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+import common  # noqa: E402  (first: it sets one BLAS thread before torch loads)
+import torch  # noqa: E402
 import gen_lora  # noqa: E402
 
 OUT = "testdata/ref"
