@@ -97,7 +97,7 @@ func MergeFolder(baseDir, outDir string, a *Adapter) (left []string, err error) 
 		return name == safetensors.IndexFileName && slices.Contains(weights, safetensors.SingleFileName)
 	}
 	if err := copyRest(baseDir, tmp, "", func(name string) bool { return slices.Contains(weights, name) }, func(name string) bool {
-		return otherWeights(filepath.Base(name)) || stale(name)
+		return IsWeightFile(filepath.Base(name)) || stale(name)
 	}, &left); err != nil {
 		return nil, err
 	}
@@ -174,9 +174,13 @@ func checkpointFiles(dir string) ([]string, error) {
 	return names, nil
 }
 
-// otherWeights reports whether a file of a model folder holds weights (or
-// their index) in a form the merge does not rewrite.
-func otherWeights(name string) bool {
+// IsWeightFile reports whether a file of a model folder holds model
+// weights, in any format (safetensors, PyTorch's pytorch_model*.bin and
+// .pt/.pth/.ckpt, TensorFlow, Flax, GGUF, ONNX), or their shard index.
+// A Trainer's training_args.bin or an old PEFT adapter_model.bin is not
+// one. The merge rewrites the safetensors checkpoint and leaves out the
+// others; loft train refuses an --out holding any but its adapter.
+func IsWeightFile(name string) bool {
 	n := strings.ToLower(name)
 	for _, ext := range []string{".safetensors", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".onnx", ".ot",
 		".bin.index.json", ".h5.index.json", ".msgpack.index.json"} {

@@ -746,20 +746,10 @@ func (p outPlan) apply(stderr io.Writer) error {
 	return nil
 }
 
-// isModelFile reports a model's config or weights: config.json, a GGUF,
-// PyTorch's pytorch_model*.bin or .pt/.pth (consolidated.00.pth), or
-// safetensors other than the adapter's. Other .bin files (a Trainer's
-// training_args.bin, an old PEFT adapter_model.bin) are not a model.
+// isModelFile reports a model's config or weights (lora.IsWeightFile)
+// other than the adapter's own.
 func isModelFile(name string) bool {
-	switch filepath.Ext(name) {
-	case ".gguf", ".pt", ".pth":
-		return true
-	case ".bin":
-		return strings.HasPrefix(name, "pytorch_model")
-	case ".safetensors":
-		return name != lora.WeightsFile
-	}
-	return name == "config.json"
+	return name == "config.json" || lora.IsWeightFile(name) && name != lora.WeightsFile
 }
 
 // isCheckpointName reports checkpoint-<digits>, the trainer's checkpoint
