@@ -53,6 +53,20 @@ type trainerState struct {
 	Identity     map[string]any    `json:"identity"`
 }
 
+// CheckpointStep returns the step of a checkpoint folder's name,
+// checkpoint-<digits>, and -1 for any other name.
+func CheckpointStep(name string) int {
+	d, ok := strings.CutPrefix(name, "checkpoint-")
+	if !ok || d == "" || strings.Trim(d, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.Atoi(d)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // CheckpointDir returns OutDir/checkpoint-<step>.
 func (t *Trainer) CheckpointDir(step int) string {
 	return filepath.Join(t.Config.OutDir, "checkpoint-"+strconv.Itoa(step))
@@ -109,12 +123,8 @@ func FindCheckpoint(dir string) (string, error) {
 	}
 	best, bestStep := "", -1
 	for _, e := range entries {
-		n, ok := strings.CutPrefix(e.Name(), "checkpoint-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		s, err := strconv.Atoi(n)
-		if err != nil {
+		s := CheckpointStep(e.Name())
+		if s < 0 || !e.IsDir() {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), stateFile)); err == nil && s > bestStep {

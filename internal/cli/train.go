@@ -689,7 +689,7 @@ func checkOut(tf *trainFlags) (outPlan, error) {
 		switch {
 		case !e.IsDir() && isModelFile(n):
 			weights = append(weights, n)
-		case e.IsDir() && isCheckpointName(n):
+		case e.IsDir() && train.CheckpointStep(n) >= 0:
 			ckpts = append(ckpts, n)
 		case n == lora.ConfigFile || n == lora.WeightsFile:
 			p.replaces = true
@@ -710,7 +710,7 @@ func checkOut(tf *trainFlags) (outPlan, error) {
 		p.replaces = false
 		return p, nil
 	}
-	slices.SortFunc(ckpts, func(a, b string) int { return cmp.Compare(checkpointStep(a), checkpointStep(b)) })
+	slices.SortFunc(ckpts, func(a, b string) int { return cmp.Compare(train.CheckpointStep(a), train.CheckpointStep(b)) })
 	switch {
 	case len(ckpts) > 0 && !tf.overwrite:
 		return p, usageErrorf("train: --out %s holds the checkpoints of an earlier run (%s): give --resume %s to continue that run, or --overwrite to start over (deleting them)",
@@ -750,25 +750,6 @@ func (p outPlan) apply(stderr io.Writer) error {
 // other than the adapter's own.
 func isModelFile(name string) bool {
 	return name == "config.json" || lora.IsWeightFile(name) && name != lora.WeightsFile
-}
-
-// isCheckpointName reports checkpoint-<digits>, the trainer's checkpoint
-// folders.
-func isCheckpointName(name string) bool {
-	return checkpointStep(name) >= 0
-}
-
-// checkpointStep returns the step of a checkpoint-<digits> name, else -1.
-func checkpointStep(name string) int {
-	d, ok := strings.CutPrefix(name, "checkpoint-")
-	if !ok || d == "" || strings.Trim(d, "0123456789") != "" {
-		return -1
-	}
-	n, err := strconv.Atoi(d)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // metricsEntry returns the entry of dir that holds the --metrics file

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/loftml/loft/internal/testutil"
+	"github.com/loftml/loft/train"
 )
 
 // tinyTrainArgs is a quick run of tinyGPT2 (m) on 4 short lines into out.
@@ -279,8 +280,8 @@ func TestMetricsEntry(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]int{"checkpoint-0": 0, "checkpoint-12": 12, "checkpoint-": -1, "checkpoint-+1": -1, "checkpoint-1a": -1, "checkpoint-best": -1, "x-1": -1} {
-		if got := checkpointStep(name); got != want {
-			t.Errorf("checkpointStep(%q) = %d, want %d", name, got, want)
+		if got := train.CheckpointStep(name); got != want {
+			t.Errorf("CheckpointStep(%q) = %d, want %d", name, got, want)
 		}
 	}
 }
